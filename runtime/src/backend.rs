@@ -1,0 +1,118 @@
+//! Which tracer `#[traced]` spans come from.
+//!
+//! * `Global` (the default): every span asks `opentelemetry::global`, so a user who installed a tracer
+//!   provider themselves gets spans with no further step.
+//! * `Sdk`: `traced::init()` or [`crate::install_tracer_provider`] handed us the SDK provider, so spans
+//!   are built on the concrete SDK tracer (no boxed tracer, no boxed span per call).
+//! * `Disabled`: `OTEL_SDK_DISABLED=true`; a span costs one atomic load.
+//!
+//! The installed tracer is cached per thread and re-read only when the generation changes, so the
+//! per-call path takes no lock (guarded by the `span_cost` benchmark).
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::RwLock;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+
+const MODE_GLOBAL: u8 = 0;
+const MODE_DISABLED: u8 = 1;
+const MODE_SDK: u8 = 2;
+
+static MODE: AtomicU8 = AtomicU8::new(MODE_GLOBAL);
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static INSTALLED: RwLock<Option<SdkTracer>> = RwLock::new(None);
+
+thread_local! {
+    static CACHED: RefCell<(u64, Option<SdkTracer>)> = const { RefCell::new((u64::MAX, None)) };
+}
+
+/// Where the next span comes from.
+pub(crate) enum Backend<'a> {
+    Global,
+    Disabled,
+    Sdk(&'a SdkTracer),
+}
+
+/// The instrumentation scope of every span `traced` creates.
+pub(crate) fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder("traced").with_version(env!("CARGO_PKG_VERSION")).build()
+}
+
+#[inline]
+pub(crate) fn is_disabled() -> bool {
+    MODE.load(Ordering::Relaxed) == MODE_DISABLED
+}
+
+/// Runs `f` with the backend for this call; hot path (see the `span_cost` benchmark).
+#[inline]
+pub(crate) fn with_backend<R>(f: impl FnOnce(Backend<'_>) -> R) -> R {
+    match MODE.load(Ordering::Acquire) {
+        MODE_DISABLED => f(Backend::Disabled),
+        MODE_SDK => with_sdk_tracer(f),
+        _ => f(Backend::Global),
+    }
+}
+
+#[inline]
+fn with_sdk_tracer<R>(f: impl FnOnce(Backend<'_>) -> R) -> R {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let cached = CACHED.try_with(|cell| {
+        if cell.borrow().0 != generation {
+            // A nested call (a span processor creating a span) may hold a borrow: it then uses a copy.
+            let Ok(mut stale) = cell.try_borrow_mut() else { return None };
+            *stale = (generation, read_installed());
+        }
+        let cached = cell.borrow();
+        let f = f.take()?;
+        Some(match &cached.1 {
+            Some(tracer) => f(Backend::Sdk(tracer)),
+            None => f(Backend::Global),
+        })
+    });
+    match (cached, f) {
+        (Ok(Some(result)), _) => result,
+        (_, Some(f)) => match read_installed() {
+            Some(tracer) => f(Backend::Sdk(&tracer)),
+            None => f(Backend::Global),
+        },
+        // `f` ran but the thread-local is being destroyed: unreachable in practice, and harmless.
+        (_, None) => unreachable_backend(),
+    }
+}
+
+#[cold]
+fn unreachable_backend<R>() -> R {
+    unreachable!("the backend closure ran without returning a value")
+}
+
+#[cold]
+fn read_installed() -> Option<SdkTracer> {
+    INSTALLED.read().ok().and_then(|installed| installed.clone())
+}
+
+fn set(mode: u8, tracer: Option<SdkTracer>) {
+    if let Ok(mut installed) = INSTALLED.write() {
+        *installed = tracer;
+    }
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+    MODE.store(mode, Ordering::Release);
+}
+
+/// Routes `#[traced]` spans to this SDK provider's tracer (the caller also sets it globally).
+pub(crate) fn install_sdk(provider: &SdkTracerProvider) {
+    set(MODE_SDK, Some(provider.tracer_with_scope(scope())));
+}
+
+/// Makes every `#[traced]` span a no-op (`OTEL_SDK_DISABLED=true`).
+pub(crate) fn install_disabled() {
+    set(MODE_DISABLED, None);
+}
+
+/// Goes back to asking `opentelemetry::global` on every span.
+pub(crate) fn install_global() {
+    set(MODE_GLOBAL, None);
+}

@@ -1,0 +1,33 @@
+//! Seeing whether a traced function failed, without requiring anything of its return type.
+//!
+//! The macro calls `(&&value).__traced_observe(&span)` on the concrete return value: method resolution
+//! picks [`ObserveResult`] for a `Result` (any alias of it included) and the do-nothing
+//! [`ObserveOther`] for every other type (autoref specialisation, stable Rust).
+
+use crate::span::SpanHandle;
+
+/// Marks the span failed when the value is an `Err`, with the error's concrete type as `error.type`.
+pub trait ObserveResult {
+    /// Records the outcome on `span`.
+    fn __traced_observe(&self, span: &SpanHandle);
+}
+
+impl<T, E> ObserveResult for &&core::result::Result<T, E> {
+    #[inline]
+    fn __traced_observe(&self, span: &SpanHandle) {
+        if self.is_err() {
+            span.fail(core::any::type_name::<E>());
+        }
+    }
+}
+
+/// The fallback for return types that cannot fail.
+pub trait ObserveOther {
+    /// Does nothing.
+    fn __traced_observe(&self, span: &SpanHandle);
+}
+
+impl<T: ?Sized> ObserveOther for &T {
+    #[inline]
+    fn __traced_observe(&self, _span: &SpanHandle) {}
+}

@@ -1,0 +1,182 @@
+//! The per-call path behind `#[traced]`: start a span, make it current, end it.
+//!
+//! Hot path, guarded by the `span_cost` benchmark: no formatting, no locking, and nothing at all when
+//! telemetry is disabled. A span that the sampler drops still becomes current (so its children inherit
+//! the decision and outgoing requests propagate the unsampled trace context).
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
+
+use crate::attribute::AttributeValue;
+use crate::backend::{self, Backend};
+
+/// What a `#[traced]` call site knows at compile time; one `static` per site.
+#[derive(Debug)]
+pub struct Site {
+    name: &'static str,
+    kind: SpanKind,
+}
+
+impl Site {
+    /// A call site whose spans are named `name` with the given kind.
+    pub const fn new(name: &'static str, kind: SpanKind) -> Self {
+        Self { name, kind }
+    }
+}
+
+/// The attributes known at span start, collected before sampling so samplers see them.
+#[derive(Debug, Default)]
+pub struct Attributes {
+    items: Vec<KeyValue>,
+}
+
+impl Attributes {
+    /// Room for `capacity` attributes; the macro knows how many it will push.
+    #[inline]
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self { items: Vec::with_capacity(capacity) }
+    }
+
+    /// Records `value` under `key`; a value that converts to nothing (`None`) records nothing.
+    #[inline]
+    pub fn push<V: AttributeValue + ?Sized>(&mut self, key: &'static str, value: &V) {
+        if let Some(value) = value.to_otel_value() {
+            self.items.push(KeyValue::new(key, value));
+        }
+    }
+}
+
+/// A started span (or nothing, when telemetry is off). Dropping it ends the span; dropping it while
+/// the thread panics first marks it ERROR.
+#[derive(Debug)]
+#[must_use = "the span ends when this handle is dropped"]
+pub struct SpanHandle {
+    cx: Option<Context>,
+}
+
+/// Starts a span for `site`, with the attributes `attributes` pushes, as a child of the current context.
+#[inline]
+pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes)) -> SpanHandle {
+    if backend::is_disabled() {
+        return SpanHandle { cx: None };
+    }
+    backend::with_backend(|backend| match backend {
+        Backend::Disabled => SpanHandle { cx: None },
+        Backend::Sdk(tracer) => {
+            let builder = builder(site, attributes);
+            let cx = Context::map_current(|parent| {
+                let span = tracer.build_with_context(builder, parent);
+                parent.with_span(span)
+            });
+            SpanHandle { cx: Some(cx) }
+        }
+        Backend::Global => start_on_global(site, attributes),
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn start_on_global(site: &'static Site, attributes: impl FnOnce(&mut Attributes)) -> SpanHandle {
+    let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(backend::scope());
+    let builder = builder(site, attributes);
+    let cx = Context::map_current(|parent| {
+        let span = tracer.build_with_context(builder, parent);
+        if !span.span_context().is_valid() && !parent.has_active_span() {
+            // A no-op provider: nothing to make current, nothing to end.
+            return None;
+        }
+        Some(parent.with_span(span))
+    });
+    SpanHandle { cx }
+}
+
+#[inline]
+fn builder(site: &'static Site, attributes: impl FnOnce(&mut Attributes)) -> SpanBuilder {
+    let mut attrs = Attributes::default();
+    attributes(&mut attrs);
+    let mut builder = SpanBuilder::from_name(Cow::Borrowed(site.name)).with_kind(site.kind.clone());
+    if !attrs.items.is_empty() {
+        builder.attributes = Some(attrs.items);
+    }
+    builder
+}
+
+impl SpanHandle {
+    /// A handle that records nothing.
+    pub const fn none() -> Self {
+        Self { cx: None }
+    }
+
+    /// Makes this span current until the guard drops (sync functions).
+    #[inline]
+    pub fn enter(&self) -> Option<opentelemetry::ContextGuard> {
+        self.cx.as_ref().map(|cx| cx.clone().attach())
+    }
+
+    /// Makes this span current whenever `future` is polled (async functions).
+    #[inline]
+    pub fn instrument<F: Future>(&self, future: F) -> Instrumented<'_, F> {
+        Instrumented { span: self, inner: future }
+    }
+
+    /// The context holding this span, to hand to work that outlives the call.
+    pub fn context(&self) -> Option<&Context> {
+        self.cx.as_ref()
+    }
+
+    /// Marks the span failed with `error.type` (an `Err` came back).
+    #[cold]
+    pub fn fail(&self, error_type: &'static str) {
+        if let Some(cx) = &self.cx {
+            let span = cx.span();
+            if span.is_recording() {
+                span.set_attribute(KeyValue::new(opentelemetry_semantic_conventions::attribute::ERROR_TYPE, error_type));
+                span.set_status(Status::error(""));
+            }
+        }
+    }
+}
+
+impl Drop for SpanHandle {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(cx) = &self.cx {
+            let span = cx.span();
+            if std::thread::panicking() {
+                mark_panicked(&span);
+            }
+            span.end();
+        }
+    }
+}
+
+#[cold]
+fn mark_panicked(span: &opentelemetry::trace::SpanRef<'_>) {
+    span.set_status(Status::error("panicked"));
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled with its span current; see [`SpanHandle::instrument`].
+    #[derive(Debug)]
+    pub struct Instrumented<'a, F> {
+        span: &'a SpanHandle,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future> Future for Instrumented<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _guard = this.span.enter();
+        this.inner.poll(cx)
+    }
+}
