@@ -9,6 +9,8 @@ mod backend;
 mod current;
 mod outcome;
 mod span;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -1,0 +1,119 @@
+//! Capture the spans your code produces, in your own tests (feature `testing`).
+//!
+//! ```
+//! #[traced::traced(name = "load-item")]
+//! fn load_item() {}
+//!
+//! let capture = traced::testing::capture();
+//! load_item();
+//! assert_eq!(capture.span("load-item").name, "load-item");
+//! ```
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample, SpanData};
+
+use crate::backend;
+
+/// Tests in one binary run in parallel but the tracer provider is process-wide: captures take turns.
+static CAPTURE_LOCK: Mutex<()> = Mutex::new(());
+
+/// Installs an in-memory tracer provider sampling everything until the capture is dropped.
+pub fn capture() -> SpanCapture {
+    capture_with_sampler(Sampler::AlwaysOn)
+}
+
+/// Like [`capture`], with the sampler of your choice.
+pub fn capture_with_sampler(sampler: impl ShouldSample + 'static) -> SpanCapture {
+    let lock = CAPTURE_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .with_sampler(sampler)
+        .build();
+    crate::install_tracer_provider(&provider);
+    SpanCapture { exporter, provider, _lock: lock }
+}
+
+/// Runs with no tracer provider at all (the state of a program that never set one up), until dropped.
+///
+/// Takes the same turn as [`capture`], so a test can check what happens without telemetry.
+pub fn without_provider() -> NoProvider {
+    let lock = CAPTURE_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    uninstall();
+    NoProvider { _lock: lock }
+}
+
+/// The turn taken by [`without_provider`].
+#[derive(Debug)]
+pub struct NoProvider {
+    _lock: MutexGuard<'static, ()>,
+}
+
+fn uninstall() {
+    backend::install_global();
+    opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+}
+
+/// The spans ended while it is alive; see [`capture`].
+#[derive(Debug)]
+pub struct SpanCapture {
+    exporter: InMemorySpanExporter,
+    provider: SdkTracerProvider,
+    _lock: MutexGuard<'static, ()>,
+}
+
+impl SpanCapture {
+    /// Every span ended so far, in the order they ended.
+    pub fn spans(&self) -> Vec<SpanData> {
+        // The simple processor exports synchronously; the flush only matters for custom processors.
+        let _ = self.provider.force_flush();
+        self.exporter.get_finished_spans().unwrap_or_default()
+    }
+
+    /// The one span named `name`; panics with the names seen when there is none or several.
+    pub fn span(&self, name: &str) -> SpanData {
+        let spans = self.spans();
+        let mut matching = spans.iter().filter(|span| span.name == name);
+        match (matching.next(), matching.next()) {
+            (Some(span), None) => span.clone(),
+            _ => panic!(
+                "expected exactly one span named {name:?}, got: {:?}",
+                spans.iter().map(|span| &span.name).collect::<Vec<_>>()
+            ),
+        }
+    }
+
+    /// The spans named `name`.
+    pub fn spans_named(&self, name: &str) -> Vec<SpanData> {
+        self.spans().into_iter().filter(|span| span.name == name).collect()
+    }
+
+    /// The spans of one trace.
+    pub fn trace(&self, trace_id: TraceId) -> Vec<SpanData> {
+        self.spans().into_iter().filter(|span| span.span_context.trace_id() == trace_id).collect()
+    }
+
+    /// The children of the span `parent`.
+    pub fn children(&self, parent: SpanId) -> Vec<SpanData> {
+        self.spans().into_iter().filter(|span| span.parent_span_id == parent).collect()
+    }
+
+    /// Forgets the spans captured so far.
+    pub fn clear(&self) {
+        self.exporter.reset();
+    }
+
+    /// The provider spans go to, for code that needs a tracer of its own.
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.provider
+    }
+}
+
+impl Drop for SpanCapture {
+    fn drop(&mut self) {
+        uninstall();
+        let _ = self.provider.shutdown();
+    }
+}
