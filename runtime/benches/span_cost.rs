@@ -119,7 +119,7 @@ fn started() {
 }
 
 /// The production shape: default batch processor settings into an exporter that discards.
-fn sdk(sampler: Sampler) -> Sdk {
+fn sdk(sampler: impl opentelemetry_sdk::trace::ShouldSample + 'static) -> Sdk {
     let exporter = DiscardExporter::default();
     let exported = exporter.0.clone();
     STARTED.store(0, Ordering::Relaxed);
@@ -254,8 +254,9 @@ fn main() {
     });
     fastrace::flush();
 
-    let unsampled = sdk(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
-    traced::install_tracer_provider(&unsampled.provider);
+    let sampler = traced::SharedSampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
+    let unsampled = sdk(sampler.clone());
+    traced::install_tracer_provider_with_sampler(&unsampled.provider, sampler);
     case(&mut c, &mut rows, summary, "#[traced], unsampled root", |i| { black_box(with_traced(i)); });
     let parent = unsampled.provider.tracer("bench").start("unsampled parent");
     let parent_cx = Context::current_with_span(parent);

@@ -17,23 +17,32 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
+use crate::sampling::SharedSampler;
+
 const MODE_GLOBAL: u8 = 0;
 const MODE_DISABLED: u8 = 1;
 const MODE_SDK: u8 = 2;
 
 static MODE: AtomicU8 = AtomicU8::new(MODE_GLOBAL);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-static INSTALLED: RwLock<Option<SdkTracer>> = RwLock::new(None);
+static INSTALLED: RwLock<Option<Installed>> = RwLock::new(None);
 
 thread_local! {
-    static CACHED: RefCell<(u64, Option<SdkTracer>)> = const { RefCell::new((u64::MAX, None)) };
+    static CACHED: RefCell<(u64, Option<Installed>)> = const { RefCell::new((u64::MAX, None)) };
+}
+
+/// The SDK tracer `#[traced]` uses, and its provider's sampler when `traced` built the provider.
+#[derive(Clone, Debug)]
+pub(crate) struct Installed {
+    pub(crate) tracer: SdkTracer,
+    pub(crate) sampler: Option<SharedSampler>,
 }
 
 /// Where the next span comes from.
 pub(crate) enum Backend<'a> {
     Global,
     Disabled,
-    Sdk(&'a SdkTracer),
+    Sdk(&'a Installed),
 }
 
 /// The instrumentation scope of every span `traced` creates.
@@ -69,14 +78,14 @@ fn with_sdk_tracer<R>(f: impl FnOnce(Backend<'_>) -> R) -> R {
         let cached = cell.borrow();
         let f = f.take()?;
         Some(match &cached.1 {
-            Some(tracer) => f(Backend::Sdk(tracer)),
+            Some(installed) => f(Backend::Sdk(installed)),
             None => f(Backend::Global),
         })
     });
     match (cached, f) {
         (Ok(Some(result)), _) => result,
         (_, Some(f)) => match read_installed() {
-            Some(tracer) => f(Backend::Sdk(&tracer)),
+            Some(installed) => f(Backend::Sdk(&installed)),
             None => f(Backend::Global),
         },
         // `f` ran but the thread-local is being destroyed: unreachable in practice, and harmless.
@@ -90,21 +99,22 @@ fn unreachable_backend<R>() -> R {
 }
 
 #[cold]
-fn read_installed() -> Option<SdkTracer> {
+fn read_installed() -> Option<Installed> {
     INSTALLED.read().ok().and_then(|installed| installed.clone())
 }
 
-fn set(mode: u8, tracer: Option<SdkTracer>) {
+fn set(mode: u8, next: Option<Installed>) {
     if let Ok(mut installed) = INSTALLED.write() {
-        *installed = tracer;
+        *installed = next;
     }
     GENERATION.fetch_add(1, Ordering::AcqRel);
     MODE.store(mode, Ordering::Release);
 }
 
 /// Routes `#[traced]` spans to this SDK provider's tracer (the caller also sets it globally).
-pub(crate) fn install_sdk(provider: &SdkTracerProvider) {
-    set(MODE_SDK, Some(provider.tracer_with_scope(scope())));
+/// `sampler` must be the provider's own sampler, when known.
+pub(crate) fn install_sdk(provider: &SdkTracerProvider, sampler: Option<SharedSampler>) {
+    set(MODE_SDK, Some(Installed { tracer: provider.tracer_with_scope(scope()), sampler }));
 }
 
 /// Makes every `#[traced]` span a no-op (`OTEL_SDK_DISABLED=true`).

@@ -8,6 +8,7 @@ mod attribute;
 mod backend;
 mod current;
 mod outcome;
+mod sampling;
 mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -17,6 +18,7 @@ pub mod testing;
 pub mod __private;
 
 pub use attribute::AttributeValue;
+pub use sampling::SharedSampler;
 pub use current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
 pub use traced_macros::traced;
 
@@ -26,5 +28,17 @@ pub use traced_macros::traced;
 /// skip the `opentelemetry::global` indirection (which boxes the tracer and every span).
 pub fn install_tracer_provider(provider: &opentelemetry_sdk::trace::SdkTracerProvider) {
     opentelemetry::global::set_tracer_provider(provider.clone());
-    backend::install_sdk(provider);
+    backend::install_sdk(provider, None);
+}
+
+/// Like [`install_tracer_provider`], for a provider built with `.with_sampler(sampler.clone())`.
+///
+/// Knowing the sampler lets `#[traced]` skip the child of an unsampled parent with one sampler call
+/// and no allocation (`traced::init()` does this for you).
+pub fn install_tracer_provider_with_sampler(
+    provider: &opentelemetry_sdk::trace::SdkTracerProvider,
+    sampler: SharedSampler,
+) {
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    backend::install_sdk(provider, Some(sampler));
 }

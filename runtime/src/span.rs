@@ -11,9 +11,11 @@ use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample as _};
 
 use crate::attribute::AttributeValue;
 use crate::backend::{self, Backend};
+use crate::sampling::SharedSampler;
 
 /// What a `#[traced]` call site knows at compile time; one `static` per site.
 #[derive(Debug)]
@@ -67,13 +69,18 @@ pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes))
     }
     backend::with_backend(|backend| match backend {
         Backend::Disabled => SpanHandle { cx: None },
-        Backend::Sdk(tracer) => {
-            let builder = builder(site, attributes);
+        Backend::Sdk(installed) => {
+            let attributes = collect(attributes);
             let cx = Context::map_current(|parent| {
-                let span = tracer.build_with_context(builder, parent);
-                parent.with_span(span)
+                if let Some(sampler) = &installed.sampler {
+                    if drops_child_of_unsampled_parent(sampler, parent, site, &attributes) {
+                        return None;
+                    }
+                }
+                let span = installed.tracer.build_with_context(builder(site, attributes), parent);
+                Some(parent.with_span(span))
             });
-            SpanHandle { cx: Some(cx) }
+            SpanHandle { cx }
         }
         Backend::Global => start_on_global(site, attributes),
     })
@@ -83,7 +90,7 @@ pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes))
 #[inline(never)]
 fn start_on_global(site: &'static Site, attributes: impl FnOnce(&mut Attributes)) -> SpanHandle {
     let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(backend::scope());
-    let builder = builder(site, attributes);
+    let builder = builder(site, collect(attributes));
     let cx = Context::map_current(|parent| {
         let span = tracer.build_with_context(builder, parent);
         if !span.span_context().is_valid() && !parent.has_active_span() {
@@ -96,14 +103,44 @@ fn start_on_global(site: &'static Site, attributes: impl FnOnce(&mut Attributes)
 }
 
 #[inline]
-fn builder(site: &'static Site, attributes: impl FnOnce(&mut Attributes)) -> SpanBuilder {
-    let mut attrs = Attributes::default();
-    attributes(&mut attrs);
+fn collect(attributes: impl FnOnce(&mut Attributes)) -> Attributes {
+    let mut collected = Attributes::default();
+    attributes(&mut collected);
+    collected
+}
+
+#[inline]
+fn builder(site: &'static Site, attributes: Attributes) -> SpanBuilder {
     let mut builder = SpanBuilder::from_name(Cow::Borrowed(site.name)).with_kind(site.kind.clone());
-    if !attrs.items.is_empty() {
-        builder.attributes = Some(attrs.items);
+    if !attributes.items.is_empty() {
+        builder.attributes = Some(attributes.items);
     }
     builder
+}
+
+/// Asks the sampler before the SDK does, for a child of an unsampled local parent only: on `Drop`
+/// the parent simply stays current. Any other decision is left to the SDK (which asks again).
+#[inline]
+fn drops_child_of_unsampled_parent(
+    sampler: &SharedSampler,
+    parent: &Context,
+    site: &'static Site,
+    attributes: &Attributes,
+) -> bool {
+    let parent_span = parent.span();
+    let parent_span_context = parent_span.span_context();
+    if !parent_span_context.is_valid() || parent_span_context.is_sampled() {
+        return false;
+    }
+    let decision = sampler.should_sample(
+        Some(parent),
+        parent_span_context.trace_id(),
+        site.name,
+        &site.kind,
+        &attributes.items,
+        &[],
+    );
+    decision.decision == SamplingDecision::Drop
 }
 
 impl SpanHandle {

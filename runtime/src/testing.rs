@@ -15,6 +15,7 @@ use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample, SpanData};
 
 use crate::backend;
+use crate::sampling::SharedSampler;
 
 /// Tests in one binary run in parallel but the tracer provider is process-wide: captures take turns.
 static CAPTURE_LOCK: Mutex<()> = Mutex::new(());
@@ -28,11 +29,12 @@ pub fn capture() -> SpanCapture {
 pub fn capture_with_sampler(sampler: impl ShouldSample + 'static) -> SpanCapture {
     let lock = CAPTURE_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
     let exporter = InMemorySpanExporter::default();
+    let sampler = SharedSampler::new(sampler);
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
-        .with_sampler(sampler)
+        .with_sampler(sampler.clone())
         .build();
-    crate::install_tracer_provider(&provider);
+    crate::install_tracer_provider_with_sampler(&provider, sampler);
     SpanCapture { exporter, provider, _lock: lock }
 }
 
