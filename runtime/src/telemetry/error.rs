@@ -1,0 +1,52 @@
+//! Why `traced::init()` refused to start.
+
+use std::fmt;
+
+/// A setting that cannot be used: names the variable (or builder method), the value and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidSetting {
+    /// The environment variable (e.g. `OTEL_TRACES_SAMPLER`) or builder method that carried the value.
+    pub variable: String,
+    /// The value as given.
+    pub value: String,
+    /// What would have been accepted.
+    pub expected: String,
+}
+
+impl fmt::Display for InvalidSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid value `{}` for `{}`: expected {}", self.value, self.variable, self.expected)
+    }
+}
+
+impl std::error::Error for InvalidSetting {}
+
+/// The error returned by `traced::init()` and `Telemetry::builder().init()`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// A configuration value cannot be used.
+    #[error(transparent)]
+    InvalidSetting(#[from] InvalidSetting),
+    /// `init()` was called while the guard of an earlier `init()` is still alive.
+    #[error("telemetry is already initialised: drop or shut down the first `TelemetryGuard` before calling `init()` again")]
+    AlreadyInitialized,
+    /// The OTLP exporter for a signal could not be built.
+    #[error("cannot build the OTLP {signal} exporter: {source}")]
+    Exporter {
+        /// `traces`, `metrics` or `logs`.
+        signal: &'static str,
+        /// What the exporter reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The background runtime that drives gRPC exports could not start.
+    #[error("cannot start the exporter runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl InvalidSetting {
+    pub(crate) fn new(variable: &str, value: &str, expected: impl Into<String>) -> Self {
+        Self { variable: variable.to_owned(), value: value.to_owned(), expected: expected.into() }
+    }
+}

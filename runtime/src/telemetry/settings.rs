@@ -1,0 +1,543 @@
+//! The environment, read once into plain data.
+//!
+//! This is the only module of the crate that reads `std::env`. [`Settings::from_vars`] is a pure
+//! function over a map of variables (one function per variable family below), so every rule of the
+//! OpenTelemetry environment specification is unit-tested without touching the process environment.
+//! Empty values count as unset, as the specification says.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::error::InvalidSetting;
+
+/// Reads one variable for other modules of the crate (e.g. the axum layer's excluded URLs).
+/// Empty and non-UTF-8 values count as unset.
+pub(crate) fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+/// Where spans, metrics or logs go (`OTEL_TRACES_EXPORTER` and siblings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExporterKind {
+    /// OTLP, over the protocol of `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    Otlp,
+    /// Human-readable output on stdout.
+    Console,
+}
+
+/// How OTLP is sent (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `grpc`
+    Grpc,
+    /// `http/protobuf`
+    HttpProtobuf,
+    /// `http/json`
+    HttpJson,
+}
+
+/// Payload compression (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// `gzip`
+    Gzip,
+}
+
+/// A sampler named by `OTEL_TRACES_SAMPLER` (with its `OTEL_TRACES_SAMPLER_ARG`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SamplerKind {
+    /// `always_on`
+    AlwaysOn,
+    /// `always_off`
+    AlwaysOff,
+    /// `traceidratio`, with the ratio.
+    TraceIdRatio(f64),
+    /// `parentbased_always_on` (the default)
+    ParentBasedAlwaysOn,
+    /// `parentbased_always_off`
+    ParentBasedAlwaysOff,
+    /// `parentbased_traceidratio`, with the ratio.
+    ParentBasedTraceIdRatio(f64),
+}
+
+/// A context propagator named by `OTEL_PROPAGATORS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropagatorKind {
+    /// W3C `traceparent`/`tracestate`.
+    TraceContext,
+    /// W3C `baggage`.
+    Baggage,
+    /// Zipkin B3, single `b3` header.
+    B3,
+    /// Zipkin B3, `X-B3-*` headers.
+    B3Multi,
+}
+
+/// How the console exporters print (`TRACED_CONSOLE_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConsoleFormat {
+    /// One indented tree per trace, the trace id on top (the default).
+    #[default]
+    Tree,
+    /// One line per span, log record or data point with every field.
+    Raw,
+}
+
+/// The OTLP destination of one signal, after the specification's precedence rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpSettings {
+    /// Full URL: for HTTP the signal path is already appended when it came from the generic variable.
+    pub endpoint: String,
+    /// Wire protocol.
+    pub protocol: Protocol,
+    /// Extra headers (percent-decoded), e.g. `signoz-ingestion-key`.
+    pub headers: Vec<(String, String)>,
+    /// Deadline of one export.
+    pub timeout: Duration,
+    /// Payload compression.
+    pub compression: Option<Compression>,
+}
+
+/// Batch span processor settings (`OTEL_BSP_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// `OTEL_BSP_SCHEDULE_DELAY` (default 5000 ms).
+    pub schedule_delay: Duration,
+    /// `OTEL_BSP_EXPORT_TIMEOUT` (default 30000 ms).
+    pub export_timeout: Duration,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` (default 2048).
+    pub max_queue_size: usize,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (default 512, at most the queue size).
+    pub max_export_batch_size: usize,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        Self {
+            schedule_delay: Duration::from_millis(5000),
+            export_timeout: Duration::from_millis(30000),
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+        }
+    }
+}
+
+/// Span limits (`OTEL_SPAN_*_LIMIT`, `OTEL_ATTRIBUTE_*_LIMIT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanLimitSettings {
+    /// Longest string attribute value in characters; `None` means no limit (the default).
+    pub attribute_value_length: Option<usize>,
+    /// Attributes per span (default 128).
+    pub attribute_count: u32,
+    /// Events per span (default 128).
+    pub event_count: u32,
+    /// Links per span (default 128).
+    pub link_count: u32,
+    /// Attributes per event (default 128).
+    pub event_attribute_count: u32,
+    /// Attributes per link (default 128).
+    pub link_attribute_count: u32,
+}
+
+impl Default for SpanLimitSettings {
+    fn default() -> Self {
+        Self {
+            attribute_value_length: None,
+            attribute_count: 128,
+            event_count: 128,
+            link_count: 128,
+            event_attribute_count: 128,
+            link_attribute_count: 128,
+        }
+    }
+}
+
+/// Everything `traced::init()` reads from the environment, as plain data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `OTEL_SDK_DISABLED`
+    pub disabled: bool,
+    /// `OTEL_SERVICE_NAME`, else `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else `unknown_service`.
+    pub service_name: String,
+    /// `OTEL_RESOURCE_ATTRIBUTES` (percent-decoded), without `service.name`.
+    pub resource_attributes: Vec<(String, String)>,
+    /// `OTEL_TRACES_EXPORTER` (default `otlp`).
+    pub traces_exporters: Vec<ExporterKind>,
+    /// `OTEL_METRICS_EXPORTER` (default `otlp`).
+    pub metrics_exporters: Vec<ExporterKind>,
+    /// `OTEL_LOGS_EXPORTER` (default `otlp`).
+    pub logs_exporters: Vec<ExporterKind>,
+    /// `OTEL_EXPORTER_OTLP_*` / `OTEL_EXPORTER_OTLP_TRACES_*`
+    pub otlp_traces: OtlpSettings,
+    /// `OTEL_EXPORTER_OTLP_*` / `OTEL_EXPORTER_OTLP_METRICS_*`
+    pub otlp_metrics: OtlpSettings,
+    /// `OTEL_EXPORTER_OTLP_*` / `OTEL_EXPORTER_OTLP_LOGS_*`
+    pub otlp_logs: OtlpSettings,
+    /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` (default `parentbased_always_on`).
+    pub sampler: SamplerKind,
+    /// `OTEL_BSP_*`
+    pub batch: BatchSettings,
+    /// `OTEL_METRIC_EXPORT_INTERVAL` (default 60000 ms).
+    pub metric_export_interval: Duration,
+    /// `OTEL_PROPAGATORS` (default `tracecontext,baggage`).
+    pub propagators: Vec<PropagatorKind>,
+    /// Span limits.
+    pub span_limits: SpanLimitSettings,
+    /// `TRACED_CONSOLE_FORMAT` (default `tree`).
+    pub console_format: ConsoleFormat,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, InvalidSetting> {
+        let vars: HashMap<String, String> = std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .filter(|(name, _)| name.starts_with("OTEL_") || name.starts_with("TRACED_"))
+            .collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Reads settings from a map of variables: the pure core of [`Settings::from_env`].
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, InvalidSetting> {
+        let vars = Vars(vars);
+        let (service_name, resource_attributes) = resource(&vars)?;
+        let batch = batch(&vars)?;
+        Ok(Self {
+            disabled: vars.boolean("OTEL_SDK_DISABLED")?,
+            service_name,
+            resource_attributes,
+            traces_exporters: exporters(&vars, "OTEL_TRACES_EXPORTER")?,
+            metrics_exporters: exporters(&vars, "OTEL_METRICS_EXPORTER")?,
+            logs_exporters: exporters(&vars, "OTEL_LOGS_EXPORTER")?,
+            otlp_traces: otlp(&vars, Signal::Traces)?,
+            otlp_metrics: otlp(&vars, Signal::Metrics)?,
+            otlp_logs: otlp(&vars, Signal::Logs)?,
+            sampler: sampler(&vars)?,
+            batch,
+            metric_export_interval: vars.millis("OTEL_METRIC_EXPORT_INTERVAL", 60_000)?,
+            propagators: propagators(&vars)?,
+            span_limits: span_limits(&vars)?,
+            console_format: console_format(&vars)?,
+        })
+    }
+}
+
+impl Default for Settings {
+    /// The specification's defaults, as if no variable were set.
+    fn default() -> Self {
+        match Self::from_vars(&HashMap::new()) {
+            Ok(settings) => settings,
+            Err(error) => unreachable!("the defaults are valid: {error}"),
+        }
+    }
+}
+
+/// Lookup in the variable map; empty values count as unset.
+struct Vars<'a>(&'a HashMap<String, String>);
+
+impl Vars<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|value| value.trim()).filter(|value| !value.is_empty())
+    }
+
+    /// The first of `names` that is set, with its name.
+    fn first<'n>(&self, names: &[&'n str]) -> Option<(&'n str, &str)> {
+        names.iter().find_map(|name| self.get(name).map(|value| (*name, value)))
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool, InvalidSetting> {
+        match self.get(name) {
+            None => Ok(false),
+            Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
+            Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
+            Some(value) => Err(InvalidSetting::new(name, value, "`true` or `false`")),
+        }
+    }
+
+    fn integer<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, InvalidSetting> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => value
+                .parse()
+                .map_err(|_| InvalidSetting::new(name, value, "a non-negative integer")),
+        }
+    }
+
+    fn millis(&self, name: &str, default: u64) -> Result<Duration, InvalidSetting> {
+        self.integer(name, default).map(Duration::from_millis)
+    }
+}
+
+fn resource(vars: &Vars<'_>) -> Result<(String, Vec<(String, String)>), InvalidSetting> {
+    const NAME: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    let mut attributes = match vars.get(NAME) {
+        Some(list) => key_value_list(NAME, list, "a comma-separated list of `key=value` pairs")?,
+        None => Vec::new(),
+    };
+    let from_attributes = attributes.iter().position(|(key, _)| key == "service.name").map(|at| attributes.remove(at).1);
+    let service_name = vars
+        .get("OTEL_SERVICE_NAME")
+        .map(str::to_owned)
+        .or(from_attributes)
+        .unwrap_or_else(|| "unknown_service".to_owned());
+    Ok((service_name, attributes))
+}
+
+/// Parses `k1=v1,k2=v2` with percent-decoded values (resource attributes and OTLP headers share it).
+fn key_value_list(name: &str, list: &str, expected: &str) -> Result<Vec<(String, String)>, InvalidSetting> {
+    let mut pairs = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        let invalid = || InvalidSetting::new(name, list, format!("{expected} (`{item}` is not `key=value`)"));
+        let (key, value) = item.split_once('=').ok_or_else(invalid)?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(invalid());
+        }
+        let value = percent_encoding::percent_decode_str(value.trim())
+            .decode_utf8()
+            .map_err(|_| InvalidSetting::new(name, list, format!("{expected} with UTF-8 percent-encoded values")))?;
+        pairs.push((key.to_owned(), value.into_owned()));
+    }
+    Ok(pairs)
+}
+
+fn exporters(vars: &Vars<'_>, name: &str) -> Result<Vec<ExporterKind>, InvalidSetting> {
+    const ACCEPTED: &str = "a comma-separated list of `otlp`, `console`, or `none` alone";
+    let Some(list) = vars.get(name) else { return Ok(vec![ExporterKind::Otlp]) };
+    let mut kinds = Vec::new();
+    let mut none = false;
+    for item in list.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        let kind = match item.to_ascii_lowercase().as_str() {
+            "otlp" => ExporterKind::Otlp,
+            "console" => ExporterKind::Console,
+            "none" => {
+                none = true;
+                continue;
+            }
+            _ => return Err(InvalidSetting::new(name, list, ACCEPTED)),
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    if none && !kinds.is_empty() {
+        return Err(InvalidSetting::new(name, list, ACCEPTED));
+    }
+    Ok(kinds)
+}
+
+#[derive(Clone, Copy)]
+enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    fn upper(self) -> &'static str {
+        match self {
+            Signal::Traces => "TRACES",
+            Signal::Metrics => "METRICS",
+            Signal::Logs => "LOGS",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Metrics => "/v1/metrics",
+            Signal::Logs => "/v1/logs",
+        }
+    }
+}
+
+/// The OTLP settings of one signal: the signal-specific variable wins over the generic one.
+fn otlp(vars: &Vars<'_>, signal: Signal) -> Result<OtlpSettings, InvalidSetting> {
+    let names = |suffix: &str| [format!("OTEL_EXPORTER_OTLP_{}_{suffix}", signal.upper()), format!("OTEL_EXPORTER_OTLP_{suffix}")];
+    let lookup = |suffix: &str| {
+        let [specific, generic] = names(suffix);
+        vars.first(&[&specific, &generic]).map(|(name, value)| (name == specific, name.to_owned(), value))
+    };
+
+    let protocol = match lookup("PROTOCOL") {
+        None => Protocol::HttpProtobuf,
+        Some((_, name, value)) => match value {
+            "grpc" => Protocol::Grpc,
+            "http/protobuf" => Protocol::HttpProtobuf,
+            "http/json" => Protocol::HttpJson,
+            _ => return Err(InvalidSetting::new(&name, value, "`grpc`, `http/protobuf` or `http/json`")),
+        },
+    };
+    let endpoint = match lookup("ENDPOINT") {
+        None => default_endpoint(protocol, signal),
+        Some((specific, name, value)) => {
+            validate_url(&name, value)?;
+            if specific || protocol == Protocol::Grpc {
+                value.to_owned()
+            } else {
+                format!("{}{}", value.trim_end_matches('/'), signal.path())
+            }
+        }
+    };
+    let headers = match lookup("HEADERS") {
+        None => Vec::new(),
+        Some((_, name, value)) => headers(&name, value)?,
+    };
+    let timeout = match lookup("TIMEOUT") {
+        None => Duration::from_millis(10_000),
+        Some((_, name, _)) => vars.millis(&name, 10_000)?,
+    };
+    let compression = match lookup("COMPRESSION") {
+        None => None,
+        Some((_, name, value)) => match value.to_ascii_lowercase().as_str() {
+            "gzip" => Some(Compression::Gzip),
+            "none" => None,
+            _ => return Err(InvalidSetting::new(&name, value, "`gzip` or `none`")),
+        },
+    };
+    Ok(OtlpSettings { endpoint, protocol, headers, timeout, compression })
+}
+
+fn default_endpoint(protocol: Protocol, signal: Signal) -> String {
+    match protocol {
+        Protocol::Grpc => "http://localhost:4317".to_owned(),
+        Protocol::HttpProtobuf | Protocol::HttpJson => format!("http://localhost:4318{}", signal.path()),
+    }
+}
+
+fn validate_url(name: &str, value: &str) -> Result<(), InvalidSetting> {
+    let invalid = || InvalidSetting::new(name, value, "an absolute `http://` or `https://` URL, e.g. `http://localhost:4317`");
+    let uri: http::Uri = value.parse().map_err(|_| invalid())?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || uri.host().is_none_or(str::is_empty) {
+        return Err(invalid());
+    }
+    Ok(())
+}
+
+fn headers(name: &str, value: &str) -> Result<Vec<(String, String)>, InvalidSetting> {
+    const EXPECTED: &str = "a comma-separated list of `name=value` HTTP headers";
+    let pairs = key_value_list(name, value, EXPECTED)?;
+    for (key, header_value) in &pairs {
+        let valid = http::HeaderName::from_bytes(key.as_bytes()).is_ok() && http::HeaderValue::from_str(header_value).is_ok();
+        if !valid {
+            return Err(InvalidSetting::new(name, value, format!("{EXPECTED} (`{key}` is not a valid header)")));
+        }
+    }
+    Ok(pairs)
+}
+
+fn sampler(vars: &Vars<'_>) -> Result<SamplerKind, InvalidSetting> {
+    const NAME: &str = "OTEL_TRACES_SAMPLER";
+    let ratio = || -> Result<f64, InvalidSetting> {
+        const ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+        let Some(value) = vars.get(ARG) else { return Ok(1.0) };
+        match value.parse::<f64>() {
+            Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+            _ => Err(InvalidSetting::new(ARG, value, "a probability between 0.0 and 1.0")),
+        }
+    };
+    let Some(value) = vars.get(NAME) else { return Ok(SamplerKind::ParentBasedAlwaysOn) };
+    Ok(match value {
+        "always_on" => SamplerKind::AlwaysOn,
+        "always_off" => SamplerKind::AlwaysOff,
+        "traceidratio" => SamplerKind::TraceIdRatio(ratio()?),
+        "parentbased_always_on" => SamplerKind::ParentBasedAlwaysOn,
+        "parentbased_always_off" => SamplerKind::ParentBasedAlwaysOff,
+        "parentbased_traceidratio" => SamplerKind::ParentBasedTraceIdRatio(ratio()?),
+        _ => {
+            return Err(InvalidSetting::new(
+                NAME,
+                value,
+                "one of `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, \
+                 `parentbased_always_off`, `parentbased_traceidratio`",
+            ))
+        }
+    })
+}
+
+fn batch(vars: &Vars<'_>) -> Result<BatchSettings, InvalidSetting> {
+    let defaults = BatchSettings::default();
+    let settings = BatchSettings {
+        schedule_delay: vars.millis("OTEL_BSP_SCHEDULE_DELAY", 5000)?,
+        export_timeout: vars.millis("OTEL_BSP_EXPORT_TIMEOUT", 30000)?,
+        max_queue_size: vars.integer("OTEL_BSP_MAX_QUEUE_SIZE", defaults.max_queue_size)?,
+        max_export_batch_size: vars.integer("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", defaults.max_export_batch_size)?,
+    };
+    let positive = |name: &str, size: usize| {
+        if size == 0 {
+            return Err(InvalidSetting::new(name, "0", "a positive integer"));
+        }
+        Ok(())
+    };
+    positive("OTEL_BSP_MAX_QUEUE_SIZE", settings.max_queue_size)?;
+    positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", settings.max_export_batch_size)?;
+    if settings.max_export_batch_size > settings.max_queue_size {
+        return Err(InvalidSetting::new(
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            &settings.max_export_batch_size.to_string(),
+            format!("at most `OTEL_BSP_MAX_QUEUE_SIZE` ({})", settings.max_queue_size),
+        ));
+    }
+    Ok(settings)
+}
+
+fn propagators(vars: &Vars<'_>) -> Result<Vec<PropagatorKind>, InvalidSetting> {
+    const NAME: &str = "OTEL_PROPAGATORS";
+    let Some(list) = vars.get(NAME) else { return Ok(vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]) };
+    let mut kinds = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        let kind = match item {
+            "tracecontext" => PropagatorKind::TraceContext,
+            "baggage" => PropagatorKind::Baggage,
+            "b3" => PropagatorKind::B3,
+            "b3multi" => PropagatorKind::B3Multi,
+            "none" => continue,
+            _ => {
+                return Err(InvalidSetting::new(
+                    NAME,
+                    list,
+                    "a comma-separated list of `tracecontext`, `baggage`, `b3`, `b3multi`, `none`",
+                ))
+            }
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
+
+fn span_limits(vars: &Vars<'_>) -> Result<SpanLimitSettings, InvalidSetting> {
+    let defaults = SpanLimitSettings::default();
+    let count = |names: &[&str], default: u32| match vars.first(names) {
+        Some((name, _)) => vars.integer(name, default),
+        None => Ok(default),
+    };
+    let attribute_value_length = match vars.first(&["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"]) {
+        Some((name, _)) => Some(vars.integer(name, usize::MAX)?),
+        None => None,
+    };
+    Ok(SpanLimitSettings {
+        attribute_value_length,
+        attribute_count: count(&["OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"], defaults.attribute_count)?,
+        event_count: count(&["OTEL_SPAN_EVENT_COUNT_LIMIT"], defaults.event_count)?,
+        link_count: count(&["OTEL_SPAN_LINK_COUNT_LIMIT"], defaults.link_count)?,
+        event_attribute_count: count(&["OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT"], defaults.event_attribute_count)?,
+        link_attribute_count: count(&["OTEL_LINK_ATTRIBUTE_COUNT_LIMIT"], defaults.link_attribute_count)?,
+    })
+}
+
+fn console_format(vars: &Vars<'_>) -> Result<ConsoleFormat, InvalidSetting> {
+    const NAME: &str = "TRACED_CONSOLE_FORMAT";
+    match vars.get(NAME) {
+        None => Ok(ConsoleFormat::Tree),
+        Some(value) if value.eq_ignore_ascii_case("tree") => Ok(ConsoleFormat::Tree),
+        Some(value) if value.eq_ignore_ascii_case("raw") => Ok(ConsoleFormat::Raw),
+        Some(value) => Err(InvalidSetting::new(NAME, value, "`tree` or `raw`")),
+    }
+}
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;

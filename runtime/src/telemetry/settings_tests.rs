@@ -1,0 +1,294 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::*;
+
+fn parse(vars: &[(&str, &str)]) -> Result<Settings, InvalidSetting> {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    Settings::from_vars(&map)
+}
+
+fn settings(vars: &[(&str, &str)]) -> Settings {
+    match parse(vars) {
+        Ok(settings) => settings,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+fn error(vars: &[(&str, &str)]) -> InvalidSetting {
+    match parse(vars) {
+        Ok(settings) => panic!("expected an error, got {settings:?}"),
+        Err(error) => error,
+    }
+}
+
+#[test]
+fn defaults_follow_the_specification() {
+    let s = Settings::default();
+    assert!(!s.disabled);
+    assert_eq!(s.service_name, "unknown_service");
+    assert_eq!(s.traces_exporters, vec![ExporterKind::Otlp]);
+    assert_eq!(s.metrics_exporters, vec![ExporterKind::Otlp]);
+    assert_eq!(s.logs_exporters, vec![ExporterKind::Otlp]);
+    assert_eq!(s.otlp_traces.protocol, Protocol::HttpProtobuf);
+    assert_eq!(s.otlp_traces.endpoint, "http://localhost:4318/v1/traces");
+    assert_eq!(s.otlp_metrics.endpoint, "http://localhost:4318/v1/metrics");
+    assert_eq!(s.otlp_traces.timeout, Duration::from_secs(10));
+    assert_eq!(s.otlp_traces.compression, None);
+    assert_eq!(s.sampler, SamplerKind::ParentBasedAlwaysOn);
+    assert_eq!(s.batch, BatchSettings::default());
+    assert_eq!(s.batch.schedule_delay, Duration::from_millis(5000));
+    assert_eq!(s.batch.max_queue_size, 2048);
+    assert_eq!(s.batch.max_export_batch_size, 512);
+    assert_eq!(s.metric_export_interval, Duration::from_secs(60));
+    assert_eq!(s.propagators, vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]);
+    assert_eq!(s.span_limits, SpanLimitSettings::default());
+    assert_eq!(s.span_limits.attribute_value_length, None);
+}
+
+#[test]
+fn empty_values_count_as_unset() {
+    assert_eq!(settings(&[("OTEL_TRACES_SAMPLER", ""), ("OTEL_SERVICE_NAME", " ")]), Settings::default());
+}
+
+#[test]
+fn sdk_disabled_is_a_boolean() {
+    assert!(settings(&[("OTEL_SDK_DISABLED", "TRUE")]).disabled);
+    assert!(!settings(&[("OTEL_SDK_DISABLED", "false")]).disabled);
+    let e = error(&[("OTEL_SDK_DISABLED", "yes")]);
+    assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_SDK_DISABLED", "yes"));
+}
+
+#[test]
+fn service_name_variable_wins_over_resource_attributes() {
+    let s = settings(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,deployment.environment=prod")]);
+    assert_eq!(s.service_name, "from-attrs");
+    assert_eq!(s.resource_attributes, vec![("deployment.environment".to_owned(), "prod".to_owned())]);
+    let s = settings(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs"), ("OTEL_SERVICE_NAME", "from-var")]);
+    assert_eq!(s.service_name, "from-var");
+}
+
+#[test]
+fn resource_attributes_are_percent_decoded() {
+    let s = settings(&[("OTEL_RESOURCE_ATTRIBUTES", "team=a%20b%2Cc, region = eu-west-1 ,")]);
+    assert_eq!(
+        s.resource_attributes,
+        vec![("team".to_owned(), "a b,c".to_owned()), ("region".to_owned(), "eu-west-1".to_owned())]
+    );
+}
+
+#[test]
+fn malformed_resource_attributes_are_an_error() {
+    let e = error(&[("OTEL_RESOURCE_ATTRIBUTES", "team=a,oops")]);
+    assert_eq!(e.variable, "OTEL_RESOURCE_ATTRIBUTES");
+    assert!(e.expected.contains("`oops` is not `key=value`"), "{e}");
+    assert_eq!(error(&[("OTEL_RESOURCE_ATTRIBUTES", "=value")]).variable, "OTEL_RESOURCE_ATTRIBUTES");
+}
+
+#[test]
+fn exporter_lists_accept_the_guides_console_otlp() {
+    let s = settings(&[
+        ("OTEL_TRACES_EXPORTER", "console,otlp"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_LOGS_EXPORTER", " console , console "),
+    ]);
+    assert_eq!(s.traces_exporters, vec![ExporterKind::Console, ExporterKind::Otlp]);
+    assert!(s.metrics_exporters.is_empty());
+    assert_eq!(s.logs_exporters, vec![ExporterKind::Console]);
+}
+
+#[test]
+fn unknown_or_mixed_none_exporters_are_errors() {
+    let e = error(&[("OTEL_TRACES_EXPORTER", "jaeger")]);
+    assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_TRACES_EXPORTER", "jaeger"));
+    assert!(e.expected.contains("`otlp`"));
+    assert_eq!(error(&[("OTEL_LOGS_EXPORTER", "none,otlp")]).variable, "OTEL_LOGS_EXPORTER");
+}
+
+#[test]
+fn generic_http_endpoint_gets_the_signal_path() {
+    let s = settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]);
+    assert_eq!(s.otlp_traces.endpoint, "http://collector:4318/v1/traces");
+    assert_eq!(s.otlp_metrics.endpoint, "http://collector:4318/v1/metrics");
+    assert_eq!(s.otlp_logs.endpoint, "http://collector:4318/v1/logs");
+    let s = settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://gw.example/otlp")]);
+    assert_eq!(s.otlp_traces.endpoint, "https://gw.example/otlp/v1/traces");
+}
+
+#[test]
+fn signal_endpoint_is_used_as_is_and_wins() {
+    let s = settings(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:9999/custom"),
+    ]);
+    assert_eq!(s.otlp_traces.endpoint, "http://traces:9999/custom");
+    assert_eq!(s.otlp_logs.endpoint, "http://generic:4318/v1/logs");
+}
+
+#[test]
+fn grpc_endpoint_gets_no_path() {
+    let s = settings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+    assert_eq!(s.otlp_traces.endpoint, "http://localhost:4317");
+    let s = settings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317")]);
+    assert_eq!(s.otlp_metrics.endpoint, "http://localhost:4317");
+    assert_eq!(s.otlp_metrics.protocol, Protocol::Grpc);
+}
+
+#[test]
+fn signal_protocol_wins_over_generic() {
+    let s = settings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json")]);
+    assert_eq!(s.otlp_traces.protocol, Protocol::Grpc);
+    assert_eq!(s.otlp_logs.protocol, Protocol::HttpJson);
+    assert_eq!(s.otlp_logs.endpoint, "http://localhost:4318/v1/logs");
+}
+
+#[test]
+fn bad_protocol_and_endpoint_are_errors() {
+    let e = error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "udp")]);
+    assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp"));
+    assert!(e.expected.contains("`http/protobuf`"));
+    for bad in ["localhost:4317", "not a url", "ftp://host:21", "http://"] {
+        let e = error(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", bad)]);
+        assert_eq!(e.variable, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "{bad}");
+    }
+}
+
+#[test]
+fn headers_are_parsed_and_decoded() {
+    let s = settings(&[("OTEL_EXPORTER_OTLP_HEADERS", "signoz-ingestion-key=abc%3D%3D,x-team = core")]);
+    let expected = vec![("signoz-ingestion-key".to_owned(), "abc==".to_owned()), ("x-team".to_owned(), "core".to_owned())];
+    assert_eq!(s.otlp_traces.headers, expected);
+    assert_eq!(s.otlp_logs.headers, expected);
+    let s = settings(&[("OTEL_EXPORTER_OTLP_HEADERS", "a=1"), ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "b=2")]);
+    assert_eq!(s.otlp_metrics.headers, vec![("b".to_owned(), "2".to_owned())]);
+}
+
+#[test]
+fn malformed_headers_are_errors() {
+    for bad in ["novalue", "bad header=1", "=x"] {
+        let e = error(&[("OTEL_EXPORTER_OTLP_HEADERS", bad)]);
+        assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_EXPORTER_OTLP_HEADERS", bad));
+    }
+}
+
+#[test]
+fn timeout_and_compression() {
+    let s = settings(&[
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "100"),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "none"),
+    ]);
+    assert_eq!(s.otlp_traces.timeout, Duration::from_millis(100));
+    assert_eq!(s.otlp_metrics.timeout, Duration::from_millis(2500));
+    assert_eq!(s.otlp_traces.compression, Some(Compression::Gzip));
+    assert_eq!(s.otlp_logs.compression, None);
+    assert_eq!(error(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")]).variable, "OTEL_EXPORTER_OTLP_TIMEOUT");
+    assert_eq!(error(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli")]).variable, "OTEL_EXPORTER_OTLP_COMPRESSION");
+}
+
+#[test]
+fn every_spec_sampler_is_accepted() {
+    let cases = [
+        ("always_on", SamplerKind::AlwaysOn),
+        ("always_off", SamplerKind::AlwaysOff),
+        ("traceidratio", SamplerKind::TraceIdRatio(0.25)),
+        ("parentbased_always_on", SamplerKind::ParentBasedAlwaysOn),
+        ("parentbased_always_off", SamplerKind::ParentBasedAlwaysOff),
+        ("parentbased_traceidratio", SamplerKind::ParentBasedTraceIdRatio(0.25)),
+    ];
+    for (name, expected) in cases {
+        let s = settings(&[("OTEL_TRACES_SAMPLER", name), ("OTEL_TRACES_SAMPLER_ARG", "0.25")]);
+        assert_eq!(s.sampler, expected, "{name}");
+    }
+    assert_eq!(settings(&[("OTEL_TRACES_SAMPLER", "traceidratio")]).sampler, SamplerKind::TraceIdRatio(1.0));
+}
+
+#[test]
+fn bad_sampler_or_ratio_is_an_error() {
+    let e = error(&[("OTEL_TRACES_SAMPLER", "sometimes")]);
+    assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_TRACES_SAMPLER", "sometimes"));
+    assert!(e.expected.contains("parentbased_traceidratio"));
+    let e = error(&[("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "1.5")]);
+    assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_TRACES_SAMPLER_ARG", "1.5"));
+    let e = error(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "half")]);
+    assert_eq!(e.variable, "OTEL_TRACES_SAMPLER_ARG");
+}
+
+#[test]
+fn batch_settings() {
+    let s = settings(&[
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "2000"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8"),
+    ]);
+    let expected = BatchSettings {
+        schedule_delay: Duration::from_millis(100),
+        export_timeout: Duration::from_secs(2),
+        max_queue_size: 64,
+        max_export_batch_size: 8,
+    };
+    assert_eq!(s.batch, expected);
+    let e = error(&[("OTEL_BSP_MAX_QUEUE_SIZE", "10"), ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20")]);
+    assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20"));
+    assert_eq!(error(&[("OTEL_BSP_MAX_QUEUE_SIZE", "-1")]).variable, "OTEL_BSP_MAX_QUEUE_SIZE");
+    assert_eq!(error(&[("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "0")]).variable, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+}
+
+#[test]
+fn propagators() {
+    let s = settings(&[("OTEL_PROPAGATORS", "b3multi,tracecontext,b3")]);
+    assert_eq!(s.propagators, vec![PropagatorKind::B3Multi, PropagatorKind::TraceContext, PropagatorKind::B3]);
+    assert!(settings(&[("OTEL_PROPAGATORS", "none")]).propagators.is_empty());
+    assert_eq!(error(&[("OTEL_PROPAGATORS", "xray")]).variable, "OTEL_PROPAGATORS");
+}
+
+#[test]
+fn span_limits_prefer_the_span_specific_variable() {
+    let s = settings(&[
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
+        ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "20"),
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "5"),
+        ("OTEL_SPAN_LINK_COUNT_LIMIT", "3"),
+    ]);
+    assert_eq!(s.span_limits.attribute_value_length, Some(64));
+    assert_eq!(s.span_limits.attribute_count, 20);
+    assert_eq!(s.span_limits.event_count, 5);
+    assert_eq!(s.span_limits.link_count, 3);
+    let s = settings(&[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"), ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "16")]);
+    assert_eq!(s.span_limits.attribute_value_length, Some(16));
+    assert_eq!(error(&[("OTEL_SPAN_EVENT_COUNT_LIMIT", "many")]).variable, "OTEL_SPAN_EVENT_COUNT_LIMIT");
+}
+
+#[test]
+fn metric_interval_and_console_format() {
+    let s = settings(&[("OTEL_METRIC_EXPORT_INTERVAL", "1000"), ("TRACED_CONSOLE_FORMAT", "raw")]);
+    assert_eq!(s.metric_export_interval, Duration::from_secs(1));
+    assert_eq!(s.console_format, ConsoleFormat::Raw);
+    assert_eq!(error(&[("TRACED_CONSOLE_FORMAT", "pretty")]).variable, "TRACED_CONSOLE_FORMAT");
+}
+
+#[test]
+fn the_guides_environment_block_parses() {
+    let s = settings(&[
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=fastapi-sample-app"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "signoz-ingestion-key=secret"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_TRACES_EXPORTER", "console,otlp"),
+        ("OTEL_METRICS_EXPORTER", "console,otlp"),
+        ("OTEL_LOGS_EXPORTER", "console,otlp"),
+    ]);
+    assert_eq!(s.service_name, "fastapi-sample-app");
+    assert_eq!(s.otlp_traces.endpoint, "http://localhost:4317");
+    assert_eq!(s.otlp_traces.protocol, Protocol::Grpc);
+    assert_eq!(s.otlp_logs.headers, vec![("signoz-ingestion-key".to_owned(), "secret".to_owned())]);
+}
+
+#[test]
+fn error_message_names_variable_value_and_accepted_values() {
+    let message = error(&[("OTEL_TRACES_SAMPLER", "sometimes")]).to_string();
+    assert!(message.starts_with("invalid value `sometimes` for `OTEL_TRACES_SAMPLER`: expected one of `always_on`"), "{message}");
+}
