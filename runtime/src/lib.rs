@@ -5,11 +5,23 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod attribute;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod backend;
+#[cfg(feature = "reqwest")]
+pub mod client;
 mod current;
+#[cfg(feature = "axum")]
+mod http_error;
+#[cfg(any(feature = "axum", feature = "reqwest"))]
+mod http_semconv;
 mod outcome;
 mod sampling;
+pub mod propagation;
 mod span;
+#[cfg(any(feature = "axum", feature = "reqwest"))]
+mod span_start;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -19,6 +31,8 @@ pub mod __private;
 
 pub use attribute::AttributeValue;
 pub use sampling::SharedSampler;
+#[cfg(feature = "axum")]
+pub use http_error::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
 pub use current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
 pub use traced_macros::traced;
 

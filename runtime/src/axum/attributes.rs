@@ -1,0 +1,213 @@
+//! What the server span and metrics record about a request, per the stable HTTP semantic conventions.
+//! Built once per request, before the span starts, so samplers see them.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, MatchedPath};
+use http::header::{HOST, USER_AGENT};
+use http::uri::Authority;
+use http::Request;
+use opentelemetry::{KeyValue, StringValue};
+use opentelemetry_semantic_conventions::attribute::{
+    CLIENT_ADDRESS, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_ROUTE, NETWORK_PEER_ADDRESS,
+    NETWORK_PEER_PORT, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
+    USER_AGENT_ORIGINAL,
+};
+
+use super::headers::CapturedHeaders;
+use crate::http_semconv::{self, OTHER_METHOD};
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+
+/// The request's name and attributes for the span and the metrics.
+#[derive(Debug)]
+pub(crate) struct RequestAttributes {
+    pub(crate) span_name: Cow<'static, str>,
+    pub(crate) span: Vec<KeyValue>,
+    /// `http.server.request.duration` attributes known at the start; the status is added at the end.
+    pub(crate) metric: Vec<KeyValue>,
+    /// `http.server.active_requests` attributes (method and scheme, as the conventions require).
+    pub(crate) active: [KeyValue; 2],
+}
+
+/// The request's attributes; `captured` adds the opted-in request headers.
+pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHeaders) -> RequestAttributes {
+    let method = http_semconv::method_name(request.method());
+    let scheme = scheme(request);
+    let route = request.extensions().get::<MatchedPath>().map(|path| Arc::<str>::from(path.as_str()));
+    let version = http_semconv::protocol_version(request.version());
+
+    let mut span = Vec::with_capacity(14);
+    let mut metric = Vec::with_capacity(6);
+    span.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
+    metric.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
+    if method == OTHER_METHOD {
+        span.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, request.method().as_str().to_owned()));
+    }
+    span.push(KeyValue::new(URL_SCHEME, scheme));
+    metric.push(KeyValue::new(URL_SCHEME, scheme));
+    if let Some(route) = &route {
+        let route = StringValue::from(route.clone());
+        span.push(KeyValue::new(HTTP_ROUTE, route.clone()));
+        metric.push(KeyValue::new(HTTP_ROUTE, route));
+    }
+    if let Some(version) = version {
+        span.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+        metric.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+    }
+    span.push(KeyValue::new(URL_PATH, request.uri().path().to_owned()));
+    if let Some(query) = request.uri().query() {
+        span.push(KeyValue::new(URL_QUERY, http_semconv::redact_query(query).into_owned()));
+    }
+    push_server(request, &mut span);
+    push_client(request, &mut span);
+    if let Some(agent) = header_str(request, USER_AGENT.as_str()) {
+        span.push(KeyValue::new(USER_AGENT_ORIGINAL, agent.to_owned()));
+    }
+    captured.record(request.headers(), &mut span);
+
+    RequestAttributes {
+        span_name: span_name(http_semconv::span_method(method), route.as_deref()),
+        span,
+        metric,
+        active: [KeyValue::new(HTTP_REQUEST_METHOD, method), KeyValue::new(URL_SCHEME, scheme)],
+    }
+}
+
+/// `{METHOD} {route}`, or `{METHOD}` alone when no route matched.
+fn span_name(method: &'static str, route: Option<&str>) -> Cow<'static, str> {
+    match route {
+        Some(route) => {
+            let mut name = String::with_capacity(method.len() + 1 + route.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(route);
+            Cow::Owned(name)
+        }
+        None => Cow::Borrowed(method),
+    }
+}
+
+/// The full URL the excluded-URL patterns are matched against: `scheme://host/path?query`.
+pub(crate) fn full_url<B>(request: &Request<B>) -> String {
+    let host = request
+        .uri()
+        .authority()
+        .map(Authority::as_str)
+        .or_else(|| header_str(request, HOST.as_str()))
+        .unwrap_or_default();
+    let path_and_query = request.uri().path_and_query().map_or("/", |path| path.as_str());
+    let scheme = scheme(request);
+    let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path_and_query.len());
+    url.push_str(scheme);
+    url.push_str("://");
+    url.push_str(host);
+    url.push_str(path_and_query);
+    url
+}
+
+/// `url.scheme`: the URI's (HTTP/2), else what a proxy says it received, else `http`.
+fn scheme<B>(request: &Request<B>) -> &'static str {
+    let forwarded = || header_str(request, X_FORWARDED_PROTO).map(str::trim);
+    match request.uri().scheme_str().or_else(forwarded) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
+}
+
+/// `server.address` and `server.port` from the URI authority (HTTP/2) or the `Host` header.
+fn push_server<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
+    let authority = match request.uri().authority() {
+        Some(authority) => Some(authority.clone()),
+        None => header_str(request, HOST.as_str()).and_then(|host| host.parse::<Authority>().ok()),
+    };
+    if let Some(authority) = authority {
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        span.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
+        if let Some(port) = authority.port_u16() {
+            span.push(KeyValue::new(SERVER_PORT, i64::from(port)));
+        }
+    }
+}
+
+/// `client.address` (the first `X-Forwarded-For` hop, else the peer) and the peer's address and port,
+/// known when the app is served with `into_make_service_with_connect_info::<SocketAddr>()`.
+fn push_client<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    let forwarded_for = header_str(request, X_FORWARDED_FOR)
+        .and_then(|list| list.split(',').next())
+        .map(str::trim)
+        .filter(|client| !client.is_empty());
+    match (forwarded_for, peer) {
+        (Some(client), _) => span.push(KeyValue::new(CLIENT_ADDRESS, client.to_owned())),
+        (None, Some(peer)) => span.push(KeyValue::new(CLIENT_ADDRESS, peer.ip().to_string())),
+        (None, None) => {}
+    }
+    if let Some(peer) = peer {
+        span.push(KeyValue::new(NETWORK_PEER_ADDRESS, peer.ip().to_string()));
+        span.push(KeyValue::new(NETWORK_PEER_PORT, i64::from(peer.port())));
+    }
+}
+
+fn header_str<'a, B>(request: &'a Request<B>, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|value| value.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::Value;
+
+    use super::*;
+
+    fn value<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+        attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
+    }
+
+    #[test]
+    fn a_matched_request_is_named_after_its_route() {
+        let request = Request::get("/items/42?q=shoes&sig=secret")
+            .header("host", "example.com:8080")
+            .header("user-agent", "curl/8")
+            .header("x-forwarded-for", "203.0.113.7, 10.0.0.1")
+            .body(())
+            .expect("valid request");
+        let attributes = request_attributes(&request, &CapturedHeaders::default());
+        assert_eq!(attributes.span_name, "GET");
+        let span = &attributes.span;
+        assert_eq!(value(span, "http.request.method"), Some(&Value::from("GET")));
+        assert_eq!(value(span, "url.path"), Some(&Value::from("/items/42")));
+        assert_eq!(value(span, "url.query"), Some(&Value::from("q=shoes&sig=REDACTED")));
+        assert_eq!(value(span, "url.scheme"), Some(&Value::from("http")));
+        assert_eq!(value(span, "server.address"), Some(&Value::from("example.com")));
+        assert_eq!(value(span, "server.port"), Some(&Value::from(8080_i64)));
+        assert_eq!(value(span, "client.address"), Some(&Value::from("203.0.113.7")));
+        assert_eq!(value(span, "user_agent.original"), Some(&Value::from("curl/8")));
+        assert_eq!(value(span, "network.protocol.version"), Some(&Value::from("1.1")));
+        assert_eq!(value(span, "http.route"), None);
+    }
+
+    #[test]
+    fn an_unknown_method_is_other_with_the_original_kept() {
+        let request = Request::builder().method("PURGE").uri("/cache").body(()).expect("valid request");
+        let attributes = request_attributes(&request, &CapturedHeaders::default());
+        assert_eq!(attributes.span_name, "HTTP");
+        assert_eq!(value(&attributes.span, "http.request.method"), Some(&Value::from("_OTHER")));
+        assert_eq!(value(&attributes.span, "http.request.method_original"), Some(&Value::from("PURGE")));
+    }
+
+    #[test]
+    fn ipv6_hosts_lose_their_brackets_and_forwarded_https_is_https() {
+        let request = Request::get("/")
+            .header("host", "[::1]:3000")
+            .header("x-forwarded-proto", "https")
+            .body(())
+            .expect("valid request");
+        let attributes = request_attributes(&request, &CapturedHeaders::default());
+        assert_eq!(value(&attributes.span, "server.address"), Some(&Value::from("::1")));
+        assert_eq!(value(&attributes.span, "url.scheme"), Some(&Value::from("https")));
+        assert_eq!(full_url(&request), "https://[::1]:3000/");
+    }
+}

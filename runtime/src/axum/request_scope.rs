@@ -1,0 +1,110 @@
+//! One traced request: its span, its start time and its metric attributes. Dropping it ends the span
+//! and records the metrics, so a request ends exactly once whether the body finished, failed or the
+//! client went away. Per-request path, guarded by the `http_overhead` benchmark.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderValue, Request, Response};
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt as _};
+use opentelemetry::{Context, ContextGuard, KeyValue};
+use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE};
+
+use super::attributes::{self, RequestAttributes};
+use super::layer::Config;
+use crate::http_semconv;
+
+const TRACERESPONSE: &str = "traceresponse";
+
+/// A request the layer traces; see the module docs.
+#[derive(Debug)]
+pub(crate) struct RequestScope {
+    cx: Context,
+    config: Arc<Config>,
+    started: Instant,
+    metric: Vec<KeyValue>,
+    active: [KeyValue; 2],
+    failed: bool,
+}
+
+impl RequestScope {
+    /// Starts the span and counts the request as active; `None` for an excluded URL or when
+    /// telemetry is disabled.
+    pub(crate) fn start<B>(config: &Arc<Config>, request: &Request<B>) -> Option<Self> {
+        if !config.excluded.is_empty() && config.excluded.is_excluded(&attributes::full_url(request)) {
+            return None;
+        }
+        let parent = crate::propagation::extract(request.headers());
+        let RequestAttributes { span_name, span, metric, active } =
+            attributes::request_attributes(request, &config.request_headers);
+        let builder = SpanBuilder::from_name(span_name).with_kind(SpanKind::Server).with_attributes(span);
+        let cx = crate::span_start::start_with_parent(builder, &parent)?;
+        config.instruments.request_started(&active);
+        Some(Self { cx, config: config.clone(), started: Instant::now(), metric, active, failed: false })
+    }
+
+    /// Makes the request's span current until the guard drops.
+    pub(crate) fn enter(&self) -> ContextGuard {
+        self.cx.clone().attach()
+    }
+
+    pub(crate) fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Records the response head: status, ERROR for 5xx, captured headers, `traceresponse`.
+    pub(crate) fn record_response<B>(&mut self, response: &mut Response<B>) {
+        let status = response.status();
+        self.metric.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())));
+        let span = self.cx.span();
+        if span.is_recording() {
+            let mut attributes = Vec::with_capacity(2);
+            attributes.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())));
+            self.config.response_headers.record(response.headers(), &mut attributes);
+            span.set_attributes(attributes);
+        }
+        if let Some(error_type) = http_semconv::status_error_type(status, false) {
+            self.fail(error_type, "");
+        }
+        if self.config.trace_response {
+            if let Ok(value) = HeaderValue::try_from(traceresponse(&self.cx)) {
+                response.headers_mut().insert(TRACERESPONSE, value);
+            }
+        }
+    }
+
+    /// Marks the request failed: `error.type` on the span and the duration metric, status ERROR.
+    /// The first failure wins (a panic's response is a 500, but its `error.type` stays `panic`).
+    pub(crate) fn fail(&mut self, error_type: Cow<'static, str>, description: &str) {
+        if self.failed {
+            return;
+        }
+        self.failed = true;
+        let span = self.cx.span();
+        span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
+        span.set_status(Status::error(description.to_owned()));
+        self.metric.push(KeyValue::new(ERROR_TYPE, error_type));
+    }
+
+    /// Records a failure that produced no response head (the inner service's error).
+    pub(crate) fn fail_without_response(&mut self, error_type: &'static str) {
+        self.fail(Cow::Borrowed(error_type), "the service failed");
+    }
+
+}
+
+impl Drop for RequestScope {
+    fn drop(&mut self) {
+        self.cx.span().end();
+        let seconds = self.started.elapsed().as_secs_f64();
+        self.config.instruments.request_ended(&self.active, seconds, &self.metric);
+    }
+}
+
+/// The W3C Trace Context level 2 `traceresponse` value: `00-{trace id}-{span id}-{flags}`.
+fn traceresponse(cx: &Context) -> String {
+    let span = cx.span();
+    let context = span.span_context();
+    format!("00-{}-{}-{:02x}", context.trace_id(), context.span_id(), context.trace_flags().to_u8())
+}

@@ -1,0 +1,48 @@
+//! Sending one traced request: start the CLIENT span, inject the trace context, record the outcome.
+//! Per-request path, guarded by the `http_overhead` benchmark.
+
+use std::borrow::Cow;
+
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
+
+use super::attributes;
+use crate::http_semconv;
+
+/// Sends `request` on `client` inside a CLIENT span, child of the current span.
+pub(crate) async fn execute(client: &reqwest::Client, mut request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
+    let (name, request_attributes) = attributes::request_attributes(&request);
+    let builder = SpanBuilder::from_name(name).with_kind(SpanKind::Client).with_attributes(request_attributes);
+    let Some(cx) = Context::map_current(|parent| crate::span_start::start_with_parent(builder, parent)) else {
+        return client.execute(request).await;
+    };
+    crate::propagation::inject_context(&cx, request.headers_mut());
+    let guard = EndOnDrop(cx);
+    let result = client.execute(request).await;
+    let span = guard.0.span();
+    match &result {
+        Ok(response) => {
+            span.set_attributes(attributes::response_attributes(response));
+            if let Some(error_type) = http_semconv::status_error_type(response.status(), true) {
+                fail(&span, error_type, "");
+            }
+        }
+        Err(error) => fail(&span, Cow::Borrowed(attributes::error_type(error)), &error.to_string()),
+    }
+    result
+}
+
+fn fail(span: &opentelemetry::trace::SpanRef<'_>, error_type: Cow<'static, str>, description: &str) {
+    span.set_attribute(KeyValue::new(ERROR_TYPE, error_type));
+    span.set_status(Status::error(description.to_owned()));
+}
+
+/// Ends the span when the request finishes or its future is dropped (a cancelled call).
+struct EndOnDrop(Context);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.span().end();
+    }
+}

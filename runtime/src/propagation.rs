@@ -1,0 +1,276 @@
+//! Trace context across process boundaries: [`inject`] into and [`extract`] from `http::HeaderMap`s,
+//! for clients and queues the layer and the instrumented client do not cover.
+//!
+//! Both use the global text map propagator (`OTEL_PROPAGATORS`, `tracecontext,baggage` by default once
+//! `traced::init()` ran). Set one with [`set_text_map_propagator`] rather than
+//! `opentelemetry::global::set_text_map_propagator`: it is then cached per thread, so requests take no
+//! lock to read it (the global one sits behind a `RwLock`).
+//!
+//! A malformed `traceparent` (wrong length, bad hex, version `ff`, all-zero ids, ...) is ignored
+//! before the propagator sees it: the request starts a fresh trace instead of joining a bogus one.
+//!
+//! ```
+//! use opentelemetry::trace::TraceContextExt as _;
+//!
+//! traced::propagation::set_text_map_propagator(
+//!     opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+//! );
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert(
+//!     "traceparent",
+//!     http::HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+//! );
+//! let cx = traced::propagation::extract(&headers);
+//! assert_eq!(cx.span().span_context().trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+//!
+//! let mut outgoing = http::HeaderMap::new();
+//! traced::propagation::inject_context(&cx, &mut outgoing);
+//! assert!(outgoing["traceparent"].to_str().unwrap().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+//! ```
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::Context;
+
+type SharedPropagator = Arc<dyn TextMapPropagator + Send + Sync>;
+
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
+
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static INSTALLED: RwLock<Option<SharedPropagator>> = RwLock::new(None);
+
+thread_local! {
+    static CACHED: RefCell<(u64, Option<SharedPropagator>)> = const { RefCell::new((u64::MAX, None)) };
+}
+
+/// Sets `propagator` as the global text map propagator and as the one `traced` reads without a lock.
+pub fn set_text_map_propagator<P>(propagator: P)
+where
+    P: TextMapPropagator + Send + Sync + 'static,
+{
+    let shared: SharedPropagator = Arc::new(propagator);
+    opentelemetry::global::set_text_map_propagator(SharedGlobal(shared.clone()));
+    if let Ok(mut installed) = INSTALLED.write() {
+        *installed = Some(shared);
+    }
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Runs `f` with the propagator in use: ours when [`set_text_map_propagator`] installed one, else the
+/// global one. Per-request path (guarded by the `http_overhead` benchmark): no lock once cached.
+pub(crate) fn with_propagator<R>(f: impl FnOnce(&dyn TextMapPropagator) -> R) -> R {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let result = CACHED
+        .try_with(|cell| {
+            if cell.borrow().0 != generation {
+                // A propagator that itself propagates may hold a borrow: it then reads the global one.
+                let Ok(mut stale) = cell.try_borrow_mut() else { return None };
+                *stale = (generation, read_installed());
+            }
+            let cached = cell.try_borrow().ok()?;
+            let propagator = cached.1.as_ref()?;
+            let f = f.take()?;
+            Some(f(&**propagator))
+        })
+        .ok()
+        .flatten();
+    match (result, f) {
+        (Some(result), _) => result,
+        (None, Some(f)) => with_global(f),
+        (None, None) => ran_without_result(),
+    }
+}
+
+#[cold]
+fn read_installed() -> Option<SharedPropagator> {
+    INSTALLED.read().ok().and_then(|installed| installed.clone())
+}
+
+#[cold]
+fn with_global<R>(f: impl FnOnce(&dyn TextMapPropagator) -> R) -> R {
+    let mut f = Some(f);
+    // The global getter calls its closure exactly once.
+    opentelemetry::global::get_text_map_propagator(|propagator| f.take().map(|f| f(propagator)))
+        .unwrap_or_else(ran_without_result)
+}
+
+#[cold]
+fn ran_without_result<R>() -> R {
+    unreachable!("the propagator closure ran without returning a value")
+}
+
+/// The installed propagator as the global one (the global setter wants an owned value).
+#[derive(Debug)]
+struct SharedGlobal(SharedPropagator);
+
+impl TextMapPropagator for SharedGlobal {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        self.0.inject_context(cx, injector);
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        self.0.fields()
+    }
+}
+
+/// Writes the current context (trace context, baggage) into `headers`.
+pub fn inject(headers: &mut HeaderMap) {
+    Context::map_current(|cx| inject_context(cx, headers));
+}
+
+/// Writes `cx` (trace context, baggage) into `headers`.
+pub fn inject_context(cx: &Context, headers: &mut HeaderMap) {
+    with_propagator(|propagator| propagator.inject_context(cx, &mut HeaderInjector(headers)));
+}
+
+/// The context `headers` carry, as a child of the current one; use it as the parent of the span
+/// that handles the message.
+pub fn extract(headers: &HeaderMap) -> Context {
+    Context::map_current(|cx| extract_with_context(cx, headers))
+}
+
+/// The context `headers` carry, on top of `cx`.
+pub fn extract_with_context(cx: &Context, headers: &HeaderMap) -> Context {
+    let valid_traceparent = headers
+        .get(TRACEPARENT)
+        .map(|value| value.to_str().is_ok_and(is_well_formed_traceparent));
+    let extractor = HeaderExtractor { headers, hide_trace_context: valid_traceparent == Some(false) };
+    with_propagator(|propagator| propagator.extract_with_context(cx, &extractor))
+}
+
+/// Writes propagation fields into a header map; values that are not valid header values are dropped.
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(key.as_bytes()), HeaderValue::try_from(value)) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Reads propagation fields from a header map, hiding a malformed trace context.
+struct HeaderExtractor<'a> {
+    headers: &'a HeaderMap,
+    hide_trace_context: bool,
+}
+
+impl HeaderExtractor<'_> {
+    fn hidden(&self, key: &str) -> bool {
+        self.hide_trace_context && (key.eq_ignore_ascii_case(TRACEPARENT) || key.eq_ignore_ascii_case(TRACESTATE))
+    }
+}
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        if self.hidden(key) {
+            return None;
+        }
+        self.headers.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.headers.keys().map(HeaderName::as_str).filter(|key| !self.hidden(key)).collect()
+    }
+}
+
+/// Whether `value` has the exact shape W3C Trace Context requires: `vv-<32 hex>-<16 hex>-ff`, lowercase,
+/// version not `ff`, non-zero ids; version `00` has nothing after the flags, later versions may
+/// append `-...`. Propagators are more lenient (short ids parse as numbers), so we check first.
+pub(crate) fn is_well_formed_traceparent(value: &str) -> bool {
+    let value = value.trim_matches(|c| c == ' ' || c == '\t');
+    let bytes = value.as_bytes();
+    if bytes.len() < 55 {
+        return false;
+    }
+    let (head, rest) = bytes.split_at(55);
+    let version = &head[0..2];
+    let trace_id = &head[3..35];
+    let span_id = &head[36..52];
+    let flags = &head[53..55];
+    let dashes = head[2] == b'-' && head[35] == b'-' && head[52] == b'-';
+    let fields_hex = [version, trace_id, span_id, flags].iter().all(|field| field.iter().all(is_lower_hex));
+    let tail_ok = match version {
+        b"00" => rest.is_empty(),
+        _ => rest.is_empty() || rest[0] == b'-',
+    };
+    dashes
+        && fields_hex
+        && version != b"ff"
+        && tail_ok
+        && trace_id.iter().any(|&b| b != b'0')
+        && span_id.iter().any(|&b| b != b'0')
+}
+
+fn is_lower_hex(byte: &u8) -> bool {
+    matches!(byte, b'0'..=b'9' | b'a'..=b'f')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn accepts_the_w3c_examples() {
+        assert!(is_well_formed_traceparent(VALID));
+        assert!(is_well_formed_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+        assert!(is_well_formed_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future"));
+        assert!(is_well_formed_traceparent(" 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t"));
+    }
+
+    #[test]
+    fn rejects_malformed_values() {
+        for value in [
+            "",
+            "00",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+            "00-+bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            assert!(!is_well_formed_traceparent(value), "{value:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_malformed_traceparent_hides_tracestate_too() {
+        let mut headers = HeaderMap::new();
+        headers.insert(TRACEPARENT, HeaderValue::from_static("00-zz-00f067aa0ba902b7-01"));
+        headers.insert(TRACESTATE, HeaderValue::from_static("vendor=1"));
+        headers.insert("baggage", HeaderValue::from_static("user=1"));
+        let extractor = HeaderExtractor { headers: &headers, hide_trace_context: true };
+        assert_eq!(extractor.get("traceparent"), None);
+        assert_eq!(extractor.get("tracestate"), None);
+        assert_eq!(extractor.get("baggage"), Some("user=1"));
+        assert_eq!(extractor.keys(), vec!["baggage"]);
+    }
+
+    #[test]
+    fn the_injector_skips_values_that_are_not_header_values() {
+        let mut headers = HeaderMap::new();
+        let mut injector = HeaderInjector(&mut headers);
+        injector.set("traceparent", VALID.to_owned());
+        injector.set("bad", "line\nbreak".to_owned());
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers["traceparent"], VALID);
+    }
+}
