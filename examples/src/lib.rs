@@ -3,5 +3,6 @@
 //! Binaries: `sample-app` (the app) and `loadgen` (the traffic). Both are thin wrappers over this
 //! library so tests can run them in-process.
 
+pub mod app;
 pub mod duration;
 pub mod loadgen;

@@ -1,0 +1,68 @@
+//! The guide's endpoints, plus a database-backed one.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use opentelemetry::KeyValue;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::AppError;
+use super::state::AppState;
+
+pub async fn hello() -> Json<Value> {
+    Json(json!({ "message": "Hello World" }))
+}
+
+pub async fn ping() -> Json<Value> {
+    Json(json!({ "ping": "pong" }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ItemQuery {
+    q: Option<String>,
+}
+
+pub async fn read_item(
+    State(state): State<AppState>,
+    Path(item_id): Path<u64>,
+    Query(query): Query<ItemQuery>,
+) -> Json<Value> {
+    load_item(item_id, state.io_delay).await;
+    Json(json!({ "item_id": item_id, "q": query.q }))
+}
+
+/// Even ids take the slow path: the guide's simulated I/O, recorded on the `load-item` span.
+#[traced::traced(name = "load-item", attributes(item.id = item_id))]
+async fn load_item(item_id: u64, io_delay: Duration) {
+    if item_id % 2 == 0 {
+        tokio::time::sleep(io_delay).await;
+        traced::record("demo.io_delay_seconds", io_delay.as_secs_f64());
+    }
+}
+
+/// Calls the external API (by default the built-in todo service) and returns what it said.
+pub async fn external_api(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    let target = &state.external;
+    state.metrics.inter_service_requests.add(1, &[KeyValue::new("target_service", target.service.clone())]);
+    let response = state.http.get(target.url.as_str()).send().await.map_err(AppError::Upstream)?;
+    let body = response.error_for_status().map_err(AppError::Upstream)?.json().await.map_err(AppError::Upstream)?;
+    Ok(Json(body))
+}
+
+pub async fn exception() -> Result<Json<Value>, AppError> {
+    Err(AppError::Demo)
+}
+
+/// Reads a user through a database session opened for this request.
+pub async fn read_user(State(state): State<AppState>, Path(user_id): Path<u64>) -> Response {
+    // TODO(issue 4): take the session as a `#[traced_dependency(name = "database_operation")]` extractor.
+    let session = state.database.session().await;
+    match session.find_user(user_id) {
+        Some(user) => Json(user).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({ "message": "user not found" }))).into_response(),
+    }
+}

@@ -1,0 +1,212 @@
+//! The FastAPI guide's sample app on axum: `/`, `/ping`, `/items/{item_id}?q=`, `/external-api`,
+//! `/exception`, plus `/users/{user_id}` backed by a database-like dependency.
+//!
+//! Tests start it in-process on an ephemeral port:
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use traced_examples::app::{AppConfig, SampleApp};
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let app = SampleApp::start(AppConfig::default()).await?.spawn(listener)?;
+//! let hello = reqwest::get(app.url("/")).await;
+//! app.stop().await
+//! # }
+//! ```
+
+mod config;
+mod database;
+mod downstream;
+mod error;
+mod handlers;
+mod state;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use traced::axum::TracedLayer;
+
+pub use config::{AppArgs, AppConfig};
+pub use database::{Database, DbSession, User};
+pub use error::AppError;
+pub use state::{AppMetrics, AppState, ExternalApi};
+
+/// Outbound calls give up after this long, so `/external-api` cannot hang a request forever.
+const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The app's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(handlers::hello))
+        .route("/ping", get(handlers::ping))
+        .route("/items/{item_id}", get(handlers::read_item))
+        .route("/external-api", get(handlers::external_api))
+        .route("/exception", get(handlers::exception))
+        .route("/users/{user_id}", get(handlers::read_user))
+        .with_state(state)
+        // Server spans named by route, and the RED metrics; built after `traced::init()`.
+        .layer(TracedLayer::new())
+}
+
+/// A ready-to-serve app, with the todo service it calls when no external URL was given.
+#[derive(Debug)]
+pub struct SampleApp {
+    state: AppState,
+    downstream: Option<JoinHandle<()>>,
+}
+
+impl SampleApp {
+    /// Builds the shared state and, without `external_url`, starts the todo service on 127.0.0.1.
+    ///
+    /// Call it after `traced::init()`: the app's instruments come from the providers set then.
+    pub async fn start(config: AppConfig) -> io::Result<Self> {
+        let (external, downstream) = match config.external_url {
+            Some(url) => (external_api(url)?, None),
+            None => {
+                let (url, task) = downstream::start().await?;
+                (ExternalApi { url, service: downstream::SERVICE_NAME.to_owned() }, Some(task))
+            }
+        };
+        // CLIENT spans, and `traceparent` so the called service joins the trace.
+        let http = traced::client::Client::from(
+            reqwest::Client::builder().timeout(OUTBOUND_TIMEOUT).build().map_err(io::Error::other)?,
+        );
+        let state = AppState {
+            io_delay: config.io_delay,
+            external: Arc::new(external),
+            http,
+            database: Database::demo(),
+            metrics: AppMetrics::new(),
+        };
+        Ok(Self { state, downstream })
+    }
+
+    /// The routes, for serving with extra layers.
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// The URL `/external-api` calls.
+    pub fn external_url(&self) -> &str {
+        &self.state.external.url
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        self.serve_router(self.router(), listener, shutdown).await
+    }
+
+    /// Serves in the background on `listener` (e.g. `127.0.0.1:0` in a test) until [`RunningApp::stop`].
+    pub fn spawn(self, listener: TcpListener) -> io::Result<RunningApp> {
+        self.spawn_with(listener, |router| router)
+    }
+
+    /// Like [`SampleApp::spawn`], with the routes passed through `customize` (e.g. to add a layer).
+    pub fn spawn_with(self, listener: TcpListener, customize: impl FnOnce(Router) -> Router) -> io::Result<RunningApp> {
+        let address = listener.local_addr()?;
+        let router = customize(self.router());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async {
+            // A dropped sender stops the server too.
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(async move { self.serve_router(router, listener, shutdown).await });
+        Ok(RunningApp { address, stop, task })
+    }
+
+    async fn serve_router(
+        &self,
+        router: Router,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// The app serving in the background; see [`SampleApp::spawn`].
+#[derive(Debug)]
+pub struct RunningApp {
+    address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl RunningApp {
+    /// The absolute URL of `path_and_query` on this app.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{}", self.address, path_and_query)
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops accepting, waits for in-flight requests, and returns how serving ended.
+    pub async fn stop(self) -> io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.map_err(io::Error::other)?
+    }
+}
+
+impl Drop for SampleApp {
+    fn drop(&mut self) {
+        if let Some(task) = self.downstream.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A user-given external URL, counted under its host name.
+fn external_api(url: String) -> io::Result<ExternalApi> {
+    let parsed = reqwest::Url::parse(&url)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("external URL `{url}`: {e}")))?;
+    let service = parsed.host_str().unwrap_or("unknown").to_owned();
+    Ok(ExternalApi { url, service })
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM (what `docker stop` and Kubernetes send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_urls_are_counted_under_their_host() {
+        let api = external_api("http://api.internal:8080/todos/1".to_owned()).expect("valid URL");
+        assert_eq!(api.service, "api.internal");
+        let error = external_api("not a url".to_owned()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("not a url"));
+    }
+}
