@@ -50,3 +50,28 @@ impl InvalidSetting {
         Self { variable: variable.to_owned(), value: value.to_owned(), expected: expected.into() }
     }
 }
+
+/// Some provider did not flush or shut down cleanly (e.g. the collector stayed unreachable).
+#[derive(Debug)]
+pub struct ShutdownError {
+    pub(crate) failures: Vec<(&'static str, opentelemetry_sdk::error::OTelSdkError)>,
+}
+
+impl ShutdownError {
+    /// Each signal that failed (`traces`, `metrics`, `logs`) with the SDK's reason.
+    pub fn failures(&self) -> &[(&'static str, opentelemetry_sdk::error::OTelSdkError)] {
+        &self.failures
+    }
+}
+
+impl fmt::Display for ShutdownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("telemetry did not shut down cleanly")?;
+        for (signal, error) in &self.failures {
+            write!(f, "; {signal}: {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ShutdownError {}

@@ -222,6 +222,17 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Points every signal at `endpoint` as `OTEL_EXPORTER_OTLP_ENDPOINT` would (HTTP gets the signal path).
+    pub(crate) fn set_otlp_endpoint(&mut self, source: &str, endpoint: &str) -> Result<(), InvalidSetting> {
+        validate_url(source, endpoint)?;
+        for (otlp, signal) in [(&mut self.otlp_traces, Signal::Traces), (&mut self.otlp_metrics, Signal::Metrics), (&mut self.otlp_logs, Signal::Logs)] {
+            otlp.endpoint = signal_endpoint(endpoint, otlp.protocol, signal, false);
+        }
+        Ok(())
+    }
+}
+
 impl Default for Settings {
     /// The specification's defaults, as if no variable were set.
     fn default() -> Self {
@@ -372,11 +383,7 @@ fn otlp(vars: &Vars<'_>, signal: Signal) -> Result<OtlpSettings, InvalidSetting>
         None => default_endpoint(protocol, signal),
         Some((specific, name, value)) => {
             validate_url(&name, value)?;
-            if specific || protocol == Protocol::Grpc {
-                value.to_owned()
-            } else {
-                format!("{}{}", value.trim_end_matches('/'), signal.path())
-            }
+            signal_endpoint(value, protocol, signal, specific)
         }
     };
     let headers = match lookup("HEADERS") {
@@ -396,6 +403,15 @@ fn otlp(vars: &Vars<'_>, signal: Signal) -> Result<OtlpSettings, InvalidSetting>
         },
     };
     Ok(OtlpSettings { endpoint, protocol, headers, timeout, compression })
+}
+
+/// The spec's path rule: only the generic endpoint over HTTP gets `/v1/<signal>` appended.
+fn signal_endpoint(endpoint: &str, protocol: Protocol, signal: Signal, signal_specific: bool) -> String {
+    if signal_specific || protocol == Protocol::Grpc {
+        endpoint.to_owned()
+    } else {
+        format!("{}{}", endpoint.trim_end_matches('/'), signal.path())
+    }
 }
 
 fn default_endpoint(protocol: Protocol, signal: Signal) -> String {

@@ -1,0 +1,149 @@
+//! Zipkin B3 propagation (`OTEL_PROPAGATORS=b3` and `b3multi`), which `opentelemetry` does not ship.
+//!
+//! Single header: `b3: {trace_id}-{span_id}-{sampled}`; multi: `X-B3-TraceId`, `X-B3-SpanId`,
+//! `X-B3-Sampled`. Extraction accepts both forms, as the B3 specification recommends.
+
+use opentelemetry::propagation::{text_map_propagator::FieldIter, Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
+use opentelemetry::Context;
+
+const SINGLE: &str = "b3";
+const TRACE_ID: &str = "x-b3-traceid";
+const SPAN_ID: &str = "x-b3-spanid";
+const SAMPLED: &str = "x-b3-sampled";
+const FLAGS: &str = "x-b3-flags";
+
+/// Injects and extracts B3 headers.
+#[derive(Debug, Clone)]
+pub(crate) struct B3Propagator {
+    multi: bool,
+    fields: Vec<String>,
+}
+
+impl B3Propagator {
+    /// The single `b3` header.
+    pub(crate) fn single() -> Self {
+        Self { multi: false, fields: vec![SINGLE.to_owned()] }
+    }
+
+    /// The `X-B3-*` headers.
+    pub(crate) fn multi() -> Self {
+        Self { multi: true, fields: [TRACE_ID, SPAN_ID, SAMPLED].map(str::to_owned).to_vec() }
+    }
+}
+
+impl TextMapPropagator for B3Propagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let context = span.span_context();
+        if !context.is_valid() {
+            return;
+        }
+        let sampled = if context.is_sampled() { "1" } else { "0" };
+        if self.multi {
+            injector.set(TRACE_ID, context.trace_id().to_string());
+            injector.set(SPAN_ID, context.span_id().to_string());
+            injector.set(SAMPLED, sampled.to_owned());
+        } else {
+            injector.set(SINGLE, format!("{}-{}-{sampled}", context.trace_id(), context.span_id()));
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        match extract_single(extractor).or_else(|| extract_multi(extractor)) {
+            Some(context) => cx.with_remote_span_context(context),
+            None => cx.clone(),
+        }
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(&self.fields)
+    }
+}
+
+fn extract_single(extractor: &dyn Extractor) -> Option<SpanContext> {
+    let mut parts = extractor.get(SINGLE)?.trim().split('-');
+    let trace_id = trace_id(parts.next()?)?;
+    let span_id = span_id(parts.next()?)?;
+    let sampled = parts.next().map(sampled).unwrap_or(Some(false))?;
+    Some(span_context(trace_id, span_id, sampled))
+}
+
+fn extract_multi(extractor: &dyn Extractor) -> Option<SpanContext> {
+    let trace_id = trace_id(extractor.get(TRACE_ID)?.trim())?;
+    let span_id = span_id(extractor.get(SPAN_ID)?.trim())?;
+    let debug = extractor.get(FLAGS).is_some_and(|flags| flags.trim() == "1");
+    let sampled = debug || extractor.get(SAMPLED).and_then(|value| sampled(value.trim())).unwrap_or(false);
+    Some(span_context(trace_id, span_id, sampled))
+}
+
+fn span_context(trace_id: TraceId, span_id: SpanId, sampled: bool) -> SpanContext {
+    let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+    SpanContext::new(trace_id, span_id, flags, true, TraceState::default())
+}
+
+/// 64-bit trace ids are left-padded to 128 bits.
+fn trace_id(hex: &str) -> Option<TraceId> {
+    if !(hex.len() == 16 || hex.len() == 32) {
+        return None;
+    }
+    TraceId::from_hex(hex).ok().filter(|id| *id != TraceId::INVALID)
+}
+
+fn span_id(hex: &str) -> Option<SpanId> {
+    (hex.len() == 16).then(|| SpanId::from_hex(hex).ok()).flatten().filter(|id| *id != SpanId::INVALID)
+}
+
+/// `1`/`d` sample, `0` does not; `true`/`false` are accepted from old clients.
+fn sampled(value: &str) -> Option<bool> {
+    match value {
+        "1" | "d" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const SPAN: &str = "00f067aa0ba902b7";
+
+    fn parent(sampled: bool) -> Context {
+        Context::new().with_remote_span_context(span_context(
+            TraceId::from_hex(TRACE).expect("trace id"),
+            SpanId::from_hex(SPAN).expect("span id"),
+            sampled,
+        ))
+    }
+
+    #[test]
+    fn single_header_round_trips() {
+        let mut headers = HashMap::new();
+        B3Propagator::single().inject_context(&parent(true), &mut headers);
+        assert_eq!(headers.get("b3").map(String::as_str), Some(format!("{TRACE}-{SPAN}-1").as_str()));
+        let extracted = B3Propagator::single().extract(&headers);
+        let span = extracted.span();
+        assert_eq!(span.span_context().trace_id().to_string(), TRACE);
+        assert!(span.span_context().is_sampled() && span.span_context().is_remote());
+    }
+
+    #[test]
+    fn multi_headers_round_trip_unsampled() {
+        let mut headers = HashMap::new();
+        B3Propagator::multi().inject_context(&parent(false), &mut headers);
+        assert_eq!(headers.get(SAMPLED).map(String::as_str), Some("0"));
+        let extracted = B3Propagator::multi().extract(&headers);
+        assert_eq!(extracted.span().span_context().span_id().to_string(), SPAN);
+        assert!(!extracted.span().span_context().is_sampled());
+    }
+
+    #[test]
+    fn garbage_extracts_nothing() {
+        let headers = HashMap::from([("b3".to_owned(), "zz-yy-1".to_owned())]);
+        assert!(!B3Propagator::single().extract(&headers).span().span_context().is_valid());
+    }
+}

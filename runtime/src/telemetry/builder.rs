@@ -1,0 +1,222 @@
+//! `Telemetry::builder()`: the settings of `traced::init()` in code. Whatever the code sets wins over
+//! the environment; everything else still comes from the `OTEL_*` variables (unless
+//! [`TelemetryBuilder::ignore_environment`] is called).
+
+use std::io::Write;
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::trace::{ShouldSample, SpanProcessor};
+
+use super::console::ConsoleOutput;
+use super::error::InitError;
+use super::guard::{self, TelemetryGuard};
+use super::processors::{CommonAttributes, Redaction};
+use super::providers::{self, AddProcessor, Plan};
+use super::settings::{BatchSettings, ConsoleFormat, ExporterKind, PropagatorKind, Protocol, SamplerKind, Settings};
+use super::logs;
+use crate::SharedSampler;
+
+/// Entry point of the builder: `traced::Telemetry::builder()`.
+#[derive(Debug)]
+pub struct Telemetry;
+
+impl Telemetry {
+    /// Starts from the environment; each method overrides one setting.
+    pub fn builder() -> TelemetryBuilder {
+        TelemetryBuilder::default()
+    }
+}
+
+/// One override of the environment's settings.
+type Override = Box<dyn FnOnce(&mut Settings) + Send>;
+
+/// Settings in code; see [`Telemetry::builder`].
+#[must_use = "call `.init()` to install telemetry"]
+#[derive(Default)]
+pub struct TelemetryBuilder {
+    ignore_environment: bool,
+    overrides: Vec<Override>,
+    otlp_endpoint: Option<String>,
+    sampler: Option<SharedSampler>,
+    span_processors: Vec<AddProcessor>,
+    redaction: Redaction,
+    console: Option<ConsoleOutput>,
+    tracing_subscriber: Option<bool>,
+}
+
+impl std::fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryBuilder")
+            .field("ignore_environment", &self.ignore_environment)
+            .field("overrides", &self.overrides.len())
+            .field("sampler", &self.sampler)
+            .field("span_processors", &self.span_processors.len())
+            .field("redaction", &self.redaction)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelemetryBuilder {
+    fn set(mut self, apply: impl FnOnce(&mut Settings) + Send + 'static) -> Self {
+        self.overrides.push(Box::new(apply));
+        self
+    }
+
+    /// Starts from the specification's defaults instead of the `OTEL_*` variables.
+    pub fn ignore_environment(mut self) -> Self {
+        self.ignore_environment = true;
+        self
+    }
+
+    /// `service.name` (`OTEL_SERVICE_NAME`).
+    pub fn service_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.set(move |s| s.service_name = name)
+    }
+
+    /// Adds or replaces one resource attribute (`OTEL_RESOURCE_ATTRIBUTES`).
+    pub fn resource_attribute(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let (key, value) = (key.into(), value.into());
+        self.set(move |s| {
+            s.resource_attributes.retain(|(existing, _)| *existing != key);
+            s.resource_attributes.push((key, value));
+        })
+    }
+
+    /// `OTEL_SDK_DISABLED`.
+    pub fn disabled(self, disabled: bool) -> Self {
+        self.set(move |s| s.disabled = disabled)
+    }
+
+    /// Span exporters (`OTEL_TRACES_EXPORTER`); empty means none.
+    pub fn traces_exporters(self, kinds: impl IntoIterator<Item = ExporterKind>) -> Self {
+        let kinds: Vec<_> = kinds.into_iter().collect();
+        self.set(move |s| s.traces_exporters = kinds)
+    }
+
+    /// Metric exporters (`OTEL_METRICS_EXPORTER`); empty means none.
+    pub fn metrics_exporters(self, kinds: impl IntoIterator<Item = ExporterKind>) -> Self {
+        let kinds: Vec<_> = kinds.into_iter().collect();
+        self.set(move |s| s.metrics_exporters = kinds)
+    }
+
+    /// Log exporters (`OTEL_LOGS_EXPORTER`); empty means none.
+    pub fn logs_exporters(self, kinds: impl IntoIterator<Item = ExporterKind>) -> Self {
+        let kinds: Vec<_> = kinds.into_iter().collect();
+        self.set(move |s| s.logs_exporters = kinds)
+    }
+
+    /// The OTLP base endpoint of all signals (`OTEL_EXPORTER_OTLP_ENDPOINT`): for HTTP the signal path
+    /// (`/v1/traces`, ...) is appended.
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.otlp_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The OTLP protocol of all signals (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+    pub fn otlp_protocol(self, protocol: Protocol) -> Self {
+        self.set(move |s| {
+            for otlp in [&mut s.otlp_traces, &mut s.otlp_metrics, &mut s.otlp_logs] {
+                otlp.protocol = protocol;
+            }
+        })
+    }
+
+    /// Adds a header to every OTLP request (`OTEL_EXPORTER_OTLP_HEADERS`).
+    pub fn otlp_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (name, value) = (name.into(), value.into());
+        self.set(move |s| {
+            for otlp in [&mut s.otlp_traces, &mut s.otlp_metrics, &mut s.otlp_logs] {
+                otlp.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+                otlp.headers.push((name.clone(), value.clone()));
+            }
+        })
+    }
+
+    /// One of the specification's samplers (`OTEL_TRACES_SAMPLER`).
+    pub fn sampler(self, kind: SamplerKind) -> Self {
+        self.set(move |s| s.sampler = kind)
+    }
+
+    /// A sampler of your own, used as given: wrap it in
+    /// `opentelemetry_sdk::trace::Sampler::ParentBased` to respect the caller's decision.
+    pub fn custom_sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
+        self.sampler = Some(SharedSampler::new(sampler));
+        self
+    }
+
+    /// Batch span processor settings (`OTEL_BSP_*`).
+    pub fn batch(self, batch: BatchSettings) -> Self {
+        self.set(move |s| s.batch = batch)
+    }
+
+    /// Propagators (`OTEL_PROPAGATORS`).
+    pub fn propagators(self, kinds: impl IntoIterator<Item = PropagatorKind>) -> Self {
+        let kinds: Vec<_> = kinds.into_iter().collect();
+        self.set(move |s| s.propagators = kinds)
+    }
+
+    /// How console exporters print (`TRACED_CONSOLE_FORMAT`).
+    pub fn console_format(self, format: ConsoleFormat) -> Self {
+        self.set(move |s| s.console_format = format)
+    }
+
+    /// Where console exporters write instead of stdout.
+    pub fn console_writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.console = Some(ConsoleOutput::new(writer));
+        self
+    }
+
+    /// Adds a span processor; it sees every span before the exporters do.
+    pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        self.span_processors.push(Box::new(move |builder| builder.with_span_processor(processor)));
+        self
+    }
+
+    /// Adds these attributes to every span at start ([`CommonAttributes`]).
+    pub fn common_attributes(self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.span_processor(CommonAttributes::new(attributes))
+    }
+
+    /// Redacts attribute values before any exporter sees them ([`Redaction`]).
+    pub fn redact(mut self, redaction: Redaction) -> Self {
+        self.redaction = redaction;
+        self
+    }
+
+    /// Whether to install a global `tracing` subscriber that turns events into logs or span events
+    /// (default: yes, unless the application already installed one).
+    pub fn tracing_subscriber(mut self, install: bool) -> Self {
+        self.tracing_subscriber = Some(install);
+        self
+    }
+
+    /// Builds and installs everything; see `traced::init()`.
+    pub fn init(self) -> Result<TelemetryGuard, InitError> {
+        let mut settings = if self.ignore_environment { Settings::default() } else { Settings::from_env()? };
+        for apply in self.overrides {
+            apply(&mut settings);
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            settings.set_otlp_endpoint("Telemetry::builder().otlp_endpoint", endpoint)?;
+        }
+        let claim = guard::claim()?;
+        if settings.disabled {
+            return Ok(TelemetryGuard::disabled(claim));
+        }
+        let propagator = providers::propagator(&settings.propagators);
+        let plan = Plan {
+            settings,
+            sampler: self.sampler,
+            span_processors: self.span_processors,
+            redaction: self.redaction,
+            console: self.console.unwrap_or_else(ConsoleOutput::stdout),
+        };
+        let providers = providers::build(plan)?;
+        opentelemetry::global::set_text_map_propagator(propagator);
+        if self.tracing_subscriber.unwrap_or(true) {
+            logs::install_subscriber(providers.logger.as_ref());
+        }
+        Ok(TelemetryGuard::install(providers, claim))
+    }
+}

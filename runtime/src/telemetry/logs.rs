@@ -1,0 +1,155 @@
+//! `tracing` events, correlated with the span they happen in.
+//!
+//! With a logs exporter, each event becomes an OpenTelemetry log record (through
+//! `opentelemetry-appender-tracing`); the SDK logger stamps it with the trace and span id of the
+//! current OpenTelemetry context, which `#[traced]` spans set. With logs off, each event becomes an
+//! event on the current span instead. Events from the exporting stack itself (`opentelemetry*`,
+//! `tonic`, `hyper`, ...) are left out, so an export failure cannot feed on itself.
+
+use std::fmt;
+
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::{Context as LayerContext, Layer, SubscriberExt as _};
+use tracing_subscriber::Registry;
+
+/// Targets whose events would be about exporting telemetry.
+const INTERNAL_TARGETS: [&str; 6] = ["opentelemetry", "tonic", "h2", "hyper", "reqwest", "tower"];
+
+fn is_internal(target: &str) -> bool {
+    INTERNAL_TARGETS.iter().any(|prefix| target.starts_with(prefix))
+}
+
+/// The layer that carries `tracing` events into OpenTelemetry: logs if `logger` is given, span events otherwise.
+pub(crate) fn layer<S>(logger: Option<&SdkLoggerProvider>) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span> + Send + Sync,
+{
+    let not_internal = || filter_fn(|metadata| !is_internal(metadata.target()));
+    match logger {
+        Some(provider) => Box::new(OpenTelemetryTracingBridge::new(provider).with_filter(not_internal())),
+        None => Box::new(SpanEvents.with_filter(not_internal())),
+    }
+}
+
+/// Installs the layer as the global `tracing` subscriber; `false` if the application already set one
+/// (it can then add `TelemetryGuard::tracing_layer()` to its own).
+pub(crate) fn install_subscriber(logger: Option<&SdkLoggerProvider>) -> bool {
+    let subscriber = Registry::default().with(layer(logger));
+    tracing::subscriber::set_global_default(subscriber).is_ok()
+}
+
+/// Records each `tracing` event as an event on the current OpenTelemetry span.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpanEvents;
+
+impl<S: Subscriber> Layer<S> for SpanEvents {
+    fn on_event(&self, event: &Event<'_>, _cx: LayerContext<'_, S>) {
+        Context::map_current(|cx| {
+            let span = cx.span();
+            if !span.is_recording() {
+                return;
+            }
+            let metadata = event.metadata();
+            let mut fields = Fields { message: None, attributes: Vec::new() };
+            event.record(&mut fields);
+            fields.attributes.push(KeyValue::new("level", metadata.level().as_str()));
+            fields.attributes.push(KeyValue::new("target", metadata.target().to_owned()));
+            let name = fields.message.unwrap_or_else(|| metadata.name().to_owned());
+            span.add_event(name, fields.attributes);
+        });
+    }
+}
+
+/// Collects an event's fields: `message` names the span event, the rest become its attributes.
+struct Fields {
+    message: Option<String>,
+    attributes: Vec<KeyValue>,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.message = Some(text);
+        } else {
+            self.attributes.push(KeyValue::new(field.name(), text));
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        } else {
+            self.attributes.push(KeyValue::new(field.name(), value.to_owned()));
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.attributes.push(KeyValue::new(field.name(), value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.attributes.push(KeyValue::new(field.name(), i64::try_from(value).unwrap_or(i64::MAX)));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.attributes.push(KeyValue::new(field.name(), value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.attributes.push(KeyValue::new(field.name(), value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::logs::InMemoryLogExporter;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+
+    use super::*;
+
+    #[test]
+    fn events_become_span_events_when_logs_are_off() {
+        let spans = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
+        let subscriber = Registry::default().with(layer(None));
+        tracing::subscriber::with_default(subscriber, || {
+            provider.tracer("test").in_span("checkout", |_| {
+                tracing::info!(item.id = 7, "added item");
+                tracing::warn!(target: "opentelemetry_sdk", "internal, not recorded");
+            });
+        });
+        let finished = spans.get_finished_spans().expect("spans");
+        let events: Vec<_> = finished[0].events.iter().collect();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].name, "added item");
+        assert!(events[0].attributes.contains(&KeyValue::new("item.id", 7)));
+        assert!(events[0].attributes.contains(&KeyValue::new("level", "INFO")));
+    }
+
+    #[test]
+    fn events_become_logs_with_the_span_ids_when_logs_are_on() {
+        let logs = InMemoryLogExporter::default();
+        let logger = SdkLoggerProvider::builder().with_simple_exporter(logs.clone()).build();
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = Registry::default().with(layer(Some(&logger)));
+        let span_context = tracing::subscriber::with_default(subscriber, || {
+            provider.tracer("test").in_span("checkout", |cx| {
+                tracing::info!("added item");
+                cx.span().span_context().clone()
+            })
+        });
+        let emitted = logs.get_emitted_logs().expect("logs");
+        assert_eq!(emitted.len(), 1);
+        let context = emitted[0].record.trace_context().expect("trace context");
+        assert_eq!(context.trace_id, span_context.trace_id());
+        assert_eq!(context.span_id, span_context.span_id());
+    }
+}

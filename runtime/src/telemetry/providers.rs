@@ -1,0 +1,228 @@
+//! Settings in, SDK providers out: resource, sampler, span limits, exporters, processors, propagators.
+
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanLimits, TracerProviderBuilder,
+};
+use opentelemetry_sdk::Resource;
+use opentelemetry::KeyValue;
+
+use super::b3::B3Propagator;
+use crate::SharedSampler;
+use super::console::{ConsoleLogExporter, ConsoleMetricExporter, ConsoleOutput, ConsoleSpanExporter};
+use super::error::InitError;
+use super::export_runtime::ExportRuntime;
+use super::otlp;
+use super::processors::Redaction;
+use super::settings::{BatchSettings, ExporterKind, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
+
+/// Adds one user span processor to the provider being built.
+pub(crate) type AddProcessor = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+
+/// What the builder adds to the settings: things that are code, not data.
+pub(crate) struct Plan {
+    pub(crate) settings: Settings,
+    pub(crate) sampler: Option<SharedSampler>,
+    pub(crate) span_processors: Vec<AddProcessor>,
+    pub(crate) redaction: Redaction,
+    pub(crate) console: ConsoleOutput,
+}
+
+/// The assembled providers, and the runtime gRPC exporters run on (if any signal uses gRPC).
+#[derive(Debug)]
+pub(crate) struct Providers {
+    pub(crate) tracer: SdkTracerProvider,
+    /// The tracer provider's sampler, which `#[traced]` asks first for children of unsampled parents.
+    pub(crate) sampler: SharedSampler,
+    pub(crate) meter: Option<SdkMeterProvider>,
+    pub(crate) logger: Option<SdkLoggerProvider>,
+    pub(crate) runtime: Option<ExportRuntime>,
+}
+
+pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
+    let settings = &plan.settings;
+    let resource = resource(settings);
+    let mut runtime = None;
+    let sampler = plan.sampler.unwrap_or_else(|| self::sampler(settings.sampler));
+
+    let mut traces = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_sampler(sampler.clone())
+        .with_span_limits(span_limits(&settings.span_limits));
+    for add in plan.span_processors {
+        traces = add(traces);
+    }
+    let value_length = settings.span_limits.attribute_value_length;
+    let export = |processor: BatchSpanProcessor| plan.redaction.clone().wrap(processor).with_value_length_limit(value_length);
+    for kind in &settings.traces_exporters {
+        let processor = match kind {
+            ExporterKind::Otlp => {
+                // The SDK's threaded batch processor has no export deadline of its own: the exporter's
+                // timeout is the only one, so `OTEL_BSP_EXPORT_TIMEOUT` caps it.
+                let mut otlp = settings.otlp_traces.clone();
+                otlp.timeout = otlp.timeout.min(settings.batch.export_timeout);
+                otlp::span_processor(&otlp, &mut runtime, batch_config(&settings.batch))?
+            }
+            ExporterKind::Console => {
+                let exporter = ConsoleSpanExporter::new(settings.console_format, plan.console.clone());
+                BatchSpanProcessor::builder(exporter).with_batch_config(batch_config(&settings.batch)).build()
+            }
+        };
+        traces = traces.with_span_processor(export(processor));
+    }
+
+    let meter = if settings.metrics_exporters.is_empty() {
+        None
+    } else {
+        let mut metrics = SdkMeterProvider::builder().with_resource(resource.clone());
+        for kind in &settings.metrics_exporters {
+            metrics = match kind {
+                ExporterKind::Otlp => {
+                    otlp::add_metric_reader(metrics, &settings.otlp_metrics, &mut runtime, settings.metric_export_interval)?
+                }
+                ExporterKind::Console => {
+                    let exporter = ConsoleMetricExporter::new(plan.console.clone());
+                    metrics.with_reader(PeriodicReader::builder(exporter).with_interval(settings.metric_export_interval).build())
+                }
+            };
+        }
+        Some(metrics.build())
+    };
+
+    let logger = if settings.logs_exporters.is_empty() {
+        None
+    } else {
+        let mut logs = SdkLoggerProvider::builder().with_resource(resource);
+        for kind in &settings.logs_exporters {
+            logs = match kind {
+                ExporterKind::Otlp => logs.with_log_processor(otlp::log_processor(&settings.otlp_logs, &mut runtime)?),
+                ExporterKind::Console => {
+                    logs.with_log_processor(BatchLogProcessor::builder(ConsoleLogExporter::new(plan.console.clone())).build())
+                }
+            };
+        }
+        Some(logs.build())
+    };
+
+    Ok(Providers { tracer: traces.build(), sampler, meter, logger, runtime })
+}
+
+fn resource(settings: &Settings) -> Resource {
+    let attributes = settings.resource_attributes.iter().map(|(key, value)| KeyValue::new(key.clone(), value.clone()));
+    Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attributes(attributes)
+        .with_service_name(settings.service_name.clone())
+        .build()
+}
+
+pub(crate) fn sampler(kind: SamplerKind) -> SharedSampler {
+    let sampler = match kind {
+        SamplerKind::AlwaysOn => Sampler::AlwaysOn,
+        SamplerKind::AlwaysOff => Sampler::AlwaysOff,
+        SamplerKind::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(ratio),
+        SamplerKind::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        SamplerKind::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        SamplerKind::ParentBasedTraceIdRatio(ratio) => Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
+    };
+    SharedSampler::new(sampler)
+}
+
+fn span_limits(limits: &SpanLimitSettings) -> SpanLimits {
+    SpanLimits {
+        max_events_per_span: limits.event_count,
+        max_attributes_per_span: limits.attribute_count,
+        max_links_per_span: limits.link_count,
+        max_attributes_per_event: limits.event_attribute_count,
+        max_attributes_per_link: limits.link_attribute_count,
+    }
+}
+
+fn batch_config(batch: &BatchSettings) -> opentelemetry_sdk::trace::BatchConfig {
+    BatchConfigBuilder::default()
+        .with_max_queue_size(batch.max_queue_size)
+        .with_max_export_batch_size(batch.max_export_batch_size)
+        .with_scheduled_delay(batch.schedule_delay)
+        .build()
+}
+
+/// The composite of `OTEL_PROPAGATORS`, in the order given.
+pub(crate) fn propagator(kinds: &[PropagatorKind]) -> TextMapCompositePropagator {
+    let propagators = kinds
+        .iter()
+        .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match kind {
+                PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
+                PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
+                PropagatorKind::B3 => Box::new(B3Propagator::single()),
+                PropagatorKind::B3Multi => Box::new(B3Propagator::multi()),
+            }
+        })
+        .collect();
+    TextMapCompositePropagator::new(propagators)
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
+
+    use super::super::console::capture::Captured;
+    use super::*;
+
+    fn plan(vars: &[(&str, &str)], captured: &Captured) -> Plan {
+        let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Plan {
+            settings: Settings::from_vars(&vars).expect("valid settings"),
+            sampler: None,
+            span_processors: Vec::new(),
+            redaction: Redaction::new().keys(["secret"]),
+            console: ConsoleOutput::new(captured.clone()),
+        }
+    }
+
+    #[test]
+    fn console_traces_carry_resource_limits_and_redaction() {
+        let captured = Captured::default();
+        let vars = [
+            ("OTEL_TRACES_EXPORTER", "console"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "4"),
+        ];
+        let providers = build(plan(&vars, &captured)).expect("providers");
+        assert!(providers.runtime.is_none(), "no gRPC exporter, no runtime");
+        assert!(providers.meter.is_none() && providers.logger.is_none());
+        providers.tracer.tracer("t").in_span("work", |cx| {
+            cx.span().set_attribute(KeyValue::new("note", "abcdefgh"));
+            cx.span().set_attribute(KeyValue::new("secret", "hunter2"));
+        });
+        providers.tracer.shutdown().expect("shutdown");
+        let text = captured.text();
+        assert!(text.contains("note=\"abcd\""), "{text}");
+        assert!(text.contains("secret=\"[REDACTED]\""), "{text}");
+    }
+
+    #[test]
+    fn every_sampler_kind_maps_to_the_sdk_sampler() {
+        let provider = |kind| SdkTracerProvider::builder().with_sampler(sampler(kind)).build();
+        let sampled = |kind| provider(kind).tracer("t").in_span("s", |cx| cx.span().span_context().is_sampled());
+        assert!(sampled(SamplerKind::AlwaysOn));
+        assert!(!sampled(SamplerKind::AlwaysOff));
+        assert!(!sampled(SamplerKind::TraceIdRatio(0.0)));
+        assert!(sampled(SamplerKind::ParentBasedTraceIdRatio(1.0)));
+        assert!(!sampled(SamplerKind::ParentBasedAlwaysOff));
+    }
+
+    #[test]
+    fn propagators_follow_the_list() {
+        let mut fields: Vec<String> =
+            propagator(&[PropagatorKind::B3, PropagatorKind::TraceContext]).fields().map(str::to_owned).collect();
+        fields.sort();
+        assert_eq!(fields, ["b3", "traceparent", "tracestate"]);
+        assert_eq!(propagator(&[]).fields().count(), 0);
+    }
+}
