@@ -39,6 +39,8 @@ pub async fn read_item(
 #[traced::traced(name = "load-item", attributes(item.id = item_id))]
 async fn load_item(item_id: u64, io_delay: Duration) {
     if item_id % 2 == 0 {
+        // A log line inside the span: exported with this span's trace and span id.
+        tracing::info!(item_id, delay_seconds = io_delay.as_secs_f64(), "slow path: waiting on simulated I/O");
         tokio::time::sleep(io_delay).await;
         traced::record("demo.io_delay_seconds", io_delay.as_secs_f64());
     }

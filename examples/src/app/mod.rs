@@ -19,6 +19,7 @@ mod downstream;
 mod error;
 mod handlers;
 mod state;
+pub mod telemetry;
 
 use std::future::Future;
 use std::io;
