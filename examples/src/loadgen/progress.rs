@@ -1,6 +1,6 @@
 //! The live progress line: totals so far and the request rate of the last tick, on stderr.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -38,16 +38,21 @@ impl Progress {
         if self.enabled {
             let line = self.line(elapsed, spawned, live);
             let mut stderr = std::io::stderr().lock();
+            // A terminal gets one line rewritten in place; a file or pipe gets a line per tick.
             // A closed stderr must not end the run.
-            let _ = write!(stderr, "\r{line}\x1b[K");
+            let _ = if stderr.is_terminal() { write!(stderr, "\r{line}\x1b[K") } else { writeln!(stderr, "{line}") };
             let _ = stderr.flush();
         }
     }
 
+    /// The last line: totals and the average rate over the whole run.
     pub fn finish(&mut self, elapsed: Duration, spawned: u32, live: &Live) {
         if self.enabled {
+            self.last = None;
             self.show(elapsed, spawned, live);
-            eprintln!();
+            if std::io::stderr().is_terminal() {
+                eprintln!();
+            }
         }
     }
 
