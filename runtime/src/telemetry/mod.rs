@@ -6,7 +6,7 @@
 //! `builder` (code wins over the environment), `providers` (settings -> SDK providers), `otlp`
 //! (OTLP exporters), `export_runtime` (the runtime gRPC exports run on), `guard` (install and
 //! shutdown), `console` (human-readable exporters), `processors` (common attributes, redaction),
-//! `limits` (attribute value length), `b3` (B3 propagation), `logs` (`tracing` events -> logs or span events).
+//! `limits` (attribute value length), `b3` (B3 propagation), `logs` (`tracing` events -> logs or span events), `warn_once` (one warning when a collector fails).
 
 mod b3;
 mod builder;
@@ -20,6 +20,7 @@ mod otlp;
 pub mod processors;
 mod providers;
 pub mod settings;
+mod warn_once;
 
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use error::{InitError, InvalidSetting, ShutdownError};

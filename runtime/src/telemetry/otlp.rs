@@ -13,6 +13,7 @@ use opentelemetry_sdk::trace::{BatchConfig, BatchSpanProcessor};
 use super::error::{InitError, InvalidSetting};
 use super::export_runtime::ExportRuntime;
 use super::settings::{OtlpSettings, Protocol};
+use super::warn_once::WarnOnce;
 
 fn build_error(signal: &'static str) -> impl FnOnce(opentelemetry_otlp::ExporterBuildError) -> InitError {
     move |error| InitError::Exporter { signal, source: Box::new(error) }
@@ -30,12 +31,12 @@ pub(crate) fn span_processor(
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
             let exporter = grpc::in_runtime(runtime, || grpc::configure(SpanExporter::builder().with_tonic(), settings).build())?;
-            BatchSpanProcessor::builder(exporter.map_err(error())?).with_batch_config(batch).build()
+            BatchSpanProcessor::builder(WarnOnce::new(exporter.map_err(error())?, "traces", &settings.endpoint)).with_batch_config(batch).build()
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let exporter = http::configure(SpanExporter::builder().with_http(), settings).build().map_err(error())?;
-            BatchSpanProcessor::builder(exporter).with_batch_config(batch).build()
+            BatchSpanProcessor::builder(WarnOnce::new(exporter, "traces", &settings.endpoint)).with_batch_config(batch).build()
         }
         #[allow(unreachable_patterns)]
         unsupported => return Err(missing_feature(unsupported)),
@@ -51,12 +52,12 @@ pub(crate) fn log_processor(settings: &OtlpSettings, runtime: &mut Option<Export
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
             let exporter = grpc::in_runtime(runtime, || grpc::configure(LogExporter::builder().with_tonic(), settings).build())?;
-            BatchLogProcessor::builder(exporter.map_err(error())?).build()
+            BatchLogProcessor::builder(WarnOnce::new(exporter.map_err(error())?, "logs", &settings.endpoint)).build()
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let exporter = http::configure(LogExporter::builder().with_http(), settings).build().map_err(error())?;
-            BatchLogProcessor::builder(exporter).build()
+            BatchLogProcessor::builder(WarnOnce::new(exporter, "logs", &settings.endpoint)).build()
         }
         #[allow(unreachable_patterns)]
         unsupported => return Err(missing_feature(unsupported)),
@@ -76,12 +77,12 @@ pub(crate) fn add_metric_reader(
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
             let exporter = grpc::in_runtime(runtime, || grpc::configure(MetricExporter::builder().with_tonic(), settings).build())?;
-            builder.with_reader(PeriodicReader::builder(exporter.map_err(error())?).with_interval(interval).build())
+            builder.with_reader(PeriodicReader::builder(WarnOnce::new(exporter.map_err(error())?, "metrics", &settings.endpoint)).with_interval(interval).build())
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let exporter = http::configure(MetricExporter::builder().with_http(), settings).build().map_err(error())?;
-            builder.with_reader(PeriodicReader::builder(exporter).with_interval(interval).build())
+            builder.with_reader(PeriodicReader::builder(WarnOnce::new(exporter, "metrics", &settings.endpoint)).with_interval(interval).build())
         }
         #[allow(unreachable_patterns)]
         unsupported => return Err(missing_feature(unsupported)),

@@ -1,0 +1,12 @@
+//! Test support shared by every test binary of `traced-tests` (`use traced_tests::...`).
+//!
+//! * [`Receiver`]: an OTLP receiver inside the test process on 127.0.0.1 with an ephemeral port,
+//!   over gRPC (tonic with the `opentelemetry-proto` service definitions) or HTTP (protobuf or JSON,
+//!   gzip or not), recording every request's headers and decoded payload.
+//! * [`child`]: re-runs the current test binary as a child process with its own environment, for
+//!   tests of process-global state (`traced::init()`, environment variables).
+
+pub mod child;
+mod receiver;
+
+pub use receiver::{ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Receiver, ReceiverOptions, Signal, Transport};

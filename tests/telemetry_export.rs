@@ -1,0 +1,221 @@
+//! What reaches a real OTLP receiver when `traced::init()` is configured only through `OTEL_*`
+//! variables: compression, both protocols and JSON, sampler decisions, batch sizes, logs that
+//! carry their span's ids, metrics, and a collector that is down or slow. Every scenario runs in
+//! its own child process (see `traced_tests::child`) against a receiver in the parent.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use opentelemetry::propagation::TextMapPropagator as _;
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use traced::traced;
+use traced_tests::{child, Receiver, ReceiverOptions, Signal, Transport};
+
+const WAIT: Duration = Duration::from_secs(30);
+const SAMPLED_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const UNSAMPLED_PARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+
+#[traced(name = "job", attributes(job.index = index))]
+fn job(index: u64) -> u64 {
+    index + 1
+}
+
+#[traced(name = "logged-job")]
+fn logged_job() {
+    tracing::info!(order.id = 42, "order placed");
+}
+
+/// Runs `f` with the remote parent of `traceparent` as the current context.
+fn under_remote_parent<T>(traceparent: &str, f: impl FnOnce() -> T) -> T {
+    let headers = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let cx = TraceContextPropagator::new().extract(&headers);
+    assert!(cx.span().span_context().is_valid(), "the test's traceparent parses");
+    let _attached = cx.attach();
+    f()
+}
+
+/// The child side of every scenario.
+#[test]
+fn child_scenario() {
+    let Some(scenario) = child::scenario() else { return };
+    let spans: u64 = std::env::var("SCENARIO_SPANS").ok().and_then(|n| n.parse().ok()).unwrap_or(10);
+    let _telemetry = traced::init().expect("init from the environment");
+    match scenario.as_str() {
+        "spans" => (0..spans).for_each(|index| {
+            job(index);
+        }),
+        "parent_based" => {
+            (0..spans).for_each(|index| {
+                under_remote_parent(SAMPLED_PARENT, || job(index));
+                under_remote_parent(UNSAMPLED_PARENT, || job(index));
+                job(index);
+            });
+        }
+        "logs" => logged_job(),
+        "metrics" => {
+            let counter = opentelemetry::global::meter("shop").u64_counter("inter_service_requests").build();
+            counter.add(3, &[opentelemetry::KeyValue::new("service", "b")]);
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+fn base_vars(receiver: &Receiver) -> Vec<(&'static str, String)> {
+    vec![
+        ("OTEL_SERVICE_NAME", "export-test".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", receiver.protocol().to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+    ]
+}
+
+fn run(scenario: &str, vars: &[(&'static str, String)]) -> std::process::Output {
+    let output = child::run("child_scenario", scenario, vars);
+    child::assert_success(&output);
+    output
+}
+
+fn with(mut vars: Vec<(&'static str, String)>, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    vars.extend(extra.iter().map(|(name, value)| (*name, (*value).to_owned())));
+    vars
+}
+
+fn gzip_arrives(transport: Transport) {
+    let receiver = Receiver::start_blocking(transport, ReceiverOptions::default());
+    run("spans", &with(base_vars(&receiver), &[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")]));
+    assert_eq!(receiver.wait_for_spans_blocking(10, WAIT).len(), 10);
+    let requests = receiver.requests();
+    assert!(!requests.is_empty());
+    for request in requests {
+        assert_eq!(request.compression().as_deref(), Some("gzip"), "{request:?}");
+    }
+}
+
+#[test]
+fn gzip_over_grpc() {
+    gzip_arrives(Transport::Grpc);
+}
+
+#[test]
+fn gzip_over_http() {
+    gzip_arrives(Transport::Http);
+}
+
+#[test]
+fn http_json_is_supported() {
+    let receiver = Receiver::start_blocking(Transport::Http, ReceiverOptions::default());
+    run("spans", &with(base_vars(&receiver), &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]));
+    let spans = receiver.wait_for_spans_blocking(10, WAIT);
+    assert_eq!(spans.len(), 10);
+    assert_eq!(spans[0].resource_attribute("service.name").as_deref(), Some("export-test"));
+    let request = &receiver.requests()[0];
+    assert_eq!(request.content_type.as_deref(), Some("application/json"));
+    assert_eq!(request.path, "/v1/traces");
+}
+
+#[test]
+fn traceidratio_keeps_about_a_tenth_of_10000_roots() {
+    let receiver = Receiver::start_blocking(Transport::Grpc, ReceiverOptions::default());
+    let vars = with(
+        base_vars(&receiver),
+        &[
+            ("SCENARIO_SPANS", "10000"),
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "20000"),
+        ],
+    );
+    run("spans", &vars);
+    // The child exited after its guard flushed: the count is final. Binomial(10000, 0.1) has a
+    // standard deviation of 30, so 800..=1200 is more than six of them either way.
+    let received = receiver.spans().len();
+    assert!((800..=1200).contains(&received), "{received} of 10000 root spans sampled at 0.1");
+}
+
+#[test]
+fn parent_based_sampler_follows_the_remote_parent() {
+    let receiver = Receiver::start_blocking(Transport::Grpc, ReceiverOptions::default());
+    let vars = with(
+        base_vars(&receiver),
+        &[("SCENARIO_SPANS", "20"), ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0")],
+    );
+    run("parent_based", &vars);
+    let spans = receiver.spans();
+    assert_eq!(spans.len(), 20, "only the children of the sampled parent: roots sample at 0, unsampled parents win");
+    for span in spans {
+        assert_eq!(span.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(span.parent_span_id(), "00f067aa0ba902b7");
+    }
+}
+
+#[test]
+fn batch_size_is_honoured() {
+    let receiver = Receiver::start_blocking(Transport::Http, ReceiverOptions::default());
+    let vars = with(base_vars(&receiver), &[("SCENARIO_SPANS", "50"), ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "7")]);
+    run("spans", &vars);
+    assert_eq!(receiver.spans().len(), 50);
+    let sizes: Vec<usize> = receiver.requests().iter().filter(|r| r.signal == Signal::Traces).map(|r| r.items).collect();
+    assert!(sizes.iter().all(|&size| size <= 7), "{sizes:?}");
+    assert!(sizes.len() >= 8, "50 spans need at least 8 batches of 7: {sizes:?}");
+}
+
+#[test]
+fn tracing_events_become_logs_with_their_span_ids() {
+    let receiver = Receiver::start_blocking(Transport::Grpc, ReceiverOptions::default());
+    run("logs", &with(base_vars(&receiver), &[("OTEL_LOGS_EXPORTER", "otlp")]));
+    let span = receiver.spans().into_iter().find(|span| span.name() == "logged-job").expect("the span arrived");
+    let logs = receiver.logs();
+    let log = logs.iter().find(|log| log.body().as_deref() == Some("order placed")).expect("the log arrived");
+    assert_eq!(log.trace_id(), span.trace_id());
+    assert_eq!(log.span_id(), span.span_id());
+    assert_eq!(log.attribute("order.id").as_deref(), Some("42"));
+    assert_eq!(log.resource.iter().find(|kv| kv.key == "service.name").is_some(), true);
+}
+
+#[test]
+fn tracing_events_become_span_events_when_logs_are_off() {
+    let receiver = Receiver::start_blocking(Transport::Http, ReceiverOptions::default());
+    run("logs", &base_vars(&receiver));
+    let span = receiver.spans().into_iter().find(|span| span.name() == "logged-job").expect("the span arrived");
+    let names: Vec<&str> = span.span.events.iter().map(|event| event.name.as_str()).collect();
+    assert_eq!(names, ["order placed"]);
+    assert!(receiver.logs().is_empty());
+}
+
+#[test]
+fn metrics_are_exported_on_shutdown() {
+    let receiver = Receiver::start_blocking(Transport::Grpc, ReceiverOptions::default());
+    run("metrics", &with(base_vars(&receiver), &[("OTEL_METRICS_EXPORTER", "otlp")]));
+    let metrics = receiver.metrics();
+    let metric = metrics.iter().find(|metric| metric.name() == "inter_service_requests").expect("the counter arrived");
+    assert_eq!(metric.resource_attribute("service.name").as_deref(), Some("export-test"));
+}
+
+fn collector_trouble(vars: Vec<(&'static str, String)>) {
+    let output = run("spans", &with(vars, &[("SCENARIO_SPANS", "200"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "300"), ("OTEL_BSP_SCHEDULE_DELAY", "20")]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings = stderr.lines().filter(|line| line.starts_with("traced: exporting traces to")).count();
+    assert_eq!(warnings, 1, "exactly one warning:\n{stderr}");
+}
+
+#[test]
+fn a_dead_collector_neither_blocks_nor_crashes_and_warns_once() {
+    for protocol in ["grpc", "http/protobuf"] {
+        let vars = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", Receiver::unreachable_endpoint()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+            ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+            ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+        ];
+        collector_trouble(vars);
+    }
+}
+
+#[test]
+fn a_slow_collector_neither_blocks_nor_crashes_and_warns_once() {
+    let options = ReceiverOptions { response_delay: Some(Duration::from_secs(3)) };
+    let receiver = Receiver::start_blocking(Transport::Grpc, options);
+    collector_trouble(base_vars(&receiver));
+}
