@@ -12,6 +12,9 @@ mod backend;
 pub mod client;
 mod current;
 #[cfg(feature = "axum")]
+mod dependency;
+mod errors;
+#[cfg(feature = "axum")]
 mod http_error;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 mod http_semconv;
@@ -33,9 +36,11 @@ pub use attribute::AttributeValue;
 pub use sampling::SharedSampler;
 #[cfg(feature = "axum")]
 pub use http_error::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
+#[cfg(feature = "axum")]
+pub use dependency::{Dependency, Depends, ResolveDependency};
+pub use errors::{ErrorBacktrace, PublicError};
 pub use current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
 pub use traced_macros::traced;
-pub use telemetry::{init, processors, InitError, Telemetry, TelemetryGuard};
 
 /// Routes `#[traced]` spans to `provider` and sets it as the global tracer provider.
 ///

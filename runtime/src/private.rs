@@ -5,3 +5,20 @@ pub use opentelemetry::trace::SpanKind;
 pub use crate::attribute::AttributeValue;
 pub use crate::outcome::{ObserveOther, ObserveResult};
 pub use crate::span::{start_span, Attributes, Instrumented, Site, SpanHandle};
+
+/// What `#[record_errors]` calls; `__traced_failure!` names these.
+pub mod errors {
+    pub use crate::errors::*;
+    #[cfg(feature = "axum")]
+    pub use axum::response::IntoResponse;
+}
+
+/// What `#[traced_dependency]` and `#[derive(TracedDependency)]` call.
+#[cfg(feature = "axum")]
+pub mod dependency {
+    pub use crate::dependency::*;
+    pub use crate::current::record;
+    pub use axum::extract::FromRequestParts;
+    pub use axum::response::Response;
+    pub use http::request::Parts;
+}

@@ -1,0 +1,102 @@
+//! Dependencies: extractors whose span lives as long as the handler holds their value (FastAPI's
+//! `Depends` with `yield`). Made by `#[traced_dependency]` on an `async fn`, or by
+//! `#[derive(TracedDependency)]` on a struct of extractors; used in handlers as [`Depends<D>`].
+//!
+//! Extraction starts the span, resolves the dependency's own extractors inside it (so a dependency
+//! used by another one becomes its child), then keeps the span open in the extracted value: it ends
+//! when the handler drops the value, after the value itself was dropped (a connection goes back to
+//! its pool inside the span). An `Err` is recorded on the span and rejects the request.
+
+mod resolve;
+
+use std::fmt;
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+
+use axum::extract::FromRequestParts;
+use axum::response::Response;
+use http::request::Parts;
+
+use crate::span::{start_span, Instrumented, Site, SpanHandle};
+
+pub use crate::errors::ReturnsResult;
+pub use resolve::{extract, extract_in_span, settle, Extractor, ExtractorCheck, IsDependency, IsExtractor};
+
+/// A dependency: what it produces and the span it runs in. Implemented by the macros.
+pub trait Dependency: Sized + 'static {
+    /// What the handler receives.
+    type Value: Send;
+
+    /// The span's call site (its name).
+    #[doc(hidden)]
+    fn site() -> &'static Site;
+}
+
+/// A dependency that can be resolved with the app state `S`. Implemented by the macros.
+pub trait ResolveDependency<S>: Dependency {
+    /// Extracts the dependency's inputs from the request head and produces its value, or the response
+    /// rejecting the request. Runs with the dependency's span current.
+    #[doc(hidden)]
+    fn resolve(parts: &mut Parts, state: &S) -> impl Future<Output = Result<Self::Value, Response>> + Send;
+}
+
+/// The extractor of the dependency `D`: its value, plus its span, open until this is dropped.
+///
+/// Derefs to the value. `#[traced_dependency]` names it for you (`type Db = Depends<..>`); a derived
+/// dependency is used as `Depends<YourStruct>`.
+#[must_use = "the dependency's span ends when this is dropped"]
+pub struct Depends<D: Dependency> {
+    // Declared before the span: dropped first, so the span covers the value's clean-up.
+    value: D::Value,
+    span: SpanHandle,
+}
+
+impl<D: Dependency> Depends<D> {
+    /// The value; the span ends now.
+    pub fn into_inner(self) -> D::Value {
+        self.value
+    }
+
+    /// Runs `future` with the dependency's span current, so spans it starts become the dependency's
+    /// children (by default the handler's spans are children of the request's span).
+    pub fn in_span<F: Future>(&self, future: F) -> Instrumented<'_, F> {
+        self.span.instrument(future)
+    }
+}
+
+impl<D: Dependency> Deref for Depends<D> {
+    type Target = D::Value;
+
+    fn deref(&self) -> &D::Value {
+        &self.value
+    }
+}
+
+impl<D: Dependency> DerefMut for Depends<D> {
+    fn deref_mut(&mut self) -> &mut D::Value {
+        &mut self.value
+    }
+}
+
+impl<D: Dependency> fmt::Debug for Depends<D>
+where
+    D::Value: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Depends").field("value", &self.value).field("span", &self.span).finish()
+    }
+}
+
+impl<S, D> FromRequestParts<S> for Depends<D>
+where
+    S: Send + Sync,
+    D: ResolveDependency<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let span = start_span(D::site(), |_| {});
+        let value = span.instrument(D::resolve(parts, state)).await?;
+        Ok(Self { value, span })
+    }
+}
