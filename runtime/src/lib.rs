@@ -41,6 +41,7 @@ pub use dependency::{Dependency, Depends, ResolveDependency};
 pub use errors::{ErrorBacktrace, PublicError};
 pub use current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
 pub use traced_macros::traced;
+pub use telemetry::{init, processors, InitError, Telemetry, TelemetryGuard};
 
 /// Routes `#[traced]` spans to `provider` and sets it as the global tracer provider.
 ///
