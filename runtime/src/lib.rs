@@ -25,6 +25,7 @@ mod span;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 mod span_start;
 pub mod telemetry;
+mod sync_body;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -40,6 +41,33 @@ pub use http_error::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
 pub use dependency::{Dependency, Depends, ResolveDependency};
 pub use errors::{ErrorBacktrace, PublicError};
 pub use current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
+/// Runs a function inside an OpenTelemetry span; the options, checks and expansion are described
+/// below.
+///
+/// ```
+/// use traced::traced;
+///
+/// #[derive(Debug)]
+/// struct NotFound;
+///
+/// #[traced(name = "load-item", attributes(item.id = item_id, "query.present" = q.is_some()))]
+/// fn load_item(item_id: u64, q: Option<&str>) -> Result<String, NotFound> {
+///     if item_id == 0 {
+///         return Err(NotFound); // status ERROR, `error.type` = the type name of `NotFound`
+///     }
+///     traced::record("demo.io_delay_seconds", 0.2);
+///     Ok(format!("item {item_id} {}", q.unwrap_or("")))
+/// }
+///
+/// #[traced(kind = client, attributes(peer = peer.to_owned()))]
+/// async fn fetch(peer: &str) -> usize {
+///     peer.len()
+/// }
+///
+/// assert_eq!(load_item(1, Some("x")).unwrap(), "item 1 x");
+/// assert!(load_item(0, None).is_err());
+/// let _future = fetch("127.0.0.1");
+/// ```
 pub use traced_macros::traced;
 pub use telemetry::{init, processors, InitError, Telemetry, TelemetryGuard};
 

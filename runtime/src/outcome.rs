@@ -12,7 +12,9 @@ pub trait ObserveResult {
     fn __traced_observe(&self, span: &SpanHandle);
 }
 
-impl<T, E> ObserveResult for &&core::result::Result<T, E> {
+// One reference less than `ObserveOther`: on a `&&Result` receiver this impl matches by value, before
+// the fallback needs an autoref (with the same depth the fallback would win).
+impl<T, E> ObserveResult for &core::result::Result<T, E> {
     #[inline]
     fn __traced_observe(&self, span: &SpanHandle) {
         if self.is_err() {
@@ -27,7 +29,7 @@ pub trait ObserveOther {
     fn __traced_observe(&self, span: &SpanHandle);
 }
 
-impl<T: ?Sized> ObserveOther for &T {
+impl<T: ?Sized> ObserveOther for &&T {
     #[inline]
     fn __traced_observe(&self, _span: &SpanHandle) {}
 }

@@ -5,6 +5,7 @@ pub use opentelemetry::trace::SpanKind;
 pub use crate::attribute::AttributeValue;
 pub use crate::outcome::{ObserveOther, ObserveResult};
 pub use crate::span::{start_span, Attributes, Instrumented, Site, SpanHandle};
+pub use crate::sync_body::call_once;
 
 /// What `#[record_errors]` calls; `__traced_failure!` names these.
 pub mod errors {

@@ -1,0 +1,147 @@
+//! Rules the arguments must follow beyond their syntax: attribute key spelling, deprecated
+//! semantic-convention keys, keys recorded twice.
+
+use std::collections::HashSet;
+
+use crate::args::{AttributeKey, TracedArgs};
+use crate::errors::Errors;
+use crate::semconv_deprecated::DEPRECATED_KEYS;
+
+const KEY_SHAPE: &str = "keys are dot-separated segments of `a-z`, `0-9` and `_`, like `http.route`";
+
+/// Checks every attribute of `#[traced(...)]`, reporting all problems at once.
+pub(crate) fn traced_args(args: &TracedArgs) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    let mut seen = HashSet::new();
+    for attribute in &args.attributes {
+        let key = &attribute.key;
+        let text = key.text();
+        if let Err(error) = attribute_key(key, &text) {
+            errors.push(error);
+        } else if !seen.insert(text.clone()) {
+            errors.push(syn::Error::new_spanned(key, format!("attribute `{text}` is recorded twice")));
+        }
+    }
+    errors.finish(())
+}
+
+/// A key is well formed and not a deprecated semantic-convention key.
+fn attribute_key(key: &AttributeKey, text: &str) -> syn::Result<()> {
+    if let Some((offset, problem)) = key_problem(text) {
+        return Err(syn::Error::new(key.span_at(offset), problem));
+    }
+    match deprecation(text) {
+        Some("") => Err(syn::Error::new_spanned(key, format!("`{text}` is deprecated"))),
+        Some(advice) => Err(syn::Error::new_spanned(key, format!("`{text}` is deprecated; {advice}"))),
+        None => Ok(()),
+    }
+}
+
+/// What is wrong with the spelling of `key`, and the byte offset where it shows.
+fn key_problem(key: &str) -> Option<(usize, String)> {
+    if key.is_empty() {
+        return Some((0, "attribute key must not be empty".to_owned()));
+    }
+    if let Some(at) = key.find(char::is_whitespace) {
+        return Some((at, format!("attribute key `{key}` contains whitespace; {KEY_SHAPE}")));
+    }
+    if let Some(at) = key.find(|c: char| !is_key_char(c)) {
+        let lowercase = key.to_lowercase();
+        if lowercase.chars().all(is_key_char) {
+            return Some((at, format!("attribute key `{key}` must be lowercase: `{lowercase}`")));
+        }
+        let found = key[at..].chars().next().unwrap_or_default();
+        return Some((at, format!("attribute key `{key}` contains `{found}`; {KEY_SHAPE}")));
+    }
+    if key.starts_with('.') {
+        return Some((0, format!("attribute key `{key}` starts with a dot")));
+    }
+    if key.ends_with('.') {
+        return Some((key.len() - 1, format!("attribute key `{key}` ends with a dot")));
+    }
+    // The second dot of `..` is where the missing segment should be.
+    key.find("..").map(|at| (at + 1, format!("attribute key `{key}` has an empty segment between two dots")))
+}
+
+fn is_key_char(c: char) -> bool {
+    matches!(c, 'a'..='z' | '0'..='9' | '_' | '.')
+}
+
+/// The advice for a deprecated semantic-convention key (empty when the conventions give none).
+fn deprecation(key: &str) -> Option<&'static str> {
+    DEPRECATED_KEYS
+        .binary_search_by(|(deprecated, _)| (*deprecated).cmp(key))
+        .ok()
+        .map(|index| DEPRECATED_KEYS[index].1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn messages(tokens: proc_macro2::TokenStream) -> Vec<String> {
+        let args: TracedArgs = syn::parse2(tokens).expect("the arguments parse");
+        match traced_args(&args) {
+            Ok(()) => Vec::new(),
+            Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn well_formed_keys_pass() {
+        for key in ["item.id", "demo.io_delay_seconds", "http.route", "a", "k8s.pod.name", "x_1.2y"] {
+            assert_eq!(key_problem(key), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn each_malformed_key_names_its_problem_where_it_shows() {
+        let problem = |key| key_problem(key).map(|(at, message)| (at, message.split(';').next().map(str::to_owned)));
+        assert_eq!(problem(""), Some((0, Some("attribute key must not be empty".to_owned()))));
+        assert_eq!(problem("http route"), Some((4, Some("attribute key `http route` contains whitespace".to_owned()))));
+        assert_eq!(problem("item.Id"), Some((5, Some("attribute key `item.Id` must be lowercase: `item.id`".to_owned()))));
+        assert_eq!(problem("item-id"), Some((4, Some("attribute key `item-id` contains `-`".to_owned()))));
+        assert_eq!(problem(".item"), Some((0, Some("attribute key `.item` starts with a dot".to_owned()))));
+        assert_eq!(problem("item."), Some((4, Some("attribute key `item.` ends with a dot".to_owned()))));
+        assert_eq!(
+            problem("item..id"),
+            Some((5, Some("attribute key `item..id` has an empty segment between two dots".to_owned())))
+        );
+    }
+
+    #[test]
+    fn deprecated_keys_name_their_replacement() {
+        assert_eq!(deprecation("http.method"), Some("use `http.request.method`"));
+        assert_eq!(deprecation("http.status_code"), Some("use `http.response.status_code`"));
+        assert_eq!(deprecation("http.url"), Some("use `url.full`"));
+        assert_eq!(
+            deprecation("net.peer.name"),
+            Some("use `server.address` on client spans and `client.address` on server spans")
+        );
+        assert_eq!(deprecation("http.target"), Some("split to `url.path` and `url.query`"));
+        assert_eq!(deprecation("http.request.method"), None);
+    }
+
+    #[test]
+    fn keys_moved_to_another_registry_are_not_deprecated() {
+        assert_eq!(deprecation("gen_ai.request.model"), None);
+    }
+
+    #[test]
+    fn the_table_is_sorted_for_binary_search() {
+        assert!(DEPRECATED_KEYS.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    }
+
+    #[test]
+    fn every_problem_of_the_list_is_reported() {
+        assert_eq!(
+            messages(quote!(attributes(Item = 1, http.method = 2, ok = 3, ok = 4))),
+            [
+                "attribute key `Item` must be lowercase: `item`",
+                "`http.method` is deprecated; use `http.request.method`",
+                "attribute `ok` is recorded twice",
+            ]
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! The code `#[record_errors]` generates: the body runs as before, then its `Err` is recorded (and, for
+//! a handler, turned into the JSON error response). Everything was checked before: nothing here fails.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Block, Expr, ExprAsync, Ident, ItemFn, ReturnType, Stmt, Type};
+
+use crate::item::{Body, FnItem};
+use crate::record_errors_args::RecordErrorsArgs;
+
+/// The function with a body that records its `Err`; `result` is its (checked) `Result` type and
+/// `function` the same item as `item`, whose signature a handler changes.
+pub(crate) fn expand(args: &RecordErrorsArgs, item: &FnItem, function: &ItemFn, result: &Type) -> TokenStream {
+    let ret = local("__traced_ret");
+    let run = match item.body() {
+        Body::Sync(block) => quote_spanned!(result.span()=> ::traced::__private::call_once(move || #block)),
+        Body::Async(block) => {
+            quote_spanned!(result.span()=> ::traced::__private::errors::with_output::<#result, _>(async move #block).await)
+        }
+        Body::BoxedFuture { pin, future } => return boxed_future(item, pin, future),
+    };
+    if args.responds() {
+        let respond = respond(args, result);
+        handler(function, result, quote!(let #ret: #result = #run; #respond))
+    } else {
+        let observe = observe(result);
+        item.with_body(quote!(let #ret: #result = #run; #observe #ret))
+    }
+}
+
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// Turns `&E` into what the runtime records, where `E` is concrete.
+fn describe() -> TokenStream {
+    let error = local("__traced_error");
+    quote!(|#error| ::traced::__traced_failure!(#error))
+}
+
+/// Records the `Err` of the return value; a non-`Result` type is reported at the return type.
+fn observe(result: &impl Spanned) -> TokenStream {
+    let ret = local("__traced_ret");
+    let describe = describe();
+    quote_spanned!(result.span()=> ::traced::__private::errors::observe(&#ret, #describe);)
+}
+
+/// `#[async_trait]`'s `Box::pin(async move { .. })`: the error is recorded inside the boxed future.
+fn boxed_future(item: &FnItem, pin: &Expr, future: &ExprAsync) -> TokenStream {
+    let ret = local("__traced_ret");
+    let observe = observe(future);
+    item.with_body(quote! {
+        #pin(async move {
+            let #ret = #future.await;
+            #observe
+            #ret
+        })
+    })
+}
+
+/// The handler's `Err` becomes the configured JSON error response.
+fn respond(args: &RecordErrorsArgs, result: &Type) -> TokenStream {
+    let ret = local("__traced_ret");
+    let status = args.status.unwrap_or(500);
+    let message = match &args.message {
+        Some(message) => quote!(::core::option::Option::Some(#message)),
+        None => quote!(::core::option::Option::None),
+    };
+    let request_id = args.request_id.unwrap_or(true);
+    let describe = describe();
+    quote_spanned! {result.span()=>
+        static __TRACED_RESPONSE: ::traced::__private::errors::ResponseOptions =
+            ::traced::__private::errors::ResponseOptions::new(#status, #message, #request_id);
+        ::traced::__private::errors::respond(#ret, &__TRACED_RESPONSE, #describe)
+    }
+}
+
+/// The function as written, returning `impl IntoResponse` (the `Ok` value or the error response)
+/// instead of `result`.
+fn handler(function: &ItemFn, result: &Type, body: TokenStream) -> TokenStream {
+    let mut handler = function.clone();
+    let arrow = match &function.sig.output {
+        ReturnType::Type(arrow, _) => *arrow,
+        ReturnType::Default => syn::Token![->](result.span()),
+    };
+    let output = quote_spanned!(result.span()=> impl ::traced::__private::errors::IntoResponse);
+    handler.sig.output = ReturnType::Type(arrow, Box::new(Type::Verbatim(output)));
+    let brace_token = function.block.brace_token;
+    handler.block = Box::new(Block { brace_token, stmts: vec![Stmt::Expr(Expr::Verbatim(body), None)] });
+    handler.into_token_stream()
+}

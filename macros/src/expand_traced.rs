@@ -1,0 +1,141 @@
+//! The code `#[traced]` generates. Everything was checked before: nothing here can fail.
+//!
+//! Generated code names only `::traced::__private::..`, `::core::..` and locals prefixed `__traced_`
+//! (made unreachable from user code with `Span::mixed_site()`), so it compiles whatever the user's
+//! module shadows.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Block, Expr, ExprAsync, Ident, Type};
+
+use crate::args::TracedArgs;
+use crate::item::{Body, FnItem, Output};
+
+/// The traced function: the same signature, a body that runs the original one inside a span.
+pub(crate) fn expand(args: &TracedArgs, item: &FnItem) -> TokenStream {
+    let start = start_span(args, item);
+    let run = match item.body() {
+        Body::Sync(block) => sync_body(block, &item.output()),
+        Body::Async(block) => async_body(block, &item.output()),
+        Body::BoxedFuture { pin, future } => boxed_future_body(pin, future),
+    };
+    item.with_body(quote!(#start #run))
+}
+
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// The call site's `static` and the span start; attribute values are evaluated here, once.
+fn start_span(args: &TracedArgs, item: &FnItem) -> TokenStream {
+    let name = args.name.as_ref().map_or_else(|| item.name(), |name| name.value());
+    let kind = Ident::new(args.kind.unwrap_or_default().variant(), Span::call_site());
+    let span = local("__traced_span");
+    let attrs = local("__traced_attrs");
+    // Spanned at the user's expression: an unsupported value type is reported there.
+    let pushes = args.attributes.iter().map(|attribute| {
+        let key = attribute.key.text();
+        let value = &attribute.value;
+        quote_spanned!(value.span()=> #attrs.push(#key, &(#value));)
+    });
+    quote! {
+        static __TRACED_SITE: ::traced::__private::Site =
+            ::traced::__private::Site::new(#name, ::traced::__private::SpanKind::#kind);
+        let #span = ::traced::__private::start_span(&__TRACED_SITE, |#attrs| { #(#pushes)* });
+    }
+}
+
+/// A sync body runs in a closure so that its `return` and `?` produce a value the span sees.
+fn sync_body(block: &Block, output: &Output) -> TokenStream {
+    let span = local("__traced_span");
+    let guard = local("__traced_guard");
+    let ret = local("__traced_ret");
+    let enter = quote!(let #guard = #span.enter(););
+    match output {
+        // Nothing to observe: the body runs in place, and `return` still ends the span on the way out.
+        Output::Unit | Output::Never => quote!(#enter #block),
+        Output::Opaque => quote! {
+            #enter
+            let #ret = ::traced::__private::call_once(move || #block);
+            ::core::mem::drop(#guard);
+            #ret
+        },
+        Output::Value(ty) => {
+            let observe = observe();
+            // Naming the return type checks the body against it, so a wrong value is reported there.
+            quote! {
+                #enter
+                let #ret = ::traced::__private::call_once::<#ty, _>(move || #block);
+                #observe
+                ::core::mem::drop(#guard);
+                #ret
+            }
+        }
+    }
+}
+
+/// An async body runs as a future made current at every poll.
+fn async_body(block: &Block, output: &Output) -> TokenStream {
+    let span = local("__traced_span");
+    let ret = local("__traced_ret");
+    match output {
+        Output::Unit | Output::Never | Output::Opaque => quote!(#span.instrument(async move #block).await),
+        Output::Value(ty) => {
+            let pin_type = pin_future_output(ty);
+            let observe = observe();
+            quote! {
+                let #ret = #span.instrument(async move { #pin_type #block }).await;
+                #observe
+                #ret
+            }
+        }
+    }
+}
+
+/// `#[async_trait]`'s `Box::pin(async move { .. })`: the span starts when the method is called, and
+/// the inner future runs inside it.
+fn boxed_future_body(pin: &Expr, future: &ExprAsync) -> TokenStream {
+    let span = local("__traced_span");
+    let ret = local("__traced_ret");
+    let observe = observe();
+    quote! {
+        #pin(async move {
+            let #ret = #span.instrument(#future).await;
+            #observe
+            #ret
+        })
+    }
+}
+
+/// Tells the async block its output type, so `?` and `return` inside it infer as in the function
+/// (the trick of `tracing-attributes`).
+fn pin_future_output(ty: &Type) -> TokenStream {
+    let fake = local("__traced_fake");
+    quote_spanned! {ty.span()=>
+        #[allow(
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::needless_return
+        )]
+        if false {
+            let #fake: #ty = loop {};
+            return #fake;
+        }
+    }
+}
+
+/// Marks the span failed when the returned value is an `Err`; does nothing for other types.
+fn observe() -> TokenStream {
+    let span = local("__traced_span");
+    let ret = local("__traced_ret");
+    quote! {
+        {
+            #[allow(unused_imports)]
+            use ::traced::__private::{ObserveOther as _, ObserveResult as _};
+            (&&#ret).__traced_observe(&#span);
+        }
+    }
+}

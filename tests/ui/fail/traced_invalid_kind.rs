@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(kind = sever)]
+fn handle() {}
+
+fn main() {
+    handle();
+}

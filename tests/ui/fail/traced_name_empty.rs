@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(name = "")]
+fn load_item() {}
+
+fn main() {
+    load_item();
+}

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(name = 5)]
+fn load_item() {}
+
+fn main() {
+    load_item();
+}

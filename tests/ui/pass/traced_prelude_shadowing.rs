@@ -1,0 +1,43 @@
+//! Generated code names nothing from the user's prelude: it compiles where `Result`, `Option`, `Box`,
+//! `drop` and `opentelemetry` mean something else.
+
+#![allow(dead_code)]
+
+mod shadowing {
+    type Result = ();
+    type Option = ();
+    type Box = ();
+    type Vec = ();
+    type String = ();
+    mod opentelemetry {}
+    mod core {}
+    mod std {}
+    fn drop() {}
+    fn call_once() {}
+
+    #[::traced::traced(attributes(value))]
+    pub fn sync_value(value: u32) -> u32 {
+        value * 2
+    }
+
+    #[::traced::traced]
+    pub fn sync_result(value: u32) -> ::core::result::Result<u32, ()> {
+        if value == 0 { ::core::result::Result::Err(()) } else { ::core::result::Result::Ok(value) }
+    }
+
+    #[::traced::traced(attributes(value))]
+    pub async fn async_value(value: u32) -> u32 {
+        value + 1
+    }
+
+    #[::traced::traced]
+    pub async fn async_unit() {}
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    assert_eq!(shadowing::sync_value(2), 4);
+    assert!(shadowing::sync_result(0).is_err());
+    assert_eq!(shadowing::async_value(2).await, 3);
+    shadowing::async_unit().await;
+}
