@@ -14,7 +14,7 @@ use crate::record_errors_args::RecordErrorsArgs;
 pub(crate) fn expand(args: &RecordErrorsArgs, item: &FnItem, function: &ItemFn, result: &Type) -> TokenStream {
     let ret = local("__traced_ret");
     let run = match item.body() {
-        Body::Sync(block) => quote_spanned!(result.span()=> ::traced::__private::call_once(move || #block)),
+        Body::Sync(block) => quote_spanned!(result.span()=> ::traced::__private::call_once(move || -> #result #block)),
         Body::Async(block) => {
             quote_spanned!(result.span()=> ::traced::__private::errors::with_output::<#result, _>(async move #block).await)
         }

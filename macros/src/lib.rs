@@ -7,8 +7,11 @@
 mod args;
 mod check;
 mod errors;
+mod expand_record_errors;
 mod expand_traced;
 mod item;
+mod record_errors;
+mod record_errors_args;
 mod semconv_deprecated;
 #[cfg(test)]
 mod semconv_regen;
@@ -88,6 +91,10 @@ use crate::item::FnItem;
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
+    // A `#[record_errors]` below this one must expand first; see `record_errors::defer_traced`.
+    if let Some(reordered) = record_errors::defer_traced(&args.clone().into(), &item) {
+        return reordered.into();
+    }
     emit(traced_impl(args.into(), item.clone()), item)
 }
 
@@ -100,6 +107,15 @@ fn traced_impl(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -
         Some(item) => errors.finish(()).map(|()| expand_traced::expand(&args, &item)),
         None => errors.finish(proc_macro2::TokenStream::new()),
     }
+}
+
+/// Records the `Err` of a function on the current span (an `exception` event, status ERROR) and,
+/// with `response`, turns it into the JSON error response of an axum handler. Documented with
+/// examples on its re-export, `traced::record_errors`.
+#[proc_macro_attribute]
+pub fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    emit(record_errors::record_errors(args.into(), item.clone()), item)
 }
 
 /// The expansion, or the errors followed by the item exactly as written.

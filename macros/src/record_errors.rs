@@ -38,7 +38,7 @@ pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> syn::Result
 /// compiler at the type (the runtime's `ReturnsResult` says so); here only what cannot be one at all.
 fn result_type(item: &FnItem, function: &ItemFn) -> syn::Result<Type> {
     let problem = match item.output() {
-        Output::Value(ty) => return Ok(ty),
+        Output::Value(ty) => return Ok(*ty),
         Output::Unit => "this one returns `()`",
         Output::Never => "this one never returns",
         Output::Opaque => "spell the `Result` type out instead of `impl Trait`",

@@ -69,6 +69,7 @@ pub use current::{add_event, current_span_id, current_trace_id, record, spawn, F
 /// let _future = fetch("127.0.0.1");
 /// ```
 pub use traced_macros::traced;
+pub use traced_macros::record_errors;
 pub use telemetry::{init, processors, InitError, Telemetry, TelemetryGuard};
 
 /// Routes `#[traced]` spans to `provider` and sets it as the global tracer provider.

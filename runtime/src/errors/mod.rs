@@ -26,7 +26,7 @@ pub use probe::{
 };
 #[cfg(feature = "axum")]
 pub use response::{respond, ResponseOptions};
-pub use result::{observe, ReturnsResult};
+pub use result::{observe, with_output, ReturnsResult};
 
 /// How an error presents itself to the caller of an HTTP handler: its status and a message that is
 /// safe to show. Implement it to opt in; every method has a default.
