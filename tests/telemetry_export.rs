@@ -171,7 +171,7 @@ fn tracing_events_become_logs_with_their_span_ids() {
     assert_eq!(log.trace_id(), span.trace_id());
     assert_eq!(log.span_id(), span.span_id());
     assert_eq!(log.attribute("order.id").as_deref(), Some("42"));
-    assert_eq!(log.resource.iter().find(|kv| kv.key == "service.name").is_some(), true);
+    assert_eq!(log.resource_attribute("service.name").as_deref(), Some("export-test"));
 }
 
 #[test]
@@ -202,9 +202,12 @@ fn collector_trouble(vars: Vec<(&'static str, String)>) {
 
 #[test]
 fn a_dead_collector_neither_blocks_nor_crashes_and_warns_once() {
-    for protocol in ["grpc", "http/protobuf"] {
+    let http = Receiver::unreachable_endpoint();
+    // https builds a TLS client (aws-lc for both tonic and reqwest): it must not panic either.
+    let https = http.replacen("http://", "https://", 1);
+    for (endpoint, protocol) in [(&http, "grpc"), (&http, "http/protobuf"), (&https, "grpc"), (&https, "http/protobuf")] {
         let vars = vec![
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", Receiver::unreachable_endpoint()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
             ("OTEL_METRICS_EXPORTER", "none".to_owned()),
             ("OTEL_LOGS_EXPORTER", "none".to_owned()),

@@ -184,6 +184,11 @@ impl ReceivedLog {
     pub fn attribute(&self, key: &str) -> Option<String> {
         find(&self.record.attributes, key)
     }
+
+    /// A resource attribute as text.
+    pub fn resource_attribute(&self, key: &str) -> Option<String> {
+        find(&self.resource, key)
+    }
 }
 
 pub(super) fn count_data_points(metric: &Metric) -> usize {
