@@ -145,9 +145,14 @@ fn sdk_disabled_exports_nothing() {
 #[test]
 fn a_second_init_is_refused_while_the_first_guard_lives() {
     let receiver = Receiver::start_blocking(Transport::Http, ReceiverOptions::default());
-    let output = child::run("child_scenario", "twice", &vars_for(&receiver, &[]));
+    let output = child::run("child_scenario", "twice", &vars_for(&receiver, &[("OTEL_LOGS_EXPORTER", "otlp")]));
     child::assert_success(&output);
-    assert_eq!(receiver.wait_for_spans_blocking(1, WAIT).len(), 1, "the second installation exports");
+    let spans = receiver.wait_for_spans_blocking(1, WAIT);
+    assert_eq!(spans.len(), 1, "the second installation exports");
+    // `tracing` events follow the second installation too (the global subscriber is set only once).
+    let logs = receiver.logs();
+    let log = logs.iter().find(|log| log.body().as_deref() == Some("checked out")).expect("the log arrived");
+    assert_eq!(log.span_id(), spans[0].span_id());
 }
 
 #[test]

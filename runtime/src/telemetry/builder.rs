@@ -215,7 +215,7 @@ impl TelemetryBuilder {
         let providers = providers::build(plan)?;
         opentelemetry::global::set_text_map_propagator(propagator);
         if self.tracing_subscriber.unwrap_or(true) {
-            logs::install_subscriber(providers.logger.as_ref());
+            logs::route_events(providers.logger.as_ref());
         }
         Ok(TelemetryGuard::install(providers, claim))
     }

@@ -11,6 +11,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::error::{InitError, ShutdownError};
+use super::logs;
 use super::providers::Providers;
 use crate::backend;
 
@@ -72,6 +73,15 @@ impl TelemetryGuard {
         self.providers.as_ref().and_then(|providers| providers.logger.as_ref())
     }
 
+    /// A `tracing` layer that turns events into logs (or span events when logs are off), for an
+    /// application that sets its own global subscriber; `init()` routes events itself otherwise.
+    pub fn tracing_layer<S>(&self) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+    where
+        S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span> + Send + Sync,
+    {
+        logs::layer(self.logger_provider())
+    }
+
     /// Exports everything buffered so far, e.g. before a serverless function returns.
     pub fn force_flush(&self) -> Result<(), ShutdownError> {
         let Some(providers) = &self.providers else { return Ok(()) };
@@ -99,6 +109,7 @@ impl TelemetryGuard {
                 if providers.meter.is_some() {
                     global::set_meter_provider(opentelemetry::metrics::NoopMeterProvider::new());
                 }
+                logs::stop_routing();
                 let Providers { tracer, meter, logger, runtime, .. } = providers;
                 let result = collect([
                     ("traces", Some(tracer.shutdown())),

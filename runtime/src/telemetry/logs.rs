@@ -7,6 +7,8 @@
 //! `tonic`, `hyper`, ...) are left out, so an export failure cannot feed on itself.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
 
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, KeyValue};
@@ -19,13 +21,15 @@ use tracing_subscriber::layer::{Context as LayerContext, Layer, SubscriberExt as
 use tracing_subscriber::Registry;
 
 /// Targets whose events would be about exporting telemetry.
-const INTERNAL_TARGETS: [&str; 6] = ["opentelemetry", "tonic", "h2", "hyper", "reqwest", "tower"];
+const INTERNAL_TARGETS: [&str; 6] = ["opentelemetry", "tonic", "h2", "hyper", "reqwest", "tower::buffer"];
 
 fn is_internal(target: &str) -> bool {
     INTERNAL_TARGETS.iter().any(|prefix| target.starts_with(prefix))
 }
 
-/// The layer that carries `tracing` events into OpenTelemetry: logs if `logger` is given, span events otherwise.
+/// The layer that carries `tracing` events into OpenTelemetry: logs if `logger` is given, span
+/// events otherwise. For applications that build their own subscriber
+/// (`TelemetryGuard::tracing_layer`).
 pub(crate) fn layer<S>(logger: Option<&SdkLoggerProvider>) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span> + Send + Sync,
@@ -37,11 +41,53 @@ where
     }
 }
 
-/// Installs the layer as the global `tracing` subscriber; `false` if the application already set one
-/// (it can then add `TelemetryGuard::tracing_layer()` to its own).
-pub(crate) fn install_subscriber(logger: Option<&SdkLoggerProvider>) -> bool {
-    let subscriber = Registry::default().with(layer(logger));
-    tracing::subscriber::set_global_default(subscriber).is_ok()
+/// What the global subscriber forwards to; swapped by each `init()` and cleared at shutdown, because
+/// a global `tracing` subscriber can be set only once per process.
+static CURRENT: RwLock<Option<Box<dyn Layer<Registry> + Send + Sync>>> = RwLock::new(None);
+
+/// Whether this process's global `tracing` subscriber is ours.
+static OURS: AtomicBool = AtomicBool::new(false);
+
+/// Routes `tracing` events to `logger` (or to span events) through the global subscriber, installing
+/// it on first use; `false` if the application already set a global subscriber of its own (it can
+/// then add `TelemetryGuard::tracing_layer()` to it).
+pub(crate) fn route_events(logger: Option<&SdkLoggerProvider>) -> bool {
+    let current: Box<dyn Layer<Registry> + Send + Sync> = match logger {
+        Some(provider) => Box::new(OpenTelemetryTracingBridge::new(provider)),
+        None => Box::new(SpanEvents),
+    };
+    if let Ok(mut slot) = CURRENT.write() {
+        *slot = Some(current);
+    }
+    if OURS.load(Ordering::Acquire) {
+        return true;
+    }
+    let installed = tracing::subscriber::set_global_default(Registry::default().with(Forward)).is_ok();
+    OURS.store(installed, Ordering::Release);
+    installed
+}
+
+/// Stops routing events (the guard shut the providers down).
+pub(crate) fn stop_routing() {
+    if let Ok(mut slot) = CURRENT.write() {
+        *slot = None;
+    }
+}
+
+/// The layer of the global subscriber: hands each event to [`CURRENT`].
+struct Forward;
+
+impl Layer<Registry> for Forward {
+    fn on_event(&self, event: &Event<'_>, cx: LayerContext<'_, Registry>) {
+        if is_internal(event.metadata().target()) {
+            return;
+        }
+        if let Ok(current) = CURRENT.read() {
+            if let Some(layer) = current.as_ref() {
+                layer.on_event(event, cx);
+            }
+        }
+    }
 }
 
 /// Records each `tracing` event as an event on the current OpenTelemetry span.
