@@ -78,7 +78,7 @@ pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes))
                     }
                 }
                 let span = installed.tracer.build_with_context(builder(site, attributes), parent);
-                Some(parent.with_span(span))
+                Some(make_current(parent, span))
             });
             SpanHandle { cx }
         }
@@ -97,9 +97,24 @@ fn start_on_global(site: &'static Site, attributes: impl FnOnce(&mut Attributes)
             // A no-op provider: nothing to make current, nothing to end.
             return None;
         }
-        Some(parent.with_span(span))
+        Some(make_current(parent, span))
     });
     SpanHandle { cx }
+}
+
+/// The context with `span` current. A span the sampler dropped is kept as its bare span context:
+/// children and outgoing requests still see the (unsampled) trace, and the context costs one
+/// allocation instead of two (no boxed span inside it).
+#[inline]
+pub(crate) fn make_current<S>(parent: &Context, span: S) -> Context
+where
+    S: opentelemetry::trace::Span + Send + Sync + 'static,
+{
+    if span.is_recording() {
+        parent.with_span(span)
+    } else {
+        parent.with_remote_span_context(span.span_context().clone())
+    }
 }
 
 #[inline]
