@@ -74,10 +74,14 @@ impl TelemetryBuilder {
         self.set(move |s| s.service_name = name)
     }
 
-    /// Adds or replaces one resource attribute (`OTEL_RESOURCE_ATTRIBUTES`).
+    /// Adds or replaces one resource attribute (`OTEL_RESOURCE_ATTRIBUTES`); `service.name` sets the service name.
     pub fn resource_attribute(self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let (key, value) = (key.into(), value.into());
         self.set(move |s| {
+            if key == "service.name" {
+                s.service_name = value;
+                return;
+            }
             s.resource_attributes.retain(|(existing, _)| *existing != key);
             s.resource_attributes.push((key, value));
         })
@@ -191,15 +195,21 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Builds and installs everything; see `traced::init()`.
-    pub fn init(self) -> Result<TelemetryGuard, InitError> {
+    /// The environment's settings with this builder's overrides applied.
+    fn settings(&mut self) -> Result<Settings, InitError> {
         let mut settings = if self.ignore_environment { Settings::default() } else { Settings::from_env()? };
-        for apply in self.overrides {
+        for apply in self.overrides.drain(..) {
             apply(&mut settings);
         }
         if let Some(endpoint) = &self.otlp_endpoint {
             settings.set_otlp_endpoint("Telemetry::builder().otlp_endpoint", endpoint)?;
         }
+        Ok(settings)
+    }
+
+    /// Builds and installs everything; see `traced::init()`.
+    pub fn init(mut self) -> Result<TelemetryGuard, InitError> {
+        let settings = self.settings()?;
         let claim = guard::claim()?;
         if settings.disabled {
             return Ok(TelemetryGuard::disabled(claim));
@@ -218,5 +228,51 @@ impl TelemetryBuilder {
             logs::route_events(providers.logger.as_ref());
         }
         Ok(TelemetryGuard::install(providers, claim))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn settings(builder: TelemetryBuilder) -> Settings {
+        let mut builder = builder.ignore_environment();
+        builder.settings().expect("valid settings")
+    }
+
+    #[test]
+    fn code_overrides_the_defaults() {
+        let s = settings(
+            Telemetry::builder()
+                .resource_attribute("service.name", "shop")
+                .resource_attribute("team", "a")
+                .resource_attribute("team", "b")
+                .otlp_endpoint("http://collector:4318/")
+                .otlp_protocol(Protocol::HttpJson)
+                .otlp_header("x-key", "1")
+                .otlp_header("X-Key", "2")
+                .sampler(SamplerKind::TraceIdRatio(0.5))
+                .traces_exporters([ExporterKind::Console])
+                .batch(BatchSettings { schedule_delay: Duration::from_millis(10), ..BatchSettings::default() }),
+        );
+        assert_eq!(s.service_name, "shop");
+        assert_eq!(s.resource_attributes, vec![("team".to_owned(), "b".to_owned())]);
+        assert_eq!(s.otlp_logs.endpoint, "http://collector:4318/v1/logs", "the endpoint follows the protocol set after it");
+        assert_eq!(s.otlp_traces.protocol, Protocol::HttpJson);
+        assert_eq!(s.otlp_metrics.headers, vec![("X-Key".to_owned(), "2".to_owned())]);
+        assert_eq!(s.sampler, SamplerKind::TraceIdRatio(0.5));
+        assert_eq!(s.traces_exporters, vec![ExporterKind::Console]);
+        assert_eq!(s.batch.schedule_delay, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn a_bad_endpoint_in_code_is_an_error_naming_the_method() {
+        let mut builder = Telemetry::builder().ignore_environment().otlp_endpoint("collector:4317");
+        match builder.settings() {
+            Err(InitError::InvalidSetting(error)) => assert_eq!(error.variable, "Telemetry::builder().otlp_endpoint"),
+            other => panic!("expected an invalid setting, got {other:?}"),
+        }
     }
 }
