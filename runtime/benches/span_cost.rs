@@ -270,6 +270,10 @@ fn main() {
         });
     }
 
+    let disabled = traced::Telemetry::builder().ignore_environment().disabled(true).init();
+    let _disabled = disabled.expect("a disabled init always succeeds");
+    case(&mut c, &mut rows, summary, "#[traced], OTEL_SDK_DISABLED=true", |i| { black_box(with_traced(i)); });
+
     c.final_summary();
     if summary {
         print_table(&rows);
