@@ -6,13 +6,16 @@
 
 mod args;
 mod check;
+mod dependency_args;
 mod errors;
 mod expand_record_errors;
 mod expand_traced;
+mod expand_traced_dependency;
 mod item;
 mod record_errors;
 mod record_errors_args;
 mod semconv_deprecated;
+mod traced_dependency;
 #[cfg(test)]
 mod semconv_regen;
 
@@ -116,6 +119,22 @@ fn traced_impl(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -
 pub fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
     emit(record_errors::record_errors(args.into(), item.clone()), item)
+}
+
+/// Makes an `async fn` whose parameters are axum extractors into an extractor whose span stays open
+/// while the handler holds its value. Documented with examples on its re-export,
+/// `traced::traced_dependency`.
+#[proc_macro_attribute]
+pub fn traced_dependency(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    emit(traced_dependency::traced_dependency(args.into(), item.clone()), item)
+}
+
+/// A dependency made of a struct whose fields are extractors, used as `traced::Depends<TheStruct>`.
+/// Documented with examples on its re-export, `traced::TracedDependency`.
+#[proc_macro_derive(TracedDependency, attributes(dependency))]
+pub fn derive_traced_dependency(item: TokenStream) -> TokenStream {
+    traced_dependency::derive(item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// The expansion, or the errors followed by the item exactly as written.

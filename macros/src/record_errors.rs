@@ -117,6 +117,6 @@ mod tests {
             reordered,
             Some(quote!(#[traced::record_errors(response)] #[::traced::traced(name = "f")] #[inline] async fn f() -> Result<u8, E> { Ok(1) }).to_string())
         );
-        assert_eq!(defer_traced(&TokenStream::new(), &quote!(#[inline] fn record_errors() {})), None);
+        assert!(defer_traced(&TokenStream::new(), &quote!(#[inline] fn record_errors() {})).is_none());
     }
 }

@@ -70,6 +70,8 @@ pub use current::{add_event, current_span_id, current_trace_id, record, spawn, F
 /// ```
 pub use traced_macros::traced;
 pub use traced_macros::record_errors;
+#[cfg(feature = "axum")]
+pub use traced_macros::{traced_dependency, TracedDependency};
 pub use telemetry::{init, processors, InitError, Telemetry, TelemetryGuard};
 
 /// Routes `#[traced]` spans to `provider` and sets it as the global tracer provider.

@@ -1,0 +1,128 @@
+//! The arguments of `#[traced_dependency(...)]` and of the derive's `#[dependency(...)]`: syntax only.
+//! Attribute keys are checked as `#[traced]`'s are (`check.rs`).
+
+use syn::parse::{ParseStream, Parser};
+use syn::{Ident, LitStr, Token, Type};
+
+use crate::args::{AttributeArg, OptionNames, TracedArgs};
+use crate::errors::Errors;
+
+mod kw {
+    syn::custom_keyword!(name);
+    syn::custom_keyword!(attributes);
+    syn::custom_keyword!(state);
+    syn::custom_keyword!(extractor);
+    syn::custom_keyword!(field_spans);
+}
+
+/// The options of `#[traced_dependency]`.
+pub(crate) const FUNCTION_OPTIONS: &[&str] = &["name", "attributes", "state", "extractor"];
+/// The options of `#[derive(TracedDependency)]`'s `#[dependency(...)]`.
+pub(crate) const DERIVE_OPTIONS: &[&str] = &["name", "state", "field_spans"];
+
+/// Every option either macro knows; each macro accepts its own list of them.
+#[derive(Default)]
+pub(crate) struct DependencyArgs {
+    /// `name` and `attributes(...)`, in `#[traced]`'s shape so its checks apply.
+    pub(crate) span: TracedArgs,
+    /// `state = AppState`: the state the parameters are checked against.
+    pub(crate) state: Option<Type>,
+    /// `extractor = Db`: the name of the extractor type (default: the function's name in UpperCamelCase).
+    pub(crate) extractor: Option<Ident>,
+    /// `field_spans`: one child span per field's extraction.
+    pub(crate) field_spans: bool,
+}
+
+/// Parses the options in `tokens`, accepting those in `valid`; every problem goes to `errors`.
+pub(crate) fn parse(tokens: proc_macro2::TokenStream, valid: &'static [&'static str], errors: &mut Errors) -> DependencyArgs {
+    let mut options = OptionNames::new(valid);
+    let mut args = DependencyArgs::default();
+    let parsed = (|input: ParseStream| parse_options(input, valid, &mut options, &mut args)).parse2(tokens);
+    errors.extend(options.errors);
+    errors.take(parsed);
+    args
+}
+
+fn parse_options(
+    input: ParseStream,
+    valid: &[&str],
+    options: &mut OptionNames,
+    args: &mut DependencyArgs,
+) -> syn::Result<()> {
+    let known = |name: &str| valid.contains(&name);
+    while !input.is_empty() {
+        if input.peek(kw::name) && known("name") {
+            options.first_use("name", input.parse::<kw::name>()?.span);
+            input.parse::<Token![=]>()?;
+            args.span.name = options.errors.take(span_name(input.parse()?));
+        } else if input.peek(kw::attributes) && known("attributes") {
+            options.first_use("attributes", input.parse::<kw::attributes>()?.span);
+            let list;
+            syn::parenthesized!(list in input);
+            args.span.attributes.extend(list.parse_terminated(<AttributeArg as syn::parse::Parse>::parse, Token![,])?);
+        } else if input.peek(kw::state) && known("state") {
+            options.first_use("state", input.parse::<kw::state>()?.span);
+            input.parse::<Token![=]>()?;
+            args.state = Some(input.parse()?);
+        } else if input.peek(kw::extractor) && known("extractor") {
+            options.first_use("extractor", input.parse::<kw::extractor>()?.span);
+            input.parse::<Token![=]>()?;
+            args.extractor = Some(input.parse()?);
+        } else if input.peek(kw::field_spans) && known("field_spans") {
+            options.first_use("field_spans", input.parse::<kw::field_spans>()?.span);
+            args.field_spans = true;
+        } else {
+            options.unknown(input)?;
+        }
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    Ok(())
+}
+
+fn span_name(name: LitStr) -> syn::Result<LitStr> {
+    if name.value().is_empty() {
+        return Err(syn::Error::new(name.span(), "the span name must not be empty"));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+
+    fn parse_with(tokens: proc_macro2::TokenStream, valid: &'static [&'static str]) -> Result<DependencyArgs, String> {
+        let mut errors = Errors::default();
+        let args = parse(tokens, valid, &mut errors);
+        errors.finish(args).map_err(|error| error.into_iter().map(|error| error.to_string()).collect::<Vec<_>>().join(" | "))
+    }
+
+    #[test]
+    fn function_options_parse() {
+        let args = parse_with(quote!(name = "database_operation", attributes(db.system = "postgresql"), state = AppState, extractor = Db), FUNCTION_OPTIONS)
+            .expect("valid options");
+        assert_eq!(args.span.name.map(|name| name.value()).as_deref(), Some("database_operation"));
+        assert_eq!(args.span.attributes.len(), 1);
+        assert_eq!(args.extractor.map(|ident| ident.to_string()).as_deref(), Some("Db"));
+        assert!(args.state.is_some());
+    }
+
+    #[test]
+    fn each_macro_knows_only_its_options() {
+        assert_eq!(
+            parse_with(quote!(field_spans), FUNCTION_OPTIONS).err().as_deref(),
+            Some("unknown option `field_spans`; the options are `name`, `attributes`, `state`, `extractor`")
+        );
+        assert!(parse_with(quote!(field_spans, name = "context"), DERIVE_OPTIONS).is_ok_and(|args| args.field_spans));
+        assert_eq!(
+            parse_with(quote!(name = "", nme = "x", name = "y"), DERIVE_OPTIONS).err().as_deref(),
+            Some(
+                "the span name must not be empty | unknown option `nme`; the options are `name`, `state`, `field_spans` \
+                 | option `name` is given more than once"
+            )
+        );
+    }
+}

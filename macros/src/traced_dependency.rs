@@ -1,0 +1,221 @@
+//! `#[traced_dependency]` and `#[derive(TracedDependency)]`: parse, check, and build the model the
+//! expansion works from (`expand_traced_dependency.rs`).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::ext::IdentExt;
+use syn::{Data, DeriveInput, Fields, FnArg, GenericArgument, Ident, ItemFn, Member, Pat, PathArguments, ReturnType, Type, Visibility};
+
+use crate::dependency_args::{self, DependencyArgs, DERIVE_OPTIONS, FUNCTION_OPTIONS};
+use crate::errors::Errors;
+use crate::item::FnItem;
+
+/// What the function returns, as the dependency's value.
+pub(crate) enum Returns {
+    /// The value itself (`()` when there is no `->`).
+    Value(Type),
+    /// A type whose name ends in `Result`: `Err` rejects the request.
+    Result(Type),
+}
+
+/// A checked `#[traced_dependency]` function.
+pub(crate) struct DependencyFn {
+    pub(crate) function: ItemFn,
+    pub(crate) parameters: Vec<(Pat, Type)>,
+    pub(crate) returns: Returns,
+    pub(crate) extractor: Ident,
+    pub(crate) common: Common,
+}
+
+/// A checked `#[derive(TracedDependency)]` struct.
+pub(crate) struct DependencyStruct {
+    pub(crate) ident: Ident,
+    pub(crate) fields: Vec<(Member, Type)>,
+    pub(crate) field_spans: bool,
+    pub(crate) common: Common,
+}
+
+/// What both forms share.
+pub(crate) struct Common {
+    pub(crate) span_name: String,
+    pub(crate) attributes: Vec<crate::args::AttributeArg>,
+    pub(crate) vis: Visibility,
+    /// The state the parameters are checked against.
+    pub(crate) check_state: TokenStream,
+}
+
+pub(crate) fn traced_dependency(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let args = dependency_args::parse(args, FUNCTION_OPTIONS, &mut errors);
+    errors.take(crate::check::traced_args(&args.span));
+    let checked = errors
+        .take(FnItem::parse("traced_dependency", item.clone()))
+        .and_then(|_| errors.take(syn::parse2::<ItemFn>(item)))
+        .and_then(|function| errors.take(dependency_fn(args, function)));
+    match checked {
+        Some(dependency) => errors.finish(()).map(|()| crate::expand_traced_dependency::expand_fn(&dependency)),
+        None => errors.finish(TokenStream::new()),
+    }
+}
+
+pub(crate) fn derive(item: TokenStream) -> syn::Result<TokenStream> {
+    let input = syn::parse2::<DeriveInput>(item)?;
+    let mut errors = Errors::default();
+    let mut args = DependencyArgs::default();
+    for attribute in input.attrs.iter().filter(|attribute| attribute.path().is_ident("dependency")) {
+        let tokens = errors.take(attribute.meta.require_list().map(|list| list.tokens.clone()));
+        args = dependency_args::parse(tokens.unwrap_or_default(), DERIVE_OPTIONS, &mut errors);
+    }
+    let checked = errors.take(dependency_struct(args, input));
+    match checked {
+        Some(dependency) => errors.finish(()).map(|()| crate::expand_traced_dependency::expand_struct(&dependency)),
+        None => errors.finish(TokenStream::new()),
+    }
+}
+
+fn dependency_fn(args: DependencyArgs, function: ItemFn) -> syn::Result<DependencyFn> {
+    let mut errors = Errors::default();
+    let sig = &function.sig;
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new_spanned(
+            sig.fn_token,
+            "`#[traced_dependency]` needs an `async fn`: axum extracts asynchronously, so write `async fn`",
+        ));
+    }
+    if !sig.generics.params.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            &sig.generics,
+            "a `#[traced_dependency]` cannot be generic: handlers name its extractor type",
+        ));
+    }
+    let mut parameters = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Typed(typed) => parameters.push(((*typed.pat).clone(), (*typed.ty).clone())),
+            FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
+                receiver,
+                "a `#[traced_dependency]` is a free `async fn`; its parameters are extractors, not `self`",
+            )),
+        }
+    }
+    let returns = errors.take(returns(&sig.output));
+    let name = sig.ident.unraw().to_string();
+    let extractor = args.extractor.clone().unwrap_or_else(|| Ident::new(&upper_camel_case(&name), sig.ident.span()));
+    let types: Vec<&Type> = parameters.iter().map(|(_, ty)| ty).collect();
+    let common = common(args, name, function.vis.clone(), &types);
+    let unit = Type::Tuple(syn::TypeTuple { paren_token: Default::default(), elems: Default::default() });
+    let returns = errors.finish(returns)?.flatten().unwrap_or(Returns::Value(unit));
+    Ok(DependencyFn { function, parameters, returns, extractor, common })
+}
+
+fn dependency_struct(args: DependencyArgs, input: DeriveInput) -> syn::Result<DependencyStruct> {
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &input.generics,
+            "a `TracedDependency` cannot be generic: handlers name it as `Depends<YourStruct>`",
+        ));
+    }
+    let Data::Struct(data) = input.data else {
+        return Err(syn::Error::new(
+            input.ident.span(),
+            "`TracedDependency` is derived for structs whose fields are extractors",
+        ));
+    };
+    let fields: Vec<(Member, Type)> = match data.fields {
+        Fields::Named(named) => named.named.into_iter().filter_map(|field| Some((Member::Named(field.ident?), field.ty))).collect(),
+        Fields::Unnamed(unnamed) => unnamed.unnamed.into_iter().enumerate().map(|(index, field)| (Member::from(index), field.ty)).collect(),
+        Fields::Unit => Vec::new(),
+    };
+    let types: Vec<&Type> = fields.iter().map(|(_, ty)| ty).collect();
+    let field_spans = args.field_spans;
+    let common = common(args, input.ident.unraw().to_string(), input.vis, &types);
+    Ok(DependencyStruct { ident: input.ident, fields, field_spans, common })
+}
+
+fn common(args: DependencyArgs, default_name: String, vis: Visibility, types: &[&Type]) -> Common {
+    let span_name = args.span.name.map_or(default_name, |name| name.value());
+    let check_state = args.state.map_or_else(|| inferred_state(types), |state| quote!(#state));
+    Common { span_name, attributes: args.span.attributes, vis, check_state }
+}
+
+fn returns(output: &ReturnType) -> syn::Result<Option<Returns>> {
+    let ty = match output {
+        ReturnType::Default => return Ok(None),
+        ReturnType::Type(_, ty) => &**ty,
+    };
+    if let Type::ImplTrait(_) = ty {
+        return Err(syn::Error::new_spanned(ty, "a dependency's value is named by handlers: return a type, not `impl Trait`"));
+    }
+    let is_result = match ty {
+        Type::Path(path) => path.path.segments.last().is_some_and(|segment| segment.ident.to_string().ends_with("Result")),
+        _ => false,
+    };
+    Ok(Some(if is_result { Returns::Result(ty.clone()) } else { Returns::Value(ty.clone()) }))
+}
+
+/// The `T` of the first `State<T>` parameter, else `()`: the state a dependency is most likely used
+/// with. `state = ..` overrides it.
+fn inferred_state(types: &[&Type]) -> TokenStream {
+    let state = types.iter().find_map(|ty| {
+        let Type::Path(path) = ty else { return None };
+        let last = path.path.segments.last().filter(|segment| segment.ident == "State")?;
+        let PathArguments::AngleBracketed(arguments) = &last.arguments else { return None };
+        match arguments.args.first() {
+            Some(GenericArgument::Type(state)) if arguments.args.len() == 1 => Some(quote!(#state)),
+            _ => None,
+        }
+    });
+    state.unwrap_or_else(|| quote!(()))
+}
+
+/// `database_operation` -> `DatabaseOperation`.
+fn upper_camel_case(name: &str) -> String {
+    name.split('_')
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The hidden type the extractor alias points at.
+pub(crate) fn marker(extractor: &Ident) -> Ident {
+    format_ident!("__TracedDependency{}", extractor, span = Span::call_site())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extractor_names_are_upper_camel_case() {
+        assert_eq!(upper_camel_case("db"), "Db");
+        assert_eq!(upper_camel_case("database_operation"), "DatabaseOperation");
+        assert_eq!(upper_camel_case("_current__user_"), "CurrentUser");
+    }
+
+    #[test]
+    fn the_checked_state_comes_from_a_state_parameter() {
+        let types: Vec<Type> = vec![syn::parse_quote!(Path<u64>), syn::parse_quote!(axum::extract::State<Pool>)];
+        let refs: Vec<&Type> = types.iter().collect();
+        assert_eq!(inferred_state(&refs).to_string(), "Pool");
+        assert_eq!(inferred_state(&refs[..1]).to_string(), "()");
+    }
+
+    #[test]
+    fn sync_and_generic_functions_are_rejected() {
+        let errors = |item| match traced_dependency(TokenStream::new(), item) {
+            Ok(_) => Vec::new(),
+            Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
+        };
+        assert_eq!(
+            errors(quote!(fn db<T>(state: State<T>) -> Conn { todo() })),
+            [
+                "`#[traced_dependency]` needs an `async fn`: axum extracts asynchronously, so write `async fn`",
+                "a `#[traced_dependency]` cannot be generic: handlers name its extractor type",
+            ]
+        );
+        assert!(errors(quote!(async fn db(State(pool): State<Pool>) -> Result<Conn, AppError> { pool.get().await })).is_empty());
+    }
+}
