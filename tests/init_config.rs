@@ -27,6 +27,14 @@ fn important() {}
 #[traced(name = "routine")]
 fn routine() {}
 
+/// The headers the global propagator writes for the current span (what the reqwest client sends).
+#[traced(name = "outbound")]
+fn injected_headers() -> std::collections::HashMap<String, String> {
+    let mut headers = std::collections::HashMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| propagator.inject(&mut headers));
+    headers
+}
+
 /// Keeps root spans that carry `high_priority = true`, like the guide's custom sampler.
 #[derive(Debug, Clone)]
 struct HighPriority;
@@ -91,6 +99,13 @@ fn child_scenario() {
             checkout();
             important();
             routine();
+        }
+        "propagators" => {
+            let _telemetry = traced::init().expect("init");
+            let headers = injected_headers();
+            let mut names: Vec<&str> = headers.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            println!("INJECTED: {}", names.join(","));
         }
         other => panic!("unknown scenario {other}"),
     }
@@ -208,4 +223,25 @@ fn code_wins_over_the_environment() {
     let logs = receiver.logs();
     let log = logs.iter().find(|log| log.body().as_deref() == Some("checked out")).expect("the log arrived");
     assert_eq!(log.span_id(), checkout.span_id());
+}
+
+#[test]
+fn otel_propagators_sets_the_global_propagator() {
+    let receiver = Receiver::start_blocking(Transport::Http, ReceiverOptions::default());
+    let cases = [
+        (None, "traceparent,tracestate"),
+        (Some("b3"), "b3"),
+        (Some("b3multi,tracecontext"), "traceparent,tracestate,x-b3-sampled,x-b3-spanid,x-b3-traceid"),
+    ];
+    for (propagators, expected) in cases {
+        let vars = match propagators {
+            Some(list) => vars_for(&receiver, &[("OTEL_PROPAGATORS", list)]),
+            None => vars_for(&receiver, &[]),
+        };
+        let output = child::run("child_scenario", "propagators", &vars);
+        child::assert_success(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let injected = stdout.lines().find_map(|line| line.split_once("INJECTED: ")).map(|(_, names)| names.trim());
+        assert_eq!(injected, Some(expected), "OTEL_PROPAGATORS={propagators:?}");
+    }
 }

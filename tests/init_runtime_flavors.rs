@@ -97,6 +97,7 @@ fn assert_received(spans: &[ReceivedSpan], receiver: &Receiver) {
     }
     for request in receiver.requests() {
         assert_eq!(request.header("signoz-ingestion-key").as_deref(), Some("secret-key"));
+        assert_eq!(request.headers.get_all("signoz-ingestion-key").iter().count(), 1, "sent once");
     }
 }
 
