@@ -21,7 +21,7 @@ impl std::error::Error for OutOfStock {}
 /// A child span named `load-item`, with `item.id` known before sampling.
 #[traced(name = "load-item", attributes(item.id = item_id))]
 async fn load_item(item_id: u64) -> Result<String, OutOfStock> {
-    if item_id % 2 == 0 {
+    if item_id.is_multiple_of(2) {
         tokio::time::sleep(Duration::from_millis(20)).await;
         traced::record("demo.io_delay_seconds", 0.02);
     }

@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn a_bad_delay_is_refused() {
-        let error = AppArgs::try_parse_from(["sample-app", "--io-delay", "later"]).unwrap_err().to_string();
+        let error = AppArgs::try_parse_from(["sample-app", "--io-delay", "later"]).expect_err("must be refused").to_string();
         assert!(error.contains("not a duration"), "{error}");
     }
 }

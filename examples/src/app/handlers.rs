@@ -38,7 +38,7 @@ pub async fn read_item(
 /// Even ids take the slow path: the guide's simulated I/O, recorded on the `load-item` span.
 #[traced::traced(name = "load-item", attributes(item.id = item_id))]
 async fn load_item(item_id: u64, io_delay: Duration) {
-    if item_id % 2 == 0 {
+    if item_id.is_multiple_of(2) {
         // A log line inside the span: exported with this span's trace and span id.
         tracing::info!(item_id, delay_seconds = io_delay.as_secs_f64(), "slow path: waiting on simulated I/O");
         tokio::time::sleep(io_delay).await;

@@ -96,10 +96,10 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_reason() {
-        assert!(parse(&["-H", "http://192.0.2.1"]).unwrap_err().contains("--allow-remote"));
+        assert!(parse(&["-H", "http://192.0.2.1"]).expect_err("must be refused").contains("--allow-remote"));
         assert!(parse(&["-H", "http://192.0.2.1", "--allow-remote"]).is_ok());
-        assert!(parse(&["--duration", "soon"]).unwrap_err().contains("not a duration"));
-        assert!(parse(&["--users", "0"]).unwrap_err().contains("users must be"));
-        assert!(parse(&["--min-wait", "3s"]).unwrap_err().contains("min wait"));
+        assert!(parse(&["--duration", "soon"]).expect_err("must be refused").contains("not a duration"));
+        assert!(parse(&["--users", "0"]).expect_err("must be refused").contains("users must be"));
+        assert!(parse(&["--min-wait", "3s"]).expect_err("must be refused").contains("min wait"));
     }
 }

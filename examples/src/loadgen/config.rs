@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn remote_hosts_need_allow_remote() {
         for host in ["http://10.0.0.1:5002", "http://example.com", "http://[2001:db8::1]", "http://0.0.0.0:80"] {
-            let refused = LoadConfig::new(host, false).unwrap_err();
+            let refused = LoadConfig::new(host, false).expect_err("must be refused");
             assert!(matches!(refused, LoadError::RemoteHost(_)), "{host}: {refused}");
             assert!(refused.to_string().contains("--allow-remote"));
             assert!(LoadConfig::new(host, true).is_ok(), "{host}");
@@ -177,7 +177,7 @@ mod tests {
             (LoadConfig { request_timeout: Duration::ZERO, ..base.clone() }, "timeout"),
         ];
         for (config, needle) in cases {
-            let error = config.validate().unwrap_err().to_string();
+            let error = config.validate().expect_err("must be refused").to_string();
             assert!(error.contains(needle), "{error} should mention {needle}");
         }
     }
