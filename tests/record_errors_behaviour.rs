@@ -49,15 +49,15 @@ impl Error for StoreError {
 }
 
 impl PublicError for StoreError {
-    fn status(&self) -> StatusCode {
+    fn status(&self) -> Option<StatusCode> {
         match self {
-            StoreError::Query(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            StoreError::Missing(_) => StatusCode::NOT_FOUND,
+            StoreError::Query(_) => Some(StatusCode::BAD_GATEWAY),
+            StoreError::Missing(_) => Some(StatusCode::NOT_FOUND),
         }
     }
 
     fn public_message(&self) -> Option<Cow<'_, str>> {
-        None
+        Some(self.to_string().into())
     }
 }
 

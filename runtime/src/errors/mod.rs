@@ -40,10 +40,10 @@ pub use result::{observe, with_output, ReturnsResult};
 /// enum StoreError { NotFound(u64), Unavailable }
 ///
 /// impl PublicError for StoreError {
-///     fn status(&self) -> StatusCode {
+///     fn status(&self) -> Option<StatusCode> {
 ///         match self {
-///             StoreError::NotFound(_) => StatusCode::NOT_FOUND,
-///             StoreError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+///             StoreError::NotFound(_) => Some(StatusCode::NOT_FOUND),
+///             StoreError::Unavailable => Some(StatusCode::SERVICE_UNAVAILABLE),
 ///         }
 ///     }
 ///     fn public_message(&self) -> Option<Cow<'_, str>> {
@@ -55,10 +55,10 @@ pub use result::{observe, with_output, ReturnsResult};
 /// }
 /// ```
 pub trait PublicError {
-    /// The response status. A 4xx status means the client erred: `#[record_errors]` then records
-    /// nothing. Default: 500.
-    fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
+    /// The response status; `None` keeps the macro's (500 unless `status = ..`). A 4xx status means
+    /// the client erred: `#[record_errors]` then records nothing. Default: `None`.
+    fn status(&self) -> Option<StatusCode> {
+        None
     }
 
     /// The message the response shows; `None` keeps the one configured on the macro. Default: `None`.

@@ -64,7 +64,7 @@ impl<'a> Failure<'a> {
 
     /// The error's own status, or `default` when it does not implement [`PublicError`].
     pub(crate) fn status_or(&self, default: http::StatusCode) -> http::StatusCode {
-        self.public.map_or(default, |public| public.status())
+        self.public.and_then(|public| public.status()).unwrap_or(default)
     }
 }
 
@@ -229,8 +229,8 @@ mod tests {
     }
     impl Error for Inner {}
     impl PublicError for Inner {
-        fn status(&self) -> StatusCode {
-            StatusCode::NOT_FOUND
+        fn status(&self) -> Option<StatusCode> {
+            Some(StatusCode::NOT_FOUND)
         }
         fn public_message(&self) -> Option<Cow<'_, str>> {
             Some("no such thing".into())

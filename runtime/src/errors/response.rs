@@ -65,16 +65,16 @@ mod tests {
     struct Missing;
 
     impl PublicError for Missing {
-        fn status(&self) -> StatusCode {
-            StatusCode::NOT_FOUND
+        fn status(&self) -> Option<StatusCode> {
+            Some(StatusCode::NOT_FOUND)
         }
     }
 
     struct Busy;
 
     impl PublicError for Busy {
-        fn status(&self) -> StatusCode {
-            StatusCode::SERVICE_UNAVAILABLE
+        fn status(&self) -> Option<StatusCode> {
+            Some(StatusCode::SERVICE_UNAVAILABLE)
         }
         fn public_message(&self) -> Option<Cow<'_, str>> {
             Some("busy, retry in a minute".into())
