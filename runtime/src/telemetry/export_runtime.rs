@@ -7,6 +7,9 @@
 //! the application runs (`#[tokio::main]`, `current_thread`, or no runtime at all). The runtime has
 //! its own worker thread, so `shutdown()` from inside a `current_thread` runtime cannot deadlock.
 
+// Only gRPC exporters need it.
+#![cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -2,95 +2,108 @@
 //! `settings.rs` computed.
 //!
 //! gRPC exporters are built and driven inside the guard's [`ExportRuntime`]; HTTP exporters use the
-//! blocking reqwest client, which is right on the SDK's processor threads.
+//! blocking reqwest client, which is right on the SDK's processor threads. A protocol whose feature
+//! is off (`otlp-grpc`, `otlp-http`) is an error naming the feature.
 
 use std::time::Duration;
 
 use opentelemetry_sdk::logs::BatchLogProcessor;
-use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader};
+use opentelemetry_sdk::metrics::MeterProviderBuilder;
 use opentelemetry_sdk::trace::{BatchConfig, BatchSpanProcessor};
 
 use super::error::{InitError, InvalidSetting};
 use super::export_runtime::ExportRuntime;
 use super::settings::{OtlpSettings, Protocol};
-use super::warn_once::WarnOnce;
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 fn build_error(signal: &'static str) -> impl FnOnce(opentelemetry_otlp::ExporterBuildError) -> InitError {
     move |error| InitError::Exporter { signal, source: Box::new(error) }
 }
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn warn_once<E>(exporter: E, signal: &'static str, settings: &OtlpSettings) -> super::warn_once::WarnOnce<E> {
+    super::warn_once::WarnOnce::new(exporter, signal, &settings.endpoint)
+}
+
 /// The batch span processor exporting over OTLP.
+#[cfg_attr(not(all(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_variables, dead_code))]
 pub(crate) fn span_processor(
     settings: &OtlpSettings,
     runtime: &mut Option<ExportRuntime>,
     batch: BatchConfig,
 ) -> Result<BatchSpanProcessor, InitError> {
-    use opentelemetry_otlp::SpanExporter;
-    let error = || build_error("traces");
-    let processor = match settings.protocol {
+    const SIGNAL: &str = "traces";
+    match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
-            let exporter = grpc::in_runtime(runtime, || grpc::configure(SpanExporter::builder().with_tonic(), settings).build())?;
-            BatchSpanProcessor::builder(WarnOnce::new(exporter.map_err(error())?, "traces", &settings.endpoint)).with_batch_config(batch).build()
+            let builder = || grpc::configure(opentelemetry_otlp::SpanExporter::builder().with_tonic(), settings).build();
+            let exporter = grpc::exporter(runtime, SIGNAL, builder)?;
+            Ok(BatchSpanProcessor::builder(warn_once(exporter, SIGNAL, settings)).with_batch_config(batch).build())
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let exporter = http::configure(SpanExporter::builder().with_http(), settings).build().map_err(error())?;
-            BatchSpanProcessor::builder(WarnOnce::new(exporter, "traces", &settings.endpoint)).with_batch_config(batch).build()
+            let builder = http::configure(opentelemetry_otlp::SpanExporter::builder().with_http(), settings);
+            let exporter = builder.build().map_err(build_error(SIGNAL))?;
+            Ok(BatchSpanProcessor::builder(warn_once(exporter, SIGNAL, settings)).with_batch_config(batch).build())
         }
         #[allow(unreachable_patterns)]
-        unsupported => return Err(missing_feature(unsupported)),
-    };
-    Ok(processor)
+        unsupported => Err(missing_feature(unsupported)),
+    }
 }
 
 /// The batch log processor exporting over OTLP.
+#[cfg_attr(not(all(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_variables, dead_code))]
 pub(crate) fn log_processor(settings: &OtlpSettings, runtime: &mut Option<ExportRuntime>) -> Result<BatchLogProcessor, InitError> {
-    use opentelemetry_otlp::LogExporter;
-    let error = || build_error("logs");
-    Ok(match settings.protocol {
+    const SIGNAL: &str = "logs";
+    match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
-            let exporter = grpc::in_runtime(runtime, || grpc::configure(LogExporter::builder().with_tonic(), settings).build())?;
-            BatchLogProcessor::builder(WarnOnce::new(exporter.map_err(error())?, "logs", &settings.endpoint)).build()
+            let builder = || grpc::configure(opentelemetry_otlp::LogExporter::builder().with_tonic(), settings).build();
+            let exporter = grpc::exporter(runtime, SIGNAL, builder)?;
+            Ok(BatchLogProcessor::builder(warn_once(exporter, SIGNAL, settings)).build())
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let exporter = http::configure(LogExporter::builder().with_http(), settings).build().map_err(error())?;
-            BatchLogProcessor::builder(WarnOnce::new(exporter, "logs", &settings.endpoint)).build()
+            let builder = http::configure(opentelemetry_otlp::LogExporter::builder().with_http(), settings);
+            let exporter = builder.build().map_err(build_error(SIGNAL))?;
+            Ok(BatchLogProcessor::builder(warn_once(exporter, SIGNAL, settings)).build())
         }
         #[allow(unreachable_patterns)]
-        unsupported => return Err(missing_feature(unsupported)),
-    })
+        unsupported => Err(missing_feature(unsupported)),
+    }
 }
 
 /// Adds a periodic reader exporting over OTLP every `interval`.
+#[cfg_attr(not(all(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_variables, dead_code))]
 pub(crate) fn add_metric_reader(
     builder: MeterProviderBuilder,
     settings: &OtlpSettings,
     runtime: &mut Option<ExportRuntime>,
     interval: Duration,
 ) -> Result<MeterProviderBuilder, InitError> {
-    use opentelemetry_otlp::MetricExporter;
-    let error = || build_error("metrics");
-    Ok(match settings.protocol {
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    use opentelemetry_sdk::metrics::PeriodicReader;
+    const SIGNAL: &str = "metrics";
+    match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
-            let exporter = grpc::in_runtime(runtime, || grpc::configure(MetricExporter::builder().with_tonic(), settings).build())?;
-            builder.with_reader(PeriodicReader::builder(WarnOnce::new(exporter.map_err(error())?, "metrics", &settings.endpoint)).with_interval(interval).build())
+            let exporter_builder = || grpc::configure(opentelemetry_otlp::MetricExporter::builder().with_tonic(), settings).build();
+            let exporter = grpc::exporter(runtime, SIGNAL, exporter_builder)?;
+            Ok(builder.with_reader(PeriodicReader::builder(warn_once(exporter, SIGNAL, settings)).with_interval(interval).build()))
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let exporter = http::configure(MetricExporter::builder().with_http(), settings).build().map_err(error())?;
-            builder.with_reader(PeriodicReader::builder(WarnOnce::new(exporter, "metrics", &settings.endpoint)).with_interval(interval).build())
+            let exporter_builder = http::configure(opentelemetry_otlp::MetricExporter::builder().with_http(), settings);
+            let exporter = exporter_builder.build().map_err(build_error(SIGNAL))?;
+            Ok(builder.with_reader(PeriodicReader::builder(warn_once(exporter, SIGNAL, settings)).with_interval(interval).build()))
         }
         #[allow(unreachable_patterns)]
-        unsupported => return Err(missing_feature(unsupported)),
-    })
+        unsupported => Err(missing_feature(unsupported)),
+    }
 }
 
 /// A protocol whose feature this build of `traced` left out.
-#[allow(dead_code)]
+#[cfg_attr(all(feature = "otlp-grpc", feature = "otlp-http"), allow(dead_code))]
 fn missing_feature(protocol: Protocol) -> InitError {
     let (value, feature) = match protocol {
         Protocol::Grpc => ("grpc", "otlp-grpc"),
@@ -115,18 +128,19 @@ mod grpc {
     use super::super::settings::{Compression, OtlpSettings};
     use super::InitError;
 
-    /// Builds an exporter inside the guard's runtime, starting it on first use.
-    pub(super) fn in_runtime<E, Err>(
+    /// Builds an exporter inside the guard's runtime, starting the runtime on first use.
+    pub(super) fn exporter<E>(
         runtime: &mut Option<ExportRuntime>,
-        build: impl FnOnce() -> Result<E, Err>,
-    ) -> Result<Result<InRuntime<E>, Err>, InitError> {
+        signal: &'static str,
+        build: impl FnOnce() -> Result<E, opentelemetry_otlp::ExporterBuildError>,
+    ) -> Result<InRuntime<E>, InitError> {
         if runtime.is_none() {
             *runtime = Some(ExportRuntime::start().map_err(InitError::Runtime)?);
         }
         let handle = runtime.as_ref().and_then(ExportRuntime::handle).ok_or_else(|| {
             InitError::Runtime(std::io::Error::other("the exporter runtime is already shut down"))
         })?;
-        Ok(InRuntime::build(handle, build))
+        InRuntime::build(handle, build).map_err(super::build_error(signal))
     }
 
     pub(super) fn configure<B: WithExportConfig + WithTonicConfig>(builder: B, settings: &OtlpSettings) -> B {

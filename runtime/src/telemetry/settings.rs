@@ -12,6 +12,7 @@ use super::error::InvalidSetting;
 
 /// Reads one variable for other modules of the crate (e.g. the axum layer's excluded URLs).
 /// Empty and non-UTF-8 values count as unset.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.trim().is_empty())
 }

@@ -6,6 +6,8 @@
 //! (The SDK's own diagnostics go through `tracing` targets that `traced` keeps out of the export
 //! pipeline, so this is the one message a user sees.)
 
+#![cfg_attr(not(any(feature = "otlp-grpc", feature = "otlp-http")), allow(dead_code))]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
