@@ -135,7 +135,11 @@ fn a_bad_variable_is_an_error_naming_variable_value_and_accepted_values() {
         child::assert_success(&output);
         let stdout = String::from_utf8_lossy(&output.stdout);
         // libtest may print `test child_scenario ... ` on the same line first.
-        let line = stdout.lines().find_map(|line| line.split_once("INIT ERROR: ")).map(|(_, error)| error).expect("the child printed the error");
+        let line = stdout
+            .lines()
+            .find_map(|line| line.split_once("INIT ERROR: "))
+            .map(|(_, error)| error)
+            .expect("the child printed the error");
         assert!(line.contains(&format!("`{value}`")) && line.contains(&format!("`{variable}`")), "{line}");
         assert!(line.contains(accepted), "{line}");
     }
@@ -145,7 +149,11 @@ fn a_bad_variable_is_an_error_naming_variable_value_and_accepted_values() {
         &[("OTEL_TRACES_SAMPLER", "traceidratio".to_owned()), ("OTEL_TRACES_SAMPLER_ARG", "1.5".to_owned())],
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("invalid value `1.5` for `OTEL_TRACES_SAMPLER_ARG`: expected a probability between 0.0 and 1.0"), "{stdout}");
+    assert!(
+        stdout
+            .contains("invalid value `1.5` for `OTEL_TRACES_SAMPLER_ARG`: expected a probability between 0.0 and 1.0"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -200,7 +208,10 @@ fn the_guides_environment_block_works() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains(&format!("trace {}", span.trace_id())), "{stdout}");
     assert!(stdout.contains("└─ checkout [internal] "), "{stdout}");
-    assert!(stdout.contains(&format!("checked out trace_id={} span_id={}", span.trace_id(), span.span_id())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("checked out trace_id={} span_id={}", span.trace_id(), span.span_id())),
+        "{stdout}"
+    );
     assert!(stdout.contains("metric inter_service_requests scope=sample-app sum value=1"), "{stdout}");
 }
 

@@ -34,8 +34,12 @@ async fn async_job(index: u64) -> u64 {
 fn child_scenario() {
     let Some(scenario) = child::scenario() else { return };
     match scenario.as_str() {
-        "multi_thread" => tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime").block_on(async_main()),
-        "current_thread" => tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(async_main()),
+        "multi_thread" => {
+            tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime").block_on(async_main())
+        }
+        "current_thread" => {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(async_main())
+        }
         "plain" => plain_main(),
         other => panic!("unknown scenario {other}"),
     }
@@ -91,7 +95,8 @@ fn assert_received(spans: &[ReceivedSpan], receiver: &Receiver) {
     indexes.sort_unstable();
     assert_eq!(indexes, (0..SPANS as u64).collect::<Vec<_>>());
     for child in spans.iter().filter(|span| span.name() == "square") {
-        let parent = roots.iter().find(|root| root.span_id() == child.parent_span_id()).expect("each child has its root");
+        let parent =
+            roots.iter().find(|root| root.span_id() == child.parent_span_id()).expect("each child has its root");
         assert_eq!(parent.trace_id(), child.trace_id());
         assert!(child.attribute("square.input").is_some());
     }

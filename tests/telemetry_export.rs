@@ -140,7 +140,11 @@ fn parent_based_sampler_follows_the_remote_parent() {
     let receiver = Receiver::start_blocking(Transport::Grpc, ReceiverOptions::default());
     let vars = with(
         base_vars(&receiver),
-        &[("SCENARIO_SPANS", "20"), ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0")],
+        &[
+            ("SCENARIO_SPANS", "20"),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0"),
+        ],
     );
     run("parent_based", &vars);
     let spans = receiver.spans();
@@ -157,7 +161,8 @@ fn batch_size_is_honoured() {
     let vars = with(base_vars(&receiver), &[("SCENARIO_SPANS", "50"), ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "7")]);
     run("spans", &vars);
     assert_eq!(receiver.spans().len(), 50);
-    let sizes: Vec<usize> = receiver.requests().iter().filter(|r| r.signal == Signal::Traces).map(|r| r.items).collect();
+    let sizes: Vec<usize> =
+        receiver.requests().iter().filter(|r| r.signal == Signal::Traces).map(|r| r.items).collect();
     assert!(sizes.iter().all(|&size| size <= 7), "{sizes:?}");
     assert!(sizes.len() >= 8, "50 spans need at least 8 batches of 7: {sizes:?}");
 }
@@ -195,7 +200,13 @@ fn metrics_are_exported_on_shutdown() {
 }
 
 fn collector_trouble(vars: Vec<(&'static str, String)>) {
-    let output = run("spans", &with(vars, &[("SCENARIO_SPANS", "200"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "300"), ("OTEL_BSP_SCHEDULE_DELAY", "20")]));
+    let output = run(
+        "spans",
+        &with(
+            vars,
+            &[("SCENARIO_SPANS", "200"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "300"), ("OTEL_BSP_SCHEDULE_DELAY", "20")],
+        ),
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     let warnings = stderr.lines().filter(|line| line.starts_with("traced: exporting traces to")).count();
     assert_eq!(warnings, 1, "exactly one warning:\n{stderr}");
@@ -206,7 +217,8 @@ fn a_dead_collector_neither_blocks_nor_crashes_and_warns_once() {
     let http = Receiver::unreachable_endpoint();
     // https builds a TLS client (aws-lc for both tonic and reqwest): it must not panic either.
     let https = http.replacen("http://", "https://", 1);
-    for (endpoint, protocol) in [(&http, "grpc"), (&http, "http/protobuf"), (&https, "grpc"), (&https, "http/protobuf")] {
+    for (endpoint, protocol) in [(&http, "grpc"), (&http, "http/protobuf"), (&https, "grpc"), (&https, "http/protobuf")]
+    {
         let vars = vec![
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),

@@ -9,4 +9,6 @@
 pub mod child;
 mod receiver;
 
-pub use receiver::{ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Receiver, ReceiverOptions, Signal, Transport};
+pub use receiver::{
+    ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Receiver, ReceiverOptions, Signal, Transport,
+};

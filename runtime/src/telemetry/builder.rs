@@ -10,10 +10,10 @@ use opentelemetry_sdk::trace::{ShouldSample, SpanProcessor};
 use super::console::ConsoleOutput;
 use super::error::InitError;
 use super::guard::{self, TelemetryGuard};
+use super::logs;
 use super::processors::{CommonAttributes, Redaction};
 use super::providers::{self, AddProcessor, Plan};
 use super::settings::{BatchSettings, ConsoleFormat, ExporterKind, PropagatorKind, Protocol, SamplerKind, Settings};
-use super::logs;
 use crate::SharedSampler;
 
 /// Entry point of the builder: `traced::Telemetry::builder()`.
@@ -259,7 +259,10 @@ mod tests {
         );
         assert_eq!(s.service_name, "shop");
         assert_eq!(s.resource_attributes, vec![("team".to_owned(), "b".to_owned())]);
-        assert_eq!(s.otlp_logs.endpoint, "http://collector:4318/v1/logs", "the endpoint follows the protocol set after it");
+        assert_eq!(
+            s.otlp_logs.endpoint, "http://collector:4318/v1/logs",
+            "the endpoint follows the protocol set after it"
+        );
         assert_eq!(s.otlp_traces.protocol, Protocol::HttpJson);
         assert_eq!(s.otlp_metrics.headers, vec![("X-Key".to_owned(), "2".to_owned())]);
         assert_eq!(s.sampler, SamplerKind::TraceIdRatio(0.5));

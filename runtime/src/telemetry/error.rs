@@ -29,7 +29,9 @@ pub enum InitError {
     #[error(transparent)]
     InvalidSetting(#[from] InvalidSetting),
     /// `init()` was called while the guard of an earlier `init()` is still alive.
-    #[error("telemetry is already initialised: drop or shut down the first `TelemetryGuard` before calling `init()` again")]
+    #[error(
+        "telemetry is already initialised: drop or shut down the first `TelemetryGuard` before calling `init()` again"
+    )]
     AlreadyInitialized,
     /// The OTLP exporter for a signal could not be built.
     #[error("cannot build the OTLP {signal} exporter: {source}")]

@@ -20,7 +20,9 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 
 /// Claims the single installation slot.
 pub(crate) fn claim() -> Result<Claim, InitError> {
-    ACTIVE.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).map_err(|_| InitError::AlreadyInitialized)?;
+    ACTIVE
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .map_err(|_| InitError::AlreadyInitialized)?;
     Ok(Claim(()))
 }
 

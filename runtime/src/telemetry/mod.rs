@@ -26,8 +26,8 @@ pub use builder::{Telemetry, TelemetryBuilder};
 pub use error::{InitError, InvalidSetting, ShutdownError};
 pub use guard::TelemetryGuard;
 pub use settings::{
-    BatchSettings, Compression, ConsoleFormat, ExporterKind, OtlpSettings, PropagatorKind, Protocol, SamplerKind, Settings,
-    SpanLimitSettings,
+    BatchSettings, Compression, ConsoleFormat, ExporterKind, OtlpSettings, PropagatorKind, Protocol, SamplerKind,
+    Settings, SpanLimitSettings,
 };
 
 /// Configures traces, metrics and logs from the `OTEL_*` environment variables and installs them

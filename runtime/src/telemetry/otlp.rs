@@ -36,7 +36,8 @@ pub(crate) fn span_processor(
     match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
-            let builder = || grpc::configure(opentelemetry_otlp::SpanExporter::builder().with_tonic(), settings).build();
+            let builder =
+                || grpc::configure(opentelemetry_otlp::SpanExporter::builder().with_tonic(), settings).build();
             let exporter = grpc::exporter(runtime, SIGNAL, builder)?;
             Ok(BatchSpanProcessor::builder(warn_once(exporter, SIGNAL, settings)).with_batch_config(batch).build())
         }
@@ -53,7 +54,10 @@ pub(crate) fn span_processor(
 
 /// The batch log processor exporting over OTLP.
 #[cfg_attr(not(all(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_variables, dead_code))]
-pub(crate) fn log_processor(settings: &OtlpSettings, runtime: &mut Option<ExportRuntime>) -> Result<BatchLogProcessor, InitError> {
+pub(crate) fn log_processor(
+    settings: &OtlpSettings,
+    runtime: &mut Option<ExportRuntime>,
+) -> Result<BatchLogProcessor, InitError> {
     const SIGNAL: &str = "logs";
     match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
@@ -87,15 +91,20 @@ pub(crate) fn add_metric_reader(
     match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
-            let exporter_builder = || grpc::configure(opentelemetry_otlp::MetricExporter::builder().with_tonic(), settings).build();
+            let exporter_builder =
+                || grpc::configure(opentelemetry_otlp::MetricExporter::builder().with_tonic(), settings).build();
             let exporter = grpc::exporter(runtime, SIGNAL, exporter_builder)?;
-            Ok(builder.with_reader(PeriodicReader::builder(warn_once(exporter, SIGNAL, settings)).with_interval(interval).build()))
+            Ok(builder.with_reader(
+                PeriodicReader::builder(warn_once(exporter, SIGNAL, settings)).with_interval(interval).build(),
+            ))
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let exporter_builder = http::configure(opentelemetry_otlp::MetricExporter::builder().with_http(), settings);
             let exporter = exporter_builder.build().map_err(build_error(SIGNAL))?;
-            Ok(builder.with_reader(PeriodicReader::builder(warn_once(exporter, SIGNAL, settings)).with_interval(interval).build()))
+            Ok(builder.with_reader(
+                PeriodicReader::builder(warn_once(exporter, SIGNAL, settings)).with_interval(interval).build(),
+            ))
         }
         #[allow(unreachable_patterns)]
         unsupported => Err(missing_feature(unsupported)),
@@ -137,9 +146,10 @@ mod grpc {
         if runtime.is_none() {
             *runtime = Some(ExportRuntime::start().map_err(InitError::Runtime)?);
         }
-        let handle = runtime.as_ref().and_then(ExportRuntime::handle).ok_or_else(|| {
-            InitError::Runtime(std::io::Error::other("the exporter runtime is already shut down"))
-        })?;
+        let handle = runtime
+            .as_ref()
+            .and_then(ExportRuntime::handle)
+            .ok_or_else(|| InitError::Runtime(std::io::Error::other("the exporter runtime is already shut down")))?;
         InRuntime::build(handle, build).map_err(super::build_error(signal))
     }
 
@@ -152,7 +162,8 @@ mod grpc {
                 metadata.insert(key, value);
             }
         }
-        let mut builder = builder.with_endpoint(&settings.endpoint).with_timeout(settings.timeout).with_metadata(metadata);
+        let mut builder =
+            builder.with_endpoint(&settings.endpoint).with_timeout(settings.timeout).with_metadata(metadata);
         if settings.endpoint.starts_with("https://") {
             builder = builder.with_tls_config(ClientTlsConfig::new().with_native_roots().with_webpki_roots());
         }
@@ -162,7 +173,6 @@ mod grpc {
         }
     }
 }
-
 
 #[cfg(feature = "otlp-http")]
 mod http {
@@ -189,4 +199,3 @@ mod http {
         }
     }
 }
-

@@ -1,6 +1,7 @@
 //! Settings in, SDK providers out: resource, sampler, span limits, exporters, processors, propagators.
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::KeyValue;
 use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
@@ -9,16 +10,15 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanLimits, TracerProviderBuilder,
 };
 use opentelemetry_sdk::Resource;
-use opentelemetry::KeyValue;
 
 use super::b3::B3Propagator;
-use crate::SharedSampler;
 use super::console::{ConsoleLogExporter, ConsoleMetricExporter, ConsoleOutput, ConsoleSpanExporter};
 use super::error::InitError;
 use super::export_runtime::ExportRuntime;
 use super::otlp;
 use super::processors::Redaction;
 use super::settings::{BatchSettings, ExporterKind, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
+use crate::SharedSampler;
 
 /// Adds one user span processor to the provider being built.
 pub(crate) type AddProcessor = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
@@ -57,7 +57,8 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         traces = add(traces);
     }
     let value_length = settings.span_limits.attribute_value_length;
-    let export = |processor: BatchSpanProcessor| plan.redaction.clone().wrap(processor).with_value_length_limit(value_length);
+    let export =
+        |processor: BatchSpanProcessor| plan.redaction.clone().wrap(processor).with_value_length_limit(value_length);
     for kind in &settings.traces_exporters {
         let processor = match kind {
             ExporterKind::Otlp => {
@@ -81,12 +82,17 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         let mut metrics = SdkMeterProvider::builder().with_resource(resource.clone());
         for kind in &settings.metrics_exporters {
             metrics = match kind {
-                ExporterKind::Otlp => {
-                    otlp::add_metric_reader(metrics, &settings.otlp_metrics, &mut runtime, settings.metric_export_interval)?
-                }
+                ExporterKind::Otlp => otlp::add_metric_reader(
+                    metrics,
+                    &settings.otlp_metrics,
+                    &mut runtime,
+                    settings.metric_export_interval,
+                )?,
                 ExporterKind::Console => {
                     let exporter = ConsoleMetricExporter::new(plan.console.clone());
-                    metrics.with_reader(PeriodicReader::builder(exporter).with_interval(settings.metric_export_interval).build())
+                    metrics.with_reader(
+                        PeriodicReader::builder(exporter).with_interval(settings.metric_export_interval).build(),
+                    )
                 }
             };
         }
@@ -100,9 +106,9 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         for kind in &settings.logs_exporters {
             logs = match kind {
                 ExporterKind::Otlp => logs.with_log_processor(otlp::log_processor(&settings.otlp_logs, &mut runtime)?),
-                ExporterKind::Console => {
-                    logs.with_log_processor(BatchLogProcessor::builder(ConsoleLogExporter::new(plan.console.clone())).build())
-                }
+                ExporterKind::Console => logs.with_log_processor(
+                    BatchLogProcessor::builder(ConsoleLogExporter::new(plan.console.clone())).build(),
+                ),
             };
         }
         Some(logs.build())
@@ -127,7 +133,9 @@ pub(crate) fn sampler(kind: SamplerKind) -> SharedSampler {
         SamplerKind::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(ratio),
         SamplerKind::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
         SamplerKind::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
-        SamplerKind::ParentBasedTraceIdRatio(ratio) => Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
+        SamplerKind::ParentBasedTraceIdRatio(ratio) => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
+        }
     };
     SharedSampler::new(sampler)
 }

@@ -227,7 +227,11 @@ impl Settings {
     /// Points every signal at `endpoint` as `OTEL_EXPORTER_OTLP_ENDPOINT` would (HTTP gets the signal path).
     pub(crate) fn set_otlp_endpoint(&mut self, source: &str, endpoint: &str) -> Result<(), InvalidSetting> {
         validate_url(source, endpoint)?;
-        for (otlp, signal) in [(&mut self.otlp_traces, Signal::Traces), (&mut self.otlp_metrics, Signal::Metrics), (&mut self.otlp_logs, Signal::Logs)] {
+        for (otlp, signal) in [
+            (&mut self.otlp_traces, Signal::Traces),
+            (&mut self.otlp_metrics, Signal::Metrics),
+            (&mut self.otlp_logs, Signal::Logs),
+        ] {
             otlp.endpoint = signal_endpoint(endpoint, otlp.protocol, signal, false);
         }
         Ok(())
@@ -269,9 +273,7 @@ impl Vars<'_> {
     fn integer<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, InvalidSetting> {
         match self.get(name) {
             None => Ok(default),
-            Some(value) => value
-                .parse()
-                .map_err(|_| InvalidSetting::new(name, value, "a non-negative integer")),
+            Some(value) => value.parse().map_err(|_| InvalidSetting::new(name, value, "a non-negative integer")),
         }
     }
 
@@ -286,7 +288,8 @@ fn resource(vars: &Vars<'_>) -> Result<(String, Vec<(String, String)>), InvalidS
         Some(list) => key_value_list(NAME, list, "a comma-separated list of `key=value` pairs")?,
         None => Vec::new(),
     };
-    let from_attributes = attributes.iter().position(|(key, _)| key == "service.name").map(|at| attributes.remove(at).1);
+    let from_attributes =
+        attributes.iter().position(|(key, _)| key == "service.name").map(|at| attributes.remove(at).1);
     let service_name = vars
         .get("OTEL_SERVICE_NAME")
         .map(str::to_owned)
@@ -365,7 +368,9 @@ impl Signal {
 
 /// The OTLP settings of one signal: the signal-specific variable wins over the generic one.
 fn otlp(vars: &Vars<'_>, signal: Signal) -> Result<OtlpSettings, InvalidSetting> {
-    let names = |suffix: &str| [format!("OTEL_EXPORTER_OTLP_{}_{suffix}", signal.upper()), format!("OTEL_EXPORTER_OTLP_{suffix}")];
+    let names = |suffix: &str| {
+        [format!("OTEL_EXPORTER_OTLP_{}_{suffix}", signal.upper()), format!("OTEL_EXPORTER_OTLP_{suffix}")]
+    };
     let lookup = |suffix: &str| {
         let [specific, generic] = names(suffix);
         vars.first(&[&specific, &generic]).map(|(name, value)| (name == specific, name.to_owned(), value))
@@ -423,7 +428,8 @@ fn default_endpoint(protocol: Protocol, signal: Signal) -> String {
 }
 
 fn validate_url(name: &str, value: &str) -> Result<(), InvalidSetting> {
-    let invalid = || InvalidSetting::new(name, value, "an absolute `http://` or `https://` URL, e.g. `http://localhost:4317`");
+    let invalid =
+        || InvalidSetting::new(name, value, "an absolute `http://` or `https://` URL, e.g. `http://localhost:4317`");
     let uri: http::Uri = value.parse().map_err(|_| invalid())?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
     if !scheme_ok || uri.host().is_none_or(str::is_empty) {
@@ -436,7 +442,8 @@ fn headers(name: &str, value: &str) -> Result<Vec<(String, String)>, InvalidSett
     const EXPECTED: &str = "a comma-separated list of `name=value` HTTP headers";
     let pairs = key_value_list(name, value, EXPECTED)?;
     for (key, header_value) in &pairs {
-        let valid = http::HeaderName::from_bytes(key.as_bytes()).is_ok() && http::HeaderValue::from_str(header_value).is_ok();
+        let valid =
+            http::HeaderName::from_bytes(key.as_bytes()).is_ok() && http::HeaderValue::from_str(header_value).is_ok();
         if !valid {
             return Err(InvalidSetting::new(name, value, format!("{EXPECTED} (`{key}` is not a valid header)")));
         }
@@ -531,13 +538,17 @@ fn span_limits(vars: &Vars<'_>) -> Result<SpanLimitSettings, InvalidSetting> {
         Some((name, _)) => vars.integer(name, default),
         None => Ok(default),
     };
-    let attribute_value_length = match vars.first(&["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"]) {
-        Some((name, _)) => Some(vars.integer(name, usize::MAX)?),
-        None => None,
-    };
+    let attribute_value_length =
+        match vars.first(&["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"]) {
+            Some((name, _)) => Some(vars.integer(name, usize::MAX)?),
+            None => None,
+        };
     Ok(SpanLimitSettings {
         attribute_value_length,
-        attribute_count: count(&["OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"], defaults.attribute_count)?,
+        attribute_count: count(
+            &["OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"],
+            defaults.attribute_count,
+        )?,
         event_count: count(&["OTEL_SPAN_EVENT_COUNT_LIMIT"], defaults.event_count)?,
         link_count: count(&["OTEL_SPAN_LINK_COUNT_LIMIT"], defaults.link_count)?,
         event_attribute_count: count(&["OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT"], defaults.event_attribute_count)?,

@@ -129,7 +129,8 @@ fn signal_endpoint_is_used_as_is_and_wins() {
 fn grpc_endpoint_gets_no_path() {
     let s = settings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
     assert_eq!(s.otlp_traces.endpoint, "http://localhost:4317");
-    let s = settings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317")]);
+    let s =
+        settings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317")]);
     assert_eq!(s.otlp_metrics.endpoint, "http://localhost:4317");
     assert_eq!(s.otlp_metrics.protocol, Protocol::Grpc);
 }
@@ -156,7 +157,8 @@ fn bad_protocol_and_endpoint_are_errors() {
 #[test]
 fn headers_are_parsed_and_decoded() {
     let s = settings(&[("OTEL_EXPORTER_OTLP_HEADERS", "signoz-ingestion-key=abc%3D%3D,x-team = core")]);
-    let expected = vec![("signoz-ingestion-key".to_owned(), "abc==".to_owned()), ("x-team".to_owned(), "core".to_owned())];
+    let expected =
+        vec![("signoz-ingestion-key".to_owned(), "abc==".to_owned()), ("x-team".to_owned(), "core".to_owned())];
     assert_eq!(s.otlp_traces.headers, expected);
     assert_eq!(s.otlp_logs.headers, expected);
     let s = settings(&[("OTEL_EXPORTER_OTLP_HEADERS", "a=1"), ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "b=2")]);
@@ -290,5 +292,8 @@ fn the_guides_environment_block_parses() {
 #[test]
 fn error_message_names_variable_value_and_accepted_values() {
     let message = error(&[("OTEL_TRACES_SAMPLER", "sometimes")]).to_string();
-    assert!(message.starts_with("invalid value `sometimes` for `OTEL_TRACES_SAMPLER`: expected one of `always_on`"), "{message}");
+    assert!(
+        message.starts_with("invalid value `sometimes` for `OTEL_TRACES_SAMPLER`: expected one of `always_on`"),
+        "{message}"
+    );
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
@@ -43,24 +45,46 @@ impl Sink {
 
 #[tonic::async_trait]
 impl TraceService for Sink {
-    async fn export(&self, request: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.accept(request, Signal::Traces, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", Export::Traces).await;
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.accept(
+            request,
+            Signal::Traces,
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Export::Traces,
+        )
+        .await;
         Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
     }
 }
 
 #[tonic::async_trait]
 impl MetricsService for Sink {
-    async fn export(&self, request: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.accept(request, Signal::Metrics, "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", Export::Metrics).await;
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.accept(
+            request,
+            Signal::Metrics,
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            Export::Metrics,
+        )
+        .await;
         Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
     }
 }
 
 #[tonic::async_trait]
 impl LogsService for Sink {
-    async fn export(&self, request: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        self.accept(request, Signal::Logs, "/opentelemetry.proto.collector.logs.v1.LogsService/Export", Export::Logs).await;
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        self.accept(request, Signal::Logs, "/opentelemetry.proto.collector.logs.v1.LogsService/Export", Export::Logs)
+            .await;
         Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
     }
 }

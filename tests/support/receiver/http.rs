@@ -92,7 +92,9 @@ fn decompress(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, String> {
         None | Some("identity") => Ok(body.to_vec()),
         Some("gzip") => {
             let mut decoded = Vec::new();
-            flate2::read::GzDecoder::new(body).read_to_end(&mut decoded).map_err(|error| format!("bad gzip body: {error}"))?;
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut decoded)
+                .map_err(|error| format!("bad gzip body: {error}"))?;
             Ok(decoded)
         }
         Some(other) => Err(format!("unsupported content-encoding {other}")),

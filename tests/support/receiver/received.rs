@@ -76,7 +76,11 @@ impl ReceivedSpan {
             resource_spans.scope_spans.into_iter().flat_map(move |scope_spans| {
                 let scope = scope_spans.scope.map(|scope| scope.name).unwrap_or_default();
                 let resource = resource.clone();
-                scope_spans.spans.into_iter().map(move |span| ReceivedSpan { resource: resource.clone(), scope: scope.clone(), span })
+                scope_spans.spans.into_iter().map(move |span| ReceivedSpan {
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                    span,
+                })
             })
         })
     }

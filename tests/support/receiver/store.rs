@@ -110,7 +110,9 @@ impl Export {
     /// Spans, data points or log records carried.
     pub(super) fn items(&self) -> usize {
         match self {
-            Export::Traces(traces) => traces.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum(),
+            Export::Traces(traces) => {
+                traces.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum()
+            }
             Export::Metrics(metrics) => metrics
                 .resource_metrics
                 .iter()
@@ -118,7 +120,9 @@ impl Export {
                 .flat_map(|s| &s.metrics)
                 .map(super::received::count_data_points)
                 .sum(),
-            Export::Logs(logs) => logs.resource_logs.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum(),
+            Export::Logs(logs) => {
+                logs.resource_logs.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum()
+            }
         }
     }
 }

@@ -42,7 +42,8 @@ fn line(record: &SdkLogRecord) -> String {
     if let Some(context) = record.trace_context() {
         let _ = write!(line, " trace_id={} span_id={}", context.trace_id, context.span_id);
     }
-    let attributes: Vec<String> = record.attributes_iter().map(|(key, value)| format!("{key}={}", any_value(value))).collect();
+    let attributes: Vec<String> =
+        record.attributes_iter().map(|(key, value)| format!("{key}={}", any_value(value))).collect();
     if !attributes.is_empty() {
         let _ = write!(line, " {{{}}}", attributes.join(" "));
     }

@@ -110,7 +110,13 @@ fn tree(spans: &[SpanData]) -> String {
     out
 }
 
-fn write_branch(out: &mut String, span: &SpanData, children: &HashMap<SpanId, Vec<&SpanData>>, prefix: &str, last: bool) {
+fn write_branch(
+    out: &mut String,
+    span: &SpanData,
+    children: &HashMap<SpanId, Vec<&SpanData>>,
+    prefix: &str,
+    last: bool,
+) {
     let (branch, continuation) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
     let _ = writeln!(out, "{prefix}{branch}{}", summary(span));
     let child_prefix = format!("{prefix}{continuation}");
