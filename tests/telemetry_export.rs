@@ -235,3 +235,19 @@ fn a_slow_collector_neither_blocks_nor_crashes_and_warns_once() {
     let receiver = Receiver::start_blocking(Transport::Grpc, options);
     collector_trouble(base_vars(&receiver));
 }
+
+#[test]
+fn the_signal_endpoint_wins_and_is_used_as_is() {
+    let receiver = Receiver::start_blocking(Transport::Http, ReceiverOptions::default());
+    let vars = with(
+        base_vars(&receiver),
+        &[
+            // The generic endpoint points nowhere; only the traces endpoint, a full URL, reaches the receiver.
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &format!("{}/v1/traces", receiver.endpoint())),
+        ],
+    );
+    run("spans", &vars);
+    assert_eq!(receiver.spans().len(), 10);
+    assert!(receiver.requests().iter().all(|request| request.path == "/v1/traces"));
+}
