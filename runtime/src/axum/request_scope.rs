@@ -96,9 +96,10 @@ impl RequestScope {
 
 impl Drop for RequestScope {
     fn drop(&mut self) {
-        self.cx.span().end();
+        // Metrics first: whoever sees the ended span can rely on the request being counted.
         let seconds = self.started.elapsed().as_secs_f64();
         self.config.instruments.request_ended(&self.active, seconds, &self.metric);
+        self.cx.span().end();
     }
 }
 

@@ -1,0 +1,302 @@
+//! What the server layer costs per request, next to no layer and to axum-tracing-opentelemetry, in one
+//! run: `cargo bench -p traced --bench http_overhead`.
+//!
+//! Each case serves an axum hello world on 127.0.0.1 from a one-worker tokio runtime, with every span
+//! sampled and exported through a batch processor into an exporter that discards. A raw HTTP/1.1
+//! keep-alive load generator (its own runtime, threads named `loadgen`) sends the requests. CPU per
+//! request is the on-CPU time of every thread except the load generator's and the main thread (so the
+//! batch processor's thread counts), read from `/proc/self/task/*/schedstat` (nanoseconds). Cases run
+//! interleaved for several rounds and the median is reported, which keeps the comparison fair on a
+//! busy machine.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::Router;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+const CONNECTIONS: usize = 4;
+const WARMUP_REQUESTS: usize = 2_000;
+const REQUESTS: usize = 20_000;
+const ROUNDS: usize = 5;
+
+/// Accepts every batch and keeps nothing: the cost measured is the layer's, not an exporter's.
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Case {
+    Bare,
+    Traced,
+    TracedWithoutMetrics,
+    AxumTracingOpentelemetry,
+}
+
+impl Case {
+    const ALL: [Case; 4] = [Case::Bare, Case::Traced, Case::TracedWithoutMetrics, Case::AxumTracingOpentelemetry];
+
+    fn name(self) -> &'static str {
+        match self {
+            Case::Bare => "axum, no layer",
+            Case::Traced => "traced::axum::TracedLayer",
+            Case::TracedWithoutMetrics => "TracedLayer, spans only (no meter provider)",
+            Case::AxumTracingOpentelemetry => "axum-tracing-opentelemetry 0.42",
+        }
+    }
+
+    fn app(self, meter: &opentelemetry::metrics::Meter) -> Router {
+        let app = Router::new().route("/", get(|| async { "Hello, World!" }));
+        match self {
+            Case::Bare => app,
+            Case::Traced => app.layer(traced::axum::TracedLayer::new().meter(meter)),
+            // The global meter provider is never set in this bench: its instruments are no-ops.
+            Case::TracedWithoutMetrics => app.layer(traced::axum::TracedLayer::new()),
+            Case::AxumTracingOpentelemetry => {
+                app.layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
+            }
+        }
+    }
+}
+
+/// One measurement: requests per second and server-side CPU nanoseconds per request.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    requests_per_second: f64,
+    cpu_ns_per_request: f64,
+}
+
+fn main() {
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOn)
+        .with_span_processor(BatchSpanProcessor::builder(Discard).build())
+        .build();
+    // Aggregates like a real app; its first export (every 60 s) comes after the run.
+    let meter_provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+        .build();
+    let meter = opentelemetry::metrics::MeterProvider::meter(&meter_provider, "http_overhead");
+    traced::install_tracer_provider(&provider);
+    traced::propagation::set_text_map_propagator(TraceContextPropagator::new());
+    // axum-tracing-opentelemetry creates `tracing` spans that tracing-opentelemetry turns into OTel spans.
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("axum-tracing-opentelemetry")));
+    tracing::subscriber::set_global_default(subscriber).expect("no other subscriber in the bench");
+
+    let loadgen = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("loadgen")
+        .enable_all()
+        .build()
+        .expect("load generator runtime");
+
+    // `cargo bench --bench http_overhead -- traced` runs the cases whose name contains `traced` (and
+    // the baseline, which the ratios need).
+    let filters: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with("--")).collect();
+    let selected = |case: &Case| {
+        *case == Case::Bare || filters.is_empty() || filters.iter().any(|filter| case.name().contains(filter.as_str()))
+    };
+    let mut samples: Vec<(Case, Vec<Sample>)> =
+        Case::ALL.iter().filter(|case| selected(case)).map(|case| (*case, Vec::new())).collect();
+    for round in 0..ROUNDS {
+        for (case, results) in &mut samples {
+            let sample = measure(*case, &meter, &loadgen);
+            eprintln!(
+                "round {}: {:<44} {:>9.0} req/s {:>7.2} µs CPU/request",
+                round + 1,
+                case.name(),
+                sample.requests_per_second,
+                sample.cpu_ns_per_request / 1_000.0
+            );
+            results.push(sample);
+        }
+    }
+    report(&samples);
+    in_process_report(&meter, &samples.iter().map(|(case, _)| *case).collect::<Vec<_>>());
+    let _ = provider.shutdown();
+}
+
+/// The same cases without sockets: requests handed straight to the router on one thread, so the
+/// layer's own cost shows without the kernel's noise. CPU of every thread (the batch processor's too).
+fn in_process_report(meter: &opentelemetry::metrics::Meter, cases: &[Case]) {
+    const CALLS: usize = 200_000;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mut results: Vec<(Case, f64)> = Vec::new();
+    for case in cases {
+        let app = case.app(meter);
+        let mut runs = Vec::new();
+        for _ in 0..ROUNDS {
+            let cpu_before = process_cpu_ns();
+            runtime.block_on(async {
+                for _ in 0..CALLS {
+                    let request = axum::http::Request::get("/")
+                        .header("host", "127.0.0.1:8000")
+                        .header("user-agent", "http_overhead")
+                        .body(axum::body::Body::empty())
+                        .expect("request");
+                    let response = tower::ServiceExt::oneshot(app.clone(), request).await.expect("infallible");
+                    let body = axum::body::to_bytes(response.into_body(), 64).await.expect("body");
+                    std::hint::black_box(body);
+                }
+            });
+            runs.push(process_cpu_ns().saturating_sub(cpu_before) as f64 / CALLS as f64);
+        }
+        results.push((*case, median(runs)));
+    }
+    let bare = results[0].1;
+    println!("\nin process (no sockets): {CALLS} calls x {ROUNDS} rounds, median CPU per request\n");
+    println!("| case | CPU µs/request | extra CPU µs/request |");
+    println!("| --- | ---: | ---: |");
+    for (case, cpu) in results {
+        println!("| {} | {:.2} | {:+.2} |", case.name(), cpu / 1_000.0, (cpu - bare) / 1_000.0);
+    }
+}
+
+/// On-CPU nanoseconds of every thread of the process.
+fn process_cpu_ns() -> u64 {
+    cpu_ns_of_threads(|_| true)
+}
+
+/// Serves `case` on a fresh one-worker runtime and drives it with the load generator.
+fn measure(case: Case, meter: &opentelemetry::metrics::Meter, loadgen: &tokio::runtime::Runtime) -> Sample {
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("server")
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let app = case.app(meter);
+    let address = server.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let address = listener.local_addr().expect("local address");
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
+        address
+    });
+
+    loadgen.block_on(drive(address, WARMUP_REQUESTS));
+    let cpu_before = server_side_cpu_ns();
+    let started = Instant::now();
+    loadgen.block_on(drive(address, REQUESTS));
+    let elapsed = started.elapsed();
+    let cpu = server_side_cpu_ns().saturating_sub(cpu_before);
+    server.shutdown_timeout(Duration::from_secs(1));
+    Sample {
+        requests_per_second: REQUESTS as f64 / elapsed.as_secs_f64(),
+        cpu_ns_per_request: cpu as f64 / REQUESTS as f64,
+    }
+}
+
+/// Sends `total` requests over `CONNECTIONS` keep-alive connections, one in flight per connection.
+async fn drive(address: SocketAddr, total: usize) {
+    let per_connection = total / CONNECTIONS;
+    let connections: Vec<_> = (0..CONNECTIONS)
+        .map(|_| tokio::spawn(async move { hello_requests(address, per_connection).await }))
+        .collect();
+    for connection in connections {
+        connection.await.expect("load generator task");
+    }
+}
+
+async fn hello_requests(address: SocketAddr, count: usize) {
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nuser-agent: http_overhead\r\n\r\n";
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut buffer = Vec::with_capacity(4096);
+    for _ in 0..count {
+        stream.write_all(REQUEST).await.expect("send request");
+        read_response(&mut stream, &mut buffer).await;
+    }
+}
+
+/// Reads one response (head and `content-length` body) and leaves the buffer empty for the next.
+async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) {
+    loop {
+        if let Some(length) = complete_response_length(buffer) {
+            buffer.drain(..length);
+            return;
+        }
+        let mut chunk = [0_u8; 4096];
+        let read = stream.read(&mut chunk).await.expect("read response");
+        assert!(read > 0, "the server closed the connection");
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// The length of the first complete response in `buffer`, if it has arrived.
+fn complete_response_length(buffer: &[u8]) -> Option<usize> {
+    let head_end = buffer.windows(4).position(|window| window == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&buffer[..head_end]).ok()?;
+    assert!(head.starts_with("HTTP/1.1 200"), "unexpected response: {head}");
+    let body_length = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    (buffer.len() >= head_end + body_length).then_some(head_end + body_length)
+}
+
+/// On-CPU nanoseconds of every thread but the load generator's and the main thread.
+fn server_side_cpu_ns() -> u64 {
+    let main_tid = std::process::id().to_string();
+    cpu_ns_of_threads(|task| {
+        task.file_name().to_str() != Some(main_tid.as_str())
+            && std::fs::read_to_string(task.path().join("comm")).is_ok_and(|name| !name.starts_with("loadgen"))
+    })
+}
+
+/// Sum of the on-CPU nanoseconds (`/proc/self/task/<tid>/schedstat`) of the threads `include` keeps.
+fn cpu_ns_of_threads(include: impl Fn(&std::fs::DirEntry) -> bool) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(Result::ok)
+        .filter(|task| include(task))
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn report(samples: &[(Case, Vec<Sample>)]) {
+    let summary: Vec<(Case, f64, f64)> = samples
+        .iter()
+        .map(|(case, results)| {
+            let rps = median(results.iter().map(|s| s.requests_per_second).collect());
+            let cpu = median(results.iter().map(|s| s.cpu_ns_per_request).collect());
+            (*case, rps, cpu)
+        })
+        .collect();
+    let (_, bare_rps, bare_cpu) = summary[0];
+    println!("\nhttp_overhead: {REQUESTS} requests x {ROUNDS} rounds, {CONNECTIONS} connections, medians\n");
+    println!("| case | req/s | req/s vs no layer | CPU µs/request | extra CPU µs/request | CPU vs no layer |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (case, rps, cpu) in summary {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:+.2} | {:.2} |",
+            case.name(),
+            rps,
+            rps / bare_rps,
+            cpu / 1_000.0,
+            (cpu - bare_cpu) / 1_000.0,
+            cpu / bare_cpu
+        );
+    }
+}

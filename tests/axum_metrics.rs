@@ -1,0 +1,112 @@
+//! The layer's RED metrics, read from an in-memory metric exporter: `http.server.request.duration`
+//! (seconds, the conventions' buckets and attributes) and `http.server.active_requests`.
+
+mod axum_support;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use opentelemetry::KeyValue;
+
+use axum_support::{capture, serve, server_spans, MetricsCapture};
+use traced::axum::TracedLayer;
+
+const BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+
+fn sorted(mut attributes: Vec<KeyValue>) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> =
+        attributes.drain(..).map(|kv| (kv.key.as_str().to_owned(), kv.value.to_string())).collect();
+    pairs.sort();
+    pairs
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = expected.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    pairs.sort();
+    pairs
+}
+
+#[tokio::test]
+async fn request_duration_is_a_histogram_per_route_and_status() {
+    let spans = capture();
+    let metrics = MetricsCapture::new();
+    let router = Router::new()
+        .route("/items/{item_id}", get(|| async { "item" }))
+        .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+        .layer(TracedLayer::new().meter(&metrics.meter()));
+    let address = serve(router).await;
+    let client = reqwest::Client::new();
+    for path in ["/items/1", "/items/2", "/fail"] {
+        client.get(format!("http://{address}{path}")).send().await.expect("request");
+    }
+    server_spans(&spans, 3).await;
+
+    let mut points = metrics.histogram("http.server.request.duration");
+    points.sort_by_key(|(_, count, _)| *count);
+    assert_eq!(points.len(), 2, "{points:?}");
+    let (failed, failed_count, bounds) = points.remove(0);
+    assert_eq!(failed_count, 1);
+    assert_eq!(bounds, BUCKETS.to_vec());
+    assert_eq!(
+        sorted(failed),
+        pairs(&[
+            ("http.request.method", "GET"),
+            ("url.scheme", "http"),
+            ("http.route", "/fail"),
+            ("network.protocol.version", "1.1"),
+            ("http.response.status_code", "500"),
+            ("error.type", "500"),
+        ])
+    );
+    let (ok, ok_count, _) = points.remove(0);
+    assert_eq!(ok_count, 2);
+    assert_eq!(
+        sorted(ok),
+        pairs(&[
+            ("http.request.method", "GET"),
+            ("url.scheme", "http"),
+            ("http.route", "/items/{item_id}"),
+            ("network.protocol.version", "1.1"),
+            ("http.response.status_code", "200"),
+        ])
+    );
+    let unit = metrics.with_metric("http.server.request.duration", |metric| metric.map(|m| m.unit().to_owned()));
+    assert_eq!(unit.as_deref(), Some("s"));
+}
+
+#[tokio::test]
+async fn active_requests_count_requests_in_flight() {
+    let spans = capture();
+    let metrics = MetricsCapture::new();
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let gate = std::sync::Arc::new(std::sync::Mutex::new(Some((entered_tx, release_rx))));
+    let router = Router::new()
+        .route(
+            "/slow",
+            get(move || {
+                let gate = gate.lock().expect("gate").take();
+                async move {
+                    if let Some((entered, release)) = gate {
+                        let _ = entered.send(());
+                        let _ = release.await;
+                    }
+                    "done"
+                }
+            }),
+        )
+        .layer(TracedLayer::new().meter(&metrics.meter()));
+    let address = serve(router).await;
+    let request = tokio::spawn(reqwest::get(format!("http://{address}/slow")));
+    entered_rx.await.expect("the handler started");
+
+    let active = metrics.sum("http.server.active_requests");
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].1, 1, "one request in flight");
+    assert_eq!(sorted(active[0].0.clone()), pairs(&[("http.request.method", "GET"), ("url.scheme", "http")]));
+
+    release_tx.send(()).expect("release the handler");
+    request.await.expect("task").expect("request");
+    server_spans(&spans, 1).await;
+    assert_eq!(metrics.sum("http.server.active_requests")[0].1, 0, "back to zero once the response was sent");
+}
