@@ -16,6 +16,9 @@ use crate::item::{Body, FnItem, Output};
 pub(crate) fn expand(args: &TracedArgs, item: &FnItem) -> TokenStream {
     let start = start_span(args, item);
     let run = match item.body() {
+        // Nothing may come between a `#[track_caller]` body and its caller, so no closure: the span
+        // still ends on return and panic, but an `Err` is not seen.
+        Body::Sync(block) if item.tracks_caller() => sync_body(block, &Output::Unit),
         Body::Sync(block) => sync_body(block, &item.output()),
         Body::Async(block) => async_body(block, &item.output()),
         Body::BoxedFuture { pin, future } => boxed_future_body(pin, future),

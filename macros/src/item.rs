@@ -91,6 +91,12 @@ impl FnItem {
         }
     }
 
+    /// Whether the function is `#[track_caller]`: its body must then run in the function itself, since
+    /// a closure would report its own location to `Location::caller()` and panics.
+    pub(crate) fn tracks_caller(&self) -> bool {
+        self.item.attrs.iter().any(|attr| attr.path().is_ident("track_caller"))
+    }
+
     /// The function as written, with `body` (the statements inside the braces) as its body.
     pub(crate) fn with_body(&self, body: TokenStream) -> TokenStream {
         let ItemFn { attrs, vis, sig, .. } = &self.item;
@@ -191,6 +197,12 @@ mod tests {
         assert_eq!(shape(quote!(async fn f() {})), "async");
         assert_eq!(shape(quote!(fn f() -> Pin<Box<dyn Future<Output = ()>>> { Box::pin(async move {}) })), "boxed future");
         assert_eq!(shape(quote!(fn f() -> Box<u8> { Box::new(1) })), "sync");
+    }
+
+    #[test]
+    fn sees_track_caller() {
+        assert!(parse(quote!(#[track_caller] fn f() {})).expect("a function").tracks_caller());
+        assert!(!parse(quote!(#[inline] fn f() {})).expect("a function").tracks_caller());
     }
 
     #[test]

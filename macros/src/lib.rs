@@ -33,7 +33,9 @@ use crate::item::FnItem;
 ///
 /// Works on free functions, `async fn`, methods (`self`, `&self`, `&mut self`), associated functions,
 /// trait implementations (native `async fn` and `#[async_trait]` alike), generics, lifetimes,
-/// `impl Trait` arguments and return types, and `unsafe fn`; `?` and `return` keep working.
+/// `impl Trait` arguments and return types, and `unsafe fn`; `?` and `return` keep working. A
+/// `#[track_caller]` function keeps reporting its caller's location; its body then runs unwrapped, so
+/// its `Err` is not seen (the span still ends, and a panic still marks it ERROR).
 ///
 /// # Options
 ///
