@@ -5,7 +5,9 @@ use std::time::Duration;
 /// Parses `<number><unit>` with unit `ms`, `s`, `m` or `h` (none means seconds); fractions allowed.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let value: f64 = number
         .parse()
@@ -36,9 +38,15 @@ mod tests {
 
     #[test]
     fn rejects_garbage_with_a_hint() {
-        assert!(parse_duration("").expect_err("must be refused").contains("not a duration"));
-        assert!(parse_duration("-1s").expect_err("must be refused").contains("not a duration"));
-        assert!(parse_duration("3 days").expect_err("must be refused").contains("unknown unit `days`"));
+        assert!(parse_duration("")
+            .expect_err("must be refused")
+            .contains("not a duration"));
+        assert!(parse_duration("-1s")
+            .expect_err("must be refused")
+            .contains("not a duration"));
+        assert!(parse_duration("3 days")
+            .expect_err("must be refused")
+            .contains("unknown unit `days`"));
         assert!(parse_duration("1e400").is_err());
     }
 }

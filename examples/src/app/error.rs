@@ -1,8 +1,11 @@
-//! The app's errors. A failed request gets `traced::ErrorResponse`: a generic message and the trace
-//! id, never the error text.
+//! The app's errors. Handlers return them through `#[record_errors(response)]`: a 5xx is recorded on
+//! the request's span (an `exception` event, status ERROR) and answered with a generic message and
+//! the trace id; a 4xx is the caller's mistake and passes through unrecorded.
 
-use axum::response::{IntoResponse, Response};
-use traced::ErrorResponse;
+use std::borrow::Cow;
+
+use axum::http::StatusCode;
+use traced::PublicError;
 
 /// Why a handler failed.
 #[derive(Debug, thiserror::Error)]
@@ -13,11 +16,17 @@ pub enum AppError {
     /// The service behind `/external-api` could not be reached or answered badly.
     #[error("the external API call failed")]
     Upstream(#[source] reqwest::Error),
+    /// No such row in the demo database.
+    #[error("no user {0}")]
+    UserNotFound(u64),
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        // TODO(issue 4): `#[record_errors]` on the handlers, so the error is also recorded on the span.
-        ErrorResponse::new().into_response()
+impl PublicError for AppError {
+    fn status(&self) -> Option<StatusCode> {
+        matches!(self, Self::UserNotFound(_)).then_some(StatusCode::NOT_FOUND)
+    }
+
+    fn public_message(&self) -> Option<Cow<'_, str>> {
+        matches!(self, Self::UserNotFound(_)).then_some(Cow::Borrowed("user not found"))
     }
 }

@@ -3,13 +3,14 @@
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use opentelemetry::KeyValue;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use traced::{record_errors, traced_dependency};
+
+use super::database::{DbSession, User};
 use super::error::AppError;
 use super::state::AppState;
 
@@ -40,31 +41,53 @@ pub async fn read_item(
 async fn load_item(item_id: u64, io_delay: Duration) {
     if item_id.is_multiple_of(2) {
         // A log line inside the span: exported with this span's trace and span id.
-        tracing::info!(item_id, delay_seconds = io_delay.as_secs_f64(), "slow path: waiting on simulated I/O");
+        tracing::info!(
+            item_id,
+            delay_seconds = io_delay.as_secs_f64(),
+            "slow path: waiting on simulated I/O"
+        );
         tokio::time::sleep(io_delay).await;
         traced::record("demo.io_delay_seconds", io_delay.as_secs_f64());
     }
 }
 
 /// Calls the external API (by default the built-in todo service) and returns what it said.
+#[record_errors(response)]
 pub async fn external_api(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     let target = &state.external;
-    state.metrics.inter_service_requests.add(1, &[KeyValue::new("target_service", target.service.clone())]);
-    let response = state.http.get(target.url.as_str()).send().await.map_err(AppError::Upstream)?;
-    let body = response.error_for_status().map_err(AppError::Upstream)?.json().await.map_err(AppError::Upstream)?;
+    state
+        .metrics
+        .inter_service_requests
+        .add(1, &[KeyValue::new("target_service", target.service.clone())]);
+    let response = state
+        .http
+        .get(target.url.as_str())
+        .send()
+        .await
+        .map_err(AppError::Upstream)?;
+    let body = response
+        .error_for_status()
+        .map_err(AppError::Upstream)?
+        .json()
+        .await
+        .map_err(AppError::Upstream)?;
     Ok(Json(body))
 }
 
+#[record_errors(response)]
 pub async fn exception() -> Result<Json<Value>, AppError> {
     Err(AppError::Demo)
 }
 
-/// Reads a user through a database session opened for this request.
-pub async fn read_user(State(state): State<AppState>, Path(user_id): Path<u64>) -> Response {
-    // TODO(issue 4): take the session as a `#[traced_dependency(name = "database_operation")]` extractor.
-    let session = state.database.session().await;
-    match session.find_user(user_id) {
-        Some(user) => Json(user).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({ "message": "user not found" }))).into_response(),
-    }
+/// The guide's traced dependency: a database session whose `database_operation` span stays open
+/// while the handler holds it. Handlers take it as [`Db`].
+#[traced_dependency(name = "database_operation", attributes(db.namespace = "demo"), extractor = Db)]
+pub async fn database_session(State(state): State<AppState>) -> DbSession {
+    state.database.session().await
+}
+
+/// Reads a user through the request's database session.
+#[record_errors(response)]
+pub async fn read_user(db: Db, Path(user_id): Path<u64>) -> Result<Json<User>, AppError> {
+    db.find_user(user_id).map(Json).ok_or(AppError::UserNotFound(user_id))
 }

@@ -72,12 +72,21 @@ impl SampleApp {
             Some(url) => (external_api(url)?, None),
             None => {
                 let (url, task) = downstream::start().await?;
-                (ExternalApi { url, service: downstream::SERVICE_NAME.to_owned() }, Some(task))
+                (
+                    ExternalApi {
+                        url,
+                        service: downstream::SERVICE_NAME.to_owned(),
+                    },
+                    Some(task),
+                )
             }
         };
         // CLIENT spans, and `traceparent` so the called service joins the trace.
         let http = traced::client::Client::from(
-            reqwest::Client::builder().timeout(OUTBOUND_TIMEOUT).build().map_err(io::Error::other)?,
+            reqwest::Client::builder()
+                .timeout(OUTBOUND_TIMEOUT)
+                .build()
+                .map_err(io::Error::other)?,
         );
         let state = AppState {
             io_delay: config.io_delay,
@@ -100,7 +109,11 @@ impl SampleApp {
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
         self.serve_router(self.router(), listener, shutdown).await
     }
 

@@ -100,7 +100,9 @@ impl User {
             let url = self.config.url(&path);
             let started = Instant::now();
             // A request cut short by the stop is not counted: it has neither succeeded nor failed.
-            let Some(failure) = until_stopped(&mut self.stop, call(&self.client, &url)).await else { break };
+            let Some(failure) = until_stopped(&mut self.stop, call(&self.client, &url)).await else {
+                break;
+            };
             self.live.record(failure.is_some());
             stats.record(endpoint, started.elapsed(), failure);
             let pause = wait_time(self.config.wait, &mut self.rng);
@@ -123,7 +125,9 @@ async fn until_stopped<T>(stop: &mut watch::Receiver<bool>, work: impl Future<Ou
 
 /// Takes one request from the run's budget; false once it is spent.
 fn take_one(budget: &AtomicU64) -> bool {
-    budget.fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(1)).is_ok()
+    budget
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(1))
+        .is_ok()
 }
 
 fn wait_time(wait: WaitTime, rng: &mut SmallRng) -> Duration {
@@ -172,12 +176,18 @@ mod tests {
     #[test]
     fn wait_times_stay_in_range() {
         let mut rng = SmallRng::seed_from_u64(5);
-        let wait = WaitTime { min: Duration::from_millis(10), max: Duration::from_millis(20) };
+        let wait = WaitTime {
+            min: Duration::from_millis(10),
+            max: Duration::from_millis(20),
+        };
         for _ in 0..1000 {
             let pause = wait_time(wait, &mut rng);
             assert!(pause >= wait.min && pause <= wait.max, "{pause:?}");
         }
-        let fixed = WaitTime { min: Duration::from_millis(7), max: Duration::from_millis(7) };
+        let fixed = WaitTime {
+            min: Duration::from_millis(7),
+            max: Duration::from_millis(7),
+        };
         assert_eq!(wait_time(fixed, &mut rng), Duration::from_millis(7));
     }
 }
