@@ -16,12 +16,13 @@ use crate::item::{Body, FnItem, Output};
 pub(crate) fn expand(args: &TracedArgs, item: &FnItem) -> TokenStream {
     let start = start_span(args, item);
     let run = match item.body() {
+        // The boxed future starts its span itself, at its first poll.
+        Body::BoxedFuture { pin, future } => return item.with_body(boxed_future_body(start, pin, future)),
         // Nothing may come between a `#[track_caller]` body and its caller, so no closure: the span
         // still ends on return and panic, but an `Err` is not seen.
         Body::Sync(block) if item.tracks_caller() => sync_body(block, &Output::Unit),
         Body::Sync(block) => sync_body(block, &item.output()),
         Body::Async(block) => async_body(block, &item.output()),
-        Body::BoxedFuture { pin, future } => boxed_future_body(pin, future),
     };
     item.with_body(quote!(#start #run))
 }
@@ -96,14 +97,16 @@ fn async_body(block: &Block, output: &Output) -> TokenStream {
     }
 }
 
-/// `#[async_trait]`'s `Box::pin(async move { .. })`: the span starts when the method is called, and
-/// the inner future runs inside it.
-fn boxed_future_body(pin: &Expr, future: &ExprAsync) -> TokenStream {
+/// `#[async_trait]`'s `Box::pin(async move { .. })`: as for an `async fn`, the span starts at the first
+/// poll (where `self` still has its name: async-trait renames it inside its own block only), and the
+/// inner future runs inside it.
+fn boxed_future_body(start: TokenStream, pin: &Expr, future: &ExprAsync) -> TokenStream {
     let span = local("__traced_span");
     let ret = local("__traced_ret");
     let observe = observe();
     quote! {
         #pin(async move {
+            #start
             let #ret = #span.instrument(#future).await;
             #observe
             #ret

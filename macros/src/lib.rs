@@ -49,7 +49,9 @@ use crate::item::FnItem;
 ///   naming its replacement. Values are expressions over the parameters, evaluated once when the span
 ///   starts: `bool`, integers, `f32`/`f64`, `String`, `&str`, `Cow<str>`, `Option`s of those (`None`
 ///   records nothing) and `Vec`s or arrays of the scalars. A bare parameter name (`attributes(item_id)`)
-///   records the parameter under its own name.
+///   records the parameter under its own name. The span starts, and the values are evaluated, when
+///   the function is called, or at the first poll of an `async fn` (`#[async_trait]` methods alike);
+///   when telemetry is disabled they are not evaluated at all.
 ///
 /// # Example
 ///
