@@ -73,25 +73,16 @@ impl TryFrom<LoadArgs> for LoadConfig {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<LoadConfig, String> {
-        let args = LoadArgs::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))
+    /// Parses a command line given as one string (no argument contains a space).
+    fn parse(command_line: &str) -> Result<LoadConfig, String> {
+        let args = LoadArgs::try_parse_from(std::iter::once("loadgen").chain(command_line.split_whitespace()))
             .map_err(|e| e.to_string())?;
         LoadConfig::try_from(args).map_err(|e| e.to_string())
     }
 
     #[test]
     fn the_guides_command_line() {
-        let config = parse(&[
-            "--users",
-            "10",
-            "--spawn-rate",
-            "1",
-            "--duration",
-            "30s",
-            "-H",
-            "http://127.0.0.1:5002",
-        ])
-        .expect("valid");
+        let config = parse("--users 10 --spawn-rate 1 --duration 30s -H http://127.0.0.1:5002").expect("valid");
         assert_eq!(
             (config.users, config.spawn_rate, config.duration),
             (10, 1.0, Duration::from_secs(30))
@@ -102,21 +93,7 @@ mod tests {
 
     #[test]
     fn short_flags_waits_and_seed() {
-        let config = parse(&[
-            "-u",
-            "3",
-            "-r",
-            "0.5",
-            "-t",
-            "2m",
-            "--min-wait",
-            "0ms",
-            "--max-wait",
-            "50ms",
-            "--seed",
-            "9",
-        ])
-        .expect("valid");
+        let config = parse("-u 3 -r 0.5 -t 2m --min-wait 0ms --max-wait 50ms --seed 9").expect("valid");
         assert_eq!(
             (config.users, config.spawn_rate, config.duration),
             (3, 0.5, Duration::from_secs(120))
@@ -133,17 +110,17 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_reason() {
-        assert!(parse(&["-H", "http://192.0.2.1"])
+        assert!(parse("-H http://192.0.2.1")
             .expect_err("must be refused")
             .contains("--allow-remote"));
-        assert!(parse(&["-H", "http://192.0.2.1", "--allow-remote"]).is_ok());
-        assert!(parse(&["--duration", "soon"])
+        assert!(parse("-H http://192.0.2.1 --allow-remote").is_ok());
+        assert!(parse("--duration soon")
             .expect_err("must be refused")
             .contains("not a duration"));
-        assert!(parse(&["--users", "0"])
+        assert!(parse("--users 0")
             .expect_err("must be refused")
             .contains("users must be"));
-        assert!(parse(&["--min-wait", "3s"])
+        assert!(parse("--min-wait 3s")
             .expect_err("must be refused")
             .contains("min wait"));
     }
