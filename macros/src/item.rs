@@ -45,7 +45,9 @@ impl FnItem {
             Item::Fn(item) => match item.sig.constness {
                 Some(constness) => Err(syn::Error::new(
                     constness.span,
-                    format!("`#[{macro_name}]` cannot be used on a `const fn`; a span is started at run time, so remove `const`"),
+                    format!(
+                        "`#[{macro_name}]` cannot be used on a `const fn`; a span is started at run time, so remove `const`"
+                    ),
                 )),
                 None => Ok(Self { item }),
             },

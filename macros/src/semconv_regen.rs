@@ -29,7 +29,8 @@ fn deprecated_key_table_matches_the_semantic_conventions_crate() {
     let actual = std::fs::read_to_string(&table).expect("the checked-in table");
     assert!(
         actual == expected,
-        "{TABLE_FILE} is out of date with {SEMCONV_PACKAGE} {version}; rewrite it with `{REGENERATE_VAR}=1 cargo test -p traced-macros`"
+        "{TABLE_FILE} is out of date with {SEMCONV_PACKAGE} {version}; \
+         rewrite it with `{REGENERATE_VAR}=1 cargo test -p traced-macros`"
     );
 }
 
@@ -147,9 +148,12 @@ fn render(version: &str, keys: &[(String, String)]) -> String {
 #[test]
 fn advice_reads_like_a_compiler_hint() {
     let note = |text: &str| advice(&format!("{{note: {text}}}"));
-    assert_eq!(note("Replaced by `url.full`., reason: renamed, renamed_to: url.full").as_deref(), Some("use `url.full`"));
-    assert_eq!(note("Split to `url.path` and `url.query`., reason: obsoleted").as_deref(), Some("split to `url.path` and `url.query`"));
-    assert_eq!(note("Removed, no replacement at this time.\n, reason: obsoleted").as_deref(), Some("no replacement at this time"));
+    let renamed = note("Replaced by `url.full`., reason: renamed, renamed_to: url.full");
+    assert_eq!(renamed.as_deref(), Some("use `url.full`"));
+    let split = note("Split to `url.path` and `url.query`., reason: obsoleted");
+    assert_eq!(split.as_deref(), Some("split to `url.path` and `url.query`"));
+    let removed = note("Removed, no replacement at this time.\n, reason: obsoleted");
+    assert_eq!(removed.as_deref(), Some("no replacement at this time"));
     assert_eq!(note("Moved to the [GenAI repository](https://example).\n, reason: uncategorized"), None);
     assert_eq!(note("Uncategorized., reason: uncategorized").as_deref(), Some(""));
 }
