@@ -10,7 +10,7 @@ use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use traced::traced;
-use traced_tests::{child, Receiver, ReceiverOptions, Signal, Transport};
+use traced_tests::{child, Receiver, ReceiverOptions, Signal, TestCertificates, Transport};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SAMPLED_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -231,7 +231,7 @@ fn a_dead_collector_neither_blocks_nor_crashes_and_warns_once() {
 
 #[test]
 fn a_slow_collector_neither_blocks_nor_crashes_and_warns_once() {
-    let options = ReceiverOptions { response_delay: Some(Duration::from_secs(3)) };
+    let options = ReceiverOptions { response_delay: Some(Duration::from_secs(3)), ..ReceiverOptions::default() };
     let receiver = Receiver::start_blocking(Transport::Grpc, options);
     collector_trouble(base_vars(&receiver));
 }
@@ -250,4 +250,27 @@ fn the_signal_endpoint_wins_and_is_used_as_is() {
     run("spans", &vars);
     assert_eq!(receiver.spans().len(), 10);
     assert!(receiver.requests().iter().all(|request| request.path == "/v1/traces"));
+}
+
+#[test]
+fn an_https_grpc_endpoint_exports_with_the_system_roots() {
+    let certificates = TestCertificates::for_loopback();
+    let options = ReceiverOptions { tls: Some(certificates.clone()), ..ReceiverOptions::default() };
+    let receiver = Receiver::start_blocking(Transport::Grpc, options);
+    let port = receiver.endpoint().rsplit(':').next().map(str::to_owned).unwrap_or_default();
+    assert!(receiver.endpoint().starts_with("https://127.0.0.1:"));
+
+    // Without trusting the test CA the server is rejected: verification is on.
+    let untrusted = run("spans", &base_vars(&receiver));
+    assert!(String::from_utf8_lossy(&untrusted.stderr).contains("traced: exporting traces to https://"));
+    assert!(receiver.spans().is_empty());
+
+    // The child trusts the test CA the way a deployment trusts its own: through the system roots.
+    let dir = std::env::temp_dir().join(format!("traced-tls-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ca = certificates.write_ca(&dir);
+    let vars = with(base_vars(&receiver), &[("SSL_CERT_FILE", ca.to_str().expect("UTF-8 temp path"))]);
+    run("spans", &vars);
+    std::fs::remove_dir_all(&dir).expect("remove the temp dir");
+    assert_eq!(receiver.spans().len(), 10, "spans arrived over TLS");
 }

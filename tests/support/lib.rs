@@ -3,12 +3,15 @@
 //! * [`Receiver`]: an OTLP receiver inside the test process on 127.0.0.1 with an ephemeral port,
 //!   over gRPC (tonic with the `opentelemetry-proto` service definitions) or HTTP (protobuf or JSON,
 //!   gzip or not), recording every request's headers and decoded payload.
+//! * [`TestCertificates`]: a throwaway CA and server certificate for TLS receivers.
 //! * [`child`]: re-runs the current test binary as a child process with its own environment, for
 //!   tests of process-global state (`traced::init()`, environment variables).
 
 pub mod child;
 mod receiver;
+mod tls;
 
+pub use tls::TestCertificates;
 pub use receiver::{
     ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Receiver, ReceiverOptions, Signal, Transport,
 };

@@ -95,8 +95,14 @@ pub(super) async fn serve(
     options: ReceiverOptions,
     stopped: impl Future<Output = ()>,
 ) {
+    let tls = options.tls.clone();
     let sink = Sink { store, options };
-    let result = tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(certificates) = tls {
+        let identity = tonic::transport::Identity::from_pem(certificates.server_cert_pem, certificates.server_key_pem);
+        server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).expect("server TLS");
+    }
+    let result = server
         .add_service(TraceServiceServer::new(sink.clone()).accept_compressed(CompressionEncoding::Gzip))
         .add_service(MetricsServiceServer::new(sink.clone()).accept_compressed(CompressionEncoding::Gzip))
         .add_service(LogsServiceServer::new(sink).accept_compressed(CompressionEncoding::Gzip))

@@ -25,11 +25,15 @@ use std::time::Duration;
 pub use received::{ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Signal, Transport};
 use store::Store;
 
+use crate::TestCertificates;
+
 /// How the receiver answers.
 #[derive(Debug, Clone, Default)]
 pub struct ReceiverOptions {
     /// Wait this long before answering each export (a slow collector).
     pub response_delay: Option<Duration>,
+    /// Serve over TLS with this server certificate (gRPC only); the endpoint is then `https://`.
+    pub tls: Option<TestCertificates>,
 }
 
 /// A running OTLP receiver; see the module docs.
@@ -37,6 +41,7 @@ pub struct ReceiverOptions {
 pub struct Receiver {
     transport: Transport,
     address: SocketAddr,
+    tls: bool,
     store: Arc<Store>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -64,6 +69,8 @@ impl Receiver {
         listener.set_nonblocking(true).expect("non-blocking listener");
         let address = listener.local_addr().expect("listener address");
         let store = Arc::new(Store::default());
+        let tls = options.tls.is_some();
+        assert!(!tls || transport == Transport::Grpc, "the test receiver serves TLS over gRPC only");
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let server_store = Arc::clone(&store);
         let thread = std::thread::Builder::new()
@@ -86,12 +93,13 @@ impl Receiver {
                 });
             })
             .expect("receiver thread");
-        Self { transport, address, store, stop: Some(stop), thread: Some(thread) }
+        Self { transport, address, tls, store, stop: Some(stop), thread: Some(thread) }
     }
 
-    /// `http://127.0.0.1:<port>`: the value for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    /// `http://127.0.0.1:<port>` (`https://` with TLS): the value for `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
     }
 
     /// The protocol for `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc` or `http/protobuf`).
