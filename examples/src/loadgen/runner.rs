@@ -190,4 +190,67 @@ mod tests {
         };
         assert_eq!(wait_time(fixed, &mut rng), Duration::from_millis(7));
     }
+
+    /// A config against `address` that stops on its budget, with no wait between requests.
+    fn config(address: std::net::SocketAddr, max_requests: u64) -> LoadConfig {
+        LoadConfig {
+            users: 2,
+            spawn_rate: 1000.0,
+            max_requests,
+            wait: WaitTime {
+                min: Duration::ZERO,
+                max: Duration::ZERO,
+            },
+            seed: Some(1),
+            ..LoadConfig::new(&format!("http://{address}"), false).expect("loopback")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_counts_timeouts() {
+        // Accepts connections and keeps them open without a word.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let silent = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((connection, _)) = listener.accept().await {
+                open.push(connection);
+            }
+        });
+        let config = LoadConfig {
+            request_timeout: Duration::from_millis(100),
+            ..config(address, 4)
+        };
+        let summary = run(config).await.expect("the run completes");
+        silent.abort();
+        assert_eq!((summary.total.requests, summary.total.failures), (4, 4));
+        assert!(
+            summary.failures.iter().all(|f| f.reason == "timeout"),
+            "{:?}",
+            summary.failures
+        );
+    }
+
+    #[tokio::test]
+    async fn the_deadline_interrupts_a_user_waiting_between_requests() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, axum::Router::new().fallback(|| async { "ok" })).await;
+        });
+        // Each user sends one request, then would wait an hour: only the deadline can end the run.
+        let config = LoadConfig {
+            duration: Duration::from_millis(500),
+            wait: WaitTime {
+                min: Duration::from_secs(3600),
+                max: Duration::from_secs(3600),
+            },
+            ..config(address, 1000)
+        };
+        let summary = run(config).await.expect("the run completes");
+        server.abort();
+        // Returning at all proves the wait was cut short; a loaded machine may not finish both requests.
+        assert!(summary.total.requests <= 2 && summary.total.failures == 0, "{summary}");
+        assert!(summary.elapsed < Duration::from_secs(3600));
+    }
 }
