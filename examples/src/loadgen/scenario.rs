@@ -12,7 +12,7 @@ pub struct Endpoint {
     pub path: fn(&mut SmallRng) -> String,
 }
 
-/// The endpoints of examples/locustfile.py, with the same weights (keep the two in step).
+/// The endpoints of examples/locustfile.py, with the same weights (a unit test keeps the two in step).
 pub const SAMPLE_APP: &[Endpoint] = &[
     Endpoint {
         name: "GET /",
@@ -158,5 +158,35 @@ mod tests {
             ..SAMPLE_APP[0]
         }])
         .is_none());
+    }
+
+    /// examples/locustfile.py: `@task(weight)` followed by a request `name="..."`, per task.
+    fn locustfile_weights() -> Vec<(String, u32)> {
+        let mut weights = Vec::new();
+        let mut pending = None;
+        for line in include_str!("../../locustfile.py").lines() {
+            if let Some(weight) = line
+                .trim()
+                .strip_prefix("@task(")
+                .and_then(|rest| rest.strip_suffix(')'))
+            {
+                pending = Some(weight.parse().expect("a numeric task weight"));
+            }
+            if let (Some(weight), Some((_, rest))) = (pending, line.split_once("name=\"")) {
+                let name = rest.split('"').next().expect("a closing quote");
+                weights.push((name.to_owned(), weight));
+                pending = None;
+            }
+        }
+        weights
+    }
+
+    #[test]
+    fn the_locustfile_has_the_same_endpoints_and_weights() {
+        let mut ours: Vec<(String, u32)> = SAMPLE_APP.iter().map(|e| (e.name.to_owned(), e.weight)).collect();
+        let mut locust = locustfile_weights();
+        ours.sort();
+        locust.sort();
+        assert_eq!(locust, ours);
     }
 }
