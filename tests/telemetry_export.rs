@@ -252,11 +252,10 @@ fn the_signal_endpoint_wins_and_is_used_as_is() {
     assert!(receiver.requests().iter().all(|request| request.path == "/v1/traces"));
 }
 
-#[test]
-fn an_https_grpc_endpoint_exports_with_the_system_roots() {
+fn https_exports_with_the_system_roots(transport: Transport) {
     let certificates = TestCertificates::for_loopback();
     let options = ReceiverOptions { tls: Some(certificates.clone()), ..ReceiverOptions::default() };
-    let receiver = Receiver::start_blocking(Transport::Grpc, options);
+    let receiver = Receiver::start_blocking(transport, options);
     let port = receiver.endpoint().rsplit(':').next().map(str::to_owned).unwrap_or_default();
     assert!(receiver.endpoint().starts_with("https://127.0.0.1:"));
 
@@ -273,4 +272,14 @@ fn an_https_grpc_endpoint_exports_with_the_system_roots() {
     run("spans", &vars);
     std::fs::remove_dir_all(&dir).expect("remove the temp dir");
     assert_eq!(receiver.spans().len(), 10, "spans arrived over TLS");
+}
+
+#[test]
+fn an_https_grpc_endpoint_exports_with_the_system_roots() {
+    https_exports_with_the_system_roots(Transport::Grpc);
+}
+
+#[test]
+fn an_https_http_endpoint_exports_with_the_system_roots() {
+    https_exports_with_the_system_roots(Transport::Http);
 }

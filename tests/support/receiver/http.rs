@@ -18,6 +18,7 @@ use prost::Message;
 use super::received::{ReceivedRequest, Signal, Transport};
 use super::store::{Export, Store};
 use super::ReceiverOptions;
+use crate::TestCertificates;
 
 #[derive(Debug, Clone)]
 struct Sink {
@@ -31,9 +32,53 @@ pub(super) async fn serve(
     options: ReceiverOptions,
     stopped: impl Future<Output = ()> + Send + 'static,
 ) {
+    let tls = options.tls.clone();
     let app = Router::new().route("/v1/{signal}", post(export)).with_state(Sink { store, options });
-    if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
-        eprintln!("OTLP/HTTP test receiver stopped: {error}");
+    match tls {
+        Some(certificates) => serve_tls(listener, app, &certificates, stopped).await,
+        None => {
+            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+                eprintln!("OTLP/HTTP test receiver stopped: {error}");
+            }
+        }
+    }
+}
+
+/// HTTPS: each accepted connection goes through a TLS handshake, then HTTP/1.1 to the same router.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    certificates: &TestCertificates,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) {
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let chain = vec![CertificateDer::from_pem_slice(certificates.server_cert_pem.as_bytes()).expect("server cert PEM")];
+    let key = PrivateKeyDer::from_pem_slice(certificates.server_key_pem.as_bytes()).expect("server key PEM");
+    let config = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server TLS config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let mut stopped = std::pin::pin!(stopped);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(_) => continue,
+            },
+            () = &mut stopped => return,
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            // A client that rejects our certificate ends the handshake: nothing to serve.
+            let Ok(tls) = acceptor.accept(stream).await else { return };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await;
+        });
     }
 }
 

@@ -32,7 +32,7 @@ use crate::TestCertificates;
 pub struct ReceiverOptions {
     /// Wait this long before answering each export (a slow collector).
     pub response_delay: Option<Duration>,
-    /// Serve over TLS with this server certificate (gRPC only); the endpoint is then `https://`.
+    /// Serve over TLS with this server certificate; the endpoint is then `https://`.
     pub tls: Option<TestCertificates>,
 }
 
@@ -70,7 +70,6 @@ impl Receiver {
         let address = listener.local_addr().expect("listener address");
         let store = Arc::new(Store::default());
         let tls = options.tls.is_some();
-        assert!(!tls || transport == Transport::Grpc, "the test receiver serves TLS over gRPC only");
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let server_store = Arc::clone(&store);
         let thread = std::thread::Builder::new()
