@@ -42,21 +42,24 @@ pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHea
 
     let mut span = Vec::with_capacity(14);
     let mut metric = Vec::with_capacity(6);
-    span.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
-    metric.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
+    let method_kv = KeyValue::new(HTTP_REQUEST_METHOD, method);
+    let scheme_kv = KeyValue::new(URL_SCHEME, scheme);
+    span.push(method_kv.clone());
+    metric.push(method_kv.clone());
     if method == OTHER_METHOD {
         span.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, request.method().as_str().to_owned()));
     }
-    span.push(KeyValue::new(URL_SCHEME, scheme));
-    metric.push(KeyValue::new(URL_SCHEME, scheme));
+    span.push(scheme_kv.clone());
+    metric.push(scheme_kv.clone());
     if let Some(route) = &route {
-        let route = StringValue::from(route.clone());
-        span.push(KeyValue::new(HTTP_ROUTE, route.clone()));
-        metric.push(KeyValue::new(HTTP_ROUTE, route));
+        let route = KeyValue::new(HTTP_ROUTE, StringValue::from(route.clone()));
+        span.push(route.clone());
+        metric.push(route);
     }
     if let Some(version) = version {
-        span.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
-        metric.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+        let version = KeyValue::new(NETWORK_PROTOCOL_VERSION, version);
+        span.push(version.clone());
+        metric.push(version);
     }
     span.push(KeyValue::new(URL_PATH, request.uri().path().to_owned()));
     if let Some(query) = request.uri().query() {
@@ -73,7 +76,7 @@ pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHea
         span_name: span_name(http_semconv::span_method(method), route.as_deref()),
         span,
         metric,
-        active: [KeyValue::new(HTTP_REQUEST_METHOD, method), KeyValue::new(URL_SCHEME, scheme)],
+        active: [method_kv, scheme_kv],
     }
 }
 
@@ -120,17 +123,33 @@ fn scheme<B>(request: &Request<B>) -> &'static str {
 
 /// `server.address` and `server.port` from the URI authority (HTTP/2) or the `Host` header.
 fn push_server<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
-    let authority = match request.uri().authority() {
-        Some(authority) => Some(authority.clone()),
-        None => header_str(request, HOST.as_str()).and_then(|host| host.parse::<Authority>().ok()),
-    };
-    if let Some(authority) = authority {
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let authority = request.uri().authority().map(Authority::as_str).or_else(|| header_str(request, HOST.as_str()));
+    if let Some((host, port)) = authority.and_then(split_host_port) {
         span.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
-        if let Some(port) = authority.port_u16() {
+        if let Some(port) = port {
             span.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
     }
+}
+
+/// `host[:port]` or `[ipv6][:port]`, without brackets; `None` for an empty host or a bad port.
+fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let (host, rest) = bracketed.split_once(']')?;
+            (host, rest.strip_prefix(':'))
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = match port {
+        Some(port) => Some(port.parse::<u16>().ok()?),
+        None => None,
+    };
+    (!host.is_empty()).then_some((host, port))
 }
 
 /// `client.address` (the first `X-Forwarded-For` hop, else the peer) and the peer's address and port,
@@ -209,5 +228,16 @@ mod tests {
         assert_eq!(value(&attributes.span, "server.address"), Some(&Value::from("::1")));
         assert_eq!(value(&attributes.span, "url.scheme"), Some(&Value::from("https")));
         assert_eq!(full_url(&request), "https://[::1]:3000/");
+    }
+
+    #[test]
+    fn host_and_port_are_split_leniently() {
+        assert_eq!(split_host_port("example.com"), Some(("example.com", None)));
+        assert_eq!(split_host_port("example.com:8080"), Some(("example.com", Some(8080))));
+        assert_eq!(split_host_port("[::1]:3000"), Some(("::1", Some(3000))));
+        assert_eq!(split_host_port("[::1]"), Some(("::1", None)));
+        assert_eq!(split_host_port("user@example.com:1"), Some(("example.com", Some(1))));
+        assert_eq!(split_host_port("example.com:http"), None);
+        assert_eq!(split_host_port(":80"), None);
     }
 }

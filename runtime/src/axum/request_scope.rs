@@ -58,9 +58,9 @@ impl RequestScope {
         let status = response.status();
         self.metric.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())));
         let span = self.cx.span();
-        if span.is_recording() {
-            let mut attributes = Vec::with_capacity(2);
-            attributes.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())));
+        span.set_attribute(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())));
+        if !self.config.response_headers.is_empty() {
+            let mut attributes = Vec::new();
             self.config.response_headers.record(response.headers(), &mut attributes);
             span.set_attributes(attributes);
         }
