@@ -24,6 +24,7 @@ fn job(index: u64) -> u64 {
 #[traced(name = "logged-job")]
 fn logged_job() {
     tracing::info!(order.id = 42, "order placed");
+    tracing::debug!("cart details");
 }
 
 /// Runs `f` with the remote parent of `traceparent` as the current context.
@@ -178,6 +179,16 @@ fn tracing_events_become_logs_with_their_span_ids() {
     assert_eq!(log.span_id(), span.span_id());
     assert_eq!(log.attribute("order.id").as_deref(), Some("42"));
     assert_eq!(log.resource_attribute("service.name").as_deref(), Some("export-test"));
+    assert_eq!(logs.len(), 1, "debug events stay out by default (TRACED_LOG_LEVEL=info)");
+}
+
+#[test]
+fn traced_log_level_lets_debug_events_through() {
+    let receiver = Receiver::start_blocking(Transport::Http, ReceiverOptions::default());
+    run("logs", &with(base_vars(&receiver), &[("OTEL_LOGS_EXPORTER", "otlp"), ("TRACED_LOG_LEVEL", "debug")]));
+    let mut bodies: Vec<String> = receiver.logs().iter().filter_map(|log| log.body()).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["cart details", "order placed"]);
 }
 
 #[test]

@@ -13,7 +13,9 @@ use super::guard::{self, TelemetryGuard};
 use super::logs;
 use super::processors::{CommonAttributes, Redaction};
 use super::providers::{self, AddProcessor, Plan};
-use super::settings::{BatchSettings, ConsoleFormat, ExporterKind, PropagatorKind, Protocol, SamplerKind, Settings};
+use super::settings::{
+    BatchSettings, ConsoleFormat, ExporterKind, LevelFilter, PropagatorKind, Protocol, SamplerKind, Settings,
+};
 use crate::SharedSampler;
 
 /// Entry point of the builder: `traced::Telemetry::builder()`.
@@ -188,6 +190,11 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The most verbose `tracing` events exported as logs or span events (`TRACED_LOG_LEVEL`, default `info`).
+    pub fn log_level(self, level: LevelFilter) -> Self {
+        self.set(move |s| s.log_level = level)
+    }
+
     /// Whether to install a global `tracing` subscriber that turns events into logs or span events
     /// (default: yes, unless the application already installed one).
     pub fn tracing_subscriber(mut self, install: bool) -> Self {
@@ -215,6 +222,7 @@ impl TelemetryBuilder {
             return Ok(TelemetryGuard::disabled(claim));
         }
         let propagator = providers::propagator(&settings.propagators);
+        let log_level = settings.log_level;
         let plan = Plan {
             settings,
             sampler: self.sampler,
@@ -225,7 +233,7 @@ impl TelemetryBuilder {
         let providers = providers::build(plan)?;
         opentelemetry::global::set_text_map_propagator(propagator);
         if self.tracing_subscriber.unwrap_or(true) {
-            logs::route_events(providers.logger.as_ref());
+            logs::route_events(providers.logger.as_ref(), log_level);
         }
         Ok(TelemetryGuard::install(providers, claim))
     }

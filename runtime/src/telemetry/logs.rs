@@ -7,7 +7,7 @@
 //! `tonic`, `hyper`, ...) are left out, so an export failure cannot feed on itself.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::RwLock;
 
 use opentelemetry::trace::TraceContextExt as _;
@@ -15,7 +15,8 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::level_filters::LevelFilter;
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::{Context as LayerContext, Layer, SubscriberExt as _};
 use tracing_subscriber::Registry;
@@ -48,10 +49,36 @@ static CURRENT: RwLock<Option<Box<dyn Layer<Registry> + Send + Sync>>> = RwLock:
 /// Whether this process's global `tracing` subscriber is ours.
 static OURS: AtomicBool = AtomicBool::new(false);
 
+/// The most verbose level routed, as `LevelFilter` ordinals (`OFF` = 0 .. `TRACE` = 5): events above it
+/// are disabled at their call site, so a `debug!` in a hot loop costs nothing.
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(0);
+
+fn level_ordinal(level: LevelFilter) -> u8 {
+    match level.into_level() {
+        None => 0,
+        Some(Level::ERROR) => 1,
+        Some(Level::WARN) => 2,
+        Some(Level::INFO) => 3,
+        Some(Level::DEBUG) => 4,
+        Some(Level::TRACE) => 5,
+    }
+}
+
+fn max_level() -> LevelFilter {
+    match MAX_LEVEL.load(Ordering::Relaxed) {
+        0 => LevelFilter::OFF,
+        1 => LevelFilter::ERROR,
+        2 => LevelFilter::WARN,
+        3 => LevelFilter::INFO,
+        4 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    }
+}
+
 /// Routes `tracing` events to `logger` (or to span events) through the global subscriber, installing
 /// it on first use; `false` if the application already set a global subscriber of its own (it can
 /// then add `TelemetryGuard::tracing_layer()` to it).
-pub(crate) fn route_events(logger: Option<&SdkLoggerProvider>) -> bool {
+pub(crate) fn route_events(logger: Option<&SdkLoggerProvider>, level: LevelFilter) -> bool {
     let current: Box<dyn Layer<Registry> + Send + Sync> = match logger {
         Some(provider) => Box::new(OpenTelemetryTracingBridge::new(provider)),
         None => Box::new(SpanEvents),
@@ -59,7 +86,12 @@ pub(crate) fn route_events(logger: Option<&SdkLoggerProvider>) -> bool {
     if let Ok(mut slot) = CURRENT.write() {
         *slot = Some(current);
     }
+    let previous = MAX_LEVEL.swap(level_ordinal(level), Ordering::Relaxed);
     if OURS.load(Ordering::Acquire) {
+        if previous != level_ordinal(level) {
+            // Call sites cached the old level hint.
+            tracing_core::callsite::rebuild_interest_cache();
+        }
         return true;
     }
     let installed = tracing::subscriber::set_global_default(Registry::default().with(Forward)).is_ok();
@@ -78,6 +110,14 @@ pub(crate) fn stop_routing() {
 struct Forward;
 
 impl Layer<Registry> for Forward {
+    fn enabled(&self, metadata: &Metadata<'_>, _cx: LayerContext<'_, Registry>) -> bool {
+        metadata.is_event() && *metadata.level() <= max_level() && !is_internal(metadata.target())
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(max_level())
+    }
+
     fn on_event(&self, event: &Event<'_>, cx: LayerContext<'_, Registry>) {
         if is_internal(event.metadata().target()) {
             return;

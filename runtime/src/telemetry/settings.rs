@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+pub use tracing::level_filters::LevelFilter;
+
 use super::error::InvalidSetting;
 
 /// Reads one variable for other modules of the crate (e.g. the axum layer's excluded URLs).
@@ -186,6 +188,8 @@ pub struct Settings {
     pub span_limits: SpanLimitSettings,
     /// `TRACED_CONSOLE_FORMAT` (default `tree`).
     pub console_format: ConsoleFormat,
+    /// `TRACED_LOG_LEVEL` (default `info`): the most verbose `tracing` events exported as logs or span events.
+    pub log_level: LevelFilter,
 }
 
 impl Settings {
@@ -219,6 +223,7 @@ impl Settings {
             propagators: propagators(&vars)?,
             span_limits: span_limits(&vars)?,
             console_format: console_format(&vars)?,
+            log_level: log_level(&vars)?,
         })
     }
 }
@@ -564,6 +569,12 @@ fn console_format(vars: &Vars<'_>) -> Result<ConsoleFormat, InvalidSetting> {
         Some(value) if value.eq_ignore_ascii_case("raw") => Ok(ConsoleFormat::Raw),
         Some(value) => Err(InvalidSetting::new(NAME, value, "`tree` or `raw`")),
     }
+}
+
+fn log_level(vars: &Vars<'_>) -> Result<LevelFilter, InvalidSetting> {
+    const NAME: &str = "TRACED_LOG_LEVEL";
+    let Some(value) = vars.get(NAME) else { return Ok(LevelFilter::INFO) };
+    value.parse().map_err(|_| InvalidSetting::new(NAME, value, "`off`, `error`, `warn`, `info`, `debug` or `trace`"))
 }
 
 #[cfg(test)]

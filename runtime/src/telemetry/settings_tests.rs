@@ -273,6 +273,14 @@ fn metric_interval_and_console_format() {
 }
 
 #[test]
+fn log_level() {
+    assert_eq!(Settings::default().log_level, LevelFilter::INFO);
+    assert_eq!(settings(&[("TRACED_LOG_LEVEL", "debug")]).log_level, LevelFilter::DEBUG);
+    assert_eq!(settings(&[("TRACED_LOG_LEVEL", "OFF")]).log_level, LevelFilter::OFF);
+    assert_eq!(error(&[("TRACED_LOG_LEVEL", "loud")]).variable, "TRACED_LOG_LEVEL");
+}
+
+#[test]
 fn the_guides_environment_block_parses() {
     let s = settings(&[
         ("OTEL_RESOURCE_ATTRIBUTES", "service.name=fastapi-sample-app"),
