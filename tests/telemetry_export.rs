@@ -54,6 +54,14 @@ fn child_scenario() {
             });
         }
         "logs" => logged_job(),
+        "flush_then_exit" => {
+            (0..spans).for_each(|index| {
+                job(index);
+            });
+            _telemetry.force_flush().expect("flush");
+            // A serverless runtime freezes or kills the process here: no destructor runs.
+            std::process::exit(0);
+        }
         "metrics" => {
             let counter = opentelemetry::global::meter("shop").u64_counter("inter_service_requests").build();
             counter.add(3, &[opentelemetry::KeyValue::new("service", "b")]);
@@ -293,4 +301,13 @@ fn an_https_grpc_endpoint_exports_with_the_system_roots() {
 #[test]
 fn an_https_http_endpoint_exports_with_the_system_roots() {
     https_exports_with_the_system_roots(Transport::Http);
+}
+
+#[test]
+fn force_flush_delivers_before_an_abrupt_exit() {
+    let receiver = Receiver::start_blocking(Transport::Grpc, ReceiverOptions::default());
+    // Only the explicit flush can send: the batch delay is a minute and the guard never drops.
+    let vars = with(base_vars(&receiver), &[("OTEL_BSP_SCHEDULE_DELAY", "60000")]);
+    run("flush_then_exit", &vars);
+    assert_eq!(receiver.spans().len(), 10);
 }
