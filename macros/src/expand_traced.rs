@@ -84,7 +84,20 @@ fn async_body(block: &Block, output: &Output) -> TokenStream {
     let span = local("__traced_span");
     let ret = local("__traced_ret");
     match output {
-        Output::Unit | Output::Never | Output::Opaque => quote!(#span.instrument(async move #block).await),
+        Output::Unit | Output::Opaque => quote!(#span.instrument(async move #block).await),
+        Output::Never => {
+            // An async block whose body diverges would infer `()` as its output; `Infallible` is the
+            // stable spelling of `!` that keeps the `-> !` signature satisfied.
+            let never = local("__traced_never");
+            quote! {
+                #[allow(unreachable_code)]
+                let #never: ::core::convert::Infallible = #span.instrument(async move {
+                    let #never: ::core::convert::Infallible = #block;
+                    #never
+                }).await;
+                match #never {}
+            }
+        }
         Output::Value(ty) => {
             let pin_type = pin_future_output(ty);
             let observe = observe();

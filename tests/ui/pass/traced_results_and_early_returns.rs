@@ -1,4 +1,4 @@
-//! `?`, early `return`, `Result` through aliases, and functions that never return.
+//! `?`, early `return`, `Result` through aliases, and functions that never return (sync and async).
 
 use traced::traced;
 
@@ -52,6 +52,16 @@ fn exit_code(code: i32) -> ! {
     std::process::exit(code)
 }
 
+#[traced]
+async fn serve_forever(mut requests: tokio::sync::mpsc::Receiver<u32>) -> ! {
+    loop {
+        match requests.recv().await {
+            Some(request) => assert!(request < 10),
+            None => panic!("the sender is gone"),
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     assert_eq!(parse_id(" 7 "), Ok(7));
@@ -64,4 +74,9 @@ async fn main() {
     if std::env::args().count() > 99 {
         exit_code(1);
     }
+    let (sender, requests) = tokio::sync::mpsc::channel(1);
+    let server = tokio::spawn(serve_forever(requests));
+    sender.send(1).await.expect("the server is listening");
+    drop(sender);
+    assert!(server.await.is_err_and(|error| error.is_panic()));
 }
