@@ -79,9 +79,11 @@ impl ErrorResponse {
         let mut body = serde_json::Map::with_capacity(2);
         body.insert("message".to_owned(), serde_json::Value::from(self.message.as_ref()));
         if self.expose_request_id {
-            let request_id = (trace_id != TraceId::INVALID)
-                .then(|| serde_json::Value::from(trace_id.to_string()))
-                .unwrap_or(serde_json::Value::Null);
+            let request_id = if trace_id == TraceId::INVALID {
+                serde_json::Value::Null
+            } else {
+                serde_json::Value::from(trace_id.to_string())
+            };
             body.insert("request_id".to_owned(), request_id);
         }
         serde_json::Value::Object(body).to_string()
