@@ -29,8 +29,9 @@ pub(crate) struct RequestAttributes {
     pub(crate) span: Vec<KeyValue>,
     /// `http.server.request.duration` attributes known at the start; the status is added at the end.
     pub(crate) metric: Vec<KeyValue>,
-    /// `http.server.active_requests` attributes (method and scheme, as the conventions require).
-    pub(crate) active: [KeyValue; 2],
+    /// `http.request.method` and `url.scheme`, the `http.server.active_requests` attributes.
+    pub(crate) method: &'static str,
+    pub(crate) scheme: &'static str,
 }
 
 /// The request's attributes; `captured` adds the opted-in request headers.
@@ -45,12 +46,12 @@ pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHea
     let method_kv = KeyValue::new(HTTP_REQUEST_METHOD, method);
     let scheme_kv = KeyValue::new(URL_SCHEME, scheme);
     span.push(method_kv.clone());
-    metric.push(method_kv.clone());
+    metric.push(method_kv);
     if method == OTHER_METHOD {
         span.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, request.method().as_str().to_owned()));
     }
     span.push(scheme_kv.clone());
-    metric.push(scheme_kv.clone());
+    metric.push(scheme_kv);
     if let Some(route) = &route {
         let route = KeyValue::new(HTTP_ROUTE, StringValue::from(route.clone()));
         span.push(route.clone());
@@ -76,7 +77,8 @@ pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHea
         span_name: span_name(http_semconv::span_method(method), route.as_deref()),
         span,
         metric,
-        active: [method_kv, scheme_kv],
+        method,
+        scheme,
     }
 }
 

@@ -1,19 +1,37 @@
 //! The RED metrics of the HTTP semantic conventions: `http.server.request.duration` and
 //! `http.server.active_requests`. Instruments are created once per layer, never per request.
+//!
+//! Active requests are counted in atomics, one per (method, scheme), and reported by an observable
+//! up-down counter when the metrics are collected: per request that is two atomic adds instead of two
+//! SDK measurements (each hashes its attributes and takes the SDK's locks). Guarded by the
+//! `http_overhead` benchmark.
 
-use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+
+use opentelemetry::metrics::{Histogram, Meter, ObservableUpDownCounter};
 use opentelemetry::KeyValue;
+use opentelemetry_semantic_conventions::attribute::{HTTP_REQUEST_METHOD, URL_SCHEME};
 use opentelemetry_semantic_conventions::metric::{HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION};
+
+use crate::http_semconv::OTHER_METHOD;
 
 /// The explicit bucket boundaries the conventions advise for `http.server.request.duration`.
 pub(crate) const DURATION_BOUNDARIES: [f64; 14] =
     [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
 
+/// Every value `http.request.method` takes (see `http_semconv::method_name`).
+const METHODS: [&str; 11] =
+    ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "QUERY", OTHER_METHOD];
+const SCHEMES: [&str; 2] = ["http", "https"];
+
 /// The layer's instruments.
 #[derive(Debug, Clone)]
 pub(crate) struct Instruments {
     duration: Histogram<f64>,
-    active: UpDownCounter<i64>,
+    active: Arc<ActiveRequests>,
+    // Kept so the callback's registration visibly belongs to this layer.
+    _active_instrument: ObservableUpDownCounter<i64>,
 }
 
 impl Instruments {
@@ -24,12 +42,15 @@ impl Instruments {
             .with_description("Duration of HTTP server requests.")
             .with_boundaries(DURATION_BOUNDARIES.to_vec())
             .build();
-        let active = meter
-            .i64_up_down_counter(HTTP_SERVER_ACTIVE_REQUESTS)
+        let active = Arc::new(ActiveRequests::default());
+        let observed = active.clone();
+        let active_instrument = meter
+            .i64_observable_up_down_counter(HTTP_SERVER_ACTIVE_REQUESTS)
             .with_unit("{request}")
             .with_description("Number of active HTTP server requests.")
+            .with_callback(move |observer| observed.report(|value, attributes| observer.observe(value, attributes)))
             .build();
-        Self { duration, active }
+        Self { duration, active, _active_instrument: active_instrument }
     }
 
     /// The default: instruments from the global meter provider, under the `traced` scope.
@@ -37,12 +58,82 @@ impl Instruments {
         Self::new(&opentelemetry::global::meter_with_scope(crate::backend::scope()))
     }
 
-    pub(crate) fn request_started(&self, attributes: &[KeyValue]) {
-        self.active.add(1, attributes);
+    pub(crate) fn request_started(&self, method: &'static str, scheme: &'static str) -> ActiveSlot {
+        self.active.start(method, scheme)
     }
 
-    pub(crate) fn request_ended(&self, active_attributes: &[KeyValue], seconds: f64, attributes: &[KeyValue]) {
-        self.active.add(-1, active_attributes);
+    pub(crate) fn request_ended(&self, slot: ActiveSlot, seconds: f64, attributes: &[KeyValue]) {
+        self.active.end(slot);
         self.duration.record(seconds, attributes);
+    }
+}
+
+/// Which (method, scheme) counter a request incremented.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActiveSlot(usize);
+
+/// In-flight requests per (method, scheme); `seen` keeps reporting a series (at 0) once it existed.
+#[derive(Debug, Default)]
+struct ActiveRequests {
+    counts: [AtomicI64; METHODS.len() * SCHEMES.len()],
+    seen: [AtomicBool; METHODS.len() * SCHEMES.len()],
+}
+
+impl ActiveRequests {
+    fn start(&self, method: &'static str, scheme: &'static str) -> ActiveSlot {
+        let method = METHODS.iter().position(|known| *known == method).unwrap_or(METHODS.len() - 1);
+        let scheme = usize::from(scheme == SCHEMES[1]);
+        let slot = method * SCHEMES.len() + scheme;
+        self.counts[slot].fetch_add(1, Ordering::Relaxed);
+        if !self.seen[slot].load(Ordering::Relaxed) {
+            self.seen[slot].store(true, Ordering::Relaxed);
+        }
+        ActiveSlot(slot)
+    }
+
+    fn end(&self, slot: ActiveSlot) {
+        self.counts[slot.0].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Calls `observe` once per series that ever had a request.
+    fn report(&self, mut observe: impl FnMut(i64, &[KeyValue])) {
+        for (slot, count) in self.counts.iter().enumerate() {
+            if self.seen[slot].load(Ordering::Relaxed) {
+                let attributes = [
+                    KeyValue::new(HTTP_REQUEST_METHOD, METHODS[slot / SCHEMES.len()]),
+                    KeyValue::new(URL_SCHEME, SCHEMES[slot % SCHEMES.len()]),
+                ];
+                observe(count.load(Ordering::Relaxed), &attributes);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reported(active: &ActiveRequests) -> Vec<(i64, String, String)> {
+        let mut series = Vec::new();
+        active.report(|value, attributes| {
+            series.push((value, attributes[0].value.to_string(), attributes[1].value.to_string()));
+        });
+        series
+    }
+
+    #[test]
+    fn counts_per_method_and_scheme_and_keeps_reporting_zero() {
+        let active = ActiveRequests::default();
+        assert!(reported(&active).is_empty());
+        let get = active.start("GET", "http");
+        let post = active.start("POST", "https");
+        let _other = active.start("_OTHER", "http");
+        assert_eq!(
+            reported(&active),
+            vec![(1, "GET".into(), "http".into()), (1, "POST".into(), "https".into()), (1, "_OTHER".into(), "http".into())]
+        );
+        active.end(get);
+        active.end(post);
+        assert_eq!(reported(&active)[0], (0, "GET".into(), "http".into()));
     }
 }

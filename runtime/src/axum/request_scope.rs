@@ -13,6 +13,7 @@ use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, HTTP_RESPONSE_ST
 
 use super::attributes::{self, RequestAttributes};
 use super::layer::Config;
+use super::metrics::ActiveSlot;
 use crate::http_semconv;
 
 const TRACERESPONSE: &str = "traceresponse";
@@ -24,7 +25,7 @@ pub(crate) struct RequestScope {
     config: Arc<Config>,
     started: Instant,
     metric: Vec<KeyValue>,
-    active: [KeyValue; 2],
+    active: ActiveSlot,
     failed: bool,
 }
 
@@ -36,11 +37,11 @@ impl RequestScope {
             return None;
         }
         let parent = crate::propagation::extract(request.headers());
-        let RequestAttributes { span_name, span, metric, active } =
+        let RequestAttributes { span_name, span, metric, method, scheme } =
             attributes::request_attributes(request, &config.request_headers);
         let builder = SpanBuilder::from_name(span_name).with_kind(SpanKind::Server).with_attributes(span);
         let cx = crate::span_start::start_with_parent(builder, &parent)?;
-        config.instruments.request_started(&active);
+        let active = config.instruments.request_started(method, scheme);
         Some(Self { cx, config: config.clone(), started: Instant::now(), metric, active, failed: false })
     }
 
@@ -98,7 +99,7 @@ impl Drop for RequestScope {
     fn drop(&mut self) {
         // Metrics first: whoever sees the ended span can rely on the request being counted.
         let seconds = self.started.elapsed().as_secs_f64();
-        self.config.instruments.request_ended(&self.active, seconds, &self.metric);
+        self.config.instruments.request_ended(self.active, seconds, &self.metric);
         self.cx.span().end();
     }
 }
