@@ -12,7 +12,7 @@ use crate::record_errors_args::RecordErrorsArgs;
 /// The function with a body that records its `Err`; `result` is its (checked) `Result` type and
 /// `function` the same item as `item`, whose signature a handler changes.
 pub(crate) fn expand(args: &RecordErrorsArgs, item: &FnItem, function: &ItemFn, result: &Type) -> TokenStream {
-    let ret = local("__traced_ret");
+    let ret = ret_at(result);
     let run = match item.body() {
         Body::Sync(block) => quote_spanned!(result.span()=> ::traced::__private::call_once(move || -> #result #block)),
         Body::Async(block) => {
@@ -34,21 +34,29 @@ fn local(name: &str) -> Ident {
 }
 
 /// Turns `&E` into what the runtime records, where `E` is concrete.
-fn describe() -> TokenStream {
+/// Spanned at the return type, like the call it is passed to.
+fn describe(result: &impl Spanned) -> TokenStream {
     let error = local("__traced_error");
-    quote!(|#error| ::traced::__traced_failure!(#error))
+    quote_spanned!(result.span()=> |#error| ::traced::__traced_failure!(#error))
 }
 
-/// Records the `Err` of the return value; a non-`Result` type is reported at the return type.
+/// The return value, named with the return type's span: a type that is not a `Result` is reported
+/// there (the compiler moves errors in tokens of the macro's own hygiene to the attribute). The body
+/// runs before this binding exists, so it cannot see the name.
+fn ret_at(result: &impl Spanned) -> Ident {
+    Ident::new("__traced_ret", result.span())
+}
+
+/// Records the `Err` of the return value.
 fn observe(result: &impl Spanned) -> TokenStream {
-    let ret = local("__traced_ret");
-    let describe = describe();
+    let ret = ret_at(result);
+    let describe = describe(result);
     quote_spanned!(result.span()=> ::traced::__private::errors::observe(&#ret, #describe);)
 }
 
 /// `#[async_trait]`'s `Box::pin(async move { .. })`: the error is recorded inside the boxed future.
 fn boxed_future(item: &FnItem, pin: &Expr, future: &ExprAsync) -> TokenStream {
-    let ret = local("__traced_ret");
+    let ret = ret_at(future);
     let observe = observe(future);
     item.with_body(quote! {
         #pin(async move {
@@ -61,14 +69,14 @@ fn boxed_future(item: &FnItem, pin: &Expr, future: &ExprAsync) -> TokenStream {
 
 /// The handler's `Err` becomes the configured JSON error response.
 fn respond(args: &RecordErrorsArgs, result: &Type) -> TokenStream {
-    let ret = local("__traced_ret");
+    let ret = ret_at(result);
     let status = args.status.unwrap_or(500);
     let message = match &args.message {
         Some(message) => quote!(::core::option::Option::Some(#message)),
         None => quote!(::core::option::Option::None),
     };
     let request_id = args.request_id.unwrap_or(true);
-    let describe = describe();
+    let describe = describe(result);
     quote_spanned! {result.span()=>
         static __TRACED_RESPONSE: ::traced::__private::errors::ResponseOptions =
             ::traced::__private::errors::ResponseOptions::new(#status, #message, #request_id);

@@ -9,8 +9,7 @@ use super::probe::Failure;
 #[diagnostic::on_unimplemented(
     message = "expected a `Result`, found `{Self}`",
     label = "not a `Result`",
-    note = "`#[record_errors]` needs a function that returns `Result<_, E>`: remove it, or return a `Result`",
-    note = "a `#[traced_dependency]` whose return type's name ends in `Result` must return `Result<value, E>` with `E: IntoResponse`"
+    note = "`#[record_errors]` needs a function returning `Result<_, E>`, and a `#[traced_dependency]` returning a type named `..Result` needs it to be one"
 )]
 pub trait ReturnsResult {
     /// The success type.

@@ -1,0 +1,10 @@
+use traced::record_errors;
+
+#[record_errors(status = 503, status = 502)]
+async fn checkout() -> Result<String, String> {
+    Ok(String::new())
+}
+
+fn main() {
+    let _ = checkout();
+}
