@@ -53,6 +53,9 @@ pub use result::{observe, with_output, ReturnsResult};
 ///         }
 ///     }
 /// }
+///
+/// assert_eq!(StoreError::NotFound(7).status(), Some(StatusCode::NOT_FOUND));
+/// assert_eq!(StoreError::Unavailable.public_message(), None);
 /// ```
 pub trait PublicError {
     /// The response status; `None` keeps the macro's (500 unless `status = ..`). A 4xx status means
@@ -84,6 +87,9 @@ pub trait PublicError {
 ///         Some(&self.backtrace)
 ///     }
 /// }
+///
+/// let error = QueryFailed { backtrace: Backtrace::capture() };
+/// assert!(traced::ErrorBacktrace::backtrace(&error).is_some());
 /// ```
 pub trait ErrorBacktrace {
     /// The backtrace captured when the error was created.
