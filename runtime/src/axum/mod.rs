@@ -12,6 +12,7 @@
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
 //! # }
+//! # let _ = run;
 //! ```
 //!
 //! Per request the layer:

@@ -9,6 +9,7 @@
 //! # let _ = response;
 //! # Ok(())
 //! # }
+//! # let _ = demo;
 //! ```
 //!
 //! Already have `reqwest::RequestBuilder`s? [`RequestBuilderExt::send_traced`] sends one with the
