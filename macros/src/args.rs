@@ -181,10 +181,17 @@ impl SpanKind {
         };
         let known = written.and_then(|ident| Self::ALL.iter().find(|(name, _)| ident == name));
         let expected = "expected `internal`, `server`, `client`, `producer` or `consumer`";
-        match (known, written) {
-            (Some((_, kind)), _) => Ok(*kind),
-            (None, Some(ident)) => Err(syn::Error::new(ident.span(), format!("unknown span kind `{ident}`; {expected}"))),
-            (None, None) => Err(syn::Error::new_spanned(value, format!("{expected} as the span kind"))),
+        let lowercase = written.map(|ident| ident.to_string().to_lowercase());
+        let case_slip = lowercase.filter(|name| Self::ALL.iter().any(|(kind, _)| kind == name));
+        match (known, written, case_slip) {
+            (Some((_, kind)), _, _) => Ok(*kind),
+            (None, Some(ident), Some(lowercase)) => {
+                Err(syn::Error::new(ident.span(), format!("span kinds are written in lowercase: `kind = {lowercase}`")))
+            }
+            (None, Some(ident), None) => {
+                Err(syn::Error::new(ident.span(), format!("unknown span kind `{ident}`; {expected}")))
+            }
+            (None, None, _) => Err(syn::Error::new_spanned(value, format!("{expected} as the span kind"))),
         }
     }
 
@@ -380,6 +387,15 @@ mod tests {
             "unknown option `nam`; the options are `name`, `kind`, `attributes` \
              | unknown span kind `sever`; expected `internal`, `server`, `client`, `producer` or `consumer` \
              | expected a string literal, like `name = \"load-item\"`"
+        );
+    }
+
+    #[test]
+    fn a_capitalised_span_kind_gets_a_hint() {
+        assert_eq!(error_text(quote!(kind = Server)), "span kinds are written in lowercase: `kind = server`");
+        assert_eq!(
+            error_text(quote!(kind = "server")),
+            "expected `internal`, `server`, `client`, `producer` or `consumer` as the span kind"
         );
     }
 

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(kind = Server)]
+fn handle() {}
+
+fn main() {
+    handle();
+}
