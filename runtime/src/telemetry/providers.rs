@@ -7,7 +7,8 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanLimits, TracerProviderBuilder,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanLimits, SpanProcessor,
+    TracerProviderBuilder,
 };
 use opentelemetry_sdk::Resource;
 
@@ -16,7 +17,7 @@ use super::console::{ConsoleLogExporter, ConsoleMetricExporter, ConsoleOutput, C
 use super::error::InitError;
 use super::export_runtime::ExportRuntime;
 use super::otlp;
-use super::processors::Redaction;
+use super::processors::{RedactingProcessor, Redaction};
 use super::settings::{BatchSettings, ExporterKind, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
 use crate::SharedSampler;
 
@@ -57,23 +58,24 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         traces = add(traces);
     }
     let value_length = settings.span_limits.attribute_value_length;
-    let export =
-        |processor: BatchSpanProcessor| plan.redaction.clone().wrap(processor).with_value_length_limit(value_length);
     for kind in &settings.traces_exporters {
-        let processor = match kind {
+        traces = match kind {
             ExporterKind::Otlp => {
                 // The SDK's threaded batch processor has no export deadline of its own: the exporter's
                 // timeout is the only one, so `OTEL_BSP_EXPORT_TIMEOUT` caps it.
                 let mut otlp = settings.otlp_traces.clone();
                 otlp.timeout = otlp.timeout.min(settings.batch.export_timeout);
-                otlp::span_processor(&otlp, &mut runtime, batch_config(&settings.batch))?
+                let processor = otlp::span_processor(&otlp, &mut runtime, batch_config(&settings.batch))?;
+                traces.with_span_processor(redacted(&plan.redaction, processor, value_length))
             }
             ExporterKind::Console => {
                 let exporter = ConsoleSpanExporter::new(settings.console_format, plan.console.clone());
-                BatchSpanProcessor::builder(exporter).with_batch_config(batch_config(&settings.batch)).build()
+                let tracker = exporter.open_span_tracker();
+                let processor =
+                    BatchSpanProcessor::builder(exporter).with_batch_config(batch_config(&settings.batch)).build();
+                traces.with_span_processor(redacted(&plan.redaction, tracker.wrap(processor), value_length))
             }
         };
-        traces = traces.with_span_processor(export(processor));
     }
 
     let meter = if settings.metrics_exporters.is_empty() {
@@ -115,6 +117,15 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
     };
 
     Ok(Providers { tracer: traces.build(), sampler, meter, logger, runtime })
+}
+
+/// What every exporting processor gets: value length limit, then redaction.
+fn redacted<P: SpanProcessor>(
+    redaction: &Redaction,
+    processor: P,
+    value_length: Option<usize>,
+) -> RedactingProcessor<P> {
+    redaction.clone().wrap(processor).with_value_length_limit(value_length)
 }
 
 fn resource(settings: &Settings) -> Resource {

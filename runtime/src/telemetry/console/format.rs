@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::trace::SpanData;
 
 /// Longest attribute value shown in the tree view; the raw view shows everything.
 const SHORT_VALUE: usize = 48;
@@ -37,6 +39,27 @@ pub(super) fn timestamp(time: SystemTime) -> String {
     let year = yoe + era * 400 + i64::from(month <= 2);
     let millis = since_epoch.subsec_millis();
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
+}
+
+/// The span kind as the tree and raw views spell it.
+pub(super) fn kind(span: &SpanData) -> &'static str {
+    match span.span_kind {
+        SpanKind::Server => "server",
+        SpanKind::Client => "client",
+        SpanKind::Producer => "producer",
+        SpanKind::Consumer => "consumer",
+        SpanKind::Internal => "internal",
+    }
+}
+
+/// `OK`, `ERROR`, `ERROR(description)`, or nothing when unset.
+pub(super) fn status(status: &Status) -> String {
+    match status {
+        Status::Unset => String::new(),
+        Status::Ok => "OK".to_owned(),
+        Status::Error { description } if description.is_empty() => "ERROR".to_owned(),
+        Status::Error { description } => format!("ERROR({description})"),
+    }
 }
 
 /// `key=value key2="a b"`, values cut to a screen-friendly length when `short`.

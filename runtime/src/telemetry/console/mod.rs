@@ -1,13 +1,17 @@
 //! Console exporters: what `OTEL_*_EXPORTER=console` prints.
 //!
 //! Spans print as one indented tree per trace (trace id on top, each span with its duration,
-//! status and key attributes) or, with `TRACED_CONSOLE_FORMAT=raw`, one line per span with every
-//! field. Metrics and logs print one line per data point or record.
+//! status and key attributes) once the trace is whole in this process, or, with
+//! `TRACED_CONSOLE_FORMAT=raw`, one line per span with every field. Metrics and logs print one line
+//! per data point or record.
 
 mod format;
 mod logs;
 mod metrics;
+mod open_spans;
 mod spans;
+mod trace_buffer;
+mod tree;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,69 +1,54 @@
 //! Spans on the console: a tree per trace, or one raw line per span.
 //!
-//! Children end before their parent, so a trace's spans are held until its local root ends (a span
-//! with no parent, or a remote one) and then printed together. Whatever is still held when the
-//! provider flushes or shuts down is printed as it is.
+//! The tree view holds a trace's spans until every span it started in this process has arrived (see
+//! `trace_buffer`), so a trace prints once, whole, even when its spans reach the exporter in several
+//! batches. Whatever is still held prints, with a note, on `force_flush` and at shutdown.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use opentelemetry::trace::{SpanId, Status, TraceId};
+use opentelemetry::trace::TraceId;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
-use super::{format, ConsoleOutput};
+use super::open_spans::OpenSpanTracker;
+use super::trace_buffer::{BufferLimits, ReadyTrace, TraceBuffer};
+use super::{format, tree, ConsoleOutput};
 use crate::telemetry::settings::ConsoleFormat;
 
 #[derive(Debug)]
 pub(crate) struct ConsoleSpanExporter {
-    format: ConsoleFormat,
     output: ConsoleOutput,
-    pending: Mutex<HashMap<TraceId, Vec<SpanData>>>,
+    /// `None` for the raw format, which prints each span as it arrives.
+    trees: Option<Arc<Trees>>,
 }
 
 impl ConsoleSpanExporter {
     pub(crate) fn new(format: ConsoleFormat, output: ConsoleOutput) -> Self {
-        Self { format, output, pending: Mutex::new(HashMap::new()) }
+        Self::with_limits(format, output, BufferLimits::default())
+    }
+
+    pub(crate) fn with_limits(format: ConsoleFormat, output: ConsoleOutput, limits: BufferLimits) -> Self {
+        let trees = match format {
+            ConsoleFormat::Tree => {
+                Some(Arc::new(Trees { buffer: Mutex::new(TraceBuffer::new(limits)), output: output.clone() }))
+            }
+            ConsoleFormat::Raw => None,
+        };
+        Self { output, trees }
+    }
+
+    /// The processor wrapper that must sit around the processor feeding this exporter, so the tree
+    /// view learns which spans started.
+    pub(crate) fn open_span_tracker(&self) -> OpenSpanTracker {
+        OpenSpanTracker(self.trees.clone())
     }
 
     fn print(&self, batch: Vec<SpanData>) {
-        match self.format {
-            ConsoleFormat::Raw => {
-                let text: String = batch.iter().map(raw_line).collect();
-                self.output.write(&text);
-            }
-            ConsoleFormat::Tree => {
-                for trace in self.complete_traces(batch) {
-                    self.output.write(&tree(&trace));
-                }
-            }
-        }
-    }
-
-    /// Adds `batch` to the pending spans and takes out every trace whose local root has ended.
-    fn complete_traces(&self, batch: Vec<SpanData>) -> Vec<Vec<SpanData>> {
-        let Ok(mut pending) = self.pending.lock() else { return vec![batch] };
-        let mut finished = Vec::new();
-        for span in batch {
-            let trace_id = span.span_context.trace_id();
-            let is_local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
-            pending.entry(trace_id).or_default().push(span);
-            if is_local_root {
-                finished.extend(pending.remove(&trace_id));
-            }
-        }
-        finished
-    }
-
-    fn print_pending(&self) {
-        let traces: Vec<Vec<SpanData>> = match self.pending.lock() {
-            Ok(mut pending) => pending.drain().map(|(_, spans)| spans).collect(),
-            Err(_) => return,
-        };
-        for trace in traces {
-            self.output.write(&tree(&trace));
+        match &self.trees {
+            Some(trees) => trees.arrived(batch),
+            None => self.output.write(&batch.iter().map(raw_line).collect::<String>()),
         }
     }
 }
@@ -75,93 +60,54 @@ impl SpanExporter for ConsoleSpanExporter {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.print_pending();
+        if let Some(trees) = &self.trees {
+            trees.print_held();
+        }
         Ok(())
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.print_pending();
-        Ok(())
+        self.force_flush()
     }
 }
 
-/// One trace: the trace id, then each span under its parent, siblings in start order.
-fn tree(spans: &[SpanData]) -> String {
-    let mut out = String::new();
-    let Some(first) = spans.first() else { return out };
-    let _ = writeln!(out, "trace {}", first.span_context.trace_id());
-    let present: Vec<SpanId> = spans.iter().map(|span| span.span_context.span_id()).collect();
-    let mut children: HashMap<SpanId, Vec<&SpanData>> = HashMap::new();
-    let mut roots = Vec::new();
-    for span in spans {
-        if present.contains(&span.parent_span_id) {
-            children.entry(span.parent_span_id).or_default().push(span);
-        } else {
-            roots.push(span);
+/// The tree view's state, shared by the exporter (spans arrive) and its processor (spans start).
+#[derive(Debug)]
+pub(crate) struct Trees {
+    buffer: Mutex<TraceBuffer>,
+    output: ConsoleOutput,
+}
+
+impl Trees {
+    pub(super) fn started(&self, trace_id: TraceId) {
+        if let Ok(mut buffer) = self.buffer.lock() {
+            buffer.started(trace_id, Instant::now());
         }
     }
-    let by_start = |list: &mut Vec<&SpanData>| list.sort_by_key(|span| span.start_time);
-    by_start(&mut roots);
-    children.values_mut().for_each(by_start);
-    let last = roots.len().saturating_sub(1);
-    for (index, root) in roots.into_iter().enumerate() {
-        write_branch(&mut out, root, &children, "", index == last);
-    }
-    out
-}
 
-fn write_branch(
-    out: &mut String,
-    span: &SpanData,
-    children: &HashMap<SpanId, Vec<&SpanData>>,
-    prefix: &str,
-    last: bool,
-) {
-    let (branch, continuation) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
-    let _ = writeln!(out, "{prefix}{branch}{}", summary(span));
-    let child_prefix = format!("{prefix}{continuation}");
-    for event in span.events.iter() {
-        let attributes = format::attributes(&event.attributes, true);
-        let _ = writeln!(out, "{child_prefix}  • {} {attributes}", event.name);
+    fn arrived(&self, batch: Vec<SpanData>) {
+        let ready = match self.buffer.lock() {
+            Ok(mut buffer) => buffer.arrived(batch, Instant::now()),
+            Err(_) => return,
+        };
+        self.write(ready);
     }
-    let Some(kids) = children.get(&span.span_context.span_id()) else { return };
-    let last_kid = kids.len().saturating_sub(1);
-    for (index, kid) in kids.iter().enumerate() {
-        write_branch(out, kid, children, &child_prefix, index == last_kid);
-    }
-}
 
-/// `GET /items/{id} [server] 12.3ms OK http.route="/items/{id}"`
-fn summary(span: &SpanData) -> String {
-    let duration = span.end_time.duration_since(span.start_time).unwrap_or_default();
-    let mut line = format!("{} [{}] {}", span.name, kind(span), format::duration(duration));
-    let status = status(&span.status);
-    if !status.is_empty() {
-        let _ = write!(line, " {status}");
+    pub(super) fn print_held(&self) {
+        let ready = match self.buffer.lock() {
+            Ok(mut buffer) => buffer.drain(),
+            Err(_) => return,
+        };
+        self.write(ready);
     }
-    if !span.attributes.is_empty() {
-        let _ = write!(line, "  {}", format::attributes(&span.attributes, true));
-    }
-    line
-}
 
-fn kind(span: &SpanData) -> &'static str {
-    use opentelemetry::trace::SpanKind;
-    match span.span_kind {
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-        SpanKind::Internal => "internal",
-    }
-}
-
-fn status(status: &Status) -> String {
-    match status {
-        Status::Unset => String::new(),
-        Status::Ok => "OK".to_owned(),
-        Status::Error { description } if description.is_empty() => "ERROR".to_owned(),
-        Status::Error { description } => format!("ERROR({description})"),
+    /// Writes outside the buffer's lock, so a slow terminal never stalls spans starting.
+    fn write(&self, ready: Vec<ReadyTrace>) {
+        if ready.is_empty() {
+            return;
+        }
+        let text: String = ready.iter().map(|trace| tree::tree(&trace.spans, trace.incomplete)).collect();
+        self.output.write(&text);
     }
 }
 
@@ -174,10 +120,10 @@ fn raw_line(span: &SpanData) -> String {
         context.trace_id(),
         context.span_id(),
         span.parent_span_id,
-        kind(span),
+        format::kind(span),
         format::timestamp(span.start_time),
         format::timestamp(span.end_time),
-        status(&span.status),
+        format::status(&span.status),
         context.is_sampled(),
         span.instrumentation_scope.name(),
     );
@@ -191,16 +137,22 @@ fn raw_line(span: &SpanData) -> String {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
-    use opentelemetry::KeyValue;
-    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _, TracerProvider as _};
+    use opentelemetry::{Context, KeyValue};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor};
 
     use super::super::capture::Captured;
     use super::*;
 
-    fn nested_trace() -> Vec<SpanData> {
-        let memory = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder().with_simple_exporter(memory.clone()).build();
+    /// A provider whose every span reaches the console exporter in its own export call.
+    fn console(format: ConsoleFormat, limits: BufferLimits) -> (SdkTracerProvider, Captured) {
+        let captured = Captured::default();
+        let exporter = ConsoleSpanExporter::with_limits(format, ConsoleOutput::new(captured.clone()), limits);
+        let processor = exporter.open_span_tracker().wrap(SimpleSpanProcessor::new(exporter));
+        (SdkTracerProvider::builder().with_span_processor(processor).build(), captured)
+    }
+
+    fn nested_trace(provider: &SdkTracerProvider) {
         let tracer = provider.tracer("test");
         tracer.in_span("GET /items/{id}", |cx| {
             cx.span().set_attribute(KeyValue::new("http.route", "/items/{id}"));
@@ -211,21 +163,15 @@ mod tests {
             });
             tracer.in_span("render", |_| {});
         });
-        memory.get_finished_spans().expect("spans")
     }
 
     #[test]
-    fn a_trace_prints_as_a_tree_once_its_root_ends() {
-        let captured = Captured::default();
-        let exporter = ConsoleSpanExporter::new(ConsoleFormat::Tree, ConsoleOutput::new(captured.clone()));
-        let mut spans = nested_trace();
-        let root = spans.pop().expect("the root ends last");
-        exporter.print(spans);
-        assert_eq!(captured.text(), "", "nothing prints before the root ends");
-        exporter.print(vec![root.clone()]);
+    fn spans_exported_one_by_one_print_as_one_tree() {
+        let (provider, captured) = console(ConsoleFormat::Tree, BufferLimits::default());
+        nested_trace(&provider);
         let text = captured.text();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], format!("trace {}", root.span_context.trace_id()));
+        assert!(lines[0].starts_with("trace ") && lines[0].len() == "trace ".len() + 32, "{text}");
         assert!(lines[1].starts_with("└─ GET /items/{id} [internal] "), "{text}");
         assert!(lines[1].ends_with("http.route=\"/items/{id}\""), "{text}");
         assert!(lines[2].starts_with("   ├─ load-item [internal] ") && lines[2].ends_with("item.id=7"), "{text}");
@@ -236,24 +182,80 @@ mod tests {
     }
 
     #[test]
-    fn unfinished_traces_print_on_flush() {
-        let captured = Captured::default();
-        let exporter = ConsoleSpanExporter::new(ConsoleFormat::Tree, ConsoleOutput::new(captured.clone()));
-        let mut spans = nested_trace();
-        spans.pop();
-        exporter.print(spans);
-        exporter.force_flush().expect("flush");
+    fn a_callee_span_under_a_remote_parent_of_this_process_joins_the_callers_tree() {
+        // What `/external-api` does against the built-in todo service: the server span's remote
+        // parent is this process's client span, and the server span ends first.
+        let (provider, captured) = console(ConsoleFormat::Tree, BufferLimits::default());
+        let tracer = provider.tracer("test");
+        let caller = tracer.start("GET /external-api");
+        let caller_cx = Context::current_with_span(caller);
+        let client = tracer.span_builder("GET").with_kind(SpanKind::Client).start_with_context(&tracer, &caller_cx);
+        let remote = Context::new().with_remote_span_context(client.span_context().clone());
+        let mut server =
+            tracer.span_builder("GET /todos/{id}").with_kind(SpanKind::Server).start_with_context(&tracer, &remote);
+        server.end();
+        assert_eq!(captured.text(), "", "the caller is still running");
+        drop(client);
+        drop(caller_cx);
         let text = captured.text();
-        assert!(text.contains("├─ load-item"), "{text}");
-        assert!(text.contains("│  └─ db"), "{text}");
-        assert!(text.contains("└─ render"), "{text}");
+        assert_eq!(text.matches("trace ").count(), 1, "{text}");
+        assert!(text.contains("└─ GET /external-api [internal]"), "{text}");
+        assert!(text.contains("   └─ GET [client]"), "{text}");
+        assert!(text.contains("      └─ GET /todos/{id} [server]"), "{text}");
+    }
+
+    #[test]
+    fn a_child_ending_after_its_root_is_waited_for() {
+        let (provider, captured) = console(ConsoleFormat::Tree, BufferLimits::default());
+        let tracer = provider.tracer("test");
+        let root_cx = Context::current_with_span(tracer.start("root"));
+        let mut spawned = tracer.start_with_context("spawned", &root_cx);
+        drop(root_cx);
+        assert_eq!(captured.text(), "");
+        spawned.end();
+        let text = captured.text();
+        assert!(text.contains("└─ root") && text.contains("   └─ spawned"), "{text}");
+    }
+
+    #[test]
+    fn a_root_that_never_ends_prints_its_children_on_flush_and_at_shutdown() {
+        let (provider, captured) = console(ConsoleFormat::Tree, BufferLimits::default());
+        let tracer = provider.tracer("test");
+        let root_cx = Context::current_with_span(tracer.start("serve forever"));
+        tracer.start_with_context("first request", &root_cx).end();
+        provider.force_flush().expect("flush");
+        let flushed = captured.text();
+        assert!(flushed.contains("(incomplete: 1 span still open at flush)"), "{flushed}");
+        assert!(flushed.contains("└─ first request"), "{flushed}");
+        tracer.start_with_context("second request", &root_cx).end();
+        provider.shutdown().expect("shutdown");
+        let text = captured.text();
+        assert!(text[flushed.len()..].contains("└─ second request"), "{text}");
+        assert!(!text.contains("serve forever"), "a span that never ended is never exported");
+    }
+
+    #[test]
+    fn the_span_bound_prints_the_oldest_trace_with_a_note() {
+        let limits = BufferLimits { max_spans: 2, max_age: Duration::from_secs(3600) };
+        let (provider, captured) = console(ConsoleFormat::Tree, limits);
+        let tracer = provider.tracer("test");
+        let root_cx = Context::current_with_span(tracer.start("long root"));
+        for name in ["a", "b", "c"] {
+            tracer.start_with_context(name, &root_cx).end();
+        }
+        let text = captured.text();
+        assert!(text.contains("console buffer full"), "{text}");
+        assert!(text.contains("├─ a") && text.contains("├─ b") && text.contains("└─ c"), "{text}");
     }
 
     #[test]
     fn raw_format_prints_every_field() {
+        let memory = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder().with_simple_exporter(memory.clone()).build();
+        nested_trace(&provider);
+        let spans = memory.get_finished_spans().expect("spans");
         let captured = Captured::default();
         let exporter = ConsoleSpanExporter::new(ConsoleFormat::Raw, ConsoleOutput::new(captured.clone()));
-        let spans = nested_trace();
         let db = spans.iter().find(|span| span.name == "db").expect("db span").clone();
         exporter.print(spans);
         let text = captured.text();
