@@ -139,7 +139,7 @@ fn record_attributes(dependency: &DependencyFn) -> TokenStream {
         quote_spanned!(value.span()=> ::traced::__private::dependency::record(#key, &(#value));)
     });
     quote! {
-        #[allow(unused_variables, unused_mut)]
+        #[allow(unused_variables, unused_mut, clippy::needless_borrows_for_generic_args)]
         {
             #(#bind)*
             #(#record)*

@@ -1,7 +1,6 @@
 //! The pieces the code generated for a dependency calls: extract its parameters, settle its return
 //! value, and check at compile time that every parameter is an extractor.
 
-use std::future::Future;
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
@@ -22,23 +21,18 @@ where
 }
 
 /// Extracts one field of a derived dependency inside a child span of its own.
-pub fn extract_in_span<'a, T, S>(
-    site: &'static Site,
-    parts: &'a mut Parts,
-    state: &'a S,
-) -> impl Future<Output = Result<T, Response>> + Send + 'a
+pub async fn extract_in_span<T, S>(site: &'static Site, parts: &mut Parts, state: &S) -> Result<T, Response>
 where
-    T: FromRequestParts<S> + 'a,
+    T: FromRequestParts<S>,
     S: Send + Sync,
 {
-    async move {
-        let span = start_span(site, |_| {});
-        span.instrument(extract(parts, state)).await
-    }
+    let span = start_span(site, |_| {});
+    span.instrument(extract(parts, state)).await
 }
 
 /// The dependency's value, or its error's response. The error is recorded on the dependency's span
 /// unless that response is a 4xx (the client's mistake, as for `#[record_errors]`).
+#[allow(clippy::result_large_err)] // `Response` is axum's rejection type
 pub fn settle<R>(ret: R, describe: impl for<'a> FnOnce(&'a R::Error) -> Failure<'a>) -> Result<R::Value, Response>
 where
     R: ReturnsResult,

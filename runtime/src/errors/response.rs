@@ -32,6 +32,7 @@ impl ResponseOptions {
 /// The handler's response: the value on `Ok`; on `Err` the JSON error response, with the error's own
 /// status and public message when it implements [`PublicError`](super::PublicError). 5xx errors are
 /// recorded on the current span first; the body's `request_id` is the current trace id.
+#[allow(clippy::result_large_err)] // `Response` is what axum answers with
 pub fn respond<R: ReturnsResult>(
     ret: R,
     options: &ResponseOptions,
