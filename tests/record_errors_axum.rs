@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use opentelemetry::trace::Status;
 use opentelemetry_sdk::trace::SpanData;
+use traced::testing::SpanCapture;
 
 use axum_support::{capture, serve, server_span};
 use traced::axum::TracedLayer;
@@ -88,16 +89,21 @@ fn exception_type(span: &SpanData) -> Option<String> {
     event.attributes.iter().find(|kv| kv.key.as_str() == "exception.type").map(|kv| kv.value.to_string())
 }
 
+/// GETs `path` from a fresh server: the status, the JSON body and the request's server span.
+async fn get_json(capture: &SpanCapture, path: &str) -> (u16, serde_json::Value, SpanData) {
+    let address = serve(app()).await;
+    let response = reqwest::get(format!("http://{address}{path}")).await.expect("request");
+    let status = response.status().as_u16();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = response.json().await.expect("JSON body");
+    (status, body, server_span(capture).await)
+}
+
 #[tokio::test]
 async fn an_err_becomes_a_json_500_whose_request_id_is_the_trace_id() {
     let capture = capture();
-    let address = serve(app()).await;
-    let response = reqwest::get(format!("http://{address}/checkout/0")).await.expect("request");
-    assert_eq!(response.status(), 500);
-    assert_eq!(response.headers()["content-type"], "application/json");
-    let body: serde_json::Value = response.json().await.expect("JSON body");
-
-    let server = server_span(&capture).await;
+    let (status, body, server) = get_json(&capture, "/checkout/0").await;
+    assert_eq!(status, 500);
     let trace_id = server.span_context.trace_id().to_string();
     assert_eq!(body, serde_json::json!({"message": "something went wrong.", "request_id": trace_id}));
     assert!(!body.to_string().contains("4242"), "the error text never reaches the client");
@@ -107,21 +113,17 @@ async fn an_err_becomes_a_json_500_whose_request_id_is_the_trace_id() {
 
 #[tokio::test]
 async fn the_ok_value_is_the_response() {
-    let _capture = capture();
-    let address = serve(app()).await;
-    let response = reqwest::get(format!("http://{address}/checkout/7")).await.expect("request");
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<u64>().await.expect("JSON body"), 700);
+    let capture = capture();
+    let (status, body, server) = get_json(&capture, "/checkout/7").await;
+    assert_eq!((status, body), (200, serde_json::json!(700)));
+    assert_eq!(exception_type(&server), None);
 }
 
 #[tokio::test]
 async fn a_4xx_error_passes_through_with_its_public_message_unrecorded() {
     let capture = capture();
-    let address = serve(app()).await;
-    let response = reqwest::get(format!("http://{address}/checkout/404")).await.expect("request");
-    assert_eq!(response.status(), 404);
-    let body: serde_json::Value = response.json().await.expect("JSON body");
-    let server = server_span(&capture).await;
+    let (status, body, server) = get_json(&capture, "/checkout/404").await;
+    assert_eq!(status, 404);
     let trace_id = server.span_context.trace_id().to_string();
     assert_eq!(body, serde_json::json!({"message": "no item 404", "request_id": trace_id}));
     assert_eq!(exception_type(&server), None);
@@ -131,13 +133,9 @@ async fn a_4xx_error_passes_through_with_its_public_message_unrecorded() {
 #[tokio::test]
 async fn options_set_status_and_message_and_hide_the_id_and_traced_gets_the_exception() {
     let capture = capture();
-    let address = serve(app()).await;
-    let response = reqwest::get(format!("http://{address}/pay/0")).await.expect("request");
-    assert_eq!(response.status(), 503);
-    let body: serde_json::Value = response.json().await.expect("JSON body");
+    let (status, body, server) = get_json(&capture, "/pay/0").await;
+    assert_eq!(status, 503);
     assert_eq!(body, serde_json::json!({"message": "payments are down, try later"}));
-
-    let server = server_span(&capture).await;
     let pay = capture.span("pay");
     assert_eq!(pay.parent_span_id, server.span_context.span_id());
     assert_eq!(exception_type(&pay).as_deref(), Some("record_errors_axum::CheckoutError"));
@@ -148,10 +146,7 @@ async fn options_set_status_and_message_and_hide_the_id_and_traced_gets_the_exce
 #[tokio::test]
 async fn a_sync_function_makes_the_same_response() {
     let capture = capture();
-    let address = serve(app()).await;
-    let response = reqwest::get(format!("http://{address}/sync")).await.expect("request");
-    assert_eq!(response.status(), 500);
-    let body: serde_json::Value = response.json().await.expect("JSON body");
-    let server = server_span(&capture).await;
+    let (status, body, server) = get_json(&capture, "/sync").await;
+    assert_eq!(status, 500);
     assert_eq!(body["request_id"], server.span_context.trace_id().to_string());
 }
