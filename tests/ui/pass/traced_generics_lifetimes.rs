@@ -1,4 +1,5 @@
-//! Generic functions with bounds and `where` clauses, lifetimes, `impl Trait` arguments.
+//! Generic functions with bounds and `where` clauses, const generics, lifetimes (elided ones too),
+//! `dyn Trait + '_` returns, `impl Trait` arguments.
 
 use std::borrow::Cow;
 use std::fmt::Display;
@@ -36,6 +37,21 @@ where
     items.first()
 }
 
+#[traced(attributes(length = N))]
+fn total<const N: usize>(values: [u32; N]) -> u32 {
+    values.iter().sum()
+}
+
+#[traced]
+fn evens<'a>(values: &'a [u32]) -> Box<dyn Iterator<Item = &'a u32> + 'a> {
+    Box::new(values.iter().filter(|v| *v % 2 == 0))
+}
+
+#[traced]
+fn odds(values: &[u32]) -> Box<dyn Iterator<Item = &u32> + '_> {
+    Box::new(values.iter().filter(|v| *v % 2 == 1))
+}
+
 struct Wrapper<T>(T);
 
 impl<T: Clone + Send> Wrapper<T> {
@@ -57,6 +73,9 @@ async fn main() {
     assert_eq!(greet(Cow::Borrowed("")), "nobody");
     assert_eq!(sum_all(vec![1, 2], &|v| v * 10), 30);
     assert_eq!(first(&[5, 6]).await, Some(&5));
+    assert_eq!(total([1, 2, 3]), 6);
+    assert_eq!(evens(&[1, 2, 4]).count(), 2);
+    assert_eq!(odds(&[1, 2, 4]).count(), 1);
     let mut wrapper = Wrapper(String::from("a"));
     assert_eq!(wrapper.replace("b").await, "a");
     assert_eq!(wrapper.get(), "b");
