@@ -256,6 +256,28 @@ fn a_slow_collector_neither_blocks_nor_crashes_and_warns_once() {
 }
 
 #[test]
+fn a_full_queue_drops_spans_counts_every_one_and_warns_once() {
+    // The collector answers after 3s, exports give up after 300ms: the queue of 8 fills at once.
+    let options = ReceiverOptions { response_delay: Some(Duration::from_secs(3)), ..ReceiverOptions::default() };
+    let receiver = Receiver::start_blocking(Transport::Grpc, options);
+    let extra = [
+        ("SCENARIO_SPANS", "2000"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "300"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "8"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8"),
+    ];
+    let output = run("spans", &with(base_vars(&receiver), &extra));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines = |prefix: &str| stderr.lines().filter(|line| line.starts_with(prefix)).count();
+    assert_eq!(lines("traced: the otlp span export queue is full (OTEL_BSP_MAX_QUEUE_SIZE=8)"), 1, "{stderr}");
+    let summary = stderr
+        .lines()
+        .find(|line| line.starts_with("traced: 2000 spans were not exported by the otlp exporter: "))
+        .unwrap_or_else(|| panic!("every span is accounted for in the shutdown summary:\n{stderr}"));
+    assert!(!summary.contains(": 0 dropped with the queue full"), "{summary}");
+}
+
+#[test]
 fn the_signal_endpoint_wins_and_is_used_as_is() {
     let receiver = Receiver::start_blocking(Transport::Http, ReceiverOptions::default());
     let vars = with(

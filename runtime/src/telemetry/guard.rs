@@ -13,6 +13,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use super::error::{InitError, ShutdownError};
 use super::logs;
 use super::providers::Providers;
+use super::span_queue::DroppedSpans;
 use crate::backend;
 
 /// Set while a guard is alive: a second `init()` is an error, not a silent replacement.
@@ -82,6 +83,18 @@ impl TelemetryGuard {
         S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span> + Send + Sync,
     {
         logs::layer(self.logger_provider())
+    }
+
+    /// Spans the span exporters did not deliver so far (queue full, failed exports), summed over
+    /// exporters; zero when the SDK is disabled. A warning on stderr announces the first queue-full
+    /// drop, and shutdown prints the totals.
+    pub fn dropped_spans(&self) -> DroppedSpans {
+        let Some(providers) = &self.providers else { return DroppedSpans::default() };
+        providers
+            .span_queues
+            .iter()
+            .map(|queue| queue.dropped())
+            .fold(DroppedSpans::default(), |sum, dropped| sum + dropped)
     }
 
     /// Exports everything buffered so far, e.g. before a serverless function returns.

@@ -6,7 +6,9 @@
 //! `builder` (code wins over the environment), `providers` (settings -> SDK providers), `otlp`
 //! (OTLP exporters), `export_runtime` (the runtime gRPC exports run on), `guard` (install and
 //! shutdown), `console` (human-readable exporters), `processors` (common attributes, redaction),
-//! `limits` (attribute value length), `b3` (B3 propagation), `logs` (`tracing` events -> logs or span events), `warn_once` (one warning when a collector fails).
+//! `limits` (attribute value length), `b3` (B3 propagation), `logs` (`tracing` events -> logs or span
+//! events), `warn_once` (one warning when a collector fails), `span_queue` (the batch span processor
+//! with its dropped spans counted and reported).
 
 mod b3;
 mod builder;
@@ -20,6 +22,7 @@ mod otlp;
 pub mod processors;
 mod providers;
 pub mod settings;
+mod span_queue;
 mod warn_once;
 
 pub use builder::{Telemetry, TelemetryBuilder};
@@ -29,6 +32,7 @@ pub use settings::{
     BatchSettings, Compression, ConsoleFormat, ExporterKind, OtlpSettings, PropagatorKind, Protocol, SamplerKind,
     Settings, SpanLimitSettings,
 };
+pub use span_queue::DroppedSpans;
 
 /// Configures traces, metrics and logs from the `OTEL_*` environment variables and installs them
 /// globally; keep the guard alive until the end of `main`.

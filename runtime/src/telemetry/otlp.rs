@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use opentelemetry_sdk::logs::BatchLogProcessor;
 use opentelemetry_sdk::metrics::MeterProviderBuilder;
-use opentelemetry_sdk::trace::{BatchConfig, BatchSpanProcessor};
 
 use super::error::{InitError, InvalidSetting};
 use super::export_runtime::ExportRuntime;
 use super::settings::{OtlpSettings, Protocol};
+use super::span_queue::{CountedBatch, SpanQueue};
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 fn build_error(signal: &'static str) -> impl FnOnce(opentelemetry_otlp::ExporterBuildError) -> InitError {
@@ -25,13 +25,13 @@ fn warn_once<E>(exporter: E, signal: &'static str, settings: &OtlpSettings) -> s
     super::warn_once::WarnOnce::new(exporter, signal, &settings.endpoint)
 }
 
-/// The batch span processor exporting over OTLP.
+/// The (counted) batch span processor exporting over OTLP.
 #[cfg_attr(not(all(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_variables, dead_code))]
 pub(crate) fn span_processor(
     settings: &OtlpSettings,
     runtime: &mut Option<ExportRuntime>,
-    batch: BatchConfig,
-) -> Result<BatchSpanProcessor, InitError> {
+    queue: &SpanQueue,
+) -> Result<CountedBatch, InitError> {
     const SIGNAL: &str = "traces";
     match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
@@ -39,13 +39,13 @@ pub(crate) fn span_processor(
             let builder =
                 || grpc::configure(opentelemetry_otlp::SpanExporter::builder().with_tonic(), settings).build();
             let exporter = grpc::exporter(runtime, SIGNAL, builder)?;
-            Ok(BatchSpanProcessor::builder(warn_once(exporter, SIGNAL, settings)).with_batch_config(batch).build())
+            Ok(queue.processor("otlp", warn_once(exporter, SIGNAL, settings)))
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let builder = http::configure(opentelemetry_otlp::SpanExporter::builder().with_http(), settings);
             let exporter = builder.build().map_err(build_error(SIGNAL))?;
-            Ok(BatchSpanProcessor::builder(warn_once(exporter, SIGNAL, settings)).with_batch_config(batch).build())
+            Ok(queue.processor("otlp", warn_once(exporter, SIGNAL, settings)))
         }
         #[allow(unreachable_patterns)]
         unsupported => Err(missing_feature(unsupported)),

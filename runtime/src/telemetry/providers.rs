@@ -1,15 +1,14 @@
 //! Settings in, SDK providers out: resource, sampler, span limits, exporters, processors, propagators.
 
+use std::sync::Arc;
+
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanLimits, SpanProcessor,
-    TracerProviderBuilder,
-};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanLimits, SpanProcessor, TracerProviderBuilder};
 use opentelemetry_sdk::Resource;
 
 use super::b3::B3Propagator;
@@ -18,7 +17,8 @@ use super::error::InitError;
 use super::export_runtime::ExportRuntime;
 use super::otlp;
 use super::processors::{RedactingProcessor, Redaction};
-use super::settings::{BatchSettings, ExporterKind, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
+use super::settings::{ExporterKind, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
+use super::span_queue::{QueueStats, SpanQueue};
 use crate::SharedSampler;
 
 /// Adds one user span processor to the provider being built.
@@ -42,6 +42,8 @@ pub(crate) struct Providers {
     pub(crate) meter: Option<SdkMeterProvider>,
     pub(crate) logger: Option<SdkLoggerProvider>,
     pub(crate) runtime: Option<ExportRuntime>,
+    /// One per span exporter: what each dropped.
+    pub(crate) span_queues: Vec<Arc<QueueStats>>,
 }
 
 pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
@@ -58,6 +60,8 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         traces = add(traces);
     }
     let value_length = settings.span_limits.attribute_value_length;
+    let queue = SpanQueue { batch: settings.batch };
+    let mut span_queues = Vec::new();
     for kind in &settings.traces_exporters {
         traces = match kind {
             ExporterKind::Otlp => {
@@ -65,14 +69,15 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
                 // timeout is the only one, so `OTEL_BSP_EXPORT_TIMEOUT` caps it.
                 let mut otlp = settings.otlp_traces.clone();
                 otlp.timeout = otlp.timeout.min(settings.batch.export_timeout);
-                let processor = otlp::span_processor(&otlp, &mut runtime, batch_config(&settings.batch))?;
+                let processor = otlp::span_processor(&otlp, &mut runtime, &queue)?;
+                span_queues.push(processor.stats());
                 traces.with_span_processor(redacted(&plan.redaction, processor, value_length))
             }
             ExporterKind::Console => {
                 let exporter = ConsoleSpanExporter::new(settings.console_format, plan.console.clone());
                 let tracker = exporter.open_span_tracker();
-                let processor =
-                    BatchSpanProcessor::builder(exporter).with_batch_config(batch_config(&settings.batch)).build();
+                let processor = queue.processor("console", exporter);
+                span_queues.push(processor.stats());
                 traces.with_span_processor(redacted(&plan.redaction, tracker.wrap(processor), value_length))
             }
         };
@@ -116,7 +121,7 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         Some(logs.build())
     };
 
-    Ok(Providers { tracer: traces.build(), sampler, meter, logger, runtime })
+    Ok(Providers { tracer: traces.build(), sampler, meter, logger, runtime, span_queues })
 }
 
 /// What every exporting processor gets: value length limit, then redaction.
@@ -159,14 +164,6 @@ fn span_limits(limits: &SpanLimitSettings) -> SpanLimits {
         max_attributes_per_event: limits.event_attribute_count,
         max_attributes_per_link: limits.link_attribute_count,
     }
-}
-
-fn batch_config(batch: &BatchSettings) -> opentelemetry_sdk::trace::BatchConfig {
-    BatchConfigBuilder::default()
-        .with_max_queue_size(batch.max_queue_size)
-        .with_max_export_batch_size(batch.max_export_batch_size)
-        .with_scheduled_delay(batch.schedule_delay)
-        .build()
 }
 
 /// The composite of `OTEL_PROPAGATORS`, in the order given.
