@@ -1,10 +1,11 @@
 //! `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, which the Rust SDK does not apply: string values (and the
-//! strings of arrays) longer than the limit are cut before export, on spans and their events. `Redaction`'s processor applies it, before redacting.
+//! strings of arrays) longer than the limit are cut before export, on spans, their events and their
+//! links. `Redaction`'s processor applies it, before redacting.
 
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 
-/// Cuts string attribute values to `max_chars` on a span and its events.
+/// Cuts string attribute values to `max_chars` on a span, its events and its links.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ValueLengthLimit {
     pub(crate) max_chars: usize,
@@ -15,6 +16,9 @@ impl ValueLengthLimit {
         self.cut(&mut span.attributes);
         for event in span.events.events.iter_mut() {
             self.cut(&mut event.attributes);
+        }
+        for link in span.links.links.iter_mut() {
+            self.cut(&mut link.attributes);
         }
     }
 
@@ -51,6 +55,28 @@ fn cut_value(value: &mut Value, max_chars: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn span_event_and_link_attributes_are_all_cut() {
+        use opentelemetry::trace::{Link, Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
+        use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+
+        let memory = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder().with_simple_exporter(memory.clone()).build();
+        let tracer = provider.tracer("test");
+        let linked = tracer.in_span("linked", |cx| cx.span().span_context().clone());
+        let link = Link::new(linked, vec![KeyValue::new("link.note", "abcdef")], 0);
+        let mut span = tracer.span_builder("work").with_links(vec![link]).start(&tracer);
+        span.set_attribute(KeyValue::new("span.note", "abcdef"));
+        span.add_event("event", vec![KeyValue::new("event.note", "abcdef")]);
+        span.end();
+        let mut work = memory.get_finished_spans().expect("spans").pop().expect("the work span");
+        ValueLengthLimit { max_chars: 3 }.apply(&mut work);
+        let short = Value::from("abc");
+        assert_eq!(work.attributes[0].value, short);
+        assert_eq!(work.events.events[0].attributes[0].value, short);
+        assert_eq!(work.links.links[0].attributes[0].value, short);
+    }
 
     #[test]
     fn strings_are_cut_on_char_boundaries() {

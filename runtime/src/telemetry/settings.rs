@@ -136,9 +136,9 @@ pub struct SpanLimitSettings {
     pub event_count: u32,
     /// Links per span (default 128).
     pub link_count: u32,
-    /// Attributes per event (default 128).
+    /// Attributes per event (default 128, else `OTEL_ATTRIBUTE_COUNT_LIMIT`).
     pub event_attribute_count: u32,
-    /// Attributes per link (default 128).
+    /// Attributes per link (default 128, else `OTEL_ATTRIBUTE_COUNT_LIMIT`).
     pub link_attribute_count: u32,
 }
 
@@ -556,8 +556,15 @@ fn span_limits(vars: &Vars<'_>) -> Result<SpanLimitSettings, InvalidSetting> {
         )?,
         event_count: count(&["OTEL_SPAN_EVENT_COUNT_LIMIT"], defaults.event_count)?,
         link_count: count(&["OTEL_SPAN_LINK_COUNT_LIMIT"], defaults.link_count)?,
-        event_attribute_count: count(&["OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT"], defaults.event_attribute_count)?,
-        link_attribute_count: count(&["OTEL_LINK_ATTRIBUTE_COUNT_LIMIT"], defaults.link_attribute_count)?,
+        // The general limit covers every attribute collection, event and link attributes included.
+        event_attribute_count: count(
+            &["OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"],
+            defaults.event_attribute_count,
+        )?,
+        link_attribute_count: count(
+            &["OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"],
+            defaults.link_attribute_count,
+        )?,
     })
 }
 

@@ -259,6 +259,10 @@ fn span_limits_prefer_the_span_specific_variable() {
     assert_eq!(s.span_limits.attribute_count, 20);
     assert_eq!(s.span_limits.event_count, 5);
     assert_eq!(s.span_limits.link_count, 3);
+    assert_eq!(s.span_limits.event_attribute_count, 10, "the general count limit covers event attributes");
+    assert_eq!(s.span_limits.link_attribute_count, 10, "and link attributes");
+    let s = settings(&[("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"), ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "4")]);
+    assert_eq!((s.span_limits.event_attribute_count, s.span_limits.link_attribute_count), (4, 10));
     let s = settings(&[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"), ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "16")]);
     assert_eq!(s.span_limits.attribute_value_length, Some(16));
     assert_eq!(error(&[("OTEL_SPAN_EVENT_COUNT_LIMIT", "many")]).variable, "OTEL_SPAN_EVENT_COUNT_LIMIT");
