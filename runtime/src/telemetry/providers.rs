@@ -1,6 +1,7 @@
 //! Settings in, SDK providers out: resource, sampler, span limits, exporters, processors, propagators.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::KeyValue;
@@ -17,7 +18,7 @@ use super::error::InitError;
 use super::export_runtime::ExportRuntime;
 use super::otlp;
 use super::processors::{RedactingProcessor, Redaction};
-use super::settings::{ExporterKind, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
+use super::settings::{ExporterKind, OtlpSettings, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
 use super::span_queue::{QueueStats, SpanQueue};
 use crate::SharedSampler;
 
@@ -65,10 +66,7 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
     for kind in &settings.traces_exporters {
         traces = match kind {
             ExporterKind::Otlp => {
-                // The SDK's threaded batch processor has no export deadline of its own: the exporter's
-                // timeout is the only one, so `OTEL_BSP_EXPORT_TIMEOUT` caps it.
-                let mut otlp = settings.otlp_traces.clone();
-                otlp.timeout = otlp.timeout.min(settings.batch.export_timeout);
+                let otlp = with_deadline(&settings.otlp_traces, settings.batch.export_timeout);
                 let processor = otlp::span_processor(&otlp, &mut runtime, &queue)?;
                 span_queues.push(processor.stats());
                 traces.with_span_processor(redacted(&plan.redaction, processor, value_length))
@@ -89,12 +87,10 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         let mut metrics = SdkMeterProvider::builder().with_resource(resource.clone());
         for kind in &settings.metrics_exporters {
             metrics = match kind {
-                ExporterKind::Otlp => otlp::add_metric_reader(
-                    metrics,
-                    &settings.otlp_metrics,
-                    &mut runtime,
-                    settings.metric_export_interval,
-                )?,
+                ExporterKind::Otlp => {
+                    let otlp = with_deadline(&settings.otlp_metrics, settings.metric_export_timeout);
+                    otlp::add_metric_reader(metrics, &otlp, &mut runtime, settings.metric_export_interval)?
+                }
                 ExporterKind::Console => {
                     let exporter = ConsoleMetricExporter::new(plan.console.clone());
                     metrics.with_reader(
@@ -122,6 +118,13 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
     };
 
     Ok(Providers { tracer: traces.build(), sampler, meter, logger, runtime, span_queues })
+}
+
+/// The SDK's batch span processor and periodic metric reader enforce no export deadline of their own:
+/// the exporter's timeout is the only one, so `OTEL_BSP_EXPORT_TIMEOUT` and
+/// `OTEL_METRIC_EXPORT_TIMEOUT` cap it.
+fn with_deadline(otlp: &OtlpSettings, deadline: Duration) -> OtlpSettings {
+    OtlpSettings { timeout: otlp.timeout.min(deadline), ..otlp.clone() }
 }
 
 /// What every exporting processor gets: value length limit, then redaction.
@@ -231,6 +234,17 @@ mod tests {
         assert!(!sampled(SamplerKind::TraceIdRatio(0.0)));
         assert!(sampled(SamplerKind::ParentBasedTraceIdRatio(1.0)));
         assert!(!sampled(SamplerKind::ParentBasedAlwaysOff));
+    }
+
+    #[test]
+    fn export_deadlines_cap_the_otlp_timeouts() {
+        let vars = [("OTEL_BSP_EXPORT_TIMEOUT", "2000"), ("OTEL_METRIC_EXPORT_TIMEOUT", "20000")];
+        let settings = plan(&vars, &Captured::default()).settings;
+        let traces = with_deadline(&settings.otlp_traces, settings.batch.export_timeout);
+        let metrics = with_deadline(&settings.otlp_metrics, settings.metric_export_timeout);
+        assert_eq!(traces.timeout, Duration::from_secs(2), "the batch deadline is shorter than the 10s default");
+        assert_eq!(metrics.timeout, Duration::from_secs(10), "the exporter's own timeout is shorter");
+        assert_eq!(traces.endpoint, settings.otlp_traces.endpoint);
     }
 
     #[test]

@@ -182,6 +182,8 @@ pub struct Settings {
     pub batch: BatchSettings,
     /// `OTEL_METRIC_EXPORT_INTERVAL` (default 60000 ms).
     pub metric_export_interval: Duration,
+    /// `OTEL_METRIC_EXPORT_TIMEOUT` (default 30000 ms): caps the OTLP metrics timeout.
+    pub metric_export_timeout: Duration,
     /// `OTEL_PROPAGATORS` (default `tracecontext,baggage`).
     pub propagators: Vec<PropagatorKind>,
     /// Span limits.
@@ -220,6 +222,7 @@ impl Settings {
             sampler: sampler(&vars)?,
             batch,
             metric_export_interval: vars.millis("OTEL_METRIC_EXPORT_INTERVAL", 60_000)?,
+            metric_export_timeout: vars.millis("OTEL_METRIC_EXPORT_TIMEOUT", 30_000)?,
             propagators: propagators(&vars)?,
             span_limits: span_limits(&vars)?,
             console_format: console_format(&vars)?,

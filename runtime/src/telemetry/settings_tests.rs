@@ -41,6 +41,7 @@ fn defaults_follow_the_specification() {
     assert_eq!(s.batch.max_queue_size, 2048);
     assert_eq!(s.batch.max_export_batch_size, 512);
     assert_eq!(s.metric_export_interval, Duration::from_secs(60));
+    assert_eq!(s.metric_export_timeout, Duration::from_secs(30));
     assert_eq!(s.propagators, vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]);
     assert_eq!(s.span_limits, SpanLimitSettings::default());
     assert_eq!(s.span_limits.attribute_value_length, None);
@@ -270,8 +271,13 @@ fn span_limits_prefer_the_span_specific_variable() {
 
 #[test]
 fn metric_interval_and_console_format() {
-    let s = settings(&[("OTEL_METRIC_EXPORT_INTERVAL", "1000"), ("TRACED_CONSOLE_FORMAT", "raw")]);
+    let s = settings(&[
+        ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
+        ("OTEL_METRIC_EXPORT_TIMEOUT", "500"),
+        ("TRACED_CONSOLE_FORMAT", "raw"),
+    ]);
     assert_eq!(s.metric_export_interval, Duration::from_secs(1));
+    assert_eq!(s.metric_export_timeout, Duration::from_millis(500));
     assert_eq!(s.console_format, ConsoleFormat::Raw);
     assert_eq!(error(&[("TRACED_CONSOLE_FORMAT", "pretty")]).variable, "TRACED_CONSOLE_FORMAT");
 }
