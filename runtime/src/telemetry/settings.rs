@@ -160,7 +160,8 @@ impl Default for SpanLimitSettings {
 pub struct Settings {
     /// `OTEL_SDK_DISABLED`
     pub disabled: bool,
-    /// `OTEL_SERVICE_NAME`, else `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else `unknown_service`.
+    /// `OTEL_SERVICE_NAME`, else `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else
+    /// `unknown_service:<executable name>`.
     pub service_name: String,
     /// `OTEL_RESOURCE_ATTRIBUTES` (percent-decoded), without `service.name`.
     pub resource_attributes: Vec<(String, String)>,
@@ -298,12 +299,19 @@ fn resource(vars: &Vars<'_>) -> Result<(String, Vec<(String, String)>), InvalidS
     };
     let from_attributes =
         attributes.iter().position(|(key, _)| key == "service.name").map(|at| attributes.remove(at).1);
-    let service_name = vars
-        .get("OTEL_SERVICE_NAME")
-        .map(str::to_owned)
-        .or(from_attributes)
-        .unwrap_or_else(|| "unknown_service".to_owned());
+    let service_name =
+        vars.get("OTEL_SERVICE_NAME").map(str::to_owned).or(from_attributes).unwrap_or_else(unknown_service);
     Ok((service_name, attributes))
+}
+
+/// The semantic conventions' fallback: `unknown_service:<process.executable.name>`, or `unknown_service`
+/// when the executable's name cannot be found.
+fn unknown_service() -> String {
+    let executable = std::env::current_exe().ok();
+    match executable.as_deref().and_then(std::path::Path::file_name).and_then(|name| name.to_str()) {
+        Some(name) => format!("unknown_service:{name}"),
+        None => "unknown_service".to_owned(),
+    }
 }
 
 /// Parses `k1=v1,k2=v2` with percent-decoded values (resource attributes and OTLP headers share it).

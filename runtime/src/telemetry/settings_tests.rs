@@ -26,7 +26,9 @@ fn error(vars: &[(&str, &str)]) -> InvalidSetting {
 fn defaults_follow_the_specification() {
     let s = Settings::default();
     assert!(!s.disabled);
-    assert_eq!(s.service_name, "unknown_service");
+    let executable = std::env::current_exe().expect("the test binary has a path");
+    let executable = executable.file_name().and_then(|name| name.to_str()).expect("a UTF-8 file name");
+    assert_eq!(s.service_name, format!("unknown_service:{executable}"));
     assert_eq!(s.traces_exporters, vec![ExporterKind::Otlp]);
     assert_eq!(s.metrics_exporters, vec![ExporterKind::Otlp]);
     assert_eq!(s.logs_exporters, vec![ExporterKind::Otlp]);
