@@ -123,7 +123,7 @@ impl TelemetryBuilder {
     pub fn otlp_protocol(self, protocol: Protocol) -> Self {
         self.set(move |s| {
             for otlp in [&mut s.otlp_traces, &mut s.otlp_metrics, &mut s.otlp_logs] {
-                otlp.protocol = protocol;
+                otlp.set_protocol(protocol);
             }
         })
     }
@@ -276,6 +276,24 @@ mod tests {
         assert_eq!(s.sampler, SamplerKind::TraceIdRatio(0.5));
         assert_eq!(s.traces_exporters, vec![ExporterKind::Console]);
         assert_eq!(s.batch.schedule_delay, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn a_protocol_set_in_code_moves_endpoints_not_given_per_signal() {
+        let s = settings(Telemetry::builder().otlp_protocol(Protocol::Grpc));
+        assert_eq!(s.otlp_traces.endpoint, "http://localhost:4317", "the gRPC default, not 4318/v1/traces");
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/ingest"),
+        ];
+        let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut s = Settings::from_vars(&vars).expect("valid settings");
+        for otlp in [&mut s.otlp_traces, &mut s.otlp_logs] {
+            otlp.set_protocol(Protocol::HttpProtobuf);
+        }
+        assert_eq!(s.otlp_traces.endpoint, "http://collector:4317/v1/traces", "the generic endpoint gets the path");
+        assert_eq!(s.otlp_logs.endpoint, "http://logs:9000/ingest", "a signal endpoint is used as is");
     }
 
     #[test]

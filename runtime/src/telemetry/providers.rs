@@ -124,7 +124,9 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
 /// the exporter's timeout is the only one, so `OTEL_BSP_EXPORT_TIMEOUT` and
 /// `OTEL_METRIC_EXPORT_TIMEOUT` cap it.
 fn with_deadline(otlp: &OtlpSettings, deadline: Duration) -> OtlpSettings {
-    OtlpSettings { timeout: otlp.timeout.min(deadline), ..otlp.clone() }
+    let mut capped = otlp.clone();
+    capped.timeout = capped.timeout.min(deadline);
+    capped
 }
 
 /// What every exporting processor gets: value length limit, then redaction.

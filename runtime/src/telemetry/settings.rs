@@ -99,6 +99,37 @@ pub struct OtlpSettings {
     pub timeout: Duration,
     /// Payload compression.
     pub compression: Option<Compression>,
+    /// Where `endpoint` came from, so a protocol chosen later (in code) can apply the path rule again.
+    origin: EndpointOrigin,
+}
+
+/// The source of an OTLP endpoint, as far as the path rule cares.
+#[derive(Debug, Clone, PartialEq)]
+enum EndpointOrigin {
+    /// The protocol's default (`localhost:4317` or `localhost:4318/v1/<signal>`).
+    Default(Signal),
+    /// The generic `OTEL_EXPORTER_OTLP_ENDPOINT` (or the builder's), before the signal path.
+    Generic(Signal, String),
+    /// A signal-specific variable: used as is, whatever the protocol.
+    Specific,
+}
+
+impl OtlpSettings {
+    /// Switches the protocol; an endpoint that was not given for this signal alone follows it
+    /// (the default port changes, and over HTTP the generic endpoint gets the signal path).
+    pub(crate) fn set_protocol(&mut self, protocol: Protocol) {
+        self.protocol = protocol;
+        match &self.origin {
+            EndpointOrigin::Default(signal) => self.endpoint = default_endpoint(protocol, *signal),
+            EndpointOrigin::Generic(signal, base) => self.endpoint = signal_endpoint(base, protocol, *signal, false),
+            EndpointOrigin::Specific => {}
+        }
+    }
+
+    fn set_generic_endpoint(&mut self, signal: Signal, base: &str) {
+        self.endpoint = signal_endpoint(base, self.protocol, signal, false);
+        self.origin = EndpointOrigin::Generic(signal, base.to_owned());
+    }
 }
 
 /// Batch span processor settings (`OTEL_BSP_*`).
@@ -241,7 +272,7 @@ impl Settings {
             (&mut self.otlp_metrics, Signal::Metrics),
             (&mut self.otlp_logs, Signal::Logs),
         ] {
-            otlp.endpoint = signal_endpoint(endpoint, otlp.protocol, signal, false);
+            otlp.set_generic_endpoint(signal, endpoint);
         }
         Ok(())
     }
@@ -357,7 +388,7 @@ fn exporters(vars: &Vars<'_>, name: &str) -> Result<Vec<ExporterKind>, InvalidSe
     Ok(kinds)
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Signal {
     Traces,
     Metrics,
@@ -401,11 +432,13 @@ fn otlp(vars: &Vars<'_>, signal: Signal) -> Result<OtlpSettings, InvalidSetting>
             _ => return Err(InvalidSetting::new(&name, value, "`grpc`, `http/protobuf` or `http/json`")),
         },
     };
-    let endpoint = match lookup("ENDPOINT") {
-        None => default_endpoint(protocol, signal),
+    let (endpoint, origin) = match lookup("ENDPOINT") {
+        None => (default_endpoint(protocol, signal), EndpointOrigin::Default(signal)),
         Some((specific, name, value)) => {
             validate_url(&name, value)?;
-            signal_endpoint(value, protocol, signal, specific)
+            let origin =
+                if specific { EndpointOrigin::Specific } else { EndpointOrigin::Generic(signal, value.to_owned()) };
+            (signal_endpoint(value, protocol, signal, specific), origin)
         }
     };
     let headers = match lookup("HEADERS") {
@@ -424,7 +457,7 @@ fn otlp(vars: &Vars<'_>, signal: Signal) -> Result<OtlpSettings, InvalidSetting>
             _ => return Err(InvalidSetting::new(&name, value, "`gzip` or `none`")),
         },
     };
-    Ok(OtlpSettings { endpoint, protocol, headers, timeout, compression })
+    Ok(OtlpSettings { endpoint, protocol, headers, timeout, compression, origin })
 }
 
 /// The spec's path rule: only the generic endpoint over HTTP gets `/v1/<signal>` appended.
