@@ -60,6 +60,24 @@ impl Store {
     }
 }
 
+#[async_trait::async_trait]
+trait Repository {
+    async fn load(&self, id: u32) -> Result<u32, AppError>;
+}
+
+#[async_trait::async_trait]
+impl Repository for Store {
+    #[record_errors]
+    async fn load(&self, id: u32) -> Result<u32, AppError> {
+        self.items.get(id as usize).copied().ok_or(AppError)
+    }
+}
+
+#[record_errors]
+fn generic<E: std::error::Error>(result: Result<u8, E>) -> Result<u8, E> {
+    result
+}
+
 #[record_errors(response)]
 async fn handler(axum::extract::Path(id): axum::extract::Path<u32>) -> Result<String, AppError> {
     Ok(id.to_string())
@@ -100,5 +118,7 @@ fn main() {
     assert_eq!(shadowing::checked(false).ok(), Some(1));
     let _ = (parse_later(String::new()), traced_below("x"), handler(axum::extract::Path(1)), shadowing::checked_handler());
     let _ = sync_handler();
+    let _ = store.load(0);
+    assert_eq!(generic::<std::fmt::Error>(Ok(3)).ok(), Some(3));
     let _: axum::Router = axum::Router::new().route("/{id}", axum::routing::get(handler));
 }
