@@ -237,28 +237,38 @@ impl Settings {
     }
 
     /// Reads settings from a map of variables: the pure core of [`Settings::from_env`].
+    ///
+    /// With `OTEL_SDK_DISABLED=true` nothing else is used, so a bad value elsewhere is no error then
+    /// (the other settings fall back to their defaults).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, InvalidSetting> {
-        let vars = Vars(vars);
-        let (service_name, resource_attributes) = resource(&vars)?;
-        let batch = batch(&vars)?;
+        let disabled = Vars(vars).boolean("OTEL_SDK_DISABLED")?;
+        match Self::from_vars_except_disabled(&Vars(vars)) {
+            Err(_) if disabled => Ok(Self { disabled, ..Self::default() }),
+            result => result.map(|settings| Self { disabled, ..settings }),
+        }
+    }
+
+    fn from_vars_except_disabled(vars: &Vars<'_>) -> Result<Self, InvalidSetting> {
+        let (service_name, resource_attributes) = resource(vars)?;
+        let batch = batch(vars)?;
         Ok(Self {
-            disabled: vars.boolean("OTEL_SDK_DISABLED")?,
+            disabled: false,
             service_name,
             resource_attributes,
-            traces_exporters: exporters(&vars, "OTEL_TRACES_EXPORTER")?,
-            metrics_exporters: exporters(&vars, "OTEL_METRICS_EXPORTER")?,
-            logs_exporters: exporters(&vars, "OTEL_LOGS_EXPORTER")?,
-            otlp_traces: otlp(&vars, Signal::Traces)?,
-            otlp_metrics: otlp(&vars, Signal::Metrics)?,
-            otlp_logs: otlp(&vars, Signal::Logs)?,
-            sampler: sampler(&vars)?,
+            traces_exporters: exporters(vars, "OTEL_TRACES_EXPORTER")?,
+            metrics_exporters: exporters(vars, "OTEL_METRICS_EXPORTER")?,
+            logs_exporters: exporters(vars, "OTEL_LOGS_EXPORTER")?,
+            otlp_traces: otlp(vars, Signal::Traces)?,
+            otlp_metrics: otlp(vars, Signal::Metrics)?,
+            otlp_logs: otlp(vars, Signal::Logs)?,
+            sampler: sampler(vars)?,
             batch,
             metric_export_interval: vars.millis("OTEL_METRIC_EXPORT_INTERVAL", 60_000)?,
             metric_export_timeout: vars.millis("OTEL_METRIC_EXPORT_TIMEOUT", 30_000)?,
-            propagators: propagators(&vars)?,
-            span_limits: span_limits(&vars)?,
-            console_format: console_format(&vars)?,
-            log_level: log_level(&vars)?,
+            propagators: propagators(vars)?,
+            span_limits: span_limits(vars)?,
+            console_format: console_format(vars)?,
+            log_level: log_level(vars)?,
         })
     }
 }

@@ -63,6 +63,19 @@ fn sdk_disabled_is_a_boolean() {
 }
 
 #[test]
+fn a_disabled_sdk_ignores_values_it_would_not_use() {
+    let s = settings(&[("OTEL_SDK_DISABLED", "true"), ("OTEL_TRACES_SAMPLER", "sometimes")]);
+    assert!(s.disabled);
+    assert_eq!(s.sampler, SamplerKind::ParentBasedAlwaysOn);
+    let s = settings(&[("OTEL_SDK_DISABLED", "true"), ("OTEL_SERVICE_NAME", "shop")]);
+    assert_eq!(s.service_name, "shop", "valid values are still read");
+    assert_eq!(
+        error(&[("OTEL_SDK_DISABLED", "false"), ("OTEL_TRACES_SAMPLER", "sometimes")]).variable,
+        "OTEL_TRACES_SAMPLER"
+    );
+}
+
+#[test]
 fn service_name_variable_wins_over_resource_attributes() {
     let s = settings(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,deployment.environment=prod")]);
     assert_eq!(s.service_name, "from-attrs");
