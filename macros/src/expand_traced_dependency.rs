@@ -46,6 +46,7 @@ pub(crate) fn expand_fn(dependency: &DependencyFn) -> TokenStream {
 
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
+        #[derive(::core::fmt::Debug)]
         #vis struct #marker {}
 
         #[doc = #doc]

@@ -168,15 +168,20 @@ fn inferred_state(types: &[&Type]) -> TokenStream {
     state.unwrap_or_else(|| quote!(()))
 }
 
-/// `database_operation` -> `DatabaseOperation`.
+/// `database_operation` -> `DatabaseOperation`; a name of underscores only gives `Dependency`.
 fn upper_camel_case(name: &str) -> String {
-    name.split('_')
+    let camel: String = name
+        .split('_')
         .filter(|word| !word.is_empty())
         .map(|word| {
             let mut chars = word.chars();
             chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
         })
-        .collect()
+        .collect();
+    if camel.is_empty() {
+        return "Dependency".to_owned();
+    }
+    camel
 }
 
 /// The hidden type the extractor alias points at.
@@ -193,6 +198,7 @@ mod tests {
         assert_eq!(upper_camel_case("db"), "Db");
         assert_eq!(upper_camel_case("database_operation"), "DatabaseOperation");
         assert_eq!(upper_camel_case("_current__user_"), "CurrentUser");
+        assert_eq!(upper_camel_case("__"), "Dependency");
     }
 
     #[test]
