@@ -132,7 +132,9 @@ fn main() {
     };
     let mut samples: Vec<(Case, Vec<Sample>)> =
         Case::ALL.iter().filter(|case| selected(case)).map(|case| (*case, Vec::new())).collect();
-    for round in 0..ROUNDS {
+    // `-- --in-process` skips the TCP rounds (quick iterations on the layer's own cost).
+    let rounds = if std::env::args().any(|arg| arg == "--in-process") { 0 } else { ROUNDS };
+    for round in 0..rounds {
         for (case, results) in &mut samples {
             let sample = measure(*case, &meter, &loadgen);
             eprintln!(
@@ -145,7 +147,9 @@ fn main() {
             results.push(sample);
         }
     }
-    report(&samples);
+    if rounds > 0 {
+        report(&samples);
+    }
     in_process_report(&meter, &samples.iter().map(|(case, _)| *case).collect::<Vec<_>>());
     let _ = provider.shutdown();
 }

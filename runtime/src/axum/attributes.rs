@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, MatchedPath};
-use http::header::{HOST, USER_AGENT};
+use http::header::{HeaderName, HOST, USER_AGENT};
 use http::uri::Authority;
 use http::Request;
 use opentelemetry::{KeyValue, StringValue};
@@ -19,8 +19,9 @@ use opentelemetry_semantic_conventions::attribute::{
 use super::headers::CapturedHeaders;
 use crate::http_semconv::{self, OTHER_METHOD};
 
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+// Typed names: looking a header up by `&str` parses and lowercases the name on every request.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// The request's name and attributes for the span and the metrics.
 #[derive(Debug)]
@@ -68,7 +69,7 @@ pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHea
     }
     push_server(request, &mut span);
     push_client(request, &mut span);
-    if let Some(agent) = header_str(request, USER_AGENT.as_str()) {
+    if let Some(agent) = header_str(request, &USER_AGENT) {
         span.push(KeyValue::new(USER_AGENT_ORIGINAL, agent.to_owned()));
     }
     captured.record(request.headers(), &mut span);
@@ -102,7 +103,7 @@ pub(crate) fn full_url<B>(request: &Request<B>) -> String {
         .uri()
         .authority()
         .map(Authority::as_str)
-        .or_else(|| header_str(request, HOST.as_str()))
+        .or_else(|| header_str(request, &HOST))
         .unwrap_or_default();
     let path_and_query = request.uri().path_and_query().map_or("/", |path| path.as_str());
     let scheme = scheme(request);
@@ -116,7 +117,7 @@ pub(crate) fn full_url<B>(request: &Request<B>) -> String {
 
 /// `url.scheme`: the URI's (HTTP/2), else what a proxy says it received, else `http`.
 fn scheme<B>(request: &Request<B>) -> &'static str {
-    let forwarded = || header_str(request, X_FORWARDED_PROTO).map(str::trim);
+    let forwarded = || header_str(request, &X_FORWARDED_PROTO).map(str::trim);
     match request.uri().scheme_str().or_else(forwarded) {
         Some(scheme) if scheme.eq_ignore_ascii_case("https") => "https",
         _ => "http",
@@ -125,7 +126,7 @@ fn scheme<B>(request: &Request<B>) -> &'static str {
 
 /// `server.address` and `server.port` from the URI authority (HTTP/2) or the `Host` header.
 fn push_server<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
-    let authority = request.uri().authority().map(Authority::as_str).or_else(|| header_str(request, HOST.as_str()));
+    let authority = request.uri().authority().map(Authority::as_str).or_else(|| header_str(request, &HOST));
     if let Some((host, port)) = authority.and_then(split_host_port) {
         span.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
         if let Some(port) = port {
@@ -158,7 +159,7 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
 /// known when the app is served with `into_make_service_with_connect_info::<SocketAddr>()`.
 fn push_client<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
-    let forwarded_for = header_str(request, X_FORWARDED_FOR)
+    let forwarded_for = header_str(request, &X_FORWARDED_FOR)
         .and_then(|list| list.split(',').next())
         .map(str::trim)
         .filter(|client| !client.is_empty());
@@ -173,7 +174,7 @@ fn push_client<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
     }
 }
 
-fn header_str<'a, B>(request: &'a Request<B>, name: &str) -> Option<&'a str> {
+fn header_str<'a, B>(request: &'a Request<B>, name: &HeaderName) -> Option<&'a str> {
     request.headers().get(name).and_then(|value| value.to_str().ok())
 }
 
@@ -243,3 +244,4 @@ mod tests {
         assert_eq!(split_host_port(":80"), None);
     }
 }
+
