@@ -102,6 +102,11 @@ async fn item(Path(id): Path<u64>, conn: Db) -> String {
     query(&conn, id).await
 }
 
+/// Work run with `in_span` becomes the dependency's child.
+async fn item_in_span(Path(id): Path<u64>, conn: Db) -> String {
+    conn.in_span(query(&conn, id)).await
+}
+
 async fn whoami(user: CurrentUser) -> String {
     user.0.clone()
 }
@@ -120,6 +125,7 @@ async fn context(context: Depends<RequestContext>) -> String {
 fn app(pool: Pool) -> Router {
     Router::new()
         .route("/items/{id}", get(item))
+        .route("/in-span/{id}", get(item_in_span))
         .route("/whoami", get(whoami))
         .route("/context/{id}", get(context))
         .with_state(AppState { pool })
@@ -225,4 +231,15 @@ async fn a_derived_dependency_gets_one_span_and_a_child_per_field() {
     assert_eq!(user_field.parent_span_id, context.span_context.span_id());
     assert_eq!(named(&spans, "request_context.item").parent_span_id, context.span_context.span_id());
     assert_eq!(named(&spans, "current_user").parent_span_id, user_field.span_context.span_id());
+}
+
+#[tokio::test]
+async fn work_run_in_the_dependencys_span_is_its_child() {
+    let capture = capture();
+    let address = serve(app(pool(1))).await;
+    let response = reqwest::get(format!("http://{address}/in-span/5")).await.expect("request");
+    assert_eq!(response.text().await.expect("body"), "item 5");
+    server_span(&capture).await;
+    let spans = capture.spans();
+    assert_eq!(named(&spans, "query").parent_span_id, named(&spans, "database_operation").span_context.span_id());
 }

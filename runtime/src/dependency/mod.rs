@@ -100,3 +100,75 @@ where
         Ok(Self { value, span })
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::time::SystemTime;
+
+    use axum::response::IntoResponse;
+    use http::StatusCode;
+    use opentelemetry::trace::SpanKind;
+
+    use super::*;
+    use crate::testing::capture;
+
+    type DroppedAt = Arc<Mutex<Option<SystemTime>>>;
+
+    /// Notes when it is dropped (a connection going back to its pool).
+    struct Conn(DroppedAt);
+
+    impl Drop for Conn {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(SystemTime::now());
+        }
+    }
+
+    struct Db;
+
+    static DB: Site = Site::new("db", SpanKind::Internal);
+
+    impl Dependency for Db {
+        type Value = Conn;
+
+        fn site() -> &'static Site {
+            &DB
+        }
+    }
+
+    /// The state: whether a connection can be had, and where it notes its drop.
+    impl ResolveDependency<(bool, DroppedAt)> for Db {
+        async fn resolve(_parts: &mut Parts, (available, dropped_at): &(bool, DroppedAt)) -> Result<Conn, Response> {
+            match available {
+                true => Ok(Conn(dropped_at.clone())),
+                false => Err(StatusCode::SERVICE_UNAVAILABLE.into_response()),
+            }
+        }
+    }
+
+    fn parts() -> Parts {
+        http::Request::new(()).into_parts().0
+    }
+
+    #[tokio::test]
+    async fn the_span_stays_open_while_the_value_is_held_and_ends_after_it_is_dropped() {
+        let capture = capture();
+        let dropped_at = DroppedAt::default();
+        let state = (true, dropped_at.clone());
+        let conn = Depends::<Db>::from_request_parts(&mut parts(), &state).await;
+        let conn = conn.unwrap_or_else(|response| panic!("rejected with {}", response.status()));
+        assert!(capture.spans().is_empty(), "open while the value is held");
+        drop(conn);
+        let dropped_at = dropped_at.lock().unwrap_or_else(PoisonError::into_inner).expect("the value was dropped");
+        assert!(capture.span("db").end_time >= dropped_at);
+    }
+
+    #[tokio::test]
+    async fn a_rejection_ends_the_span_and_is_the_response() {
+        let capture = capture();
+        let state = (false, DroppedAt::default());
+        let rejection = Depends::<Db>::from_request_parts(&mut parts(), &state).await.err();
+        assert_eq!(rejection.map(|response| response.status()), Some(StatusCode::SERVICE_UNAVAILABLE));
+        assert_eq!(capture.span("db").name, "db");
+    }
+}
