@@ -41,9 +41,12 @@ impl Exception {
     }
 }
 
-/// Records `failure` on the current span; see [`Exception::record`].
+/// Records `failure` on the current span; see [`Exception::record`]. Formats nothing when no span
+/// records (telemetry off, unsampled, no span at all).
 pub(crate) fn record(failure: &Failure<'_>) {
-    Exception::of(failure).record();
+    if Context::map_current(|cx| cx.span().is_recording()) {
+        Exception::of(failure).record();
+    }
 }
 
 fn message(described: Described<'_>) -> Option<String> {
