@@ -178,3 +178,27 @@ async fn response_headers_are_captured_when_asked() {
     assert_eq!(attr(&span, "http.response.header.x-cache"), Some(Value::Array(Array::String(vec!["hit".into()]))));
     assert_eq!(attr(&span, "http.response.header.set-cookie"), None);
 }
+
+async fn failing_stream() -> axum::body::Body {
+    let chunks: Vec<Result<&'static str, std::io::Error>> = vec![Ok("partial"), Err(std::io::Error::other("disk gone"))];
+    axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+}
+
+#[tokio::test]
+async fn a_body_that_fails_midway_marks_the_span_failed() {
+    let capture = capture();
+    let router = Router::new()
+        .route("/stream", get(failing_stream))
+        .layer(TracedLayer::new());
+    let address = serve(router).await;
+    // hyper may wait for the first chunks before sending the head: the failure shows on either side.
+    let received = match reqwest::get(format!("http://{address}/stream")).await {
+        Ok(response) => response.text().await,
+        Err(error) => Err(error),
+    };
+    assert!(received.is_err(), "the response is cut off: {received:?}");
+
+    let span = server_span(&capture).await;
+    assert!(matches!(span.status, Status::Error { .. }), "{:?}", span.status);
+    assert_eq!(attr(&span, "error.type"), string("axum_core::error::Error"));
+}

@@ -56,7 +56,7 @@ where
             None => drop(this.scope.take()),
             Some(Err(_)) => {
                 if let Some(mut scope) = this.scope.take() {
-                    scope.fail_without_response(std::any::type_name::<B::Error>());
+                    scope.fail_with_error_type(std::any::type_name::<B::Error>());
                 }
             }
             Some(Ok(_)) => {}

@@ -68,7 +68,7 @@ where
                 }
                 Ok(Poll::Ready(Err(error))) => {
                     if let Some(scope) = this.scope.as_mut() {
-                        scope.fail_without_response(std::any::type_name::<E>());
+                        scope.fail_with_error_type(std::any::type_name::<E>());
                     }
                     return Poll::Ready(Err(error));
                 }

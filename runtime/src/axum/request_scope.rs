@@ -33,6 +33,9 @@ impl RequestScope {
     /// Starts the span and counts the request as active; `None` for an excluded URL or when
     /// telemetry is disabled.
     pub(crate) fn start<B>(config: &Arc<Config>, request: &Request<B>) -> Option<Self> {
+        if crate::backend::is_disabled() {
+            return None;
+        }
         if !config.excluded.is_empty() && config.excluded.is_excluded(&attributes::full_url(request)) {
             return None;
         }
@@ -88,11 +91,10 @@ impl RequestScope {
         self.metric.push(KeyValue::new(ERROR_TYPE, error_type));
     }
 
-    /// Records a failure that produced no response head (the inner service's error).
-    pub(crate) fn fail_without_response(&mut self, error_type: &'static str) {
-        self.fail(Cow::Borrowed(error_type), "the service failed");
+    /// Records an error of the inner service or of the response body, named by its type.
+    pub(crate) fn fail_with_error_type(&mut self, error_type: &'static str) {
+        self.fail(Cow::Borrowed(error_type), "the request failed");
     }
-
 }
 
 impl Drop for RequestScope {
