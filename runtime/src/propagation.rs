@@ -40,6 +40,11 @@ type SharedPropagator = Arc<dyn TextMapPropagator + Send + Sync>;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
+const BAGGAGE: &str = "baggage";
+// Typed names for the fields every request is asked for: a `&str` lookup parses the name each time.
+const TRACEPARENT_NAME: HeaderName = HeaderName::from_static(TRACEPARENT);
+const TRACESTATE_NAME: HeaderName = HeaderName::from_static(TRACESTATE);
+const BAGGAGE_NAME: HeaderName = HeaderName::from_static(BAGGAGE);
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static INSTALLED: RwLock<Option<SharedPropagator>> = RwLock::new(None);
@@ -142,7 +147,7 @@ pub fn extract(headers: &HeaderMap) -> Context {
 /// The context `headers` carry, on top of `cx`.
 pub fn extract_with_context(cx: &Context, headers: &HeaderMap) -> Context {
     let valid_traceparent = headers
-        .get(TRACEPARENT)
+        .get(&TRACEPARENT_NAME)
         .map(|value| value.to_str().is_ok_and(is_well_formed_traceparent));
     let extractor = HeaderExtractor { headers, hide_trace_context: valid_traceparent == Some(false) };
     with_propagator(|propagator| propagator.extract_with_context(cx, &extractor))
@@ -176,7 +181,13 @@ impl Extractor for HeaderExtractor<'_> {
         if self.hidden(key) {
             return None;
         }
-        self.headers.get(key).and_then(|value| value.to_str().ok())
+        let value = match key {
+            TRACEPARENT => self.headers.get(&TRACEPARENT_NAME),
+            TRACESTATE => self.headers.get(&TRACESTATE_NAME),
+            BAGGAGE => self.headers.get(&BAGGAGE_NAME),
+            _ => self.headers.get(key),
+        };
+        value.and_then(|value| value.to_str().ok())
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -256,7 +267,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(TRACEPARENT, HeaderValue::from_static("00-zz-00f067aa0ba902b7-01"));
         headers.insert(TRACESTATE, HeaderValue::from_static("vendor=1"));
-        headers.insert("baggage", HeaderValue::from_static("user=1"));
+        headers.insert(BAGGAGE, HeaderValue::from_static("user=1"));
         let extractor = HeaderExtractor { headers: &headers, hide_trace_context: true };
         assert_eq!(extractor.get("traceparent"), None);
         assert_eq!(extractor.get("tracestate"), None);
