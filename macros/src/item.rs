@@ -27,7 +27,7 @@ pub(crate) enum Body<'a> {
 
 /// What the function returns, as generated code may spell it.
 pub(crate) enum Output {
-    /// No `->`: returns `()`.
+    /// No `->`, or `-> ()`.
     Unit,
     /// `-> !`.
     Never,
@@ -82,6 +82,7 @@ impl FnItem {
         match &self.item.sig.output {
             ReturnType::Default => Output::Unit,
             ReturnType::Type(_, ty) => match &**ty {
+                Type::Tuple(unit) if unit.elems.is_empty() => Output::Unit,
                 Type::Never(_) => Output::Never,
                 Type::ImplTrait(_) => Output::Opaque,
                 _ => {
@@ -216,6 +217,7 @@ mod tests {
             Output::Value(ty) => ty.to_token_stream().to_string(),
         };
         assert_eq!(output(quote!(fn f() {})), "unit");
+        assert_eq!(output(quote!(fn f() -> () {})), "unit");
         assert_eq!(output(quote!(fn f() -> ! { loop {} })), "never");
         assert_eq!(output(quote!(fn f() -> impl Display { 1 })), "opaque");
         assert_eq!(output(quote!(fn f() -> Result<impl Display, E> { Ok(1) })), "Result < _ , E >");
