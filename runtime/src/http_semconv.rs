@@ -3,35 +3,89 @@
 
 use std::borrow::Cow;
 
-use http::{Method, StatusCode, Version};
+use std::sync::OnceLock;
 
-/// `http.request.method` for `method`: the method itself when the conventions know it, else
-/// `_OTHER` (the caller then records `http.request.method_original`).
-pub(crate) fn method_name(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ if method.as_str() == "QUERY" => "QUERY",
-        _ => OTHER_METHOD,
-    }
-}
+use http::{Method, StatusCode, Version};
+use opentelemetry::StringValue;
+
+/// The methods the conventions know by default (RFC 9110 and `QUERY`).
+const DEFAULT_KNOWN_METHODS: [&str; 10] =
+    ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "QUERY"];
+
+/// The variable the conventions name for replacing the list of known methods.
+pub(crate) const KNOWN_METHODS_ENV: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
 
 /// What the conventions record for a method they do not know.
 pub(crate) const OTHER_METHOD: &str = "_OTHER";
 
-/// The low-cardinality span name for `method`: unknown methods become `HTTP`.
-pub(crate) fn span_method(method_name: &'static str) -> &'static str {
-    if method_name == OTHER_METHOD {
-        "HTTP"
-    } else {
-        method_name
+/// The methods recorded as themselves; any other method is recorded as `_OTHER`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct KnownMethods {
+    names: Vec<StringValue>,
+}
+
+/// `http.request.method` of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RequestMethod {
+    /// The method, or `_OTHER`.
+    pub(crate) value: StringValue,
+    /// Whether the method is known; when not, the caller records `http.request.method_original`.
+    pub(crate) known: bool,
+}
+
+impl Default for KnownMethods {
+    fn default() -> Self {
+        Self { names: DEFAULT_KNOWN_METHODS.iter().map(|name| StringValue::from(*name)).collect() }
+    }
+}
+
+impl KnownMethods {
+    /// A comma-separated, case-sensitive list that replaces the default one (as the conventions say).
+    pub(crate) fn parse(list: &str) -> Self {
+        let mut names: Vec<StringValue> = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+            if !names.iter().any(|known| known.as_str() == name) {
+                names.push(StringValue::from(name.to_owned()));
+            }
+        }
+        Self { names }
+    }
+
+    /// The known methods, in order.
+    pub(crate) fn names(&self) -> &[StringValue] {
+        &self.names
+    }
+
+    /// `http.request.method` for `method`.
+    pub(crate) fn classify(&self, method: &Method) -> RequestMethod {
+        let wanted = method.as_str();
+        match self.names.iter().find(|known| known.as_str() == wanted) {
+            Some(known) => RequestMethod { value: known.clone(), known: true },
+            None => RequestMethod { value: StringValue::from(OTHER_METHOD), known: false },
+        }
+    }
+}
+
+/// The process's known methods: [`KNOWN_METHODS_ENV`] when set, else the conventions' list. Read once.
+pub(crate) fn known_methods() -> &'static KnownMethods {
+    static KNOWN: OnceLock<KnownMethods> = OnceLock::new();
+    KNOWN.get_or_init(|| {
+        crate::telemetry::settings::var(KNOWN_METHODS_ENV).map_or_else(KnownMethods::default, |list| KnownMethods::parse(&list))
+    })
+}
+
+impl RequestMethod {
+    /// The low-cardinality span name: the method, or `HTTP` for an unknown one (borrowed unless the
+    /// method came from a custom known-methods list).
+    pub(crate) fn span_name(&self) -> Cow<'static, str> {
+        if !self.known {
+            return Cow::Borrowed("HTTP");
+        }
+        let name = self.value.as_str();
+        match DEFAULT_KNOWN_METHODS.iter().find(|known| **known == name) {
+            Some(known) => Cow::Borrowed(known),
+            None => Cow::Owned(name.to_owned()),
+        }
     }
 }
 
@@ -88,11 +142,20 @@ mod tests {
 
     #[test]
     fn known_methods_keep_their_name_and_others_become_other() {
-        assert_eq!(method_name(&Method::GET), "GET");
-        assert_eq!(method_name(&Method::from_bytes(b"QUERY").expect("valid method")), "QUERY");
-        let custom = Method::from_bytes(b"PURGE").expect("valid method");
-        assert_eq!(method_name(&custom), "_OTHER");
-        assert_eq!(span_method(method_name(&custom)), "HTTP");
+        let known = KnownMethods::default();
+        let get = known.classify(&Method::GET);
+        assert_eq!((get.value.as_str(), get.known, get.span_name()), ("GET", true, Cow::Borrowed("GET")));
+        assert!(known.classify(&Method::from_bytes(b"QUERY").expect("valid method")).known);
+        let purge = known.classify(&Method::from_bytes(b"PURGE").expect("valid method"));
+        assert_eq!((purge.value.as_str(), purge.known, purge.span_name()), ("_OTHER", false, Cow::Borrowed("HTTP")));
+    }
+
+    #[test]
+    fn the_known_methods_list_is_a_full_case_sensitive_override() {
+        let known = KnownMethods::parse(" GET, PURGE ,,GET,purge");
+        assert_eq!(known.names().iter().map(StringValue::as_str).collect::<Vec<_>>(), ["GET", "PURGE", "purge"]);
+        assert!(known.classify(&Method::from_bytes(b"PURGE").expect("valid method")).known);
+        assert!(!known.classify(&Method::POST).known, "POST is no longer known");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 
 use super::headers::CapturedHeaders;
-use crate::http_semconv::{self, OTHER_METHOD};
+use crate::http_semconv;
 
 // Typed names: looking a header up by `&str` parses and lowercases the name on every request.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -31,24 +31,24 @@ pub(crate) struct RequestAttributes {
     /// `http.server.request.duration` attributes known at the start; the status is added at the end.
     pub(crate) metric: Vec<KeyValue>,
     /// `http.request.method` and `url.scheme`, the `http.server.active_requests` attributes.
-    pub(crate) method: &'static str,
+    pub(crate) method: StringValue,
     pub(crate) scheme: &'static str,
 }
 
 /// The request's attributes; `captured` adds the opted-in request headers.
 pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHeaders) -> RequestAttributes {
-    let method = http_semconv::method_name(request.method());
+    let method = http_semconv::known_methods().classify(request.method());
     let scheme = scheme(request);
     let route = request.extensions().get::<MatchedPath>().map(|path| Arc::<str>::from(path.as_str()));
     let version = http_semconv::protocol_version(request.version());
 
     let mut span = Vec::with_capacity(14);
     let mut metric = Vec::with_capacity(6);
-    let method_kv = KeyValue::new(HTTP_REQUEST_METHOD, method);
+    let method_kv = KeyValue::new(HTTP_REQUEST_METHOD, method.value.clone());
     let scheme_kv = KeyValue::new(URL_SCHEME, scheme);
     span.push(method_kv.clone());
     metric.push(method_kv);
-    if method == OTHER_METHOD {
+    if !method.known {
         span.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, request.method().as_str().to_owned()));
     }
     span.push(scheme_kv.clone());
@@ -75,25 +75,25 @@ pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHea
     captured.record(request.headers(), &mut span);
 
     RequestAttributes {
-        span_name: span_name(http_semconv::span_method(method), route.as_deref()),
+        span_name: span_name(method.span_name(), route.as_deref()),
         span,
         metric,
-        method,
+        method: method.value,
         scheme,
     }
 }
 
 /// `{METHOD} {route}`, or `{METHOD}` alone when no route matched.
-fn span_name(method: &'static str, route: Option<&str>) -> Cow<'static, str> {
+fn span_name(method: Cow<'static, str>, route: Option<&str>) -> Cow<'static, str> {
     match route {
         Some(route) => {
             let mut name = String::with_capacity(method.len() + 1 + route.len());
-            name.push_str(method);
+            name.push_str(&method);
             name.push(' ');
             name.push_str(route);
             Cow::Owned(name)
         }
-        None => Cow::Borrowed(method),
+        None => method,
     }
 }
 

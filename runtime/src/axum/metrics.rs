@@ -10,19 +10,16 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use opentelemetry::metrics::{Histogram, Meter, ObservableUpDownCounter};
-use opentelemetry::KeyValue;
+use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{HTTP_REQUEST_METHOD, URL_SCHEME};
 use opentelemetry_semantic_conventions::metric::{HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION};
 
-use crate::http_semconv::OTHER_METHOD;
+use crate::http_semconv::{self, OTHER_METHOD};
 
 /// The explicit bucket boundaries the conventions advise for `http.server.request.duration`.
 pub(crate) const DURATION_BOUNDARIES: [f64; 14] =
     [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
 
-/// Every value `http.request.method` takes (see `http_semconv::method_name`).
-const METHODS: [&str; 11] =
-    ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "QUERY", OTHER_METHOD];
 const SCHEMES: [&str; 2] = ["http", "https"];
 
 /// The layer's instruments.
@@ -42,7 +39,7 @@ impl Instruments {
             .with_description("Duration of HTTP server requests.")
             .with_boundaries(DURATION_BOUNDARIES.to_vec())
             .build();
-        let active = Arc::new(ActiveRequests::default());
+        let active = Arc::new(ActiveRequests::new(http_semconv::known_methods().names()));
         let observed = active.clone();
         let active_instrument = meter
             .i64_observable_up_down_counter(HTTP_SERVER_ACTIVE_REQUESTS)
@@ -58,7 +55,7 @@ impl Instruments {
         Self::new(&opentelemetry::global::meter_with_scope(crate::backend::scope()))
     }
 
-    pub(crate) fn request_started(&self, method: &'static str, scheme: &'static str) -> ActiveSlot {
+    pub(crate) fn request_started(&self, method: &StringValue, scheme: &'static str) -> ActiveSlot {
         self.active.start(method, scheme)
     }
 
@@ -73,15 +70,29 @@ impl Instruments {
 pub(crate) struct ActiveSlot(usize);
 
 /// In-flight requests per (method, scheme); `seen` keeps reporting a series (at 0) once it existed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ActiveRequests {
-    counts: [AtomicI64; METHODS.len() * SCHEMES.len()],
-    seen: [AtomicBool; METHODS.len() * SCHEMES.len()],
+    /// Every value `http.request.method` takes: the known methods, then `_OTHER`.
+    methods: Vec<StringValue>,
+    counts: Vec<AtomicI64>,
+    seen: Vec<AtomicBool>,
 }
 
 impl ActiveRequests {
-    fn start(&self, method: &'static str, scheme: &'static str) -> ActiveSlot {
-        let method = METHODS.iter().position(|known| *known == method).unwrap_or(METHODS.len() - 1);
+    fn new(known_methods: &[StringValue]) -> Self {
+        let mut methods = known_methods.to_vec();
+        methods.push(StringValue::from(OTHER_METHOD));
+        let slots = methods.len() * SCHEMES.len();
+        Self {
+            methods,
+            counts: (0..slots).map(|_| AtomicI64::new(0)).collect(),
+            seen: (0..slots).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+
+    fn start(&self, method: &StringValue, scheme: &'static str) -> ActiveSlot {
+        let other = self.methods.len() - 1;
+        let method = self.methods.iter().position(|known| known.as_str() == method.as_str()).unwrap_or(other);
         let scheme = usize::from(scheme == SCHEMES[1]);
         let slot = method * SCHEMES.len() + scheme;
         self.counts[slot].fetch_add(1, Ordering::Relaxed);
@@ -100,7 +111,7 @@ impl ActiveRequests {
         for (slot, count) in self.counts.iter().enumerate() {
             if self.seen[slot].load(Ordering::Relaxed) {
                 let attributes = [
-                    KeyValue::new(HTTP_REQUEST_METHOD, METHODS[slot / SCHEMES.len()]),
+                    KeyValue::new(HTTP_REQUEST_METHOD, self.methods[slot / SCHEMES.len()].clone()),
                     KeyValue::new(URL_SCHEME, SCHEMES[slot % SCHEMES.len()]),
                 ];
                 observe(count.load(Ordering::Relaxed), &attributes);
@@ -123,11 +134,11 @@ mod tests {
 
     #[test]
     fn counts_per_method_and_scheme_and_keeps_reporting_zero() {
-        let active = ActiveRequests::default();
+        let active = ActiveRequests::new(http_semconv::KnownMethods::default().names());
         assert!(reported(&active).is_empty());
-        let get = active.start("GET", "http");
-        let post = active.start("POST", "https");
-        let _other = active.start("_OTHER", "http");
+        let get = active.start(&StringValue::from("GET"), "http");
+        let post = active.start(&StringValue::from("POST"), "https");
+        let _other = active.start(&StringValue::from("_OTHER"), "http");
         assert_eq!(
             reported(&active),
             vec![(1, "GET".into(), "http".into()), (1, "POST".into(), "https".into()), (1, "_OTHER".into(), "http".into())]

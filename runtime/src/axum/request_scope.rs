@@ -44,7 +44,7 @@ impl RequestScope {
             attributes::request_attributes(request, &config.request_headers);
         let builder = SpanBuilder::from_name(span_name).with_kind(SpanKind::Server).with_attributes(span);
         let cx = crate::span_start::start_with_parent(builder, &parent)?;
-        let active = config.instruments.request_started(method, scheme);
+        let active = config.instruments.request_started(&method, scheme);
         Some(Self { cx, config: config.clone(), started: Instant::now(), metric, active, failed: false })
     }
 

@@ -13,12 +13,12 @@ use crate::http_semconv;
 
 /// The span name (`{METHOD}`: a client knows no route template) and the attributes known before
 /// the request is sent.
-pub(crate) fn request_attributes(request: &reqwest::Request) -> (&'static str, Vec<KeyValue>) {
-    let method = http_semconv::method_name(request.method());
+pub(crate) fn request_attributes(request: &reqwest::Request) -> (Cow<'static, str>, Vec<KeyValue>) {
+    let method = http_semconv::known_methods().classify(request.method());
     let url = request.url();
     let mut attributes = Vec::with_capacity(5);
-    attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
-    if method == http_semconv::OTHER_METHOD {
+    attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.value.clone()));
+    if !method.known {
         attributes.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, request.method().as_str().to_owned()));
     }
     if let Some(host) = url.host_str() {
@@ -29,7 +29,7 @@ pub(crate) fn request_attributes(request: &reqwest::Request) -> (&'static str, V
         attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
     }
     attributes.push(KeyValue::new(URL_FULL, redacted_url(url).into_owned()));
-    (http_semconv::span_method(method), attributes)
+    (method.span_name(), attributes)
 }
 
 /// The response head's attributes.
