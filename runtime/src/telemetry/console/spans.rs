@@ -106,7 +106,8 @@ impl Trees {
         if ready.is_empty() {
             return;
         }
-        let text: String = ready.iter().map(|trace| tree::tree(&trace.spans, trace.incomplete)).collect();
+        let text: String =
+            ready.iter().map(|trace| tree::tree(&trace.spans, trace.incomplete, trace.continued)).collect();
         self.output.write(&text);
     }
 }

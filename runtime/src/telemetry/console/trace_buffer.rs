@@ -11,7 +11,7 @@
 //! batch queue dropped) and the oldest traces beyond `max_spans` print as they are, with a note.
 //! Time is passed in, so the rules are tested without clocks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TraceId;
@@ -69,6 +69,9 @@ impl std::fmt::Display for Incomplete {
 pub(crate) struct ReadyTrace {
     pub(crate) spans: Vec<SpanData>,
     pub(crate) incomplete: Option<Incomplete>,
+    /// Spans of this trace printed before: a part held past a bound, or a span that started after
+    /// the rest of its trace had ended (a task spawned at the end of a request).
+    pub(crate) continued: bool,
 }
 
 #[derive(Debug)]
@@ -85,11 +88,16 @@ pub(crate) struct TraceBuffer {
     limits: BufferLimits,
     traces: HashMap<TraceId, HeldTrace>,
     held_spans: usize,
+    /// The traces printed last, oldest first, to mark a later part as continued.
+    printed: VecDeque<TraceId>,
 }
+
+/// How many printed trace ids are remembered for the continued mark.
+const REMEMBERED_TRACES: usize = 1024;
 
 impl TraceBuffer {
     pub(crate) fn new(limits: BufferLimits) -> Self {
-        Self { limits, traces: HashMap::new(), held_spans: 0 }
+        Self { limits, traces: HashMap::new(), held_spans: 0, printed: VecDeque::new() }
     }
 
     /// A sampled span of `trace_id` started in this process. Traces beyond `max_spans` are not
@@ -170,7 +178,14 @@ impl TraceBuffer {
         if trace.spans.is_empty() {
             return None;
         }
-        Some(ReadyTrace { incomplete: why(trace.open), spans: trace.spans })
+        let continued = self.printed.contains(&id);
+        if !continued {
+            if self.printed.len() == REMEMBERED_TRACES {
+                self.printed.pop_front();
+            }
+            self.printed.push_back(id);
+        }
+        Some(ReadyTrace { incomplete: why(trace.open), spans: trace.spans, continued })
     }
 }
 
@@ -322,6 +337,19 @@ mod tests {
         assert_eq!(ready[0].incomplete, Some(Incomplete::BufferFull { open: 1 }));
         let ready = buffer.arrived(vec![span(3, 30, 0)], later);
         assert_eq!(names(&ready[0]), ["span-31", "span-30"]);
+    }
+
+    #[test]
+    fn a_span_starting_after_its_trace_printed_is_marked_continued() {
+        let mut buffer = buffer();
+        let now = Instant::now();
+        start(&mut buffer, 1, 1, now);
+        let ready = buffer.arrived(vec![span(1, 1, 0)], now);
+        assert!(!ready[0].continued);
+        start(&mut buffer, 1, 1, now);
+        let ready = buffer.arrived(vec![span(1, 2, 1)], now);
+        assert_eq!(names(&ready[0]), ["span-2"]);
+        assert!(ready[0].continued);
     }
 
     #[test]

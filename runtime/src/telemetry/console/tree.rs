@@ -11,11 +11,14 @@ use super::format;
 use super::trace_buffer::Incomplete;
 
 /// The tree of `spans`, all of one trace; a span whose parent is not among them is a root (a remote
-/// parent, or the part of a trace printed before it was whole, which `incomplete` explains).
-pub(super) fn tree(spans: &[SpanData], incomplete: Option<Incomplete>) -> String {
+/// parent, or a parent printed earlier: `continued` and `incomplete` say why).
+pub(super) fn tree(spans: &[SpanData], incomplete: Option<Incomplete>, continued: bool) -> String {
     let mut out = String::new();
     let Some(first) = spans.first() else { return out };
     let _ = write!(out, "trace {}", first.span_context.trace_id());
+    if continued {
+        out.push_str(" (continued)");
+    }
     if let Some(note) = incomplete {
         let _ = write!(out, " ({note})");
     }
