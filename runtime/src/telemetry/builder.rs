@@ -156,6 +156,11 @@ impl TelemetryBuilder {
         self.set(move |s| s.batch = batch)
     }
 
+    /// Batch log record processor settings (`OTEL_BLRP_*`).
+    pub fn log_batch(self, batch: BatchSettings) -> Self {
+        self.set(move |s| s.log_batch = batch)
+    }
+
     /// Propagators (`OTEL_PROPAGATORS`).
     pub fn propagators(self, kinds: impl IntoIterator<Item = PropagatorKind>) -> Self {
         let kinds: Vec<_> = kinds.into_iter().collect();
@@ -263,7 +268,8 @@ mod tests {
                 .otlp_header("X-Key", "2")
                 .sampler(SamplerKind::TraceIdRatio(0.5))
                 .traces_exporters([ExporterKind::Console])
-                .batch(BatchSettings { schedule_delay: Duration::from_millis(10), ..BatchSettings::default() }),
+                .batch(BatchSettings { schedule_delay: Duration::from_millis(10), ..BatchSettings::default() })
+                .log_batch(BatchSettings { max_queue_size: 4096, ..BatchSettings::logs_default() }),
         );
         assert_eq!(s.service_name, "shop");
         assert_eq!(s.resource_attributes, vec![("team".to_owned(), "b".to_owned())]);
@@ -276,6 +282,7 @@ mod tests {
         assert_eq!(s.sampler, SamplerKind::TraceIdRatio(0.5));
         assert_eq!(s.traces_exporters, vec![ExporterKind::Console]);
         assert_eq!(s.batch.schedule_delay, Duration::from_millis(10));
+        assert_eq!(s.log_batch.max_queue_size, 4096);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! process loses no span, and `#[traced]` goes back to the (now no-op) global provider.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use opentelemetry::global;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -11,9 +12,9 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::error::{InitError, ShutdownError};
+use super::export_queue::{Dropped, QueueStats};
 use super::logs;
 use super::providers::Providers;
-use super::span_queue::DroppedSpans;
 use crate::backend;
 
 /// Set while a guard is alive: a second `init()` is an error, not a silent replacement.
@@ -88,13 +89,13 @@ impl TelemetryGuard {
     /// Spans the span exporters did not deliver so far (queue full, failed exports), summed over
     /// exporters; zero when the SDK is disabled. A warning on stderr announces the first queue-full
     /// drop, and shutdown prints the totals.
-    pub fn dropped_spans(&self) -> DroppedSpans {
-        let Some(providers) = &self.providers else { return DroppedSpans::default() };
-        providers
-            .span_queues
-            .iter()
-            .map(|queue| queue.dropped())
-            .fold(DroppedSpans::default(), |sum, dropped| sum + dropped)
+    pub fn dropped_spans(&self) -> Dropped {
+        self.providers.as_ref().map(|providers| total(&providers.span_queues)).unwrap_or_default()
+    }
+
+    /// Log records the log exporters did not deliver so far, as [`TelemetryGuard::dropped_spans`].
+    pub fn dropped_log_records(&self) -> Dropped {
+        self.providers.as_ref().map(|providers| total(&providers.log_queues)).unwrap_or_default()
     }
 
     /// Exports everything buffered so far, e.g. before a serverless function returns.
@@ -145,6 +146,10 @@ impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         let _ = self.shutdown_in_place();
     }
+}
+
+fn total(queues: &[Arc<QueueStats>]) -> Dropped {
+    queues.iter().map(|queue| queue.dropped()).fold(Dropped::default(), |sum, dropped| sum + dropped)
 }
 
 fn collect(results: [(&'static str, Option<OTelSdkResult>); 3]) -> Result<(), ShutdownError> {

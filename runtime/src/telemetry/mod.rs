@@ -7,16 +7,18 @@
 //! (OTLP exporters), `export_runtime` (the runtime gRPC exports run on), `guard` (install and
 //! shutdown), `console` (human-readable exporters), `processors` (common attributes, redaction),
 //! `limits` (attribute value length), `b3` (B3 propagation), `logs` (`tracing` events -> logs or span
-//! events), `warn_once` (one warning when a collector fails), `span_queue` (the batch span processor
-//! with its dropped spans counted and reported).
+//! events), `warn_once` (one warning when a collector fails), `export_queue`, `span_queue` and
+//! `log_queue` (the SDK batch processors with what they drop counted and reported).
 
 mod b3;
 mod builder;
 mod console;
 mod error;
+mod export_queue;
 mod export_runtime;
 mod guard;
 mod limits;
+mod log_queue;
 mod logs;
 mod otlp;
 pub mod processors;
@@ -27,12 +29,12 @@ mod warn_once;
 
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use error::{InitError, InvalidSetting, ShutdownError};
+pub use export_queue::Dropped;
 pub use guard::TelemetryGuard;
 pub use settings::{
     BatchSettings, Compression, ConsoleFormat, ExporterKind, OtlpSettings, PropagatorKind, Protocol, SamplerKind,
     Settings, SpanLimitSettings,
 };
-pub use span_queue::DroppedSpans;
 
 /// Configures traces, metrics and logs from the `OTEL_*` environment variables and installs them
 /// globally; keep the guard alive until the end of `main`.

@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
-use opentelemetry_sdk::logs::BatchLogProcessor;
 use opentelemetry_sdk::metrics::MeterProviderBuilder;
 
 use super::error::{InitError, InvalidSetting};
 use super::export_runtime::ExportRuntime;
+use super::log_queue::{CountedLogBatch, LogQueue};
 use super::settings::{OtlpSettings, Protocol};
 use super::span_queue::{CountedBatch, SpanQueue};
 
@@ -52,25 +52,26 @@ pub(crate) fn span_processor(
     }
 }
 
-/// The batch log processor exporting over OTLP.
+/// The (counted) batch log processor exporting over OTLP.
 #[cfg_attr(not(all(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_variables, dead_code))]
 pub(crate) fn log_processor(
     settings: &OtlpSettings,
     runtime: &mut Option<ExportRuntime>,
-) -> Result<BatchLogProcessor, InitError> {
+    queue: &LogQueue,
+) -> Result<CountedLogBatch, InitError> {
     const SIGNAL: &str = "logs";
     match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
             let builder = || grpc::configure(opentelemetry_otlp::LogExporter::builder().with_tonic(), settings).build();
             let exporter = grpc::exporter(runtime, SIGNAL, builder)?;
-            Ok(BatchLogProcessor::builder(warn_once(exporter, SIGNAL, settings)).build())
+            Ok(queue.processor("otlp", warn_once(exporter, SIGNAL, settings)))
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let builder = http::configure(opentelemetry_otlp::LogExporter::builder().with_http(), settings);
             let exporter = builder.build().map_err(build_error(SIGNAL))?;
-            Ok(BatchLogProcessor::builder(warn_once(exporter, SIGNAL, settings)).build())
+            Ok(queue.processor("otlp", warn_once(exporter, SIGNAL, settings)))
         }
         #[allow(unreachable_patterns)]
         unsupported => Err(missing_feature(unsupported)),

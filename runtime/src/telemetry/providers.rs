@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
@@ -15,11 +15,13 @@ use opentelemetry_sdk::Resource;
 use super::b3::B3Propagator;
 use super::console::{ConsoleLogExporter, ConsoleMetricExporter, ConsoleOutput, ConsoleSpanExporter};
 use super::error::InitError;
+use super::export_queue::QueueStats;
 use super::export_runtime::ExportRuntime;
+use super::log_queue::LogQueue;
 use super::otlp;
 use super::processors::{RedactingProcessor, Redaction};
 use super::settings::{ExporterKind, OtlpSettings, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
-use super::span_queue::{QueueStats, SpanQueue};
+use super::span_queue::SpanQueue;
 use crate::SharedSampler;
 
 /// Adds one user span processor to the provider being built.
@@ -45,6 +47,8 @@ pub(crate) struct Providers {
     pub(crate) runtime: Option<ExportRuntime>,
     /// One per span exporter: what each dropped.
     pub(crate) span_queues: Vec<Arc<QueueStats>>,
+    /// One per log exporter: what each dropped.
+    pub(crate) log_queues: Vec<Arc<QueueStats>>,
 }
 
 pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
@@ -63,6 +67,7 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
     let value_length = settings.span_limits.attribute_value_length;
     let queue = SpanQueue { batch: settings.batch };
     let mut span_queues = Vec::new();
+    let mut log_queues = Vec::new();
     for kind in &settings.traces_exporters {
         traces = match kind {
             ExporterKind::Otlp => {
@@ -106,22 +111,26 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         None
     } else {
         let mut logs = SdkLoggerProvider::builder().with_resource(resource);
+        let queue = LogQueue { batch: settings.log_batch };
         for kind in &settings.logs_exporters {
-            logs = match kind {
-                ExporterKind::Otlp => logs.with_log_processor(otlp::log_processor(&settings.otlp_logs, &mut runtime)?),
-                ExporterKind::Console => logs.with_log_processor(
-                    BatchLogProcessor::builder(ConsoleLogExporter::new(plan.console.clone())).build(),
-                ),
+            let processor = match kind {
+                ExporterKind::Otlp => {
+                    let otlp = with_deadline(&settings.otlp_logs, settings.log_batch.export_timeout);
+                    otlp::log_processor(&otlp, &mut runtime, &queue)?
+                }
+                ExporterKind::Console => queue.processor("console", ConsoleLogExporter::new(plan.console.clone())),
             };
+            log_queues.push(processor.stats());
+            logs = logs.with_log_processor(processor);
         }
         Some(logs.build())
     };
 
-    Ok(Providers { tracer: traces.build(), sampler, meter, logger, runtime, span_queues })
+    Ok(Providers { tracer: traces.build(), sampler, meter, logger, runtime, span_queues, log_queues })
 }
 
-/// The SDK's batch span processor and periodic metric reader enforce no export deadline of their own:
-/// the exporter's timeout is the only one, so `OTEL_BSP_EXPORT_TIMEOUT` and
+/// The SDK's batch processors and periodic metric reader enforce no export deadline of their own: the
+/// exporter's timeout is the only one, so `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BLRP_EXPORT_TIMEOUT` and
 /// `OTEL_METRIC_EXPORT_TIMEOUT` cap it.
 fn with_deadline(otlp: &OtlpSettings, deadline: Duration) -> OtlpSettings {
     let mut capped = otlp.clone();

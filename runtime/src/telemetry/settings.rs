@@ -132,17 +132,25 @@ impl OtlpSettings {
     }
 }
 
-/// Batch span processor settings (`OTEL_BSP_*`).
+/// Batch processor settings (`OTEL_BSP_*` for spans, `OTEL_BLRP_*` for log records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSettings {
-    /// `OTEL_BSP_SCHEDULE_DELAY` (default 5000 ms).
+    /// `OTEL_BSP_SCHEDULE_DELAY` (default 5000 ms) or `OTEL_BLRP_SCHEDULE_DELAY` (default 1000 ms).
     pub schedule_delay: Duration,
-    /// `OTEL_BSP_EXPORT_TIMEOUT` (default 30000 ms).
+    /// `OTEL_BSP_EXPORT_TIMEOUT` / `OTEL_BLRP_EXPORT_TIMEOUT` (default 30000 ms): caps the OTLP timeout.
     pub export_timeout: Duration,
-    /// `OTEL_BSP_MAX_QUEUE_SIZE` (default 2048).
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` / `OTEL_BLRP_MAX_QUEUE_SIZE` (default 2048).
     pub max_queue_size: usize,
-    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (default 512, at most the queue size).
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` / `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` (default 512, at most the
+    /// queue size).
     pub max_export_batch_size: usize,
+}
+
+impl BatchSettings {
+    /// The `OTEL_BLRP_*` defaults: as `OTEL_BSP_*`, but a 1000 ms schedule delay.
+    pub fn logs_default() -> Self {
+        Self { schedule_delay: Duration::from_millis(1000), ..Self::default() }
+    }
 }
 
 impl Default for BatchSettings {
@@ -212,6 +220,8 @@ pub struct Settings {
     pub sampler: SamplerKind,
     /// `OTEL_BSP_*`
     pub batch: BatchSettings,
+    /// `OTEL_BLRP_*`: the batch log record processor (schedule delay 1000 ms, else as for spans).
+    pub log_batch: BatchSettings,
     /// `OTEL_METRIC_EXPORT_INTERVAL` (default 60000 ms).
     pub metric_export_interval: Duration,
     /// `OTEL_METRIC_EXPORT_TIMEOUT` (default 30000 ms): caps the OTLP metrics timeout.
@@ -250,7 +260,8 @@ impl Settings {
 
     fn from_vars_except_disabled(vars: &Vars<'_>) -> Result<Self, InvalidSetting> {
         let (service_name, resource_attributes) = resource(vars)?;
-        let batch = batch(vars)?;
+        let log_batch = batch(vars, "OTEL_BLRP", BatchSettings::logs_default())?;
+        let batch = batch(vars, "OTEL_BSP", BatchSettings::default())?;
         Ok(Self {
             disabled: false,
             service_name,
@@ -263,6 +274,7 @@ impl Settings {
             otlp_logs: otlp(vars, Signal::Logs)?,
             sampler: sampler(vars)?,
             batch,
+            log_batch,
             metric_export_interval: vars.millis("OTEL_METRIC_EXPORT_INTERVAL", 60_000)?,
             metric_export_timeout: vars.millis("OTEL_METRIC_EXPORT_TIMEOUT", 30_000)?,
             propagators: propagators(vars)?,
@@ -539,27 +551,34 @@ fn sampler(vars: &Vars<'_>) -> Result<SamplerKind, InvalidSetting> {
     })
 }
 
-fn batch(vars: &Vars<'_>) -> Result<BatchSettings, InvalidSetting> {
-    let defaults = BatchSettings::default();
+/// `<prefix>_SCHEDULE_DELAY`, `_EXPORT_TIMEOUT`, `_MAX_QUEUE_SIZE`, `_MAX_EXPORT_BATCH_SIZE` (`OTEL_BSP` for
+/// spans, `OTEL_BLRP` for log records).
+fn batch(vars: &Vars<'_>, prefix: &str, defaults: BatchSettings) -> Result<BatchSettings, InvalidSetting> {
+    let name = |suffix: &str| format!("{prefix}_{suffix}");
+    let millis = |suffix: &str, default: Duration| vars.millis(&name(suffix), default.as_millis() as u64);
+    let max_queue_size = vars.integer(&name("MAX_QUEUE_SIZE"), defaults.max_queue_size)?;
+    // A queue set smaller than the default batch size shrinks the batch; only an explicit batch size
+    // larger than the queue is an error.
+    let default_batch_size = defaults.max_export_batch_size.min(max_queue_size);
     let settings = BatchSettings {
-        schedule_delay: vars.millis("OTEL_BSP_SCHEDULE_DELAY", 5000)?,
-        export_timeout: vars.millis("OTEL_BSP_EXPORT_TIMEOUT", 30000)?,
-        max_queue_size: vars.integer("OTEL_BSP_MAX_QUEUE_SIZE", defaults.max_queue_size)?,
-        max_export_batch_size: vars.integer("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", defaults.max_export_batch_size)?,
+        schedule_delay: millis("SCHEDULE_DELAY", defaults.schedule_delay)?,
+        export_timeout: millis("EXPORT_TIMEOUT", defaults.export_timeout)?,
+        max_queue_size,
+        max_export_batch_size: vars.integer(&name("MAX_EXPORT_BATCH_SIZE"), default_batch_size)?,
     };
-    let positive = |name: &str, size: usize| {
+    let positive = |suffix: &str, size: usize| {
         if size == 0 {
-            return Err(InvalidSetting::new(name, "0", "a positive integer"));
+            return Err(InvalidSetting::new(&name(suffix), "0", "a positive integer"));
         }
         Ok(())
     };
-    positive("OTEL_BSP_MAX_QUEUE_SIZE", settings.max_queue_size)?;
-    positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", settings.max_export_batch_size)?;
+    positive("MAX_QUEUE_SIZE", settings.max_queue_size)?;
+    positive("MAX_EXPORT_BATCH_SIZE", settings.max_export_batch_size)?;
     if settings.max_export_batch_size > settings.max_queue_size {
         return Err(InvalidSetting::new(
-            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            &name("MAX_EXPORT_BATCH_SIZE"),
             &settings.max_export_batch_size.to_string(),
-            format!("at most `OTEL_BSP_MAX_QUEUE_SIZE` ({})", settings.max_queue_size),
+            format!("at most `{}` ({})", name("MAX_QUEUE_SIZE"), settings.max_queue_size),
         ));
     }
     Ok(settings)

@@ -252,6 +252,23 @@ fn batch_settings() {
     assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20"));
     assert_eq!(error(&[("OTEL_BSP_MAX_QUEUE_SIZE", "-1")]).variable, "OTEL_BSP_MAX_QUEUE_SIZE");
     assert_eq!(error(&[("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "0")]).variable, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+    let small_queue = settings(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100")]);
+    assert_eq!(small_queue.batch.max_export_batch_size, 100, "the default batch size shrinks to the queue");
+}
+
+#[test]
+fn log_batch_settings_have_their_own_variables_and_defaults() {
+    let s = Settings::default();
+    assert_eq!(s.log_batch, BatchSettings { schedule_delay: Duration::from_secs(1), ..BatchSettings::default() });
+    let s = settings(&[
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "100"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "7"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "7"),
+    ]);
+    assert_eq!((s.log_batch.max_queue_size, s.batch.max_queue_size), (100, 7));
+    let e = error(&[("OTEL_BLRP_MAX_QUEUE_SIZE", "10"), ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "20")]);
+    assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "20"));
+    assert!(e.to_string().contains("at most `OTEL_BLRP_MAX_QUEUE_SIZE` (10)"), "{e}");
 }
 
 #[test]
