@@ -54,6 +54,7 @@ fn child_scenario() {
             });
         }
         "logs" => logged_job(),
+        "many_logs" => (0..spans).for_each(|index| tracing::info!(index, "work item")),
         "flush_then_exit" => {
             (0..spans).for_each(|index| {
                 job(index);
@@ -275,6 +276,27 @@ fn a_full_queue_drops_spans_counts_every_one_and_warns_once() {
         .find(|line| line.starts_with("traced: 2000 spans were not exported by the otlp exporter: "))
         .unwrap_or_else(|| panic!("every span is accounted for in the shutdown summary:\n{stderr}"));
     assert!(!summary.contains(": 0 dropped with the queue full"), "{summary}");
+}
+
+#[test]
+fn a_full_log_queue_drops_records_counts_every_one_and_warns_once() {
+    let options = ReceiverOptions { response_delay: Some(Duration::from_secs(3)), ..ReceiverOptions::default() };
+    let receiver = Receiver::start_blocking(Transport::Grpc, options);
+    let extra = [
+        ("SCENARIO_SPANS", "2000"),
+        ("OTEL_TRACES_EXPORTER", "none"),
+        ("OTEL_LOGS_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "300"),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "8"),
+    ];
+    let output = run("many_logs", &with(base_vars(&receiver), &extra));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings = stderr.lines().filter(|line| line.starts_with("traced: the otlp log record export queue is full"));
+    assert_eq!(warnings.count(), 1, "{stderr}");
+    assert!(
+        stderr.lines().any(|line| line.starts_with("traced: 2000 log records were not exported by the otlp exporter")),
+        "every record is accounted for in the shutdown summary:\n{stderr}"
+    );
 }
 
 #[test]
