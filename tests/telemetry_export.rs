@@ -256,47 +256,37 @@ fn a_slow_collector_neither_blocks_nor_crashes_and_warns_once() {
     collector_trouble(base_vars(&receiver));
 }
 
-#[test]
-fn a_full_queue_drops_spans_counts_every_one_and_warns_once() {
-    // The collector answers after 3s, exports give up after 300ms: the queue of 8 fills at once.
+/// Runs `scenario` (2000 spans or records) against a collector that answers after 3s while exports
+/// give up after 300ms, so a queue of 8 fills at once; checks the one warning naming `queue` and that
+/// the shutdown summary accounts for all 2000 `items`.
+fn full_queue_against_a_slow_collector(scenario: &str, queue: &str, items: &str, extra: &[(&'static str, &str)]) {
     let options = ReceiverOptions { response_delay: Some(Duration::from_secs(3)), ..ReceiverOptions::default() };
     let receiver = Receiver::start_blocking(Transport::Grpc, options);
-    let extra = [
-        ("SCENARIO_SPANS", "2000"),
-        ("OTEL_EXPORTER_OTLP_TIMEOUT", "300"),
-        ("OTEL_BSP_MAX_QUEUE_SIZE", "8"),
-        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8"),
-    ];
-    let output = run("spans", &with(base_vars(&receiver), &extra));
+    let vars =
+        with(with(base_vars(&receiver), &[("SCENARIO_SPANS", "2000"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "300")]), extra);
+    let output = run(scenario, &vars);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines = |prefix: &str| stderr.lines().filter(|line| line.starts_with(prefix)).count();
-    assert_eq!(lines("traced: the otlp span export queue is full (OTEL_BSP_MAX_QUEUE_SIZE=8)"), 1, "{stderr}");
+    let warning = format!("traced: the otlp {queue} is full");
+    assert_eq!(stderr.lines().filter(|line| line.starts_with(&warning)).count(), 1, "{stderr}");
+    let summary = format!("traced: 2000 {items} were not exported by the otlp exporter: ");
     let summary = stderr
         .lines()
-        .find(|line| line.starts_with("traced: 2000 spans were not exported by the otlp exporter: "))
-        .unwrap_or_else(|| panic!("every span is accounted for in the shutdown summary:\n{stderr}"));
+        .find(|line| line.starts_with(&summary))
+        .unwrap_or_else(|| panic!("every one is accounted for in the shutdown summary:\n{stderr}"));
     assert!(!summary.contains(": 0 dropped with the queue full"), "{summary}");
 }
 
 #[test]
+fn a_full_queue_drops_spans_counts_every_one_and_warns_once() {
+    let queue = [("OTEL_BSP_MAX_QUEUE_SIZE", "8"), ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8")];
+    full_queue_against_a_slow_collector("spans", "span export queue", "spans", &queue);
+}
+
+#[test]
 fn a_full_log_queue_drops_records_counts_every_one_and_warns_once() {
-    let options = ReceiverOptions { response_delay: Some(Duration::from_secs(3)), ..ReceiverOptions::default() };
-    let receiver = Receiver::start_blocking(Transport::Grpc, options);
-    let extra = [
-        ("SCENARIO_SPANS", "2000"),
-        ("OTEL_TRACES_EXPORTER", "none"),
-        ("OTEL_LOGS_EXPORTER", "otlp"),
-        ("OTEL_EXPORTER_OTLP_TIMEOUT", "300"),
-        ("OTEL_BLRP_MAX_QUEUE_SIZE", "8"),
-    ];
-    let output = run("many_logs", &with(base_vars(&receiver), &extra));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let warnings = stderr.lines().filter(|line| line.starts_with("traced: the otlp log record export queue is full"));
-    assert_eq!(warnings.count(), 1, "{stderr}");
-    assert!(
-        stderr.lines().any(|line| line.starts_with("traced: 2000 log records were not exported by the otlp exporter")),
-        "every record is accounted for in the shutdown summary:\n{stderr}"
-    );
+    let logs_only =
+        [("OTEL_TRACES_EXPORTER", "none"), ("OTEL_LOGS_EXPORTER", "otlp"), ("OTEL_BLRP_MAX_QUEUE_SIZE", "8")];
+    full_queue_against_a_slow_collector("many_logs", "log record export queue", "log records", &logs_only);
 }
 
 #[test]
