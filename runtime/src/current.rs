@@ -52,9 +52,13 @@ pub trait FutureExt: Future + Sized {
     ///
     /// ```
     /// use traced::FutureExt as _;
-    /// # async fn work() {}
-    /// # async fn demo() {
-    /// tokio::spawn(work().in_current_span());
+    ///
+    /// #[traced::traced]
+    /// async fn work() {}
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// tokio::spawn(work().in_current_span()).await.expect("the task ran");
     /// # }
     /// ```
     fn in_current_span(self) -> opentelemetry::context::WithContext<Self> {
