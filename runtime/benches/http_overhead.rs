@@ -134,6 +134,10 @@ fn main() {
         Case::ALL.iter().filter(|case| selected(case)).map(|case| (*case, Vec::new())).collect();
     // `-- --in-process` skips the TCP rounds (quick iterations on the layer's own cost).
     let rounds = if std::env::args().any(|arg| arg == "--in-process") { 0 } else { ROUNDS };
+    // `cargo test --all-targets` runs benches without `--bench` (and unoptimised): one round of each
+    // case proves the harness works without spending minutes on numbers nobody reads.
+    let smoke_test = !std::env::args().any(|arg| arg == "--bench");
+    let rounds = if smoke_test { 1 } else { rounds };
     for round in 0..rounds {
         for (case, results) in &mut samples {
             let sample = measure(*case, &meter, &loadgen);
@@ -150,7 +154,9 @@ fn main() {
     if rounds > 0 {
         report(&samples);
     }
-    in_process_report(&meter, &samples.iter().map(|(case, _)| *case).collect::<Vec<_>>());
+    if !smoke_test {
+        in_process_report(&meter, &samples.iter().map(|(case, _)| *case).collect::<Vec<_>>());
+    }
     let _ = provider.shutdown();
 }
 
