@@ -356,3 +356,25 @@ fn with_no_tracer_provider_nothing_is_recorded_or_made_current() {
     assert_eq!(inner_sync(), "0".repeat(32));
     assert_eq!(Context::current().span().span_context().is_valid(), false);
 }
+
+#[traced]
+fn boxed_error(fail: bool) -> Result<u8, Box<dyn std::error::Error + Send + Sync>> {
+    if fail {
+        return Err(Box::new(std::io::Error::other("unsized on the way out")));
+    }
+    Ok(u8::try_from(300u32).map_err(Box::new)?)
+}
+
+#[test]
+fn a_body_that_coerces_into_the_return_type_still_compiles_and_fails_the_span() {
+    let capture = capture();
+    assert!(boxed_error(true).is_err());
+    assert!(boxed_error(false).is_err());
+    let spans = capture.spans_named("boxed_error");
+    assert_eq!(spans.len(), 2);
+    for span in spans {
+        assert!(matches!(span.status, Status::Error { .. }));
+        let error_type = attr(&span, "error.type").map(|v| v.as_str().into_owned()).unwrap_or_default();
+        assert!(error_type.starts_with("alloc::boxed::Box<dyn"), "{error_type}");
+    }
+}
