@@ -69,6 +69,9 @@ fn child_scenario() {
         }
         other => panic!("unknown scenario {other}"),
     }
+    // What the guard counted while the process ran (queue-full drops are known at once).
+    let (spans, logs) = (_telemetry.dropped_spans(), _telemetry.dropped_log_records());
+    println!("dropped so far: spans {} log records {}", spans.queue_full, logs.queue_full);
 }
 
 fn base_vars(receiver: &Receiver) -> Vec<(&'static str, String)> {
@@ -274,6 +277,14 @@ fn full_queue_against_a_slow_collector(scenario: &str, queue: &str, items: &str,
         .find(|line| line.starts_with(&summary))
         .unwrap_or_else(|| panic!("every one is accounted for in the shutdown summary:\n{stderr}"));
     assert!(!summary.contains(": 0 dropped with the queue full"), "{summary}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let counted = stdout
+        .split(&format!("{items} "))
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("the child reports the guard's count:\n{stdout}"));
+    assert!(counted > 0, "the guard counts the queue-full drops before shutdown:\n{stdout}");
 }
 
 #[test]
