@@ -211,6 +211,8 @@ impl SpanKind {
 pub(crate) struct AttributeArg {
     pub(crate) key: AttributeKey,
     pub(crate) value: Expr,
+    /// Written as a bare name: the value is the parameter of that name.
+    pub(crate) bare: bool,
 }
 
 impl Parse for AttributeArg {
@@ -218,12 +220,12 @@ impl Parse for AttributeArg {
         let key: AttributeKey = input.parse()?;
         if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
-            return Ok(Self { key, value: input.parse()? });
+            return Ok(Self { key, value: input.parse()?, bare: false });
         }
         match key.bare_name() {
             Some(parameter) => {
                 let value = Expr::Path(ExprPath { attrs: Vec::new(), qself: None, path: parameter.clone().into() });
-                Ok(Self { key, value })
+                Ok(Self { key, value, bare: true })
             }
             None => Err(syn::Error::new_spanned(
                 &key,
@@ -302,7 +304,7 @@ impl AttributeKey {
     }
 
     /// The parameter named by a key written as a single identifier.
-    fn bare_name(&self) -> Option<&Ident> {
+    pub(crate) fn bare_name(&self) -> Option<&Ident> {
         match self {
             AttributeKey::Dotted(pieces) => match pieces.as_slice() {
                 [KeyPiece::Segment(ident)] => Some(ident),

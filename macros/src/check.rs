@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use syn::Ident;
+
 use crate::args::{AttributeKey, TracedArgs};
 use crate::errors::Errors;
 use crate::semconv_deprecated::DEPRECATED_KEYS;
@@ -21,6 +23,21 @@ pub(crate) fn traced_args(args: &TracedArgs) -> syn::Result<()> {
         } else if !seen.insert(text.clone()) {
             errors.push(syn::Error::new_spanned(key, format!("attribute `{text}` is recorded twice")));
         }
+    }
+    errors.finish(())
+}
+
+/// A bare name in `attributes(..)` stands for a parameter: say so when there is none of that name,
+/// rather than let the compiler look for a value in scope.
+pub(crate) fn bare_names_are_parameters(args: &TracedArgs, function: &str, parameters: &[Ident]) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    let listed = parameters.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+    let known = if listed.is_empty() { "it has none".to_owned() } else { format!("its parameters are {listed}") };
+    let bare = args.attributes.iter().filter(|attribute| attribute.bare);
+    for name in bare.filter_map(|attribute| attribute.key.bare_name()).filter(|name| !parameters.contains(name)) {
+        let hint = format!("record another value with `{name} = <expression>`");
+        let message = format!("`{name}` is not a parameter of `{function}` ({known}); {hint}");
+        errors.push(syn::Error::new(name.span(), message));
     }
     errors.finish(())
 }
@@ -131,6 +148,19 @@ mod tests {
     #[test]
     fn the_table_is_sorted_for_binary_search() {
         assert!(DEPRECATED_KEYS.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    }
+
+    #[test]
+    fn bare_names_must_be_parameters() {
+        let args: TracedArgs = syn::parse2(quote!(attributes(id, item_id, other = 1))).expect("the arguments parse");
+        let id = Ident::new("id", proc_macro2::Span::call_site());
+        let error = bare_names_are_parameters(&args, "load", &[id]).expect_err("`item_id` is no parameter");
+        assert_eq!(
+            error.to_string(),
+            "`item_id` is not a parameter of `load` (its parameters are `id`); record another value with `item_id = <expression>`"
+        );
+        let error = bare_names_are_parameters(&args, "load", &[]).expect_err("no parameters at all");
+        assert!(error.to_string().contains("(it has none)"));
     }
 
     #[test]

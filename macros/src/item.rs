@@ -7,7 +7,10 @@ use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::visit_mut::{self, VisitMut};
-use syn::{AttrStyle, Block, Expr, ExprAsync, ExprCall, Item, ItemFn, ReturnType, Stmt, TraitItemFn, Type, TypeInfer};
+use syn::{
+    AttrStyle, Block, Expr, ExprAsync, ExprCall, FnArg, Ident, Item, ItemFn, PatIdent, ReturnType, Stmt, TraitItemFn,
+    Type, TypeInfer,
+};
 
 /// A function with a body, accepted by a macro.
 pub(crate) struct FnItem {
@@ -65,6 +68,18 @@ impl FnItem {
     /// The function's name, without `r#`.
     pub(crate) fn name(&self) -> String {
         self.item.sig.ident.unraw().to_string()
+    }
+
+    /// Every name the parameters bind, `self` included, in order.
+    pub(crate) fn parameter_names(&self) -> Vec<Ident> {
+        let mut names = BoundNames(Vec::new());
+        for input in &self.item.sig.inputs {
+            match input {
+                FnArg::Receiver(receiver) => names.0.push(Ident::new("self", receiver.self_token.span)),
+                FnArg::Typed(typed) => names.visit_pat_mut(&mut typed.pat.as_ref().clone()),
+            }
+        }
+        names.0
     }
 
     pub(crate) fn body(&self) -> Body<'_> {
@@ -128,6 +143,16 @@ fn boxed_future(block: &Block) -> Option<(&Expr, &ExprAsync)> {
     match args.first() {
         Some(Expr::Async(future)) => Some((func, future)),
         _ => None,
+    }
+}
+
+/// Collects the names a pattern binds (`(a, b)`, `Point { x, .. }`, `mut n`).
+struct BoundNames(Vec<Ident>);
+
+impl VisitMut for BoundNames {
+    fn visit_pat_ident_mut(&mut self, binding: &mut PatIdent) {
+        self.0.push(binding.ident.clone());
+        visit_mut::visit_pat_ident_mut(self, binding);
     }
 }
 
@@ -200,6 +225,14 @@ mod tests {
         assert_eq!(shape(quote!(async fn f() {})), "async");
         assert_eq!(shape(quote!(fn f() -> Pin<Box<dyn Future<Output = ()>>> { Box::pin(async move {}) })), "boxed future");
         assert_eq!(shape(quote!(fn f() -> Box<u8> { Box::new(1) })), "sync");
+    }
+
+    #[test]
+    fn lists_the_names_parameters_bind() {
+        let item = parse(quote!(fn f(&mut self, id: u64, (a, mut b): (u8, u8), Point { x, .. }: Point, _: u8) {}))
+            .expect("a function");
+        let names: Vec<String> = item.parameter_names().iter().map(Ident::to_string).collect();
+        assert_eq!(names, ["self", "id", "a", "b", "x"]);
     }
 
     #[test]

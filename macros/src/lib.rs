@@ -110,6 +110,9 @@ fn traced_impl(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -
     let args = args::parse_traced_args(args, &mut errors);
     errors.take(check::traced_args(&args));
     let item = errors.take(FnItem::parse("traced", item));
+    if let Some(item) = &item {
+        errors.take(check::bare_names_are_parameters(&args, &item.name(), &item.parameter_names()));
+    }
     match item {
         Some(item) => errors.finish(()).map(|()| expand_traced::expand(&args, &item)),
         None => errors.finish(proc_macro2::TokenStream::new()),
