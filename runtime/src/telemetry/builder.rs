@@ -236,7 +236,7 @@ impl TelemetryBuilder {
             console: self.console.unwrap_or_else(ConsoleOutput::stdout),
         };
         let providers = providers::build(plan)?;
-        opentelemetry::global::set_text_map_propagator(propagator);
+        crate::propagation::set_text_map_propagator(propagator);
         if self.tracing_subscriber.unwrap_or(true) {
             logs::route_events(providers.logger.as_ref(), log_level);
         }
