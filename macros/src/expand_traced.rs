@@ -101,8 +101,12 @@ fn async_body(block: &Block, output: &Output) -> TokenStream {
         Output::Value(ty) => {
             let pin_type = pin_future_output(ty);
             let observe = observe();
+            // The body's statements go straight into the async block: nesting the block itself would
+            // make `{ Ok(1) }` a braced tail expression, and rustc's `unused_braces` lint would blame
+            // the user's braces.
+            let statements = &block.stmts;
             quote! {
-                let #ret = #span.instrument(async move { #pin_type #block }).await;
+                let #ret = #span.instrument(async move { #pin_type #(#statements)* }).await;
                 #observe
                 #ret
             }

@@ -1,0 +1,122 @@
+//! `#[traced]` as a user meets it from another crate: their own SDK provider set with
+//! `opentelemetry::global::set_tracer_provider` (no `traced::testing`, no `traced::init()`), and code
+//! built under `#![deny(warnings)]`, so a lint fired by generated code on the user's own tokens
+//! (e.g. `unused_braces` on the body `{ Ok(1) }` of an `async fn`) fails this build.
+#![deny(warnings)]
+
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry::Value;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use traced::{record_errors, traced};
+
+/// The provider is process-wide: installed once, and each test takes its turn with the exporter.
+fn exporter() -> MutexGuard<'static, InMemorySpanExporter> {
+    static EXPORTER: OnceLock<Mutex<InMemorySpanExporter>> = OnceLock::new();
+    let exporter = EXPORTER.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+        opentelemetry::global::set_tracer_provider(provider);
+        Mutex::new(exporter)
+    });
+    let exporter = exporter.lock().unwrap_or_else(PoisonError::into_inner);
+    exporter.reset();
+    exporter
+}
+
+fn span(exporter: &InMemorySpanExporter, name: &str) -> SpanData {
+    let spans = exporter.get_finished_spans().expect("the in-memory exporter answers");
+    let mut matching = spans.iter().filter(|span| span.name == name);
+    match (matching.next(), matching.next()) {
+        (Some(span), None) => span.clone(),
+        _ => panic!("expected one span {name:?}, got {:?}", spans.iter().map(|span| &span.name).collect::<Vec<_>>()),
+    }
+}
+
+fn attr(span: &SpanData, key: &str) -> Option<Value> {
+    span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone())
+}
+
+#[derive(Debug)]
+struct NotFound;
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no such item")
+    }
+}
+
+impl std::error::Error for NotFound {}
+
+// Single-expression bodies: the shape that tripped `unused_braces` in async fns.
+#[traced]
+async fn answer() -> u32 { 42 }
+
+#[traced]
+async fn find(id: u64) -> Result<u64, NotFound> { if id == 0 { Err(NotFound) } else { Ok(id) } }
+
+#[record_errors]
+#[traced]
+async fn find_recorded(id: u64) -> Result<u64, NotFound> { find(id).await }
+
+#[traced(name = "load-item", kind = client, attributes(item.id = item_id, "http.route" = "/items/{id}", q))]
+async fn load_item(item_id: u64, q: Option<&str>) -> u64 {
+    traced::record("demo.io_delay_seconds", 0.2);
+    tokio::task::yield_now().await;
+    child(item_id)
+}
+
+#[traced]
+fn child(item_id: u64) -> u64 { item_id }
+
+#[traced(name = "parent")]
+async fn parent() -> (String, String) {
+    let own = traced::current_trace_id();
+    let spawned = traced::spawn(async { spawned_child().await }).await.unwrap_or_default();
+    (own, spawned)
+}
+
+#[traced]
+async fn spawned_child() -> String { traced::current_trace_id() }
+
+#[tokio::test]
+async fn single_expression_async_bodies_keep_their_value_and_outcome() {
+    let exporter = exporter();
+    assert_eq!(answer().await, 42);
+    assert_eq!(find(3).await.ok(), Some(3));
+    assert!(find_recorded(0).await.is_err());
+
+    assert_eq!(span(&exporter, "answer").status, Status::Unset);
+    let found = exporter.get_finished_spans().expect("spans").into_iter().filter(|span| span.name == "find");
+    let statuses: Vec<bool> = found.map(|span| matches!(span.status, Status::Error { .. })).collect();
+    assert_eq!(statuses, [false, true], "Ok leaves the status unset, Err sets ERROR");
+    let recorded = span(&exporter, "find_recorded");
+    assert!(recorded.events.iter().any(|event| event.name == "exception"));
+}
+
+#[tokio::test]
+async fn a_user_installed_global_provider_gets_named_typed_nested_spans() {
+    let exporter = exporter();
+    assert_eq!(load_item(2, Some("x")).await, 2);
+
+    let item = span(&exporter, "load-item");
+    assert_eq!(item.span_kind, SpanKind::Client);
+    assert_eq!(attr(&item, "item.id"), Some(Value::I64(2)));
+    assert_eq!(attr(&item, "http.route"), Some(Value::from("/items/{id}")));
+    assert_eq!(attr(&item, "q"), Some(Value::from("x")));
+    assert_eq!(attr(&item, "demo.io_delay_seconds"), Some(Value::F64(0.2)));
+    let child = span(&exporter, "child");
+    assert_eq!(child.parent_span_id, item.span_context.span_id(), "a child across `.await`");
+    assert_eq!(child.span_context.trace_id(), item.span_context.trace_id());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawned_work_and_the_trace_id_follow_the_user_provider() {
+    let exporter = exporter();
+    let (own, spawned) = parent().await;
+    let parent = span(&exporter, "parent");
+    assert_eq!(own, parent.span_context.trace_id().to_string());
+    assert_eq!(spawned, own);
+    assert_eq!(span(&exporter, "spawned_child").parent_span_id, parent.span_context.span_id());
+}
