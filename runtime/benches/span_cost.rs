@@ -179,8 +179,13 @@ fn measure(case: &'static str, calls: u64, mut call: impl FnMut(u64)) -> Row {
     Row { case, ns_per_call: runs[2], allocations_per_call: allocations as f64 / (calls / 10) as f64 }
 }
 
-/// Runs one case under criterion and in the summary pass.
+/// Runs one case under criterion and in the summary pass (`cargo bench --bench span_cost -- unsampled`
+/// runs only the cases whose name contains `unsampled`).
 fn case(c: &mut Criterion, rows: &mut Vec<Row>, summary: bool, case: &'static str, mut call: impl FnMut(u64)) {
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    if filter.is_some_and(|filter| !case.contains(filter.as_str())) {
+        return;
+    }
     c.bench_function(case, |b| {
         let mut i = 0u64;
         b.iter(|| {

@@ -147,6 +147,9 @@ fn drops_child_of_unsampled_parent(
     if !parent_span_context.is_valid() || parent_span_context.is_sampled() {
         return false;
     }
+    if sampler.drops_children_of_unsampled_local_parents() && !parent_span_context.is_remote() {
+        return true;
+    }
     let decision = sampler.should_sample(
         Some(parent),
         parent_span_context.trace_id(),
@@ -199,10 +202,13 @@ impl Drop for SpanHandle {
     fn drop(&mut self) {
         if let Some(cx) = &self.cx {
             let span = cx.span();
-            if std::thread::panicking() {
-                mark_panicked(&span);
+            // A dropped span is a bare span context: nothing to end (and no clock to read).
+            if span.is_recording() {
+                if std::thread::panicking() {
+                    mark_panicked(&span);
+                }
+                span.end();
             }
-            span.end();
         }
     }
 }
