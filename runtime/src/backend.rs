@@ -126,3 +126,23 @@ pub(crate) fn install_disabled() {
 pub(crate) fn install_global() {
     set(MODE_GLOBAL, None);
 }
+
+/// The backend in place at some moment, to be put back later.
+#[cfg(feature = "testing")]
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    mode: u8,
+    installed: Option<Installed>,
+}
+
+/// What `#[traced]` spans go to now (see [`restore`]).
+#[cfg(feature = "testing")]
+pub(crate) fn snapshot() -> Snapshot {
+    Snapshot { mode: MODE.load(Ordering::Acquire), installed: read_installed() }
+}
+
+/// Routes spans where they went when `snapshot` was taken.
+#[cfg(feature = "testing")]
+pub(crate) fn restore(snapshot: &Snapshot) {
+    set(snapshot.mode, snapshot.installed.clone());
+}

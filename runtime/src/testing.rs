@@ -11,6 +11,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use opentelemetry::global::GlobalTracerProvider;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample, SpanData};
 
@@ -20,7 +21,8 @@ use crate::sampling::SharedSampler;
 /// Tests in one binary run in parallel but the tracer provider is process-wide: captures take turns.
 static CAPTURE_LOCK: Mutex<()> = Mutex::new(());
 
-/// Installs an in-memory tracer provider sampling everything until the capture is dropped.
+/// Installs an in-memory tracer provider sampling everything until the capture is dropped, then puts
+/// back the provider that was there before (one the test set up itself keeps working).
 pub fn capture() -> SpanCapture {
     capture_with_sampler(Sampler::AlwaysOn)
 }
@@ -28,6 +30,7 @@ pub fn capture() -> SpanCapture {
 /// Like [`capture`], with the sampler of your choice.
 pub fn capture_with_sampler(sampler: impl ShouldSample + 'static) -> SpanCapture {
     let lock = CAPTURE_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let replaced = Replaced::take();
     let exporter = InMemorySpanExporter::default();
     let sampler = SharedSampler::new(sampler);
     let provider = SdkTracerProvider::builder()
@@ -35,22 +38,31 @@ pub fn capture_with_sampler(sampler: impl ShouldSample + 'static) -> SpanCapture
         .with_sampler(sampler.clone())
         .build();
     crate::install_tracer_provider_with_sampler(&provider, sampler);
-    SpanCapture { exporter, provider, _lock: lock }
+    SpanCapture { exporter, provider, replaced, _lock: lock }
 }
 
 /// Runs with no tracer provider at all (the state of a program that never set one up), until dropped.
 ///
-/// Takes the same turn as [`capture`], so a test can check what happens without telemetry.
+/// Takes the same turn as [`capture`], so a test can check what happens without telemetry; the
+/// provider that was there before comes back when it is dropped.
 pub fn without_provider() -> NoProvider {
     let lock = CAPTURE_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let replaced = Replaced::take();
     uninstall();
-    NoProvider { _lock: lock }
+    NoProvider { replaced, _lock: lock }
 }
 
 /// The turn taken by [`without_provider`].
 #[derive(Debug)]
 pub struct NoProvider {
+    replaced: Replaced,
     _lock: MutexGuard<'static, ()>,
+}
+
+impl Drop for NoProvider {
+    fn drop(&mut self) {
+        self.replaced.restore();
+    }
 }
 
 fn uninstall() {
@@ -58,11 +70,38 @@ fn uninstall() {
     opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
 }
 
+/// The tracer provider a capture replaced: the global one and where `#[traced]` sent its spans.
+///
+/// Putting the global one back wraps it in one more `GlobalTracerProvider` (the only handle the
+/// API gives out); harmless in tests.
+struct Replaced {
+    global: GlobalTracerProvider,
+    backend: backend::Snapshot,
+}
+
+impl Replaced {
+    fn take() -> Self {
+        Self { global: opentelemetry::global::tracer_provider(), backend: backend::snapshot() }
+    }
+
+    fn restore(&self) {
+        opentelemetry::global::set_tracer_provider(self.global.clone());
+        backend::restore(&self.backend);
+    }
+}
+
+impl std::fmt::Debug for Replaced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replaced").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
 /// The spans ended while it is alive; see [`capture`].
 #[derive(Debug)]
 pub struct SpanCapture {
     exporter: InMemorySpanExporter,
     provider: SdkTracerProvider,
+    replaced: Replaced,
     _lock: MutexGuard<'static, ()>,
 }
 
@@ -115,7 +154,7 @@ impl SpanCapture {
 
 impl Drop for SpanCapture {
     fn drop(&mut self) {
-        uninstall();
+        self.replaced.restore();
         let _ = self.provider.shutdown();
     }
 }
