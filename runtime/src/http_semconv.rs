@@ -51,7 +51,8 @@ impl KnownMethods {
         Self { names }
     }
 
-    /// The known methods, in order.
+    /// The known methods, in order (the layer keeps one active-request series per method).
+    #[cfg(any(feature = "axum", test))]
     pub(crate) fn names(&self) -> &[StringValue] {
         &self.names
     }
