@@ -3,13 +3,15 @@
 //! process loses no span, and `#[traced]` goes back to the (now no-op) global provider.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 use opentelemetry::global;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::error::{InitError, ShutdownError};
 use super::export_queue::{Dropped, QueueStats};
@@ -109,42 +111,81 @@ impl TelemetryGuard {
     }
 
     /// Flushes and shuts down every provider, reporting what failed. Dropping the guard does the
-    /// same and ignores failures.
+    /// same and ignores failures; dropped on a `current_thread` runtime, it blocks that runtime for
+    /// at most 2 s and a helper thread finishes the exports, so a collector running on that runtime
+    /// (a test's in-process receiver) can still answer them.
     pub fn shutdown(mut self) -> Result<(), ShutdownError> {
         self.shutdown_in_place()
     }
 
     fn shutdown_in_place(&mut self) -> Result<(), ShutdownError> {
         let Some(claim) = self.claim.take() else { return Ok(()) };
-        // `#[traced]` stops using the SDK tracer before its provider goes away.
-        backend::install_global();
-        let result = match self.providers.take() {
-            None => Ok(()),
-            Some(providers) => {
-                global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
-                if providers.meter.is_some() {
-                    global::set_meter_provider(opentelemetry::metrics::NoopMeterProvider::new());
-                }
-                logs::stop_routing();
-                let Providers { tracer, meter, logger, runtime, .. } = providers;
-                let result = collect([
-                    ("traces", Some(tracer.shutdown())),
-                    ("metrics", meter.as_ref().map(SdkMeterProvider::shutdown)),
-                    ("logs", logger.as_ref().map(SdkLoggerProvider::shutdown)),
-                ]);
-                // The gRPC runtime goes last: the final exports above ran on it.
-                drop(runtime);
-                result
-            }
-        };
+        let result = self.uninstall().map_or(Ok(()), shut_down);
         drop(claim);
         result
+    }
+
+    /// Stops routing telemetry to the providers and hands them over, to be shut down.
+    fn uninstall(&mut self) -> Option<Providers> {
+        // `#[traced]` stops using the SDK tracer before its provider goes away.
+        backend::install_global();
+        let providers = self.providers.take()?;
+        global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+        if providers.meter.is_some() {
+            global::set_meter_provider(opentelemetry::metrics::NoopMeterProvider::new());
+        }
+        logs::stop_routing();
+        Some(providers)
     }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        let _ = self.shutdown_in_place();
+        if !drives_current_thread_runtime() {
+            let _ = self.shutdown_in_place();
+            return;
+        }
+        let Some(claim) = self.claim.take() else { return };
+        if let Some(providers) = self.uninstall() {
+            shut_down_beside_this_thread(providers);
+        }
+        drop(claim);
+    }
+}
+
+/// Flushes and shuts down every provider; the gRPC runtime goes last, as the final exports run on it.
+fn shut_down(providers: Providers) -> Result<(), ShutdownError> {
+    let Providers { tracer, meter, logger, runtime, .. } = providers;
+    let result = collect([
+        ("traces", Some(tracer.shutdown())),
+        ("metrics", meter.as_ref().map(SdkMeterProvider::shutdown)),
+        ("logs", logger.as_ref().map(SdkLoggerProvider::shutdown)),
+    ]);
+    drop(runtime);
+    result
+}
+
+/// How long a guard dropped on a `current_thread` runtime waits for the final exports.
+const CURRENT_THREAD_SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether this thread runs a `current_thread` tokio runtime: blocking it stalls every task on it,
+/// including a collector living there (a test's in-process receiver) that the final exports wait for.
+fn drives_current_thread_runtime() -> bool {
+    Handle::try_current().is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::CurrentThread)
+}
+
+/// Shuts the providers down on a helper thread and waits for it a bounded time: a collector elsewhere
+/// has answered by then; one on this thread's runtime answers once the caller goes on, and the helper
+/// completes the exports then instead of timing out while this thread blocks.
+fn shut_down_beside_this_thread(providers: Providers) {
+    let (finished, done) = mpsc::channel();
+    let helper = std::thread::Builder::new().name("traced-shutdown".into()).spawn(move || {
+        let _ = shut_down(providers);
+        let _ = finished.send(());
+    });
+    // Without a helper, the providers were dropped with the closure, which shuts them down here.
+    if helper.is_ok() {
+        let _ = done.recv_timeout(CURRENT_THREAD_SHUTDOWN_WAIT);
     }
 }
 
