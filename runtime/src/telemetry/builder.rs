@@ -237,8 +237,12 @@ impl TelemetryBuilder {
         };
         let providers = providers::build(plan)?;
         crate::propagation::set_text_map_propagator(propagator);
-        if self.tracing_subscriber.unwrap_or(true) {
-            logs::route_events(providers.logger.as_ref(), log_level);
+        if self.tracing_subscriber.unwrap_or(true) && !logs::route_events(providers.logger.as_ref(), log_level) {
+            // Said once per init: otherwise the logs just never show up at the collector.
+            eprintln!(
+                "traced: a global `tracing` subscriber was already set, so `tracing` events are not exported; \
+                 add `guard.tracing_layer()` to it, or set `Telemetry::builder().tracing_subscriber(false)`"
+            );
         }
         Ok(TelemetryGuard::install(providers, claim))
     }
