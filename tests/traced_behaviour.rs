@@ -267,6 +267,7 @@ impl Store {
     }
 
     #[traced]
+    #[allow(clippy::multiple_bound_locations)] // both places on purpose: the macro must keep each
     fn generic<T: Into<u64> + Copy>(&self, value: T) -> u64
     where
         T: std::fmt::Debug,
@@ -354,7 +355,7 @@ fn samplers_see_the_attributes_and_unsampled_roots_propagate_their_decision() {
 fn with_no_tracer_provider_nothing_is_recorded_or_made_current() {
     let _no_provider = traced::testing::without_provider();
     assert_eq!(inner_sync(), "0".repeat(32));
-    assert_eq!(Context::current().span().span_context().is_valid(), false);
+    assert!(!Context::current().span().span_context().is_valid());
 }
 
 #[traced]
