@@ -80,12 +80,18 @@ async fn parent() -> (String, String) {
 #[traced]
 async fn spawned_child() -> String { traced::current_trace_id() }
 
-#[tokio::test]
-async fn single_expression_async_bodies_keep_their_value_and_outcome() {
+/// Runs `future` to completion on a runtime of its own (the test holds the exporter's turn meanwhile).
+fn run<F: std::future::Future>(future: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+    runtime.expect("a tokio runtime").block_on(future)
+}
+
+#[test]
+fn single_expression_async_bodies_keep_their_value_and_outcome() {
     let exporter = exporter();
-    assert_eq!(answer().await, 42);
-    assert_eq!(find(3).await.ok(), Some(3));
-    assert!(find_recorded(0).await.is_err());
+    assert_eq!(run(answer()), 42);
+    assert_eq!(run(find(3)).ok(), Some(3));
+    assert!(run(find_recorded(0)).is_err());
 
     assert_eq!(span(&exporter, "answer").status, Status::Unset);
     let found = exporter.get_finished_spans().expect("spans").into_iter().filter(|span| span.name == "find");
@@ -95,10 +101,10 @@ async fn single_expression_async_bodies_keep_their_value_and_outcome() {
     assert!(recorded.events.iter().any(|event| event.name == "exception"));
 }
 
-#[tokio::test]
-async fn a_user_installed_global_provider_gets_named_typed_nested_spans() {
+#[test]
+fn a_user_installed_global_provider_gets_named_typed_nested_spans() {
     let exporter = exporter();
-    assert_eq!(load_item(2, Some("x")).await, 2);
+    assert_eq!(run(load_item(2, Some("x"))), 2);
 
     let item = span(&exporter, "load-item");
     assert_eq!(item.span_kind, SpanKind::Client);
@@ -111,10 +117,10 @@ async fn a_user_installed_global_provider_gets_named_typed_nested_spans() {
     assert_eq!(child.span_context.trace_id(), item.span_context.trace_id());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spawned_work_and_the_trace_id_follow_the_user_provider() {
+#[test]
+fn spawned_work_and_the_trace_id_follow_the_user_provider() {
     let exporter = exporter();
-    let (own, spawned) = parent().await;
+    let (own, spawned) = run(parent());
     let parent = span(&exporter, "parent");
     assert_eq!(own, parent.span_context.trace_id().to_string());
     assert_eq!(spawned, own);
