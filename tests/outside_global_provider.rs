@@ -1,9 +1,11 @@
 //! `#[traced]` as a user meets it from another crate: their own SDK provider set with
 //! `opentelemetry::global::set_tracer_provider` (no `traced::testing`, no `traced::init()`), and code
 //! built under `#![deny(warnings)]`, so a lint fired by generated code on the user's own tokens
-//! (e.g. `unused_braces` on the body `{ Ok(1) }` of an `async fn`) fails this build.
+//! (e.g. `unused_braces` on the body `{ Ok(1) }` of an `async fn`, or `{ helper() }` of a sync one)
+//! fails this build.
 #![deny(warnings)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use opentelemetry::trace::{SpanKind, Status};
@@ -60,6 +62,18 @@ async fn find(id: u64) -> Result<u64, NotFound> { if id == 0 { Err(NotFound) } e
 #[traced]
 async fn find_recorded(id: u64) -> Result<u64, NotFound> { find(id).await }
 
+fn mark(done: &AtomicBool) {
+    done.store(true, Ordering::Relaxed);
+}
+
+// A body that is one call to a unit function, and one that never returns: the sync shapes that
+// tripped `unused_braces`.
+#[traced]
+fn unit_body(done: &AtomicBool) { mark(done) }
+
+#[traced]
+fn diverges() -> ! { panic!("gave up") }
+
 #[traced(name = "load-item", kind = client, attributes(item.id = item_id, "http.route" = "/items/{id}", q))]
 async fn load_item(item_id: u64, q: Option<&str>) -> u64 {
     traced::record("demo.io_delay_seconds", 0.2);
@@ -99,6 +113,18 @@ fn single_expression_async_bodies_keep_their_value_and_outcome() {
     assert_eq!(statuses, [false, true], "Ok leaves the status unset, Err sets ERROR");
     let recorded = span(&exporter, "find_recorded");
     assert!(recorded.events.iter().any(|event| event.name == "exception"));
+}
+
+#[test]
+fn single_expression_sync_bodies_run_inside_their_span() {
+    let exporter = exporter();
+    let done = AtomicBool::new(false);
+    unit_body(&done);
+    assert!(done.load(Ordering::Relaxed));
+    assert_eq!(span(&exporter, "unit_body").status, Status::Unset);
+
+    assert!(std::panic::catch_unwind(|| diverges()).is_err());
+    assert!(matches!(span(&exporter, "diverges").status, Status::Error { .. }), "a panic fails the span");
 }
 
 #[test]

@@ -58,7 +58,11 @@ fn sync_body(block: &Block, output: &Output) -> TokenStream {
     let enter = quote!(let #guard = #span.enter(););
     match output {
         // Nothing to observe: the body runs in place, and `return` still ends the span on the way out.
-        Output::Unit | Output::Never => quote!(#enter #block),
+        // Its statements, not the block: a nested `{ helper() }` would trip `unused_braces`.
+        Output::Unit | Output::Never => {
+            let statements = &block.stmts;
+            quote!(#enter #(#statements)*)
+        }
         Output::Opaque => quote! {
             #enter
             let #ret = ::traced::__private::call_once(move || #block);
