@@ -11,7 +11,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock, Weak};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
@@ -36,6 +36,33 @@ thread_local! {
 pub(crate) struct Installed {
     pub(crate) tracer: SdkTracer,
     pub(crate) sampler: Option<SharedSampler>,
+    /// Alive while `opentelemetry::global` still holds the provider we set: when the user replaces
+    /// it with `set_tracer_provider`, the global drops our [`GlobalProvider`] and spans follow theirs.
+    still_global: Weak<()>,
+}
+
+impl Installed {
+    /// Whether our provider is still the global one (one atomic load).
+    #[inline]
+    pub(crate) fn is_still_global(&self) -> bool {
+        self.still_global.strong_count() > 0
+    }
+}
+
+/// What `traced` sets as the global tracer provider: the SDK provider, plus the token whose drop tells
+/// `#[traced]` that someone else's provider replaced it.
+#[derive(Debug)]
+struct GlobalProvider {
+    provider: SdkTracerProvider,
+    _token: Arc<()>,
+}
+
+impl opentelemetry::trace::TracerProvider for GlobalProvider {
+    type Tracer = SdkTracer;
+
+    fn tracer_with_scope(&self, scope: InstrumentationScope) -> SdkTracer {
+        self.provider.tracer_with_scope(scope)
+    }
 }
 
 /// Where the next span comes from.
@@ -78,15 +105,15 @@ fn with_sdk_tracer<R>(f: impl FnOnce(Backend<'_>) -> R) -> R {
         let cached = cell.borrow();
         let f = f.take()?;
         Some(match &cached.1 {
-            Some(installed) => f(Backend::Sdk(installed)),
-            None => f(Backend::Global),
+            Some(installed) if installed.is_still_global() => f(Backend::Sdk(installed)),
+            _ => f(Backend::Global),
         })
     });
     match (cached, f) {
         (Ok(Some(result)), _) => result,
         (_, Some(f)) => match read_installed() {
-            Some(installed) => f(Backend::Sdk(&installed)),
-            None => f(Backend::Global),
+            Some(installed) if installed.is_still_global() => f(Backend::Sdk(&installed)),
+            _ => f(Backend::Global),
         },
         // `f` ran but the thread-local is being destroyed: unreachable in practice, and harmless.
         (_, None) => unreachable_backend(),
@@ -111,10 +138,13 @@ fn set(mode: u8, next: Option<Installed>) {
     MODE.store(mode, Ordering::Release);
 }
 
-/// Routes `#[traced]` spans to this SDK provider's tracer (the caller also sets it globally).
-/// `sampler` must be the provider's own sampler, when known.
+/// Sets `provider` as the global tracer provider and routes `#[traced]` spans to its tracer directly,
+/// for as long as it stays the global one. `sampler` must be the provider's own sampler, when known.
 pub(crate) fn install_sdk(provider: &SdkTracerProvider, sampler: Option<SharedSampler>) {
-    set(MODE_SDK, Some(Installed { tracer: provider.tracer_with_scope(scope()), sampler }));
+    let token = Arc::new(());
+    let still_global = Arc::downgrade(&token);
+    opentelemetry::global::set_tracer_provider(GlobalProvider { provider: provider.clone(), _token: token });
+    set(MODE_SDK, Some(Installed { tracer: provider.tracer_with_scope(scope()), sampler, still_global }));
 }
 
 /// Makes every `#[traced]` span a no-op (`OTEL_SDK_DISABLED=true`).

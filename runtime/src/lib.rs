@@ -281,11 +281,9 @@ pub use telemetry::{init, processors, InitError, Telemetry, TelemetryGuard};
 /// `traced::init()` does this for you. Call it when you build the SDK provider yourself: spans then
 /// skip the `opentelemetry::global` indirection (which boxes the tracer and every span).
 ///
-/// `#[traced]` keeps this provider until the next `install_tracer_provider` (or `traced::init()`):
-/// replace it with this function too, since `opentelemetry::global::set_tracer_provider` alone does
-/// not reach `#[traced]` once this ran.
+/// Replacing it later with `opentelemetry::global::set_tracer_provider` works as usual: `#[traced]`
+/// notices that the global provider changed and follows it (through `opentelemetry::global` again).
 pub fn install_tracer_provider(provider: &opentelemetry_sdk::trace::SdkTracerProvider) {
-    opentelemetry::global::set_tracer_provider(provider.clone());
     backend::install_sdk(provider, None);
 }
 
@@ -297,6 +295,5 @@ pub fn install_tracer_provider_with_sampler(
     provider: &opentelemetry_sdk::trace::SdkTracerProvider,
     sampler: SharedSampler,
 ) {
-    opentelemetry::global::set_tracer_provider(provider.clone());
     backend::install_sdk(provider, Some(sampler));
 }
