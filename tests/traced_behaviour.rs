@@ -379,3 +379,22 @@ fn a_body_that_coerces_into_the_return_type_still_compiles_and_fails_the_span() 
         assert!(error_type.starts_with("alloc::boxed::Box<dyn"), "{error_type}");
     }
 }
+
+#[traced]
+fn unsampled_call_out() -> (String, Option<String>) {
+    let mut headers = http::HeaderMap::new();
+    traced::propagation::inject(&mut headers);
+    let traceparent = headers.get("traceparent").and_then(|value| value.to_str().ok()).map(str::to_owned);
+    (traced::current_trace_id(), traceparent)
+}
+
+#[test]
+fn an_unsampled_span_still_propagates_its_trace_with_the_sampled_flag_off() {
+    traced::propagation::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    let capture = traced::testing::capture_with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
+    let (trace_id, traceparent) = unsampled_call_out();
+    assert!(capture.spans().is_empty());
+    let traceparent = traceparent.expect("an unsampled trace is propagated too");
+    assert!(traceparent.starts_with(&format!("00-{trace_id}-")), "{traceparent}");
+    assert!(traceparent.ends_with("-00"), "sampled flag off: {traceparent}");
+}

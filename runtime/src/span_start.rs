@@ -2,10 +2,11 @@
 //! `#[traced]` uses, so the HTTP layer and client follow `traced::init()`, a provider installed with
 //! [`crate::install_tracer_provider`] and a user-set global provider alike.
 
-use opentelemetry::trace::{SpanBuilder, TraceContextExt as _, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{SpanBuilder, Tracer as _, TracerProvider as _};
 use opentelemetry::Context;
 
 use crate::backend::{self, Backend};
+use crate::span::make_current;
 
 /// Starts the span `builder` describes as a child of `parent`; the returned context holds it.
 ///
@@ -15,7 +16,7 @@ use crate::backend::{self, Backend};
 pub(crate) fn start_with_parent(builder: SpanBuilder, parent: &Context) -> Option<Context> {
     backend::with_backend(|backend| match backend {
         Backend::Disabled => None,
-        Backend::Sdk(installed) => Some(parent.with_span(installed.tracer.build_with_context(builder, parent))),
+        Backend::Sdk(installed) => Some(make_current(parent, installed.tracer.build_with_context(builder, parent))),
         Backend::Global => Some(start_on_global(builder, parent)),
     })
 }
@@ -25,5 +26,5 @@ pub(crate) fn start_with_parent(builder: SpanBuilder, parent: &Context) -> Optio
 fn start_on_global(builder: SpanBuilder, parent: &Context) -> Context {
     let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(backend::scope());
     // Without a provider this is a no-op span carrying the parent's context, so propagation still works.
-    parent.with_span(tracer.build_with_context(builder, parent))
+    make_current(parent, tracer.build_with_context(builder, parent))
 }
