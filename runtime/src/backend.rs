@@ -115,7 +115,7 @@ fn with_sdk_tracer<R>(f: impl FnOnce(Backend<'_>) -> R) -> R {
             Some(installed) if installed.is_still_global() => f(Backend::Sdk(&installed)),
             _ => f(Backend::Global),
         },
-        // `f` ran but the thread-local is being destroyed: unreachable in practice, and harmless.
+        // Unreachable: once the closure takes `f` it runs it and returns `Some`.
         (_, None) => unreachable_backend(),
     }
 }
