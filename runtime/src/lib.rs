@@ -1,7 +1,33 @@
 //! `traced`: OpenTelemetry for axum services, with attribute macros checked at compile time and a
 //! runtime that is correct, standard and cheap.
 //!
-//! See the README for the quick start; [`traced`] for the span macro.
+//! ```
+//! use traced::traced;
+//!
+//! #[traced(name = "load-item", attributes(item.id = item_id))]
+//! fn load_item(item_id: u64) -> Result<String, std::fmt::Error> {
+//!     traced::record("demo.io_delay_seconds", 0.0);
+//!     Ok(format!("item {item_id}"))
+//! }
+//!
+//! fn main() -> Result<(), traced::InitError> {
+//!     // Traces, metrics and logs from the standard OTEL_* variables; flushed when the guard drops.
+//!     let _telemetry = traced::Telemetry::builder().ignore_environment().disabled(true).init()?;
+//!     assert_eq!(load_item(2).as_deref(), Ok("item 2"));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! - Macros: [`traced`] (spans around functions), [`record_errors`] (exception events, ERROR status,
+//!   JSON error responses), [`traced_dependency`] and `#[derive(TracedDependency)]` (extractors whose
+//!   span lives as long as the handler holds the value).
+//! - Setup: [`init`] and [`Telemetry::builder`], configured by the `OTEL_*` variables ([`telemetry`]).
+//! - HTTP: [`axum::TracedLayer`] (feature `axum`), `client::Client` (feature `reqwest`),
+//!   [`propagation`] for other transports.
+//! - In code: [`record`], [`add_event`], [`current_trace_id`], [`spawn`] / [`FutureExt`] for spawned tasks.
+//! - Tests: `testing::capture` (feature `testing`).
+//!
+//! The README has the quick start, every variable honoured, and the benchmarks.
 #![doc(test(attr(deny(warnings))))]
 
 mod attribute;
