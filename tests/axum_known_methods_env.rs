@@ -16,7 +16,8 @@ async fn the_known_methods_variable_is_a_full_override() {
     std::env::set_var("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET,PURGE");
     let spans = capture();
     let metrics = MetricsCapture::new();
-    let router = Router::new().route("/cache", any(|| async { "ok" })).layer(TracedLayer::new().meter(&metrics.meter()));
+    let router =
+        Router::new().route("/cache", any(|| async { "ok" })).layer(TracedLayer::new().meter(&metrics.meter()));
     let address = serve(router).await;
     let client = reqwest::Client::new();
     for method in ["PURGE", "POST"] {
@@ -25,7 +26,8 @@ async fn the_known_methods_variable_is_a_full_override() {
         assert_eq!(response.status(), 200);
     }
 
-    let servers: Vec<_> = server_spans(&spans, 2).await.into_iter().filter(|s| s.span_kind == SpanKind::Server).collect();
+    let servers: Vec<_> =
+        server_spans(&spans, 2).await.into_iter().filter(|s| s.span_kind == SpanKind::Server).collect();
     let purge = servers.iter().find(|span| span.name == "PURGE /cache").expect("PURGE is known now");
     assert_eq!(attr(purge, "http.request.method"), string("PURGE"));
     assert_eq!(attr(purge, "http.request.method_original"), None);

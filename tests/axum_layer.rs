@@ -118,7 +118,8 @@ async fn an_unknown_method_is_recorded_as_other() {
     let router = Router::new().fallback(|| async { "any" }).layer(TracedLayer::new());
     let address = serve(router).await;
     let method = reqwest::Method::from_bytes(b"PURGE").expect("valid method");
-    let response = reqwest::Client::new().request(method, format!("http://{address}/cache")).send().await.expect("request");
+    let response =
+        reqwest::Client::new().request(method, format!("http://{address}/cache")).send().await.expect("request");
     assert_eq!(response.status(), 200);
 
     let span = server_span(&capture).await;
@@ -180,16 +181,15 @@ async fn response_headers_are_captured_when_asked() {
 }
 
 async fn failing_stream() -> axum::body::Body {
-    let chunks: Vec<Result<&'static str, std::io::Error>> = vec![Ok("partial"), Err(std::io::Error::other("disk gone"))];
+    let chunks: Vec<Result<&'static str, std::io::Error>> =
+        vec![Ok("partial"), Err(std::io::Error::other("disk gone"))];
     axum::body::Body::from_stream(futures_util::stream::iter(chunks))
 }
 
 #[tokio::test]
 async fn a_body_that_fails_midway_marks_the_span_failed() {
     let capture = capture();
-    let router = Router::new()
-        .route("/stream", get(failing_stream))
-        .layer(TracedLayer::new());
+    let router = Router::new().route("/stream", get(failing_stream)).layer(TracedLayer::new());
     let address = serve(router).await;
     // hyper may wait for the first chunks before sending the head: the failure shows on either side.
     let received = match reqwest::get(format!("http://{address}/stream")).await {

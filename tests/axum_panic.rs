@@ -17,10 +17,7 @@ async fn exception() -> &'static str {
 }
 
 fn app(layer: TracedLayer) -> Router {
-    Router::new()
-        .route("/exception", get(exception))
-        .route("/ok", get(|| async { "fine" }))
-        .layer(layer)
+    Router::new().route("/exception", get(exception)).route("/ok", get(|| async { "fine" })).layer(layer)
 }
 
 #[tokio::test]
@@ -42,7 +39,8 @@ async fn a_panic_becomes_a_json_500_with_the_trace_id_and_the_server_keeps_servi
     assert_eq!(attr(&span, "error.type"), string("panic"));
     assert_eq!(attr(&span, "http.response.status_code"), axum_support::int(500));
     let event = span.events.iter().find(|event| event.name == "exception").expect("an exception event");
-    let event_attr = |key: &str| event.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.to_string());
+    let event_attr =
+        |key: &str| event.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.to_string());
     assert_eq!(event_attr("exception.type").as_deref(), Some("panic"));
     assert_eq!(event_attr("exception.message").as_deref(), Some("boom: the database is gone"));
 

@@ -67,6 +67,9 @@ async fn malformed_traceparents_start_fresh_traces_and_never_fail() {
     for span in &spans {
         assert_eq!(span.parent_span_id, SpanId::INVALID, "a fresh trace has no parent");
         assert_ne!(span.span_context.trace_id(), bogus);
-        assert!(span.span_context.trace_state().header().is_empty(), "tracestate without a valid traceparent is dropped");
+        assert!(
+            span.span_context.trace_state().header().is_empty(),
+            "tracestate without a valid traceparent is dropped"
+        );
     }
 }

@@ -30,10 +30,8 @@ async fn call_b(State((client, b)): State<(Client, std::net::SocketAddr)>) -> St
 async fn a_call_from_a_to_b_is_one_trace_with_b_under_the_client_span() {
     let capture = capture();
     let b = service_b().await;
-    let a_router = Router::new()
-        .route("/external-api", get(call_b))
-        .layer(TracedLayer::new())
-        .with_state((Client::new(), b));
+    let a_router =
+        Router::new().route("/external-api", get(call_b)).layer(TracedLayer::new()).with_state((Client::new(), b));
     let a = serve(a_router).await;
 
     let response = reqwest::get(format!("http://{a}/external-api")).await.expect("request A");
@@ -42,7 +40,10 @@ async fn a_call_from_a_to_b_is_one_trace_with_b_under_the_client_span() {
     let spans = server_spans(&capture, 2).await;
     let find = |name: &str, kind: SpanKind| {
         spans.iter().find(|span| span.name == name && span.span_kind == kind).cloned().unwrap_or_else(|| {
-            panic!("no {kind:?} span {name:?} in {:?}", spans.iter().map(|s| (&s.name, &s.span_kind)).collect::<Vec<_>>())
+            panic!(
+                "no {kind:?} span {name:?} in {:?}",
+                spans.iter().map(|s| (&s.name, &s.span_kind)).collect::<Vec<_>>()
+            )
         })
     };
     let a_server = find("GET /external-api", SpanKind::Server);

@@ -140,7 +140,9 @@ fn named<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
     let mut matching = spans.iter().filter(|span| span.name == name);
     match (matching.next(), matching.next()) {
         (Some(span), None) => span,
-        _ => panic!("expected one span named {name:?} in {:?}", spans.iter().map(|span| &span.name).collect::<Vec<_>>()),
+        _ => {
+            panic!("expected one span named {name:?} in {:?}", spans.iter().map(|span| &span.name).collect::<Vec<_>>())
+        }
     }
 }
 
@@ -164,7 +166,11 @@ async fn the_dependency_span_encloses_the_handlers_use_of_the_value() {
     assert!(handler_use.end_time <= dependency.end_time, "the span ends when the handler drops the value");
     assert!(dependency.end_time <= server.end_time);
     assert_eq!(attr(dependency, "db.system.name"), string("postgresql"));
-    assert_eq!(attr(dependency, "pool.available"), Some(Value::I64(1)), "evaluated over the extracted parameters, before the function runs");
+    assert_eq!(
+        attr(dependency, "pool.available"),
+        Some(Value::I64(1)),
+        "evaluated over the extracted parameters, before the function runs"
+    );
     assert_eq!(pool.available.load(Ordering::SeqCst), 1, "the connection went back to the pool");
     assert_eq!(dependency.status, Status::Unset);
 }
@@ -183,7 +189,8 @@ async fn an_err_rejects_the_request_with_the_errors_response_and_is_recorded() {
     assert_eq!(dependency.parent_span_id, server.span_context.span_id());
     assert_eq!(dependency.status, Status::error("no connection available"));
     let event = dependency.events.iter().find(|event| event.name == "exception").expect("an exception event");
-    let exception_type = event.attributes.iter().find(|kv| kv.key.as_str() == "exception.type").map(|kv| kv.value.to_string());
+    let exception_type =
+        event.attributes.iter().find(|kv| kv.key.as_str() == "exception.type").map(|kv| kv.value.to_string());
     assert_eq!(exception_type.as_deref(), Some("dependency_axum::PoolExhausted"));
     assert!(spans.iter().all(|span| span.name != "query"), "the handler did not run");
 }
@@ -193,7 +200,8 @@ async fn dependencies_nest_and_a_4xx_rejection_is_not_recorded() {
     let capture = capture();
     let address = serve(app(pool(1))).await;
     let client = reqwest::Client::new();
-    let response = client.get(format!("http://{address}/whoami")).header("x-user", "ada").send().await.expect("request");
+    let response =
+        client.get(format!("http://{address}/whoami")).header("x-user", "ada").send().await.expect("request");
     assert_eq!(response.text().await.expect("body"), "ada");
     let server = server_span(&capture).await;
     let spans = capture.spans();

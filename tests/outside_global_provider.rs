@@ -53,14 +53,24 @@ impl std::error::Error for NotFound {}
 
 // Single-expression bodies: the shape that tripped `unused_braces` in async fns.
 #[traced]
-async fn answer() -> u32 { 42 }
+async fn answer() -> u32 {
+    42
+}
 
 #[traced]
-async fn find(id: u64) -> Result<u64, NotFound> { if id == 0 { Err(NotFound) } else { Ok(id) } }
+async fn find(id: u64) -> Result<u64, NotFound> {
+    if id == 0 {
+        Err(NotFound)
+    } else {
+        Ok(id)
+    }
+}
 
 #[record_errors]
 #[traced]
-async fn find_recorded(id: u64) -> Result<u64, NotFound> { find(id).await }
+async fn find_recorded(id: u64) -> Result<u64, NotFound> {
+    find(id).await
+}
 
 fn mark(done: &AtomicBool) {
     done.store(true, Ordering::Relaxed);
@@ -69,10 +79,14 @@ fn mark(done: &AtomicBool) {
 // A body that is one call to a unit function, and one that never returns: the sync shapes that
 // tripped `unused_braces`.
 #[traced]
-fn unit_body(done: &AtomicBool) { mark(done) }
+fn unit_body(done: &AtomicBool) {
+    mark(done)
+}
 
 #[traced]
-fn diverges() -> ! { panic!("gave up") }
+fn diverges() -> ! {
+    panic!("gave up")
+}
 
 #[traced(name = "load-item", kind = client, attributes(item.id = item_id, "http.route" = "/items/{id}", q))]
 async fn load_item(item_id: u64, q: Option<&str>) -> u64 {
@@ -82,7 +96,9 @@ async fn load_item(item_id: u64, q: Option<&str>) -> u64 {
 }
 
 #[traced]
-fn child(item_id: u64) -> u64 { item_id }
+fn child(item_id: u64) -> u64 {
+    item_id
+}
 
 #[traced(name = "parent")]
 async fn parent() -> (String, String) {
@@ -92,7 +108,9 @@ async fn parent() -> (String, String) {
 }
 
 #[traced]
-async fn spawned_child() -> String { traced::current_trace_id() }
+async fn spawned_child() -> String {
+    traced::current_trace_id()
+}
 
 /// Runs `future` to completion on a runtime of its own (the test holds the exporter's turn meanwhile).
 fn run<F: std::future::Future>(future: F) -> F::Output {

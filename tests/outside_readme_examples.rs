@@ -27,13 +27,19 @@ mod traced_section {
     pub struct ParseError;
     pub struct Item;
 
-    #[traced]                                     // span "parse", kind INTERNAL
+    #[traced] // span "parse", kind INTERNAL
     pub fn parse(input: &str) -> Result<Config, ParseError> {
-        if input.is_empty() { Err(ParseError) } else { Ok(Config) }
+        if input.is_empty() {
+            Err(ParseError)
+        } else {
+            Ok(Config)
+        }
     }
 
     #[traced(name = "load-item", kind = client, attributes(item.id = item_id, "http.route" = "/items/{id}", q))]
-    pub async fn load_item(item_id: u64, q: Option<&str>) -> Item { Item }
+    pub async fn load_item(item_id: u64, q: Option<&str>) -> Item {
+        Item
+    }
 }
 
 /// Configuration: `init()` and the builder (built, not run: they install process-wide telemetry).
@@ -56,9 +62,9 @@ mod configuration {
 
         let _telemetry = traced::Telemetry::builder()
             .service_name("checkout")
-            .common_attributes([KeyValue::new("deployment.region", "eu-west-1")])    // on every span, at start
-            .redact(Redaction::new().keys(["user.email"]).span_names(["login"]))     // values become "[REDACTED]"
-            .custom_sampler(Sampler::ParentBased(Box::new(HighPriority)))            // your `ShouldSample`
+            .common_attributes([KeyValue::new("deployment.region", "eu-west-1")]) // on every span, at start
+            .redact(Redaction::new().keys(["user.email"]).span_names(["login"])) // values become "[REDACTED]"
+            .custom_sampler(Sampler::ParentBased(Box::new(HighPriority))) // your `ShouldSample`
             .init()?;
         Ok(())
     }
@@ -97,7 +103,11 @@ mod axum_section {
 
 /// Errors and dependencies.
 mod errors_section {
-    use axum::{extract::{Path, State}, http::StatusCode, Json};
+    use axum::{
+        extract::{Path, State},
+        http::StatusCode,
+        Json,
+    };
     use traced::{record_errors, traced, traced_dependency, Depends, TracedDependency};
 
     #[derive(Clone)]
@@ -119,7 +129,11 @@ mod errors_section {
     pub struct AppError;
 
     async fn charge(_conn: &Conn, item_id: u64) -> Result<Receipt, AppError> {
-        if item_id == 0 { Err(AppError) } else { Ok(Receipt { item_id }) }
+        if item_id == 0 {
+            Err(AppError)
+        } else {
+            Ok(Receipt { item_id })
+        }
     }
 
     #[traced_dependency(name = "database_operation", attributes(db.system.name = "postgresql"))]
@@ -129,7 +143,10 @@ mod errors_section {
 
     #[derive(TracedDependency)]
     #[dependency(field_spans)] // one child span per field
-    struct Checkout { conn: Db, item_id: Path<u64> }
+    struct Checkout {
+        conn: Db,
+        item_id: Path<u64>,
+    }
 
     #[record_errors(response)] // AppError needs no IntoResponse: the client sees the JSON body only
     #[traced(name = "checkout")]

@@ -22,10 +22,7 @@ fn the_current_span_is_injected_and_extracted_back() {
         let _current = cx.clone().attach();
         traced::propagation::inject(&mut headers);
     }
-    assert_eq!(
-        headers["traceparent"],
-        format!("00-{}-{}-01", expected.trace_id(), expected.span_id()).as_str()
-    );
+    assert_eq!(headers["traceparent"], format!("00-{}-{}-01", expected.trace_id(), expected.span_id()).as_str());
     assert_eq!(headers["baggage"], "user.tier=gold");
 
     let extracted = traced::propagation::extract(&headers);

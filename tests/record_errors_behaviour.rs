@@ -171,7 +171,10 @@ fn without_traced_every_error_shape_lands_on_the_current_span() {
         events,
         [
             pairs(&[
-                ("exception.type", "alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>"),
+                (
+                    "exception.type",
+                    "alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>"
+                ),
                 ("exception.message", "the query failed"),
                 ("exception.sources", "[\"timed out after 5s\"]"),
             ]),

@@ -18,25 +18,15 @@ use traced_examples::app::{AppConfig, RunningApp, SampleApp};
 
 async fn start(config: AppConfig) -> RunningApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
-    SampleApp::start(config)
-        .await
-        .expect("start the app")
-        .spawn(listener)
-        .expect("serve")
+    SampleApp::start(config).await.expect("start the app").spawn(listener).expect("serve")
 }
 
 fn quick() -> AppConfig {
-    AppConfig {
-        io_delay: Duration::from_millis(5),
-        ..AppConfig::default()
-    }
+    AppConfig { io_delay: Duration::from_millis(5), ..AppConfig::default() }
 }
 
 fn attribute(span: &SpanData, key: &str) -> Option<Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.clone())
+    span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone())
 }
 
 fn is_trace_id(id: &str) -> bool {
@@ -57,29 +47,19 @@ async fn every_endpoint_answers_like_the_guides_app() {
 
     assert_eq!(get(&app, "/").await, (200, json!({ "message": "Hello World" })));
     assert_eq!(get(&app, "/ping").await, (200, json!({ "ping": "pong" })));
-    assert_eq!(
-        get(&app, "/items/2?q=shoes").await,
-        (200, json!({ "item_id": 2, "q": "shoes" }))
-    );
+    assert_eq!(get(&app, "/items/2?q=shoes").await, (200, json!({ "item_id": 2, "q": "shoes" })));
     assert_eq!(get(&app, "/items/3").await, (200, json!({ "item_id": 3, "q": null })));
     assert_eq!(get(&app, "/users/1").await, (200, json!({ "id": 1, "name": "Ada" })));
 
     let (status, todo) = get(&app, "/external-api").await;
     assert_eq!(status, 200);
-    assert_eq!(
-        (&todo["id"], &todo["title"]),
-        (&json!(1), &json!("observe the sample app"))
-    );
+    assert_eq!((&todo["id"], &todo["title"]), (&json!(1), &json!("observe the sample app")));
 
     let (status, error) = get(&app, "/exception").await;
     assert_eq!(status, 500);
     assert_eq!(error["message"], "something went wrong.");
     assert!(error["request_id"].as_str().is_some_and(is_trace_id), "{error}");
-    assert_eq!(
-        error.as_object().map(|o| o.len()),
-        Some(2),
-        "nothing but message and request_id: {error}"
-    );
+    assert_eq!(error.as_object().map(|o| o.len()), Some(2), "nothing but message and request_id: {error}");
 
     app.stop().await.expect("graceful stop");
 }
@@ -90,14 +70,7 @@ async fn spans_name_the_routes_and_join_the_external_call_into_one_trace() {
     // What `traced::init()` sets up; without it the call out would carry no `traceparent`.
     traced::propagation::set_text_map_propagator(TraceContextPropagator::new());
     let app = start(quick()).await;
-    for path in [
-        "/",
-        "/ping",
-        "/items/2?q=shoes",
-        "/items/3",
-        "/users/1",
-        "/external-api",
-    ] {
+    for path in ["/", "/ping", "/items/2?q=shoes", "/items/3", "/users/1", "/external-api"] {
         assert_eq!(get(&app, path).await.0, 200, "{path}");
     }
     let (_, error) = get(&app, "/exception").await;
@@ -106,11 +79,7 @@ async fn spans_name_the_routes_and_join_the_external_call_into_one_trace() {
 
     for route in ["GET /", "GET /ping", "GET /users/{user_id}"] {
         let span = capture.span(route);
-        assert_eq!(
-            (span.span_kind, span.parent_span_id),
-            (SpanKind::Server, SpanId::INVALID),
-            "{route}"
-        );
+        assert_eq!((span.span_kind, span.parent_span_id), (SpanKind::Server, SpanId::INVALID), "{route}");
     }
 
     // Even ids sleep and say for how long on `load-item`; odd ids do not.
@@ -120,9 +89,7 @@ async fn spans_name_the_routes_and_join_the_external_call_into_one_trace() {
     assert_eq!(loads.len(), 2);
     for load in &loads {
         let item_id = attribute(load, "item.id").expect("item.id on load-item");
-        let parent = items
-            .iter()
-            .find(|item| item.span_context.span_id() == load.parent_span_id);
+        let parent = items.iter().find(|item| item.span_context.span_id() == load.parent_span_id);
         assert!(parent.is_some(), "load-item {item_id} is a child of its server span");
         let delay = attribute(load, "demo.io_delay_seconds");
         match item_id {
@@ -134,31 +101,12 @@ async fn spans_name_the_routes_and_join_the_external_call_into_one_trace() {
 
     let exception = capture.span("GET /exception");
     assert_eq!(error["request_id"], exception.span_context.trace_id().to_string());
-    assert!(
-        matches!(exception.status, Status::Error { .. }),
-        "{:?}",
-        exception.status
-    );
-    let event = exception
-        .events
-        .iter()
-        .find(|e| e.name == "exception")
-        .expect("an exception event");
-    let event_attribute = |key: &str| {
-        event
-            .attributes
-            .iter()
-            .find(|kv| kv.key.as_str() == key)
-            .map(|kv| kv.value.to_string())
-    };
-    assert_eq!(
-        event_attribute("exception.message").as_deref(),
-        Some("this is a test exception")
-    );
-    assert!(
-        event_attribute("exception.type").is_some_and(|t| t.ends_with("AppError")),
-        "{event:?}"
-    );
+    assert!(matches!(exception.status, Status::Error { .. }), "{:?}", exception.status);
+    let event = exception.events.iter().find(|e| e.name == "exception").expect("an exception event");
+    let event_attribute =
+        |key: &str| event.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.to_string());
+    assert_eq!(event_attribute("exception.message").as_deref(), Some("this is a test exception"));
+    assert!(event_attribute("exception.type").is_some_and(|t| t.ends_with("AppError")), "{event:?}");
 
     // The dependency's span is a child of the request's and encloses the handler's use of it.
     let user = capture.span("GET /users/{user_id}");
@@ -169,10 +117,7 @@ async fn spans_name_the_routes_and_join_the_external_call_into_one_trace() {
 
     let outer = capture.span("GET /external-api");
     let trace = capture.trace(outer.span_context.trace_id());
-    let client = trace
-        .iter()
-        .find(|span| span.span_kind == SpanKind::Client)
-        .expect("a CLIENT span");
+    let client = trace.iter().find(|span| span.span_kind == SpanKind::Client).expect("a CLIENT span");
     let downstream = capture.span("GET /todos/{id}");
     assert_eq!(client.parent_span_id, outer.span_context.span_id());
     assert_eq!(downstream.span_context.trace_id(), outer.span_context.trace_id());
@@ -195,15 +140,8 @@ async fn client_mistakes_are_4xx() {
 async fn an_unreachable_external_api_is_a_500_with_the_request_id() {
     let _capture = traced::testing::capture();
     // A port that was free a moment ago: nothing listens there.
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind")
-        .local_addr()
-        .expect("address");
-    let config = AppConfig {
-        external_url: Some(format!("http://{closed}/todos/1")),
-        ..quick()
-    };
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("address");
+    let config = AppConfig { external_url: Some(format!("http://{closed}/todos/1")), ..quick() };
     let app = start(config).await;
     let (status, error) = get(&app, "/external-api").await;
     assert_eq!(status, 500);
@@ -216,15 +154,9 @@ async fn an_unreachable_external_api_is_a_500_with_the_request_id() {
 async fn an_external_url_replaces_the_built_in_service() {
     let _capture = traced::testing::capture();
     let upstream = start(quick()).await;
-    let config = AppConfig {
-        external_url: Some(upstream.url("/users/2")),
-        ..quick()
-    };
+    let config = AppConfig { external_url: Some(upstream.url("/users/2")), ..quick() };
     let app = start(config).await;
-    assert_eq!(
-        get(&app, "/external-api").await,
-        (200, json!({ "id": 2, "name": "Grace" }))
-    );
+    assert_eq!(get(&app, "/external-api").await, (200, json!({ "id": 2, "name": "Grace" })));
     app.stop().await.expect("graceful stop");
     upstream.stop().await.expect("graceful stop");
 }
@@ -232,10 +164,7 @@ async fn an_external_url_replaces_the_built_in_service() {
 #[tokio::test]
 async fn a_bad_external_url_is_refused_at_start() {
     let _capture = traced::testing::capture();
-    let config = AppConfig {
-        external_url: Some("not a url".to_owned()),
-        ..quick()
-    };
+    let config = AppConfig { external_url: Some("not a url".to_owned()), ..quick() };
     let error = SampleApp::start(config).await.expect_err("invalid URL");
     assert!(error.to_string().contains("external URL `not a url`"), "{error}");
 }
@@ -250,14 +179,11 @@ async fn stop_waits_for_a_request_in_flight() {
         next.run(request)
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
-    let app = SampleApp::start(AppConfig {
-        io_delay: Duration::from_millis(200),
-        ..AppConfig::default()
-    })
-    .await
-    .expect("start the app")
-    .spawn_with(listener, |router| router.layer(from_fn(signal_arrival)))
-    .expect("serve");
+    let app = SampleApp::start(AppConfig { io_delay: Duration::from_millis(200), ..AppConfig::default() })
+        .await
+        .expect("start the app")
+        .spawn_with(listener, |router| router.layer(from_fn(signal_arrival)))
+        .expect("serve");
     let url = app.url("/items/4");
     let in_flight = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
     arrival.recv().await.expect("the request reached the app");

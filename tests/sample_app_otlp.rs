@@ -44,15 +44,8 @@ fn child_scenario() {
 
 async fn drive_every_endpoint() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
-    let config = AppConfig {
-        io_delay: Duration::from_millis(5),
-        ..AppConfig::default()
-    };
-    let app = SampleApp::start(config)
-        .await
-        .expect("start the app")
-        .spawn(listener)
-        .expect("serve");
+    let config = AppConfig { io_delay: Duration::from_millis(5), ..AppConfig::default() };
+    let app = SampleApp::start(config).await.expect("start the app").spawn(listener).expect("serve");
     let mut request_id = String::new();
     for (path, status) in REQUESTS {
         let response = reqwest::get(app.url(path)).await.expect("the app answers");
@@ -96,11 +89,7 @@ fn kind(span: &ReceivedSpan) -> SpanKind {
 }
 
 fn assert_spans(spans: &[ReceivedSpan], request_id: &str) {
-    let servers: Vec<&str> = spans
-        .iter()
-        .filter(|s| kind(s) == SpanKind::Server)
-        .map(|s| s.name())
-        .collect();
+    let servers: Vec<&str> = spans.iter().filter(|s| kind(s) == SpanKind::Server).map(|s| s.name()).collect();
     let mut servers_sorted = servers.clone();
     servers_sorted.sort_unstable();
     assert_eq!(
@@ -117,16 +106,11 @@ fn assert_spans(spans: &[ReceivedSpan], request_id: &str) {
         ],
         "one server span per request, named by route"
     );
-    assert!(spans
-        .iter()
-        .all(|s| s.resource_attribute("service.name").as_deref() == Some("sample-app")));
+    assert!(spans.iter().all(|s| s.resource_attribute("service.name").as_deref() == Some("sample-app")));
 
     // `load-item` under its request; even ids record the simulated I/O.
     for load in spans.iter().filter(|s| s.name() == "load-item") {
-        let parent = spans
-            .iter()
-            .find(|s| s.span_id() == load.parent_span_id())
-            .expect("load-item has its parent");
+        let parent = spans.iter().find(|s| s.span_id() == load.parent_span_id()).expect("load-item has its parent");
         assert_eq!(parent.name(), "GET /items/{item_id}");
         match load.attribute("item.id").as_deref() {
             Some("2") => assert_eq!(load.attribute("demo.io_delay_seconds").as_deref(), Some("0.005")),
@@ -138,32 +122,18 @@ fn assert_spans(spans: &[ReceivedSpan], request_id: &str) {
 
     // `/external-api`: server -> client -> the todo service's server span, one trace.
     let outer = one(spans, "GET /external-api");
-    let client = spans
-        .iter()
-        .find(|s| kind(s) == SpanKind::Client)
-        .expect("a CLIENT span");
+    let client = spans.iter().find(|s| kind(s) == SpanKind::Client).expect("a CLIENT span");
     let downstream = one(spans, "GET /todos/{id}");
     assert_eq!(client.parent_span_id(), outer.span_id());
-    assert_eq!(
-        (downstream.trace_id(), downstream.parent_span_id()),
-        (outer.trace_id(), client.span_id())
-    );
+    assert_eq!((downstream.trace_id(), downstream.parent_span_id()), (outer.trace_id(), client.span_id()));
 
     // `/exception`: ERROR, and the caller's request_id finds the trace.
     let exception = one(spans, "GET /exception");
     assert_eq!(exception.trace_id(), request_id);
     let status = exception.span.status.as_ref().map(|s| s.code);
     assert_eq!(status, Some(StatusCode::Error as i32));
-    let event = exception
-        .span
-        .events
-        .iter()
-        .find(|e| e.name == "exception")
-        .expect("an exception event");
-    assert_eq!(
-        attribute(&event.attributes, "exception.message"),
-        "this is a test exception"
-    );
+    let event = exception.span.events.iter().find(|e| e.name == "exception").expect("an exception event");
+    assert_eq!(attribute(&event.attributes, "exception.message"), "this is a test exception");
 
     // The traced dependency: a `database_operation` child of the request reading the user.
     let database = one(spans, "database_operation");
@@ -173,19 +143,12 @@ fn assert_spans(spans: &[ReceivedSpan], request_id: &str) {
 
 /// The last export of `name` (metrics are cumulative, so the last one holds every request).
 fn last<'a>(metrics: &'a [ReceivedMetric], name: &str) -> &'a ReceivedMetric {
-    metrics
-        .iter()
-        .rev()
-        .find(|m| m.name() == name)
-        .unwrap_or_else(|| panic!("no metric {name} received"))
+    metrics.iter().rev().find(|m| m.name() == name).unwrap_or_else(|| panic!("no metric {name} received"))
 }
 
 fn attribute(attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue], key: &str) -> String {
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
-    let value = attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref()?.value.as_ref());
+    let value = attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref()?.value.as_ref());
     match value {
         Some(Value::StringValue(text)) => text.clone(),
         Some(Value::IntValue(number)) => number.to_string(),
@@ -218,11 +181,8 @@ fn assert_metrics(metrics: &[ReceivedMetric]) {
     let Some(Data::Sum(calls)) = &last(metrics, "inter_service_requests").metric.data else {
         panic!("inter_service_requests is a sum");
     };
-    let points: Vec<(String, Option<NumberValue>)> = calls
-        .data_points
-        .iter()
-        .map(|p| (attribute(&p.attributes, "target_service"), p.value))
-        .collect();
+    let points: Vec<(String, Option<NumberValue>)> =
+        calls.data_points.iter().map(|p| (attribute(&p.attributes, "target_service"), p.value)).collect();
     assert_eq!(points, [("todo-service".to_owned(), Some(NumberValue::AsInt(1)))]);
 }
 
@@ -233,21 +193,12 @@ fn end_to_end(transport: Transport) {
     assert_spans(&receiver.spans(), &request_id);
     assert_metrics(&receiver.metrics());
 
-    let items = receiver
-        .spans()
-        .into_iter()
-        .find(|s| s.attribute("url.path").as_deref() == Some("/items/2"));
+    let items = receiver.spans().into_iter().find(|s| s.attribute("url.path").as_deref() == Some("/items/2"));
     let items = items.expect("the /items/2 server span");
     let logs = receiver.logs();
-    let slow = logs
-        .iter()
-        .find(|log| log.body().as_deref() == Some("slow path: waiting on simulated I/O"));
+    let slow = logs.iter().find(|log| log.body().as_deref() == Some("slow path: waiting on simulated I/O"));
     let slow = slow.expect("the load-item log line");
-    assert_eq!(
-        slow.trace_id(),
-        items.trace_id(),
-        "the log line carries its request's trace id"
-    );
+    assert_eq!(slow.trace_id(), items.trace_id(), "the log line carries its request's trace id");
 }
 
 #[test]

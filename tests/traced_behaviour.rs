@@ -341,8 +341,7 @@ fn samplers_see_the_attributes_and_unsampled_roots_propagate_their_decision() {
             inner.should_sample(parent, trace_id, name, kind, attributes, links)
         }
     }
-    let capture =
-        traced::testing::capture_with_sampler(Sampler::ParentBased(Box::new(KeepHighPriority)));
+    let capture = traced::testing::capture_with_sampler(Sampler::ParentBased(Box::new(KeepHighPriority)));
     sampled_by_attribute();
     let (root_trace, child_trace) = unsampled_root();
     assert_eq!(capture.spans().len(), 1, "only the high-priority span is kept");

@@ -5,13 +5,10 @@ use std::time::Duration;
 /// Parses `<number><unit>` with unit `ms`, `s`, `m` or `h` (none means seconds); fractions allowed.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; use e.g. `30s`, `250ms`, `2m` or `1h`"))?;
+    let value: f64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration; use e.g. `30s`, `250ms`, `2m` or `1h`"))?;
     let seconds = match unit.trim() {
         "ms" => value / 1000.0,
         "" | "s" => value,
@@ -38,15 +35,9 @@ mod tests {
 
     #[test]
     fn rejects_garbage_with_a_hint() {
-        assert!(parse_duration("")
-            .expect_err("must be refused")
-            .contains("not a duration"));
-        assert!(parse_duration("-1s")
-            .expect_err("must be refused")
-            .contains("not a duration"));
-        assert!(parse_duration("3 days")
-            .expect_err("must be refused")
-            .contains("unknown unit `days`"));
+        assert!(parse_duration("").expect_err("must be refused").contains("not a duration"));
+        assert!(parse_duration("-1s").expect_err("must be refused").contains("not a duration"));
+        assert!(parse_duration("3 days").expect_err("must be refused").contains("unknown unit `days`"));
         assert!(parse_duration("1e400").is_err());
     }
 }

@@ -37,10 +37,7 @@ fn start_app() -> (String, Child, JoinHandle<String>, JoinHandle<String>) {
     while stderr.read_line(&mut line).expect("read stderr") > 0 && !line.starts_with("sample-app: listening on ") {
         line.clear();
     }
-    let address = line
-        .trim()
-        .strip_prefix("sample-app: listening on ")
-        .expect("sample-app says where it listens");
+    let address = line.trim().strip_prefix("sample-app: listening on ").expect("sample-app says where it listens");
     let stdout = drain(app.stdout.take().expect("piped stdout"));
     (address.to_owned(), app, stdout, drain(stderr))
 }
@@ -64,26 +61,18 @@ fn sigterm_stops_the_app_and_flushes_its_spans() {
     let (address, mut app, stdout, stderr) = start_app();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let status = runtime.block_on(async {
-        let response = reqwest::get(format!("{address}/items/2"))
-            .await
-            .expect("the app answers");
+        let response = reqwest::get(format!("{address}/items/2")).await.expect("the app answers");
         response.status().as_u16()
     });
     assert_eq!(status, 200);
 
-    let term = Command::new("kill")
-        .args(["-TERM", &app.id().to_string()])
-        .status()
-        .expect("run kill");
+    let term = Command::new("kill").args(["-TERM", &app.id().to_string()]).status().expect("run kill");
     assert!(term.success());
     let exit = wait_bounded(&mut app);
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
 
     assert!(exit.success(), "sample-app exited with {exit}; stderr:\n{stderr}");
-    assert!(
-        stdout.contains("GET /items/{item_id} [server]"),
-        "the server span was flushed:\n{stdout}"
-    );
+    assert!(stdout.contains("GET /items/{item_id} [server]"), "the server span was flushed:\n{stdout}");
     assert!(stdout.contains("load-item [internal]"), "its child too:\n{stdout}");
 }

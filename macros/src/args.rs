@@ -318,11 +318,13 @@ impl AttributeKey {
 /// The piece holding byte `offset` of the key's text (the last one for an offset past the end).
 fn piece_at(pieces: &[KeyPiece], offset: usize) -> Option<&KeyPiece> {
     let mut end = 0;
-    pieces.iter().find(|piece| {
-        end += piece.text().len();
-        offset < end
-    })
-    .or(pieces.last())
+    pieces
+        .iter()
+        .find(|piece| {
+            end += piece.text().len();
+            offset < end
+        })
+        .or(pieces.last())
 }
 
 impl ToTokens for AttributeKey {
@@ -420,7 +422,8 @@ mod tests {
         let key = &args.attributes[0].key;
         assert_eq!(key.text(), "item..id");
         let AttributeKey::Dotted(pieces) = key else { panic!("a dotted key") };
-        let index_at = |offset| piece_at(pieces, offset).map(|found| pieces.iter().position(|p| std::ptr::eq(p, found)));
+        let index_at =
+            |offset| piece_at(pieces, offset).map(|found| pieces.iter().position(|p| std::ptr::eq(p, found)));
         assert_eq!(index_at(0), Some(Some(0)));
         assert_eq!(index_at(3), Some(Some(0)));
         assert_eq!(index_at(5), Some(Some(2)));

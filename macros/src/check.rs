@@ -117,7 +117,10 @@ mod tests {
         let problem = |key| key_problem(key).map(|(at, message)| (at, message.split(';').next().map(str::to_owned)));
         assert_eq!(problem(""), Some((0, Some("attribute key must not be empty".to_owned()))));
         assert_eq!(problem("http route"), Some((4, Some("attribute key `http route` contains whitespace".to_owned()))));
-        assert_eq!(problem("item.Id"), Some((5, Some("attribute key `item.Id` must be lowercase: `item.id`".to_owned()))));
+        assert_eq!(
+            problem("item.Id"),
+            Some((5, Some("attribute key `item.Id` must be lowercase: `item.id`".to_owned())))
+        );
         assert_eq!(problem("item-id"), Some((4, Some("attribute key `item-id` contains `-`".to_owned()))));
         assert_eq!(problem(".item"), Some((0, Some("attribute key `.item` starts with a dot".to_owned()))));
         assert_eq!(problem("item."), Some((4, Some("attribute key `item.` ends with a dot".to_owned()))));

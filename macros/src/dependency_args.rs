@@ -34,7 +34,11 @@ pub(crate) struct DependencyArgs {
 }
 
 /// Parses the options in `tokens`, accepting those in `valid`; every problem goes to `errors`.
-pub(crate) fn parse(tokens: proc_macro2::TokenStream, valid: &'static [&'static str], errors: &mut Errors) -> DependencyArgs {
+pub(crate) fn parse(
+    tokens: proc_macro2::TokenStream,
+    valid: &'static [&'static str],
+    errors: &mut Errors,
+) -> DependencyArgs {
     let mut options = OptionNames::new(valid);
     let mut args = DependencyArgs::default();
     let parsed = (|input: ParseStream| parse_options(input, valid, &mut options, &mut args)).parse2(tokens);
@@ -97,13 +101,18 @@ mod tests {
     fn parse_with(tokens: proc_macro2::TokenStream, valid: &'static [&'static str]) -> Result<DependencyArgs, String> {
         let mut errors = Errors::default();
         let args = parse(tokens, valid, &mut errors);
-        errors.finish(args).map_err(|error| error.into_iter().map(|error| error.to_string()).collect::<Vec<_>>().join(" | "))
+        errors
+            .finish(args)
+            .map_err(|error| error.into_iter().map(|error| error.to_string()).collect::<Vec<_>>().join(" | "))
     }
 
     #[test]
     fn function_options_parse() {
-        let args = parse_with(quote!(name = "database_operation", attributes(db.system = "postgresql"), state = AppState, extractor = Db), FUNCTION_OPTIONS)
-            .expect("valid options");
+        let args = parse_with(
+            quote!(name = "database_operation", attributes(db.system = "postgresql"), state = AppState, extractor = Db),
+            FUNCTION_OPTIONS,
+        )
+        .expect("valid options");
         assert_eq!(args.span.name.map(|name| name.value()).as_deref(), Some("database_operation"));
         assert_eq!(args.span.attributes.len(), 1);
         assert_eq!(args.extractor.map(|ident| ident.to_string()).as_deref(), Some("Db"));

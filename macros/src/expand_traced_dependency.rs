@@ -24,7 +24,8 @@ pub(crate) fn expand_fn(dependency: &DependencyFn) -> TokenStream {
         Returns::Value(ty) => quote!(#ty),
         Returns::Result(ty) => quote!(<#ty as ::traced::__private::dependency::ReturnsResult>::Value),
     };
-    let arguments: Vec<Ident> = (0..parameters.len()).map(|index| local(&format!("__traced_argument_{index}"))).collect();
+    let arguments: Vec<Ident> =
+        (0..parameters.len()).map(|index| local(&format!("__traced_argument_{index}"))).collect();
     let types: Vec<&Type> = parameters.iter().map(|(_, ty)| ty).collect();
     let extract = arguments.iter().zip(&types).map(|(argument, ty)| {
         quote!(let #argument = ::traced::__private::dependency::extract::<#ty, __TracedState>(__traced_parts, __traced_state).await?;)

@@ -208,10 +208,21 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_function_with_a_body() {
-        assert_eq!(error(quote!(struct Item;)), "`#[traced]` can only be used on functions");
+        assert_eq!(
+            error(quote!(
+                struct Item;
+            )),
+            "`#[traced]` can only be used on functions"
+        );
         assert_eq!(error(quote!(impl Item {})), "`#[traced]` can only be used on functions");
-        assert!(error(quote!(const fn f() {})).starts_with("`#[traced]` cannot be used on a `const fn`"));
-        assert!(error(quote!(fn f(&self);)).starts_with("`#[traced]` needs a function body"));
+        assert!(error(quote!(
+            const fn f() {}
+        ))
+        .starts_with("`#[traced]` cannot be used on a `const fn`"));
+        assert!(error(quote!(
+            fn f(&self);
+        ))
+        .starts_with("`#[traced]` needs a function body"));
     }
 
     #[test]
@@ -221,24 +232,60 @@ mod tests {
             Body::Async(_) => "async",
             Body::BoxedFuture { .. } => "boxed future",
         };
-        assert_eq!(shape(quote!(fn f() {})), "sync");
-        assert_eq!(shape(quote!(async fn f() {})), "async");
-        assert_eq!(shape(quote!(fn f() -> Pin<Box<dyn Future<Output = ()>>> { Box::pin(async move {}) })), "boxed future");
-        assert_eq!(shape(quote!(fn f() -> Box<u8> { Box::new(1) })), "sync");
+        assert_eq!(
+            shape(quote!(
+                fn f() {}
+            )),
+            "sync"
+        );
+        assert_eq!(
+            shape(quote!(
+                async fn f() {}
+            )),
+            "async"
+        );
+        assert_eq!(
+            shape(quote!(
+                fn f() -> Pin<Box<dyn Future<Output = ()>>> {
+                    Box::pin(async move {})
+                }
+            )),
+            "boxed future"
+        );
+        assert_eq!(
+            shape(quote!(
+                fn f() -> Box<u8> {
+                    Box::new(1)
+                }
+            )),
+            "sync"
+        );
     }
 
     #[test]
     fn lists_the_names_parameters_bind() {
-        let item = parse(quote!(fn f(&mut self, id: u64, (a, mut b): (u8, u8), Point { x, .. }: Point, _: u8) {}))
-            .expect("a function");
+        let item = parse(quote!(
+            fn f(&mut self, id: u64, (a, mut b): (u8, u8), Point { x, .. }: Point, _: u8) {}
+        ))
+        .expect("a function");
         let names: Vec<String> = item.parameter_names().iter().map(Ident::to_string).collect();
         assert_eq!(names, ["self", "id", "a", "b", "x"]);
     }
 
     #[test]
     fn sees_track_caller() {
-        assert!(parse(quote!(#[track_caller] fn f() {})).expect("a function").tracks_caller());
-        assert!(!parse(quote!(#[inline] fn f() {})).expect("a function").tracks_caller());
+        assert!(parse(quote!(
+            #[track_caller]
+            fn f() {}
+        ))
+        .expect("a function")
+        .tracks_caller());
+        assert!(!parse(quote!(
+            #[inline]
+            fn f() {}
+        ))
+        .expect("a function")
+        .tracks_caller());
     }
 
     #[test]
@@ -249,20 +296,70 @@ mod tests {
             Output::Opaque => "opaque".to_owned(),
             Output::Value(ty) => ty.to_token_stream().to_string(),
         };
-        assert_eq!(output(quote!(fn f() {})), "unit");
-        assert_eq!(output(quote!(fn f() -> () {})), "unit");
-        assert_eq!(output(quote!(fn f() -> ! { loop {} })), "never");
-        assert_eq!(output(quote!(fn f() -> impl Display { 1 })), "opaque");
-        assert_eq!(output(quote!(fn f() -> Result<impl Display, E> { Ok(1) })), "Result < _ , E >");
+        assert_eq!(
+            output(quote!(
+                fn f() {}
+            )),
+            "unit"
+        );
+        assert_eq!(
+            output(quote!(
+                fn f() -> () {}
+            )),
+            "unit"
+        );
+        assert_eq!(
+            output(quote!(
+                fn f() -> ! {
+                    loop {}
+                }
+            )),
+            "never"
+        );
+        assert_eq!(
+            output(quote!(
+                fn f() -> impl Display {
+                    1
+                }
+            )),
+            "opaque"
+        );
+        assert_eq!(
+            output(quote!(
+                fn f() -> Result<impl Display, E> {
+                    Ok(1)
+                }
+            )),
+            "Result < _ , E >"
+        );
     }
 
     #[test]
     fn re_emits_attributes_visibility_and_signature() {
-        let item = parse(quote!(#[inline] pub(crate) unsafe fn f<T: Copy>(t: T) -> T where T: Send { #![allow(unused)] t }))
-            .expect("a function");
+        let item = parse(quote!(
+            #[inline]
+            pub(crate) unsafe fn f<T: Copy>(t: T) -> T
+            where
+                T: Send,
+            {
+                #![allow(unused)]
+                t
+            }
+        ))
+        .expect("a function");
         assert_eq!(
             item.with_body(quote!(body())).to_string(),
-            quote!(#[inline] pub(crate) unsafe fn f<T: Copy>(t: T) -> T where T: Send { #![allow(unused)] body() }).to_string()
+            quote!(
+                #[inline]
+                pub(crate) unsafe fn f<T: Copy>(t: T) -> T
+                where
+                    T: Send,
+                {
+                    #![allow(unused)]
+                    body()
+                }
+            )
+            .to_string()
         );
     }
 }

@@ -15,9 +15,9 @@ mod item;
 mod record_errors;
 mod record_errors_args;
 mod semconv_deprecated;
-mod traced_dependency;
 #[cfg(test)]
 mod semconv_regen;
+mod traced_dependency;
 
 use proc_macro::TokenStream;
 
@@ -105,7 +105,10 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
     emit(traced_impl(args.into(), item.clone()), item)
 }
 
-fn traced_impl(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> syn::Result<proc_macro2::TokenStream> {
+fn traced_impl(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> syn::Result<proc_macro2::TokenStream> {
     let mut errors = Errors::default();
     let args = args::parse_traced_args(args, &mut errors);
     errors.take(check::traced_args(&args));

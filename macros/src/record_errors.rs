@@ -27,9 +27,9 @@ pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> syn::Result
         }
     }
     match (args, parsed, function, result) {
-        (Some(args), Some(parsed), Some(function), Some(result)) => errors
-            .finish(())
-            .map(|()| crate::expand_record_errors::expand(&args, &parsed, &function, &result)),
+        (Some(args), Some(parsed), Some(function), Some(result)) => {
+            errors.finish(()).map(|()| crate::expand_record_errors::expand(&args, &parsed, &function, &result))
+        }
         _ => errors.finish(TokenStream::new()),
     }
 }
@@ -69,9 +69,10 @@ pub(crate) fn defer_traced(args: &TokenStream, item: &TokenStream) -> Option<Tok
         return None;
     }
     let mut function = syn::parse2::<ItemFn>(item.clone()).ok()?;
-    let position = function.attrs.iter().position(|attr| {
-        attr.path().segments.last().is_some_and(|segment| segment.ident == "record_errors")
-    })?;
+    let position = function
+        .attrs
+        .iter()
+        .position(|attr| attr.path().segments.last().is_some_and(|segment| segment.ident == "record_errors"))?;
     let record_errors = function.attrs.remove(position);
     Some(quote!(#record_errors #[::traced::traced(#args)] #function))
 }
@@ -100,23 +101,65 @@ mod tests {
 
     #[test]
     fn functions_that_cannot_fail_are_rejected() {
-        assert_eq!(error(quote!(fn f() {})), "`#[record_errors]` needs a function that returns a `Result`; this one returns `()`");
-        assert_eq!(error(quote!(fn f() -> ! { loop {} })), "`#[record_errors]` needs a function that returns a `Result`; this one never returns");
+        assert_eq!(
+            error(quote!(
+                fn f() {}
+            )),
+            "`#[record_errors]` needs a function that returns a `Result`; this one returns `()`"
+        );
+        assert_eq!(
+            error(quote!(
+                fn f() -> ! {
+                    loop {}
+                }
+            )),
+            "`#[record_errors]` needs a function that returns a `Result`; this one never returns"
+        );
         assert_eq!(
             error(quote!(fn f() -> impl Sized { 1 })),
             "`#[record_errors]` needs a function that returns a `Result`; spell the `Result` type out instead of `impl Trait`"
         );
-        assert_eq!(error(quote!(fn f() -> Result<u8, E> { Ok(1) })), "");
+        assert_eq!(
+            error(quote!(
+                fn f() -> Result<u8, E> {
+                    Ok(1)
+                }
+            )),
+            ""
+        );
     }
 
     #[test]
     fn traced_above_record_errors_steps_aside() {
-        let item = quote!(#[inline] #[traced::record_errors(response)] async fn f() -> Result<u8, E> { Ok(1) });
+        let item = quote!(
+            #[inline]
+            #[traced::record_errors(response)]
+            async fn f() -> Result<u8, E> {
+                Ok(1)
+            }
+        );
         let reordered = defer_traced(&quote!(name = "f"), &item).map(|tokens| tokens.to_string());
         assert_eq!(
             reordered,
-            Some(quote!(#[traced::record_errors(response)] #[::traced::traced(name = "f")] #[inline] async fn f() -> Result<u8, E> { Ok(1) }).to_string())
+            Some(
+                quote!(
+                    #[traced::record_errors(response)]
+                    #[::traced::traced(name = "f")]
+                    #[inline]
+                    async fn f() -> Result<u8, E> {
+                        Ok(1)
+                    }
+                )
+                .to_string()
+            )
         );
-        assert!(defer_traced(&TokenStream::new(), &quote!(#[inline] fn record_errors() {})).is_none());
+        assert!(defer_traced(
+            &TokenStream::new(),
+            &quote!(
+                #[inline]
+                fn record_errors() {}
+            )
+        )
+        .is_none());
     }
 }

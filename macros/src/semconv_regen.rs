@@ -113,10 +113,8 @@ fn advice(note: &str) -> Option<String> {
     if text == "Uncategorized" {
         return Some(String::new());
     }
-    let text = ["Removed, ", "Removed. ", "Deprecated, "]
-        .iter()
-        .find_map(|prefix| text.strip_prefix(prefix))
-        .unwrap_or(text);
+    let text =
+        ["Removed, ", "Removed. ", "Deprecated, "].iter().find_map(|prefix| text.strip_prefix(prefix)).unwrap_or(text);
     let text = match text.strip_prefix("Replaced by ") {
         Some(rest) => format!("use {rest}"),
         None => text.to_owned(),

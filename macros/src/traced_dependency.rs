@@ -4,7 +4,10 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Fields, FnArg, GenericArgument, Ident, ItemFn, Member, Pat, PathArguments, ReturnType, Type, Visibility};
+use syn::{
+    Data, DeriveInput, Fields, FnArg, GenericArgument, Ident, ItemFn, Member, Pat, PathArguments, ReturnType, Type,
+    Visibility,
+};
 
 use crate::dependency_args::{self, DependencyArgs, DERIVE_OPTIONS, FUNCTION_OPTIONS};
 use crate::errors::Errors;
@@ -122,8 +125,12 @@ fn dependency_struct(args: DependencyArgs, input: DeriveInput) -> syn::Result<De
         ));
     };
     let fields: Vec<(Member, Type)> = match data.fields {
-        Fields::Named(named) => named.named.into_iter().filter_map(|field| Some((Member::Named(field.ident?), field.ty))).collect(),
-        Fields::Unnamed(unnamed) => unnamed.unnamed.into_iter().enumerate().map(|(index, field)| (Member::from(index), field.ty)).collect(),
+        Fields::Named(named) => {
+            named.named.into_iter().filter_map(|field| Some((Member::Named(field.ident?), field.ty))).collect()
+        }
+        Fields::Unnamed(unnamed) => {
+            unnamed.unnamed.into_iter().enumerate().map(|(index, field)| (Member::from(index), field.ty)).collect()
+        }
         Fields::Unit => Vec::new(),
     };
     let types: Vec<&Type> = fields.iter().map(|(_, ty)| ty).collect();
@@ -144,10 +151,15 @@ fn returns(output: &ReturnType) -> syn::Result<Option<Returns>> {
         ReturnType::Type(_, ty) => &**ty,
     };
     if let Type::ImplTrait(_) = ty {
-        return Err(syn::Error::new_spanned(ty, "a dependency's value is named by handlers: return a type, not `impl Trait`"));
+        return Err(syn::Error::new_spanned(
+            ty,
+            "a dependency's value is named by handlers: return a type, not `impl Trait`",
+        ));
     }
     let is_result = match ty {
-        Type::Path(path) => path.path.segments.last().is_some_and(|segment| segment.ident.to_string().ends_with("Result")),
+        Type::Path(path) => {
+            path.path.segments.last().is_some_and(|segment| segment.ident.to_string().ends_with("Result"))
+        }
         _ => false,
     };
     Ok(Some(if is_result { Returns::Result(ty.clone()) } else { Returns::Value(ty.clone()) }))
@@ -216,12 +228,21 @@ mod tests {
             Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
         };
         assert_eq!(
-            errors(quote!(fn db<T>(state: State<T>) -> Conn { todo() })),
+            errors(quote!(
+                fn db<T>(state: State<T>) -> Conn {
+                    todo()
+                }
+            )),
             [
                 "`#[traced_dependency]` needs an `async fn`: axum extracts asynchronously, so write `async fn`",
                 "a `#[traced_dependency]` cannot be generic: handlers name its extractor type",
             ]
         );
-        assert!(errors(quote!(async fn db(State(pool): State<Pool>) -> Result<Conn, AppError> { pool.get().await })).is_empty());
+        assert!(errors(quote!(
+            async fn db(State(pool): State<Pool>) -> Result<Conn, AppError> {
+                pool.get().await
+            }
+        ))
+        .is_empty());
     }
 }

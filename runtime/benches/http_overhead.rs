@@ -88,7 +88,10 @@ async fn naive_middleware(request: axum::extract::Request, next: axum::middlewar
     let cx = opentelemetry::Context::current_with_span(span);
     let response = next.run(request).with_context(cx.clone()).await;
     let span = cx.span();
-    span.set_attribute(opentelemetry::KeyValue::new("http.response.status_code", i64::from(response.status().as_u16())));
+    span.set_attribute(opentelemetry::KeyValue::new(
+        "http.response.status_code",
+        i64::from(response.status().as_u16()),
+    ));
     span.end();
     response
 }
@@ -233,9 +236,8 @@ fn measure(case: Case, meter: &opentelemetry::metrics::Meter, loadgen: &tokio::r
 /// Sends `total` requests over `CONNECTIONS` keep-alive connections, one in flight per connection.
 async fn drive(address: SocketAddr, total: usize) {
     let per_connection = total / CONNECTIONS;
-    let connections: Vec<_> = (0..CONNECTIONS)
-        .map(|_| tokio::spawn(async move { hello_requests(address, per_connection).await }))
-        .collect();
+    let connections: Vec<_> =
+        (0..CONNECTIONS).map(|_| tokio::spawn(async move { hello_requests(address, per_connection).await })).collect();
     for connection in connections {
         connection.await.expect("load generator task");
     }

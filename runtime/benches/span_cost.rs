@@ -19,9 +19,7 @@ use futures_util::FutureExt as _;
 use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
-};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 struct CountingAllocator;
@@ -204,13 +202,19 @@ fn case(c: &mut Criterion, rows: &mut Vec<Row>, summary: bool, case: &'static st
 fn main() {
     // `cargo test --all-targets` runs benches once without `--bench`: skip the summary then.
     let summary = std::env::args().any(|arg| arg == "--bench");
-    let mut c = Criterion::default().configure_from_args().warm_up_time(Duration::from_millis(500))
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     let mut rows = Vec::new();
 
-    case(&mut c, &mut rows, summary, "bare function", |i| { black_box(bare(i)); });
+    case(&mut c, &mut rows, summary, "bare function", |i| {
+        black_box(bare(i));
+    });
     // Nothing installed yet: the no-op global provider.
-    case(&mut c, &mut rows, summary, "#[traced], no provider installed", |i| { black_box(with_traced(i)); });
+    case(&mut c, &mut rows, summary, "#[traced], no provider installed", |i| {
+        black_box(with_traced(i));
+    });
     case(&mut c, &mut rows, summary, "#[traced] async, no provider installed", |i| {
         black_box(poll_once(with_traced_async(i)));
     });
@@ -265,7 +269,9 @@ fn main() {
     let sampler = traced::SharedSampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
     let unsampled = sdk(sampler.clone());
     traced::install_tracer_provider_with_sampler(&unsampled.provider, sampler);
-    case(&mut c, &mut rows, summary, "#[traced], unsampled root", |i| { black_box(with_traced(i)); });
+    case(&mut c, &mut rows, summary, "#[traced], unsampled root", |i| {
+        black_box(with_traced(i));
+    });
     let parent = unsampled.provider.tracer("bench").start("unsampled parent");
     let parent_cx = Context::current_with_span(parent);
     {
@@ -280,7 +286,9 @@ fn main() {
 
     let disabled = traced::Telemetry::builder().ignore_environment().disabled(true).init();
     let _disabled = disabled.expect("a disabled init always succeeds");
-    case(&mut c, &mut rows, summary, "#[traced], OTEL_SDK_DISABLED=true", |i| { black_box(with_traced(i)); });
+    case(&mut c, &mut rows, summary, "#[traced], OTEL_SDK_DISABLED=true", |i| {
+        black_box(with_traced(i));
+    });
 
     c.final_summary();
     if summary {
@@ -297,10 +305,8 @@ impl fastrace::collector::Reporter for DiscardReporter {
 }
 
 fn print_table(rows: &[Row]) {
-    let tracing_ns = rows
-        .iter()
-        .find(|row| row.case.starts_with("tracing::instrument"))
-        .map_or(f64::NAN, |row| row.ns_per_call);
+    let tracing_ns =
+        rows.iter().find(|row| row.case.starts_with("tracing::instrument")).map_or(f64::NAN, |row| row.ns_per_call);
     println!("\n| case | ns/call | allocations/call | vs tracing-opentelemetry |");
     println!("| --- | ---: | ---: | ---: |");
     for row in rows {

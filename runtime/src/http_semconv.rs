@@ -71,7 +71,8 @@ impl KnownMethods {
 pub(crate) fn known_methods() -> &'static KnownMethods {
     static KNOWN: OnceLock<KnownMethods> = OnceLock::new();
     KNOWN.get_or_init(|| {
-        crate::telemetry::settings::var(KNOWN_METHODS_ENV).map_or_else(KnownMethods::default, |list| KnownMethods::parse(&list))
+        crate::telemetry::settings::var(KNOWN_METHODS_ENV)
+            .map_or_else(KnownMethods::default, |list| KnownMethods::parse(&list))
     })
 }
 

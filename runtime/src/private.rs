@@ -17,8 +17,8 @@ pub mod errors {
 /// What `#[traced_dependency]` and `#[derive(TracedDependency)]` call.
 #[cfg(feature = "axum")]
 pub mod dependency {
-    pub use crate::dependency::*;
     pub use crate::current::record;
+    pub use crate::dependency::*;
     pub use axum::extract::FromRequestParts;
     pub use axum::response::Response;
     pub use http::request::Parts;

@@ -9,7 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{
+    Span as _, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample as _};
 
@@ -193,7 +195,10 @@ impl SpanHandle {
         if let Some(cx) = &self.cx {
             let span = cx.span();
             if span.is_recording() {
-                span.set_attribute(KeyValue::new(opentelemetry_semantic_conventions::attribute::ERROR_TYPE, error_type));
+                span.set_attribute(KeyValue::new(
+                    opentelemetry_semantic_conventions::attribute::ERROR_TYPE,
+                    error_type,
+                ));
                 span.set_status(Status::error(""));
             }
         }

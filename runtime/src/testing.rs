@@ -33,10 +33,8 @@ pub fn capture_with_sampler(sampler: impl ShouldSample + 'static) -> SpanCapture
     let replaced = Replaced::take();
     let exporter = InMemorySpanExporter::default();
     let sampler = SharedSampler::new(sampler);
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .with_sampler(sampler.clone())
-        .build();
+    let provider =
+        SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).with_sampler(sampler.clone()).build();
     crate::install_tracer_provider_with_sampler(&provider, sampler);
     SpanCapture { exporter, provider, replaced, _lock: lock }
 }

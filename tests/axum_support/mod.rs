@@ -32,9 +32,7 @@ pub async fn serve(app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let address = listener.local_addr().expect("local address");
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .expect("server runs");
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.expect("server runs");
     });
     address
 }
@@ -49,7 +47,10 @@ pub async fn server_spans(capture: &SpanCapture, count: usize) -> Vec<SpanData> 
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    panic!("expected {count} server spans, got {:?}", capture.spans().iter().map(|span| &span.name).collect::<Vec<_>>());
+    panic!(
+        "expected {count} server spans, got {:?}",
+        capture.spans().iter().map(|span| &span.name).collect::<Vec<_>>()
+    );
 }
 
 /// The only SERVER span, once it has ended.
@@ -83,7 +84,8 @@ pub struct MetricsCapture {
 impl MetricsCapture {
     pub fn new() -> Self {
         let exporter = InMemoryMetricExporter::default();
-        let provider = SdkMeterProvider::builder().with_reader(PeriodicReader::builder(exporter.clone()).build()).build();
+        let provider =
+            SdkMeterProvider::builder().with_reader(PeriodicReader::builder(exporter.clone()).build()).build();
         Self { provider, exporter }
     }
 

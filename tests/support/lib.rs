@@ -11,7 +11,7 @@ pub mod child;
 mod receiver;
 mod tls;
 
-pub use tls::TestCertificates;
 pub use receiver::{
     ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Receiver, ReceiverOptions, Signal, Transport,
 };
+pub use tls::TestCertificates;

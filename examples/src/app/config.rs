@@ -17,10 +17,7 @@ pub struct AppConfig {
 
 impl Default for AppConfig {
     fn default() -> Self {
-        Self {
-            io_delay: Duration::from_millis(200),
-            external_url: None,
-        }
+        Self { io_delay: Duration::from_millis(200), external_url: None }
     }
 }
 
@@ -56,10 +53,7 @@ impl AppArgs {
     }
 
     pub fn app_config(&self) -> AppConfig {
-        AppConfig {
-            io_delay: self.io_delay,
-            external_url: self.external_url.clone(),
-        }
+        AppConfig { io_delay: self.io_delay, external_url: self.external_url.clone() }
     }
 }
 
@@ -78,29 +72,17 @@ mod tests {
         assert_eq!(args.listen_address(), "127.0.0.1:5002");
         assert_eq!(args.app_config().io_delay, Duration::from_millis(200));
 
-        let args = parse(&[
-            "--host",
-            "::1",
-            "--port",
-            "0",
-            "--io-delay",
-            "0s",
-            "--external-url",
-            "http://127.0.0.1:9/x",
-        ]);
+        let args =
+            parse(&["--host", "::1", "--port", "0", "--io-delay", "0s", "--external-url", "http://127.0.0.1:9/x"]);
         assert_eq!(args.listen_address(), "[::1]:0");
         let config = args.app_config();
-        assert_eq!(
-            (config.io_delay, config.external_url.as_deref()),
-            (Duration::ZERO, Some("http://127.0.0.1:9/x"))
-        );
+        assert_eq!((config.io_delay, config.external_url.as_deref()), (Duration::ZERO, Some("http://127.0.0.1:9/x")));
     }
 
     #[test]
     fn a_bad_delay_is_refused() {
-        let error = AppArgs::try_parse_from(["sample-app", "--io-delay", "later"])
-            .expect_err("must be refused")
-            .to_string();
+        let error =
+            AppArgs::try_parse_from(["sample-app", "--io-delay", "later"]).expect_err("must be refused").to_string();
         assert!(error.contains("not a duration"), "{error}");
     }
 }

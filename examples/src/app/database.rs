@@ -25,15 +25,7 @@ impl Database {
         let users = ["Ada", "Grace", "Linus"]
             .into_iter()
             .zip(1..)
-            .map(|(name, id)| {
-                (
-                    id,
-                    User {
-                        id,
-                        name: name.to_owned(),
-                    },
-                )
-            })
+            .map(|(name, id)| (id, User { id, name: name.to_owned() }))
             .collect();
         Self { users: Arc::new(users) }
     }
@@ -65,13 +57,7 @@ mod tests {
     #[tokio::test]
     async fn the_demo_users_are_found_and_others_are_not() {
         let session = Database::demo().session().await;
-        assert_eq!(
-            session.find_user(2),
-            Some(User {
-                id: 2,
-                name: "Grace".into()
-            })
-        );
+        assert_eq!(session.find_user(2), Some(User { id: 2, name: "Grace".into() }));
         assert_eq!(session.find_user(0), None);
         assert_eq!(session.find_user(4), None);
     }

@@ -41,11 +41,7 @@ pub async fn read_item(
 async fn load_item(item_id: u64, io_delay: Duration) {
     if item_id.is_multiple_of(2) {
         // A log line inside the span: exported with this span's trace and span id.
-        tracing::info!(
-            item_id,
-            delay_seconds = io_delay.as_secs_f64(),
-            "slow path: waiting on simulated I/O"
-        );
+        tracing::info!(item_id, delay_seconds = io_delay.as_secs_f64(), "slow path: waiting on simulated I/O");
         tokio::time::sleep(io_delay).await;
         traced::record("demo.io_delay_seconds", io_delay.as_secs_f64());
     }
@@ -55,22 +51,9 @@ async fn load_item(item_id: u64, io_delay: Duration) {
 #[record_errors(response)]
 pub async fn external_api(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     let target = &state.external;
-    state
-        .metrics
-        .inter_service_requests
-        .add(1, &[KeyValue::new("target_service", target.service.clone())]);
-    let response = state
-        .http
-        .get(target.url.as_str())
-        .send()
-        .await
-        .map_err(AppError::Upstream)?;
-    let body = response
-        .error_for_status()
-        .map_err(AppError::Upstream)?
-        .json()
-        .await
-        .map_err(AppError::Upstream)?;
+    state.metrics.inter_service_requests.add(1, &[KeyValue::new("target_service", target.service.clone())]);
+    let response = state.http.get(target.url.as_str()).send().await.map_err(AppError::Upstream)?;
+    let body = response.error_for_status().map_err(AppError::Upstream)?.json().await.map_err(AppError::Upstream)?;
     Ok(Json(body))
 }
 

@@ -72,21 +72,12 @@ impl SampleApp {
             Some(url) => (external_api(url)?, None),
             None => {
                 let (url, task) = downstream::start().await?;
-                (
-                    ExternalApi {
-                        url,
-                        service: downstream::SERVICE_NAME.to_owned(),
-                    },
-                    Some(task),
-                )
+                (ExternalApi { url, service: downstream::SERVICE_NAME.to_owned() }, Some(task))
             }
         };
         // CLIENT spans, and `traceparent` so the called service joins the trace.
         let http = traced::client::Client::from(
-            reqwest::Client::builder()
-                .timeout(OUTBOUND_TIMEOUT)
-                .build()
-                .map_err(io::Error::other)?,
+            reqwest::Client::builder().timeout(OUTBOUND_TIMEOUT).build().map_err(io::Error::other)?,
         );
         let state = AppState {
             io_delay: config.io_delay,

@@ -36,11 +36,7 @@ fn demo_exporters(signal: &str, var: impl Fn(&str) -> Option<String>) -> Option<
         return None;
     }
     let otlp = set("OTEL_EXPORTER_OTLP_ENDPOINT") || set(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"));
-    Some(if otlp {
-        vec![ExporterKind::Console, ExporterKind::Otlp]
-    } else {
-        vec![ExporterKind::Console]
-    })
+    Some(if otlp { vec![ExporterKind::Console, ExporterKind::Otlp] } else { vec![ExporterKind::Console] })
 }
 
 #[cfg(test)]
@@ -64,32 +60,17 @@ mod tests {
     #[test]
     fn an_otlp_endpoint_adds_otlp() {
         let generic = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")];
-        assert_eq!(
-            exporters("LOGS", &generic),
-            Some(vec![ExporterKind::Console, ExporterKind::Otlp])
-        );
+        assert_eq!(exporters("LOGS", &generic), Some(vec![ExporterKind::Console, ExporterKind::Otlp]));
         let traces_only = [("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:4318/v1/traces")];
-        assert_eq!(
-            exporters("TRACES", &traces_only),
-            Some(vec![ExporterKind::Console, ExporterKind::Otlp])
-        );
+        assert_eq!(exporters("TRACES", &traces_only), Some(vec![ExporterKind::Console, ExporterKind::Otlp]));
         assert_eq!(exporters("METRICS", &traces_only), Some(vec![ExporterKind::Console]));
     }
 
     #[test]
     fn a_chosen_exporter_is_left_to_the_environment() {
-        let chosen = [
-            ("OTEL_TRACES_EXPORTER", "otlp"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
-        ];
+        let chosen = [("OTEL_TRACES_EXPORTER", "otlp"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")];
         assert_eq!(exporters("TRACES", &chosen), None);
-        assert_eq!(
-            exporters("METRICS", &chosen),
-            Some(vec![ExporterKind::Console, ExporterKind::Otlp])
-        );
-        assert_eq!(
-            exporters("TRACES", &[("OTEL_TRACES_EXPORTER", " ")]),
-            Some(vec![ExporterKind::Console])
-        );
+        assert_eq!(exporters("METRICS", &chosen), Some(vec![ExporterKind::Console, ExporterKind::Otlp]));
+        assert_eq!(exporters("TRACES", &[("OTEL_TRACES_EXPORTER", " ")]), Some(vec![ExporterKind::Console]));
     }
 }

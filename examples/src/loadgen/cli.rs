@@ -55,10 +55,7 @@ impl TryFrom<LoadArgs> for LoadConfig {
             spawn_rate: args.spawn_rate,
             duration: args.duration,
             max_requests: args.max_requests,
-            wait: WaitTime {
-                min: args.min_wait,
-                max: args.max_wait,
-            },
+            wait: WaitTime { min: args.min_wait, max: args.max_wait },
             request_timeout: args.timeout,
             progress: !args.no_progress,
             seed: args.seed,
@@ -83,10 +80,7 @@ mod tests {
     #[test]
     fn the_guides_command_line() {
         let config = parse("--users 10 --spawn-rate 1 --duration 30s -H http://127.0.0.1:5002").expect("valid");
-        assert_eq!(
-            (config.users, config.spawn_rate, config.duration),
-            (10, 1.0, Duration::from_secs(30))
-        );
+        assert_eq!((config.users, config.spawn_rate, config.duration), (10, 1.0, Duration::from_secs(30)));
         assert_eq!(config.host.as_str(), "http://127.0.0.1:5002/");
         assert!(config.progress);
     }
@@ -94,34 +88,17 @@ mod tests {
     #[test]
     fn short_flags_waits_and_seed() {
         let config = parse("-u 3 -r 0.5 -t 2m --min-wait 0ms --max-wait 50ms --seed 9").expect("valid");
-        assert_eq!(
-            (config.users, config.spawn_rate, config.duration),
-            (3, 0.5, Duration::from_secs(120))
-        );
-        assert_eq!(
-            config.wait,
-            WaitTime {
-                min: Duration::ZERO,
-                max: Duration::from_millis(50)
-            }
-        );
+        assert_eq!((config.users, config.spawn_rate, config.duration), (3, 0.5, Duration::from_secs(120)));
+        assert_eq!(config.wait, WaitTime { min: Duration::ZERO, max: Duration::from_millis(50) });
         assert_eq!(config.seed, Some(9));
     }
 
     #[test]
     fn bad_values_are_refused_with_the_reason() {
-        assert!(parse("-H http://192.0.2.1")
-            .expect_err("must be refused")
-            .contains("--allow-remote"));
+        assert!(parse("-H http://192.0.2.1").expect_err("must be refused").contains("--allow-remote"));
         assert!(parse("-H http://192.0.2.1 --allow-remote").is_ok());
-        assert!(parse("--duration soon")
-            .expect_err("must be refused")
-            .contains("not a duration"));
-        assert!(parse("--users 0")
-            .expect_err("must be refused")
-            .contains("users must be"));
-        assert!(parse("--min-wait 3s")
-            .expect_err("must be refused")
-            .contains("min wait"));
+        assert!(parse("--duration soon").expect_err("must be refused").contains("not a duration"));
+        assert!(parse("--users 0").expect_err("must be refused").contains("users must be"));
+        assert!(parse("--min-wait 3s").expect_err("must be refused").contains("min wait"));
     }
 }

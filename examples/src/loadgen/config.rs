@@ -64,10 +64,7 @@ impl LoadConfig {
     pub fn new(host: &str, allow_remote: bool) -> Result<Self, LoadError> {
         let url = Url::parse(host).map_err(|e| LoadError::InvalidHost(host.to_owned(), e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(LoadError::InvalidHost(
-                host.to_owned(),
-                "expected http://host[:port]".to_owned(),
-            ));
+            return Err(LoadError::InvalidHost(host.to_owned(), "expected http://host[:port]".to_owned()));
         }
         if !allow_remote && !is_loopback(&url) {
             return Err(LoadError::RemoteHost(host.to_owned()));
@@ -78,10 +75,7 @@ impl LoadConfig {
             spawn_rate: 1.0,
             duration: Duration::from_secs(30),
             max_requests: 100_000,
-            wait: WaitTime {
-                min: Duration::from_secs(1),
-                max: Duration::from_secs(2),
-            },
+            wait: WaitTime { min: Duration::from_secs(1), max: Duration::from_secs(2) },
             request_timeout: Duration::from_secs(10),
             progress: false,
             seed: None,
@@ -99,19 +93,13 @@ impl LoadConfig {
             return invalid(format!("spawn rate must be a positive number, got {}", self.spawn_rate));
         }
         if self.duration.is_zero() || self.duration > MAX_DURATION {
-            return invalid(format!(
-                "duration must be above zero and at most 24h, got {:?}",
-                self.duration
-            ));
+            return invalid(format!("duration must be above zero and at most 24h, got {:?}", self.duration));
         }
         if self.max_requests == 0 {
             return invalid("max requests must be at least 1".to_owned());
         }
         if self.wait.min > self.wait.max {
-            return invalid(format!(
-                "min wait {:?} is above max wait {:?}",
-                self.wait.min, self.wait.max
-            ));
+            return invalid(format!("min wait {:?} is above max wait {:?}", self.wait.min, self.wait.max));
         }
         if self.request_timeout.is_zero() {
             return invalid("request timeout must be above zero".to_owned());
@@ -141,24 +129,14 @@ mod tests {
 
     #[test]
     fn loopback_hosts_are_accepted() {
-        for host in [
-            "http://127.0.0.1:5002",
-            "http://127.8.0.1",
-            "http://[::1]:8080/",
-            "http://LOCALHOST:1",
-        ] {
+        for host in ["http://127.0.0.1:5002", "http://127.8.0.1", "http://[::1]:8080/", "http://LOCALHOST:1"] {
             assert!(LoadConfig::new(host, false).is_ok(), "{host}");
         }
     }
 
     #[test]
     fn remote_hosts_need_allow_remote() {
-        for host in [
-            "http://10.0.0.1:5002",
-            "http://example.com",
-            "http://[2001:db8::1]",
-            "http://0.0.0.0:80",
-        ] {
+        for host in ["http://10.0.0.1:5002", "http://example.com", "http://[2001:db8::1]", "http://0.0.0.0:80"] {
             let refused = LoadConfig::new(host, false).expect_err("must be refused");
             assert!(matches!(refused, LoadError::RemoteHost(_)), "{host}: {refused}");
             assert!(refused.to_string().contains("--allow-remote"));
@@ -169,20 +147,14 @@ mod tests {
     #[test]
     fn hosts_that_are_not_http_urls_are_refused() {
         for host in ["127.0.0.1:5002", "ftp://127.0.0.1", "not a url", "http://"] {
-            assert!(
-                matches!(LoadConfig::new(host, true), Err(LoadError::InvalidHost(..))),
-                "{host}"
-            );
+            assert!(matches!(LoadConfig::new(host, true), Err(LoadError::InvalidHost(..))), "{host}");
         }
     }
 
     #[test]
     fn defaults_are_the_guides_run_and_valid() {
         let config = LoadConfig::new("http://127.0.0.1:5002", false).expect("loopback");
-        assert_eq!(
-            (config.users, config.spawn_rate, config.duration),
-            (10, 1.0, Duration::from_secs(30))
-        );
+        assert_eq!((config.users, config.spawn_rate, config.duration), (10, 1.0, Duration::from_secs(30)));
         assert!(config.validate().is_ok());
         assert_eq!(config.url("/items/2?q=x"), "http://127.0.0.1:5002/items/2?q=x");
     }
@@ -191,72 +163,18 @@ mod tests {
     fn limits_are_enforced() {
         let base = LoadConfig::new("http://127.0.0.1:5002", false).expect("loopback");
         let cases: Vec<(LoadConfig, &str)> = vec![
+            (LoadConfig { users: 0, ..base.clone() }, "users"),
+            (LoadConfig { users: MAX_USERS + 1, ..base.clone() }, "users"),
+            (LoadConfig { spawn_rate: 0.0, ..base.clone() }, "spawn rate"),
+            (LoadConfig { spawn_rate: f64::NAN, ..base.clone() }, "spawn rate"),
+            (LoadConfig { duration: Duration::ZERO, ..base.clone() }, "duration"),
+            (LoadConfig { duration: MAX_DURATION * 2, ..base.clone() }, "duration"),
+            (LoadConfig { max_requests: 0, ..base.clone() }, "max requests"),
             (
-                LoadConfig {
-                    users: 0,
-                    ..base.clone()
-                },
-                "users",
-            ),
-            (
-                LoadConfig {
-                    users: MAX_USERS + 1,
-                    ..base.clone()
-                },
-                "users",
-            ),
-            (
-                LoadConfig {
-                    spawn_rate: 0.0,
-                    ..base.clone()
-                },
-                "spawn rate",
-            ),
-            (
-                LoadConfig {
-                    spawn_rate: f64::NAN,
-                    ..base.clone()
-                },
-                "spawn rate",
-            ),
-            (
-                LoadConfig {
-                    duration: Duration::ZERO,
-                    ..base.clone()
-                },
-                "duration",
-            ),
-            (
-                LoadConfig {
-                    duration: MAX_DURATION * 2,
-                    ..base.clone()
-                },
-                "duration",
-            ),
-            (
-                LoadConfig {
-                    max_requests: 0,
-                    ..base.clone()
-                },
-                "max requests",
-            ),
-            (
-                LoadConfig {
-                    wait: WaitTime {
-                        min: Duration::from_secs(2),
-                        max: Duration::ZERO,
-                    },
-                    ..base.clone()
-                },
+                LoadConfig { wait: WaitTime { min: Duration::from_secs(2), max: Duration::ZERO }, ..base.clone() },
                 "min wait",
             ),
-            (
-                LoadConfig {
-                    request_timeout: Duration::ZERO,
-                    ..base.clone()
-                },
-                "timeout",
-            ),
+            (LoadConfig { request_timeout: Duration::ZERO, ..base.clone() }, "timeout"),
         ];
         for (config, needle) in cases {
             let error = config.validate().expect_err("must be refused").to_string();

@@ -31,12 +31,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(enabled: bool, users: u32, duration: Duration) -> Self {
-        Self {
-            enabled,
-            users,
-            duration,
-            last: None,
-        }
+        Self { enabled, users, duration, last: None }
     }
 
     pub fn show(&mut self, elapsed: Duration, spawned: u32, live: &Live) {
@@ -45,11 +40,7 @@ impl Progress {
             let mut stderr = std::io::stderr().lock();
             // A terminal gets one line rewritten in place; a file or pipe gets a line per tick.
             // A closed stderr must not end the run.
-            let _ = if stderr.is_terminal() {
-                write!(stderr, "\r{line}\x1b[K")
-            } else {
-                writeln!(stderr, "{line}")
-            };
+            let _ = if stderr.is_terminal() { write!(stderr, "\r{line}\x1b[K") } else { writeln!(stderr, "{line}") };
             let _ = stderr.flush();
         }
     }
@@ -70,16 +61,8 @@ impl Progress {
         let failures = live.failures.load(Ordering::Relaxed);
         let (since, before) = self.last.replace((elapsed, requests)).unwrap_or_default();
         let window = elapsed.saturating_sub(since).as_secs_f64();
-        let rate = if window > 0.0 {
-            requests.saturating_sub(before) as f64 / window
-        } else {
-            0.0
-        };
-        let failed_percent = if requests > 0 {
-            failures as f64 * 100.0 / requests as f64
-        } else {
-            0.0
-        };
+        let rate = if window > 0.0 { requests.saturating_sub(before) as f64 / window } else { 0.0 };
+        let failed_percent = if requests > 0 { failures as f64 * 100.0 / requests as f64 } else { 0.0 };
         format!(
             "[{:>4}s/{}s] users {spawned}/{} | requests {requests} | failures {failures} ({failed_percent:.1}%) | {rate:.1} req/s",
             elapsed.as_secs(),
@@ -101,15 +84,9 @@ mod tests {
             live.record(failed);
         }
         let first = progress.line(Duration::from_secs(2), 3, &live);
-        assert_eq!(
-            first,
-            "[   2s/30s] users 3/10 | requests 4 | failures 1 (25.0%) | 2.0 req/s"
-        );
+        assert_eq!(first, "[   2s/30s] users 3/10 | requests 4 | failures 1 (25.0%) | 2.0 req/s");
         live.record(false);
         let second = progress.line(Duration::from_millis(2500), 4, &live);
-        assert!(
-            second.ends_with("requests 5 | failures 1 (20.0%) | 2.0 req/s"),
-            "{second}"
-        );
+        assert!(second.ends_with("requests 5 | failures 1 (20.0%) | 2.0 req/s"), "{second}");
     }
 }

@@ -125,9 +125,7 @@ async fn until_stopped<T>(stop: &mut watch::Receiver<bool>, work: impl Future<Ou
 
 /// Takes one request from the run's budget; false once it is spent.
 fn take_one(budget: &AtomicU64) -> bool {
-    budget
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(1))
-        .is_ok()
+    budget.fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(1)).is_ok()
 }
 
 fn wait_time(wait: WaitTime, rng: &mut SmallRng) -> Duration {
@@ -176,18 +174,12 @@ mod tests {
     #[test]
     fn wait_times_stay_in_range() {
         let mut rng = SmallRng::seed_from_u64(5);
-        let wait = WaitTime {
-            min: Duration::from_millis(10),
-            max: Duration::from_millis(20),
-        };
+        let wait = WaitTime { min: Duration::from_millis(10), max: Duration::from_millis(20) };
         for _ in 0..1000 {
             let pause = wait_time(wait, &mut rng);
             assert!(pause >= wait.min && pause <= wait.max, "{pause:?}");
         }
-        let fixed = WaitTime {
-            min: Duration::from_millis(7),
-            max: Duration::from_millis(7),
-        };
+        let fixed = WaitTime { min: Duration::from_millis(7), max: Duration::from_millis(7) };
         assert_eq!(wait_time(fixed, &mut rng), Duration::from_millis(7));
     }
 
@@ -197,10 +189,7 @@ mod tests {
             users: 2,
             spawn_rate: 1000.0,
             max_requests,
-            wait: WaitTime {
-                min: Duration::ZERO,
-                max: Duration::ZERO,
-            },
+            wait: WaitTime { min: Duration::ZERO, max: Duration::ZERO },
             seed: Some(1),
             ..LoadConfig::new(&format!("http://{address}"), false).expect("loopback")
         }
@@ -217,18 +206,11 @@ mod tests {
                 open.push(connection);
             }
         });
-        let config = LoadConfig {
-            request_timeout: Duration::from_millis(100),
-            ..config(address, 4)
-        };
+        let config = LoadConfig { request_timeout: Duration::from_millis(100), ..config(address, 4) };
         let summary = run(config).await.expect("the run completes");
         silent.abort();
         assert_eq!((summary.total.requests, summary.total.failures), (4, 4));
-        assert!(
-            summary.failures.iter().all(|f| f.reason == "timeout"),
-            "{:?}",
-            summary.failures
-        );
+        assert!(summary.failures.iter().all(|f| f.reason == "timeout"), "{:?}", summary.failures);
     }
 
     #[tokio::test]
@@ -241,10 +223,7 @@ mod tests {
         // Each user sends one request, then would wait an hour: only the deadline can end the run.
         let config = LoadConfig {
             duration: Duration::from_millis(500),
-            wait: WaitTime {
-                min: Duration::from_secs(3600),
-                max: Duration::from_secs(3600),
-            },
+            wait: WaitTime { min: Duration::from_secs(3600), max: Duration::from_secs(3600) },
             ..config(address, 1000)
         };
         let summary = run(config).await.expect("the run completes");

@@ -14,36 +14,12 @@ pub struct Endpoint {
 
 /// The endpoints of examples/locustfile.py, with the same weights (a unit test keeps the two in step).
 pub const SAMPLE_APP: &[Endpoint] = &[
-    Endpoint {
-        name: "GET /",
-        weight: 2,
-        path: |_| "/".to_owned(),
-    },
-    Endpoint {
-        name: "GET /ping",
-        weight: 1,
-        path: |_| "/ping".to_owned(),
-    },
-    Endpoint {
-        name: "GET /items/{item_id}",
-        weight: 5,
-        path: item_path,
-    },
-    Endpoint {
-        name: "GET /external-api",
-        weight: 2,
-        path: |_| "/external-api".to_owned(),
-    },
-    Endpoint {
-        name: "GET /users/{user_id}",
-        weight: 2,
-        path: user_path,
-    },
-    Endpoint {
-        name: "GET /exception",
-        weight: 1,
-        path: |_| "/exception".to_owned(),
-    },
+    Endpoint { name: "GET /", weight: 2, path: |_| "/".to_owned() },
+    Endpoint { name: "GET /ping", weight: 1, path: |_| "/ping".to_owned() },
+    Endpoint { name: "GET /items/{item_id}", weight: 5, path: item_path },
+    Endpoint { name: "GET /external-api", weight: 2, path: |_| "/external-api".to_owned() },
+    Endpoint { name: "GET /users/{user_id}", weight: 2, path: user_path },
+    Endpoint { name: "GET /exception", weight: 1, path: |_| "/exception".to_owned() },
 ];
 
 /// Item ids span odd and even, so about half of the item requests take the slow path.
@@ -68,10 +44,7 @@ impl Scenario {
     pub fn new(endpoints: &[Endpoint]) -> Option<Self> {
         let endpoints: Vec<Endpoint> = endpoints.iter().copied().filter(|e| e.weight > 0).collect();
         let total_weight = endpoints.iter().map(|e| e.weight).sum();
-        (total_weight > 0).then_some(Self {
-            endpoints,
-            total_weight,
-        })
+        (total_weight > 0).then_some(Self { endpoints, total_weight })
     }
 
     /// The next request: the endpoint's name and the path (with query) to call.
@@ -91,10 +64,7 @@ impl Scenario {
 
 impl Default for Scenario {
     fn default() -> Self {
-        Self {
-            endpoints: SAMPLE_APP.to_vec(),
-            total_weight: SAMPLE_APP.iter().map(|e| e.weight).sum(),
-        }
+        Self { endpoints: SAMPLE_APP.to_vec(), total_weight: SAMPLE_APP.iter().map(|e| e.weight).sum() }
     }
 }
 
@@ -119,11 +89,7 @@ mod tests {
         for endpoint in SAMPLE_APP {
             let expected = f64::from(draws * endpoint.weight) / f64::from(total_weight);
             let got = f64::from(counts[endpoint.name]);
-            assert!(
-                (got - expected).abs() < expected * 0.1,
-                "{}: {got} vs {expected}",
-                endpoint.name
-            );
+            assert!((got - expected).abs() < expected * 0.1, "{}: {got} vs {expected}", endpoint.name);
         }
     }
 
@@ -132,9 +98,7 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(1);
         for _ in 0..200 {
             let item = item_path(&mut rng);
-            let id: u32 = item["/items/".len()..item.len() - "?q=traced".len()]
-                .parse()
-                .expect("numeric id");
+            let id: u32 = item["/items/".len()..item.len() - "?q=traced".len()].parse().expect("numeric id");
             assert!((1..=100).contains(&id), "{item}");
             let user: u32 = user_path(&mut rng)["/users/".len()..].parse().expect("numeric id");
             assert!((1..=3).contains(&user));
@@ -143,21 +107,11 @@ mod tests {
 
     #[test]
     fn zero_weights_are_never_picked_and_all_zero_is_refused() {
-        let only_ping = [
-            Endpoint {
-                weight: 0,
-                ..SAMPLE_APP[0]
-            },
-            SAMPLE_APP[1],
-        ];
+        let only_ping = [Endpoint { weight: 0, ..SAMPLE_APP[0] }, SAMPLE_APP[1]];
         let scenario = Scenario::new(&only_ping).expect("one endpoint has weight");
         let mut rng = SmallRng::seed_from_u64(3);
         assert!((0..100).all(|_| scenario.pick(&mut rng).0 == "GET /ping"));
-        assert!(Scenario::new(&[Endpoint {
-            weight: 0,
-            ..SAMPLE_APP[0]
-        }])
-        .is_none());
+        assert!(Scenario::new(&[Endpoint { weight: 0, ..SAMPLE_APP[0] }]).is_none());
     }
 
     /// examples/locustfile.py: `@task(weight)` followed by a request `name="..."`, per task.
@@ -165,11 +119,7 @@ mod tests {
         let mut weights = Vec::new();
         let mut pending = None;
         for line in include_str!("../../locustfile.py").lines() {
-            if let Some(weight) = line
-                .trim()
-                .strip_prefix("@task(")
-                .and_then(|rest| rest.strip_suffix(')'))
-            {
+            if let Some(weight) = line.trim().strip_prefix("@task(").and_then(|rest| rest.strip_suffix(')')) {
                 pending = Some(weight.parse().expect("a numeric task weight"));
             }
             if let (Some(weight), Some((_, rest))) = (pending, line.split_once("name=\"")) {

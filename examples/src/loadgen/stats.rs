@@ -21,9 +21,7 @@ impl Stats {
     /// Records one completed request; `failure` is the reason when it failed.
     pub fn record(&mut self, endpoint: &'static str, latency: Duration, failure: Option<String>) {
         let stats = self.by_endpoint.entry(endpoint).or_default();
-        stats
-            .latencies_us
-            .push(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+        stats.latencies_us.push(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
         if let Some(reason) = failure {
             *stats.failures.entry(reason).or_default() += 1;
         }
@@ -59,12 +57,7 @@ impl Stats {
         all_latencies.sort_unstable();
         let total_failures = endpoints.iter().map(|e| e.failures).sum();
         let total = EndpointSummary::new("Total", &all_latencies, total_failures, elapsed);
-        Summary {
-            elapsed,
-            endpoints,
-            total,
-            failures,
-        }
+        Summary { elapsed, endpoints, total, failures }
     }
 }
 
@@ -168,11 +161,7 @@ impl fmt::Display for Summary {
         if !self.failures.is_empty() {
             writeln!(f, "\n{:<28} {:<24} {:>9}", "Failures", "Reason", "Count")?;
             for failure in &self.failures {
-                writeln!(
-                    f,
-                    "{:<28} {:<24} {:>9}",
-                    failure.endpoint, failure.reason, failure.count
-                )?;
+                writeln!(f, "{:<28} {:<24} {:>9}", failure.endpoint, failure.reason, failure.count)?;
             }
         }
         write!(f, "\nRan for {:.1}s.", self.elapsed.as_secs_f64())
@@ -222,16 +211,8 @@ mod tests {
         assert_eq!(
             summary.failures,
             vec![
-                FailureCount {
-                    endpoint: "GET /exception".into(),
-                    reason: "HTTP 500".into(),
-                    count: 2
-                },
-                FailureCount {
-                    endpoint: "GET /exception".into(),
-                    reason: "timeout".into(),
-                    count: 1
-                },
+                FailureCount { endpoint: "GET /exception".into(), reason: "HTTP 500".into(), count: 2 },
+                FailureCount { endpoint: "GET /exception".into(), reason: "timeout".into(), count: 1 },
             ]
         );
     }
@@ -243,19 +224,10 @@ mod tests {
         stats.record("GET /exception", ms(3), Some("HTTP 500".into()));
         let table = stats.summarize(Duration::from_secs(1)).to_string();
         let lines: Vec<&str> = table.lines().collect();
-        assert!(
-            lines[0].starts_with("Endpoint") && lines[0].contains("p99 ms"),
-            "{table}"
-        );
-        assert!(
-            lines[2].starts_with("GET /exception") && lines[2].contains("        1         1"),
-            "{table}"
-        );
+        assert!(lines[0].starts_with("Endpoint") && lines[0].contains("p99 ms"), "{table}");
+        assert!(lines[2].starts_with("GET /exception") && lines[2].contains("        1         1"), "{table}");
         assert!(lines[3].starts_with("GET /ping"), "{table}");
-        assert!(
-            lines[5].starts_with("Total") && lines[5].contains("        2         1"),
-            "{table}"
-        );
+        assert!(lines[5].starts_with("Total") && lines[5].contains("        2         1"), "{table}");
         assert!(table.contains("HTTP 500"), "{table}");
         assert!(table.ends_with("Ran for 1.0s."), "{table}");
     }

@@ -99,12 +99,8 @@ fn span_name(method: Cow<'static, str>, route: Option<&str>) -> Cow<'static, str
 
 /// The full URL the excluded-URL patterns are matched against: `scheme://host/path?query`.
 pub(crate) fn full_url<B>(request: &Request<B>) -> String {
-    let host = request
-        .uri()
-        .authority()
-        .map(Authority::as_str)
-        .or_else(|| header_str(request, &HOST))
-        .unwrap_or_default();
+    let host =
+        request.uri().authority().map(Authority::as_str).or_else(|| header_str(request, &HOST)).unwrap_or_default();
     let path_and_query = request.uri().path_and_query().map_or("/", |path| path.as_str());
     let scheme = scheme(request);
     let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path_and_query.len());
@@ -244,4 +240,3 @@ mod tests {
         assert_eq!(split_host_port(":80"), None);
     }
 }
-

@@ -132,6 +132,9 @@ mod tests {
     fn an_invalid_pattern_is_named_in_the_error() {
         let error = ExcludedUrls::parse_from("health,(unclosed", EXCLUDED_URLS_ENV).expect_err("invalid pattern");
         let message = error.to_string();
-        assert!(message.starts_with("OTEL_RUST_AXUM_EXCLUDED_URLS: `(unclosed` is not a valid regular expression"), "{message}");
+        assert!(
+            message.starts_with("OTEL_RUST_AXUM_EXCLUDED_URLS: `(unclosed` is not a valid regular expression"),
+            "{message}"
+        );
     }
 }

@@ -141,7 +141,11 @@ mod tests {
         let _other = active.start(&StringValue::from("_OTHER"), "http");
         assert_eq!(
             reported(&active),
-            vec![(1, "GET".into(), "http".into()), (1, "POST".into(), "https".into()), (1, "_OTHER".into(), "http".into())]
+            vec![
+                (1, "GET".into(), "http".into()),
+                (1, "POST".into(), "https".into()),
+                (1, "_OTHER".into(), "http".into())
+            ]
         );
         active.end(get);
         active.end(post);

@@ -11,7 +11,10 @@ use super::attributes;
 use crate::http_semconv;
 
 /// Sends `request` on `client` inside a CLIENT span, child of the current span.
-pub(crate) async fn execute(client: &reqwest::Client, mut request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
+pub(crate) async fn execute(
+    client: &reqwest::Client,
+    mut request: reqwest::Request,
+) -> reqwest::Result<reqwest::Response> {
     let (name, request_attributes) = attributes::request_attributes(&request);
     let builder = SpanBuilder::from_name(name).with_kind(SpanKind::Client).with_attributes(request_attributes);
     let Some(cx) = Context::map_current(|parent| crate::span_start::start_with_parent(builder, parent)) else {

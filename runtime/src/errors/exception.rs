@@ -110,7 +110,8 @@ mod tests {
 
     #[test]
     fn the_event_has_type_message_and_the_source_chain() {
-        let error = Layer("checkout failed", Some(Box::new(Layer("query failed", Some(Box::new(Layer("timeout", None)))))));
+        let error =
+            Layer("checkout failed", Some(Box::new(Layer("query failed", Some(Box::new(Layer("timeout", None)))))));
         let failure = Failure::new("app::Layer", Described::Error(&error), None, None);
         let attributes = attributes(&failure, message(failure.described));
         assert_eq!(value(&attributes, EXCEPTION_TYPE).as_deref(), Some("app::Layer"));

@@ -8,9 +8,9 @@
 
 mod exception;
 mod probe;
-mod result;
 #[cfg(feature = "axum")]
 mod response;
+mod result;
 
 use std::backtrace::Backtrace;
 use std::borrow::Cow;
@@ -21,8 +21,8 @@ pub(crate) use exception::record;
 #[cfg(feature = "axum")]
 pub(crate) use exception::Exception;
 pub use probe::{
-    AsDynError, AsDynSendSyncError, Described, DisplayOnly, Failure, HasBacktrace, HasPublic, NoBacktrace,
-    NoPublic, Opaque, Probe, StdError,
+    AsDynError, AsDynSendSyncError, Described, DisplayOnly, Failure, HasBacktrace, HasPublic, NoBacktrace, NoPublic,
+    Opaque, Probe, StdError,
 };
 #[cfg(feature = "axum")]
 pub use response::{respond, ResponseOptions};

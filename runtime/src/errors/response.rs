@@ -94,15 +94,27 @@ mod tests {
         let configured = ResponseOptions::new(503, Some("try later"), false);
         assert_eq!(
             response(None, &defaults),
-            (StatusCode::INTERNAL_SERVER_ERROR, r#"{"message":"something went wrong.","request_id":"00000000000000000000000000000007"}"#.to_owned())
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"message":"something went wrong.","request_id":"00000000000000000000000000000007"}"#.to_owned()
+            )
         );
-        assert_eq!(response(None, &configured), (StatusCode::SERVICE_UNAVAILABLE, r#"{"message":"try later"}"#.to_owned()));
+        assert_eq!(
+            response(None, &configured),
+            (StatusCode::SERVICE_UNAVAILABLE, r#"{"message":"try later"}"#.to_owned())
+        );
     }
 
     #[test]
     fn a_public_error_brings_its_status_and_message() {
         let options = ResponseOptions::new(500, Some("configured"), false);
-        assert_eq!(response(Some(&Busy), &options), (StatusCode::SERVICE_UNAVAILABLE, r#"{"message":"busy, retry in a minute"}"#.to_owned()));
-        assert_eq!(response(Some(&Missing), &options), (StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#.to_owned()));
+        assert_eq!(
+            response(Some(&Busy), &options),
+            (StatusCode::SERVICE_UNAVAILABLE, r#"{"message":"busy, retry in a minute"}"#.to_owned())
+        );
+        assert_eq!(
+            response(Some(&Missing), &options),
+            (StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#.to_owned())
+        );
     }
 }
