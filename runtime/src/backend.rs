@@ -10,25 +10,25 @@
 //! per-call path takes no lock (guarded by the `span_cost` benchmark).
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, RwLock, Weak};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use crate::sampling::SharedSampler;
-use crate::thread_cache::{PerThread, ThreadCached};
 
 const MODE_GLOBAL: u8 = 0;
 const MODE_DISABLED: u8 = 1;
 const MODE_SDK: u8 = 2;
 
 static MODE: AtomicU8 = AtomicU8::new(MODE_GLOBAL);
-static INSTALLED: ThreadCached<Installed> = ThreadCached::new();
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static INSTALLED: RwLock<Option<Installed>> = RwLock::new(None);
 
 thread_local! {
-    static CACHED: PerThread<Installed> = const { RefCell::new((u64::MAX, None)) };
+    static CACHED: RefCell<(u64, Option<Installed>)> = const { RefCell::new((u64::MAX, None)) };
 }
 
 /// The SDK tracer `#[traced]` uses, and its provider's sampler when `traced` built the provider.
@@ -94,14 +94,47 @@ pub(crate) fn with_backend<R>(f: impl FnOnce(Backend<'_>) -> R) -> R {
 
 #[inline]
 fn with_sdk_tracer<R>(f: impl FnOnce(Backend<'_>) -> R) -> R {
-    INSTALLED.with(&CACHED, |installed| match installed {
-        Some(installed) if installed.is_still_global() => f(Backend::Sdk(installed)),
-        _ => f(Backend::Global),
-    })
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let cached = CACHED.try_with(|cell| {
+        if cell.borrow().0 != generation {
+            // A nested call (a span processor creating a span) may hold a borrow: it then uses a copy.
+            let Ok(mut stale) = cell.try_borrow_mut() else { return None };
+            *stale = (generation, read_installed());
+        }
+        let cached = cell.borrow();
+        let f = f.take()?;
+        Some(match &cached.1 {
+            Some(installed) if installed.is_still_global() => f(Backend::Sdk(installed)),
+            _ => f(Backend::Global),
+        })
+    });
+    match (cached, f) {
+        (Ok(Some(result)), _) => result,
+        (_, Some(f)) => match read_installed() {
+            Some(installed) if installed.is_still_global() => f(Backend::Sdk(&installed)),
+            _ => f(Backend::Global),
+        },
+        // Unreachable: once the closure takes `f` it runs it and returns `Some`.
+        (_, None) => unreachable_backend(),
+    }
+}
+
+#[cold]
+fn unreachable_backend<R>() -> R {
+    unreachable!("the backend closure ran without returning a value")
+}
+
+#[cold]
+fn read_installed() -> Option<Installed> {
+    INSTALLED.read().ok().and_then(|installed| installed.clone())
 }
 
 fn set(mode: u8, next: Option<Installed>) {
-    INSTALLED.set(next);
+    if let Ok(mut installed) = INSTALLED.write() {
+        *installed = next;
+    }
+    GENERATION.fetch_add(1, Ordering::AcqRel);
     MODE.store(mode, Ordering::Release);
 }
 
@@ -135,7 +168,7 @@ pub(crate) struct Snapshot {
 /// What `#[traced]` spans go to now (see [`restore`]).
 #[cfg(feature = "testing")]
 pub(crate) fn snapshot() -> Snapshot {
-    Snapshot { mode: MODE.load(Ordering::Acquire), installed: INSTALLED.get() }
+    Snapshot { mode: MODE.load(Ordering::Acquire), installed: read_installed() }
 }
 
 /// Routes spans where they went when `snapshot` was taken.

@@ -29,13 +29,12 @@
 //! ```
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::Context;
-
-use crate::thread_cache::{PerThread, ThreadCached};
 
 type SharedPropagator = Arc<dyn TextMapPropagator + Send + Sync>;
 
@@ -47,10 +46,11 @@ const TRACEPARENT_NAME: HeaderName = HeaderName::from_static(TRACEPARENT);
 const TRACESTATE_NAME: HeaderName = HeaderName::from_static(TRACESTATE);
 const BAGGAGE_NAME: HeaderName = HeaderName::from_static(BAGGAGE);
 
-static INSTALLED: ThreadCached<SharedPropagator> = ThreadCached::new();
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static INSTALLED: RwLock<Option<SharedPropagator>> = RwLock::new(None);
 
 thread_local! {
-    static CACHED: PerThread<SharedPropagator> = const { RefCell::new((u64::MAX, None)) };
+    static CACHED: RefCell<(u64, Option<SharedPropagator>)> = const { RefCell::new((u64::MAX, None)) };
 }
 
 /// Sets `propagator` as the global text map propagator and as the one `traced` reads without a lock.
@@ -60,16 +60,41 @@ where
 {
     let shared: SharedPropagator = Arc::new(propagator);
     opentelemetry::global::set_text_map_propagator(SharedGlobal(shared.clone()));
-    INSTALLED.set(Some(shared));
+    if let Ok(mut installed) = INSTALLED.write() {
+        *installed = Some(shared);
+    }
+    GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
 /// Runs `f` with the propagator in use: ours when [`set_text_map_propagator`] installed one, else the
 /// global one. Per-request path (guarded by the `http_overhead` benchmark): no lock once cached.
 pub(crate) fn with_propagator<R>(f: impl FnOnce(&dyn TextMapPropagator) -> R) -> R {
-    INSTALLED.with(&CACHED, |installed| match installed {
-        Some(propagator) => f(&**propagator),
-        None => with_global(f),
-    })
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let result = CACHED
+        .try_with(|cell| {
+            if cell.borrow().0 != generation {
+                // A propagator that itself propagates may hold a borrow: it then reads the global one.
+                let Ok(mut stale) = cell.try_borrow_mut() else { return None };
+                *stale = (generation, read_installed());
+            }
+            let cached = cell.try_borrow().ok()?;
+            let propagator = cached.1.as_ref()?;
+            let f = f.take()?;
+            Some(f(&**propagator))
+        })
+        .ok()
+        .flatten();
+    match (result, f) {
+        (Some(result), _) => result,
+        (None, Some(f)) => with_global(f),
+        (None, None) => ran_without_result(),
+    }
+}
+
+#[cold]
+fn read_installed() -> Option<SharedPropagator> {
+    INSTALLED.read().ok().and_then(|installed| installed.clone())
 }
 
 #[cold]
@@ -121,8 +146,9 @@ pub fn extract(headers: &HeaderMap) -> Context {
 
 /// The context `headers` carry, on top of `cx`.
 pub fn extract_with_context(cx: &Context, headers: &HeaderMap) -> Context {
-    let valid_traceparent =
-        headers.get(&TRACEPARENT_NAME).map(|value| value.to_str().is_ok_and(is_well_formed_traceparent));
+    let valid_traceparent = headers
+        .get(&TRACEPARENT_NAME)
+        .map(|value| value.to_str().is_ok_and(is_well_formed_traceparent));
     let extractor = HeaderExtractor { headers, hide_trace_context: valid_traceparent == Some(false) };
     with_propagator(|propagator| propagator.extract_with_context(cx, &extractor))
 }
