@@ -45,13 +45,13 @@ mod http_error;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 mod http_semconv;
 mod outcome;
-mod sampling;
 pub mod propagation;
+mod sampling;
 mod span;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 mod span_start;
-pub mod telemetry;
 mod sync_body;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -60,41 +60,14 @@ pub mod testing;
 pub mod __private;
 
 pub use attribute::AttributeValue;
-pub use sampling::SharedSampler;
-#[cfg(feature = "axum")]
-pub use http_error::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
+pub use current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
 #[cfg(feature = "axum")]
 pub use dependency::{Dependency, Depends, ResolveDependency};
 pub use errors::{ErrorBacktrace, PublicError};
-pub use current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
-/// Runs a function inside an OpenTelemetry span; the options, checks and expansion are described
-/// below.
-///
-/// ```
-/// use traced::traced;
-///
-/// #[derive(Debug)]
-/// struct NotFound;
-///
-/// #[traced(name = "load-item", attributes(item.id = item_id, "query.present" = q.is_some()))]
-/// fn load_item(item_id: u64, q: Option<&str>) -> Result<String, NotFound> {
-///     if item_id == 0 {
-///         return Err(NotFound); // status ERROR, `error.type` = the type name of `NotFound`
-///     }
-///     traced::record("demo.io_delay_seconds", 0.2);
-///     Ok(format!("item {item_id} {}", q.unwrap_or("")))
-/// }
-///
-/// #[traced(kind = client, attributes(peer = peer.to_owned()))]
-/// async fn fetch(peer: &str) -> usize {
-///     peer.len()
-/// }
-///
-/// assert_eq!(load_item(1, Some("x")).unwrap(), "item 1 x");
-/// assert!(load_item(0, None).is_err());
-/// let _future = fetch("127.0.0.1");
-/// ```
-pub use traced_macros::traced;
+#[cfg(feature = "axum")]
+pub use http_error::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
+pub use sampling::SharedSampler;
+pub use telemetry::{init, processors, InitError, Telemetry, TelemetryGuard};
 /// Records the `Err` of a function on the current span and, for axum handlers, answers it with the
 /// JSON error response.
 ///
@@ -182,6 +155,34 @@ pub use traced_macros::traced;
 /// alias, reported at the type), an unknown or repeated option, and a `status` outside 400 to 599
 /// are compile errors.
 pub use traced_macros::record_errors;
+/// Runs a function inside an OpenTelemetry span; the options, checks and expansion are described
+/// below.
+///
+/// ```
+/// use traced::traced;
+///
+/// #[derive(Debug)]
+/// struct NotFound;
+///
+/// #[traced(name = "load-item", attributes(item.id = item_id, "query.present" = q.is_some()))]
+/// fn load_item(item_id: u64, q: Option<&str>) -> Result<String, NotFound> {
+///     if item_id == 0 {
+///         return Err(NotFound); // status ERROR, `error.type` = the type name of `NotFound`
+///     }
+///     traced::record("demo.io_delay_seconds", 0.2);
+///     Ok(format!("item {item_id} {}", q.unwrap_or("")))
+/// }
+///
+/// #[traced(kind = client, attributes(peer = peer.to_owned()))]
+/// async fn fetch(peer: &str) -> usize {
+///     peer.len()
+/// }
+///
+/// assert_eq!(load_item(1, Some("x")).unwrap(), "item 1 x");
+/// assert!(load_item(0, None).is_err());
+/// let _future = fetch("127.0.0.1");
+/// ```
+pub use traced_macros::traced;
 /// Makes an `async fn` whose parameters are axum extractors into an extractor: a dependency whose
 /// span stays open while the handler holds its value (FastAPI's `Depends` with `yield`).
 ///
@@ -300,7 +301,6 @@ pub use traced_macros::traced_dependency;
 /// ```
 #[cfg(feature = "axum")]
 pub use traced_macros::TracedDependency;
-pub use telemetry::{init, processors, InitError, Telemetry, TelemetryGuard};
 
 /// Routes `#[traced]` spans to `provider` and sets it as the global tracer provider.
 ///

@@ -146,9 +146,8 @@ pub fn extract(headers: &HeaderMap) -> Context {
 
 /// The context `headers` carry, on top of `cx`.
 pub fn extract_with_context(cx: &Context, headers: &HeaderMap) -> Context {
-    let valid_traceparent = headers
-        .get(&TRACEPARENT_NAME)
-        .map(|value| value.to_str().is_ok_and(is_well_formed_traceparent));
+    let valid_traceparent =
+        headers.get(&TRACEPARENT_NAME).map(|value| value.to_str().is_ok_and(is_well_formed_traceparent));
     let extractor = HeaderExtractor { headers, hide_trace_context: valid_traceparent == Some(false) };
     with_propagator(|propagator| propagator.extract_with_context(cx, &extractor))
 }
