@@ -21,6 +21,7 @@ mod limits;
 mod log_queue;
 mod logs;
 mod otlp;
+mod pipeline;
 pub mod processors;
 mod providers;
 pub mod settings;
