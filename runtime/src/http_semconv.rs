@@ -1,8 +1,8 @@
 //! HTTP semantic-convention values shared by the server layer and the client: the method as the
-//! conventions spell it, the protocol version, `error.type` for a status, redacted query strings.
+//! conventions spell it, the protocol version, `error.type` for a status (redaction lives in
+//! [`crate::privacy`]).
 
 use std::borrow::Cow;
-
 use std::sync::OnceLock;
 
 use http::{Method, StatusCode, Version};
@@ -110,34 +110,6 @@ pub(crate) fn status_error_type(status: StatusCode, client: bool) -> Option<Cow<
     failed.then(|| Cow::Owned(status.as_str().to_owned()))
 }
 
-/// Query parameters whose values the conventions ask to redact (signed-URL secrets).
-const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
-
-/// `query` with the values of sensitive parameters replaced by `REDACTED`; borrowed when none occur.
-pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
-    let is_sensitive = |pair: &str| {
-        let key = pair.split_once('=').map_or(pair, |(key, _)| key);
-        pair.contains('=') && SENSITIVE_QUERY_KEYS.contains(&key)
-    };
-    if !query.split('&').any(is_sensitive) {
-        return Cow::Borrowed(query);
-    }
-    let mut redacted = String::with_capacity(query.len());
-    for (index, pair) in query.split('&').enumerate() {
-        if index > 0 {
-            redacted.push('&');
-        }
-        match pair.split_once('=') {
-            Some((key, _)) if is_sensitive(pair) => {
-                redacted.push_str(key);
-                redacted.push_str("=REDACTED");
-            }
-            _ => redacted.push_str(pair),
-        }
-    }
-    Cow::Owned(redacted)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,15 +138,5 @@ mod tests {
         assert_eq!(status_error_type(StatusCode::NOT_FOUND, false), None);
         assert_eq!(status_error_type(StatusCode::NOT_FOUND, true).as_deref(), Some("404"));
         assert_eq!(status_error_type(StatusCode::BAD_GATEWAY, false).as_deref(), Some("502"));
-    }
-
-    #[test]
-    fn sensitive_query_values_are_redacted() {
-        assert!(matches!(redact_query("q=shoes&page=2"), Cow::Borrowed("q=shoes&page=2")));
-        assert_eq!(
-            redact_query("q=1&Signature=secret&sig=abc&X-Goog-Signature=x&AWSAccessKeyId=id&sigma=1"),
-            "q=1&Signature=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED&AWSAccessKeyId=REDACTED&sigma=1"
-        );
-        assert_eq!(redact_query("sig"), "sig");
     }
 }

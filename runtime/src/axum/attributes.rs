@@ -1,5 +1,6 @@
 //! What the server span and metrics record about a request, per the stable HTTP semantic conventions.
-//! Built once per request, before the span starts, so samplers see them.
+//! Built once per request, before the span starts, so samplers see them. Every value copied from the
+//! request is cut to its budget in [`crate::privacy::caps`] here, so a fat header never reaches a span.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use opentelemetry_semantic_conventions::attribute::{
 
 use super::headers::CapturedHeaders;
 use crate::http_semconv;
+use crate::privacy::{self, caps};
 
 // Typed names: looking a header up by `&str` parses and lowercases the name on every request.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -49,7 +51,8 @@ pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHea
     span.push(method_kv.clone());
     metric.push(method_kv);
     if !method.known {
-        span.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, request.method().as_str().to_owned()));
+        let original = privacy::cap(request.method().as_str(), caps::METHOD_ORIGINAL);
+        span.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, original.to_owned()));
     }
     span.push(scheme_kv.clone());
     metric.push(scheme_kv);
@@ -63,14 +66,14 @@ pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHea
         span.push(version.clone());
         metric.push(version);
     }
-    span.push(KeyValue::new(URL_PATH, request.uri().path().to_owned()));
+    span.push(KeyValue::new(URL_PATH, privacy::cap(request.uri().path(), caps::URL_PATH).to_owned()));
     if let Some(query) = request.uri().query() {
-        span.push(KeyValue::new(URL_QUERY, http_semconv::redact_query(query).into_owned()));
+        span.push(KeyValue::new(URL_QUERY, privacy::query_value(query, caps::URL_QUERY)));
     }
     push_server(request, &mut span);
     push_client(request, &mut span);
     if let Some(agent) = header_str(request, &USER_AGENT) {
-        span.push(KeyValue::new(USER_AGENT_ORIGINAL, agent.to_owned()));
+        span.push(KeyValue::new(USER_AGENT_ORIGINAL, privacy::cap(agent, caps::USER_AGENT).to_owned()));
     }
     captured.record(request.headers(), &mut span);
 
@@ -124,7 +127,7 @@ fn scheme<B>(request: &Request<B>) -> &'static str {
 fn push_server<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
     let authority = request.uri().authority().map(Authority::as_str).or_else(|| header_str(request, &HOST));
     if let Some((host, port)) = authority.and_then(split_host_port) {
-        span.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
+        span.push(KeyValue::new(SERVER_ADDRESS, privacy::cap(host, caps::SERVER_ADDRESS).to_owned()));
         if let Some(port) = port {
             span.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
@@ -160,7 +163,9 @@ fn push_client<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
         .map(str::trim)
         .filter(|client| !client.is_empty());
     match (forwarded_for, peer) {
-        (Some(client), _) => span.push(KeyValue::new(CLIENT_ADDRESS, client.to_owned())),
+        (Some(client), _) => {
+            span.push(KeyValue::new(CLIENT_ADDRESS, privacy::cap(client, caps::CLIENT_ADDRESS).to_owned()));
+        }
         (None, Some(peer)) => span.push(KeyValue::new(CLIENT_ADDRESS, peer.ip().to_string())),
         (None, None) => {}
     }
@@ -227,6 +232,44 @@ mod tests {
         assert_eq!(value(&attributes.span, "server.address"), Some(&Value::from("::1")));
         assert_eq!(value(&attributes.span, "url.scheme"), Some(&Value::from("https")));
         assert_eq!(full_url(&request), "https://[::1]:3000/");
+    }
+
+    #[test]
+    fn every_copied_value_is_capped_and_the_query_redacted() {
+        let fat = "Mozilla/5.0 ".repeat(25 * 1024);
+        let request = Request::builder()
+            .method(format!("X{}", "Y".repeat(1000)).as_str())
+            .uri(format!("/{}?password=PASSW0RD&Sig=X&token=TOKEN1&q={}", "p".repeat(10_000), "q".repeat(10_000)))
+            .header("host", format!("{}:80", "h".repeat(100_000)))
+            .header("user-agent", fat.as_str())
+            .header("x-forwarded-for", format!("{}, 10.0.0.1", "c".repeat(100_000)))
+            .body(())
+            .expect("valid request");
+        let attributes = request_attributes(&request, &CapturedHeaders::default());
+        let text = |key: &str| match value(&attributes.span, key) {
+            Some(Value::String(text)) => text.as_str().to_owned(),
+            other => panic!("{key}: {other:?}"),
+        };
+        for (key, cap) in [
+            ("url.path", caps::URL_PATH),
+            ("url.query", caps::URL_QUERY),
+            ("server.address", caps::SERVER_ADDRESS),
+            ("client.address", caps::CLIENT_ADDRESS),
+            ("http.request.method_original", caps::METHOD_ORIGINAL),
+            ("user_agent.original", caps::USER_AGENT),
+        ] {
+            assert_eq!(text(key).len(), cap, "{key}");
+        }
+        assert!(text("url.query").starts_with("password=REDACTED&Sig=REDACTED&token=REDACTED&q=qqq"));
+        let total: usize = attributes.span.iter().map(|kv| kv.value.as_str().len()).sum();
+        assert!(total < 16 * 1024, "the span's attributes hold {total} bytes");
+    }
+
+    #[test]
+    fn percent_encoded_sensitive_keys_are_redacted_too() {
+        let request = Request::get("/items/1?%70assword=P&%53ig=S&q=ok").body(()).expect("valid request");
+        let attributes = request_attributes(&request, &CapturedHeaders::default());
+        assert_eq!(value(&attributes.span, "url.query"), Some(&Value::from("%70assword=REDACTED&%53ig=REDACTED&q=ok")));
     }
 
     #[test]

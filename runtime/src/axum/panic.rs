@@ -12,6 +12,7 @@ use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION
 
 use super::request_scope::RequestScope;
 use crate::http_error::ErrorResponse;
+use crate::privacy::{self, caps};
 
 /// `exception.type` and `error.type` of a panic: Rust panics carry no type, only a payload.
 const PANIC: &str = "panic";
@@ -33,16 +34,18 @@ pub(crate) fn respond(
     error_response: &ErrorResponse,
     payload: &(dyn Any + Send),
 ) -> Response<Bytes> {
-    let message = message(payload);
     let trace_id = match scope {
         Some(scope) => {
+            // A panic message can quote anything the handler saw: bounded and redacted like an error's.
+            let message = privacy::text_value(&message(payload), caps::EXCEPTION_MESSAGE);
+            let description = privacy::cap(&message, caps::STATUS_DESCRIPTION).to_owned();
             let span = scope.context().span();
             span.add_event(
                 "exception",
-                vec![KeyValue::new(EXCEPTION_TYPE, PANIC), KeyValue::new(EXCEPTION_MESSAGE, message.clone())],
+                vec![KeyValue::new(EXCEPTION_TYPE, PANIC), KeyValue::new(EXCEPTION_MESSAGE, message)],
             );
             let trace_id = span.span_context().trace_id();
-            scope.fail(Cow::Borrowed(PANIC), &message);
+            scope.fail(Cow::Borrowed(PANIC), &description);
             trace_id
         }
         None => TraceId::INVALID,

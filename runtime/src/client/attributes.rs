@@ -2,14 +2,13 @@
 
 use std::borrow::Cow;
 
+use crate::http_semconv;
+use crate::privacy::{self, caps};
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::{
     HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE, NETWORK_PROTOCOL_VERSION,
     SERVER_ADDRESS, SERVER_PORT, URL_FULL,
 };
-use reqwest::Url;
-
-use crate::http_semconv;
 
 /// The span name (`{METHOD}`: a client knows no route template) and the attributes known before
 /// the request is sent.
@@ -19,16 +18,18 @@ pub(crate) fn request_attributes(request: &reqwest::Request) -> (Cow<'static, st
     let mut attributes = Vec::with_capacity(5);
     attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.value.clone()));
     if !method.known {
-        attributes.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, request.method().as_str().to_owned()));
+        let original = privacy::cap(request.method().as_str(), caps::METHOD_ORIGINAL);
+        attributes.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, original.to_owned()));
     }
     if let Some(host) = url.host_str() {
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
+        attributes.push(KeyValue::new(SERVER_ADDRESS, privacy::cap(host, caps::SERVER_ADDRESS).to_owned()));
     }
     if let Some(port) = url.port_or_known_default() {
         attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
     }
-    attributes.push(KeyValue::new(URL_FULL, redacted_url(url).into_owned()));
+    // Without userinfo and with sensitive query values redacted.
+    attributes.push(KeyValue::new(URL_FULL, privacy::url_value(url.as_str(), caps::URL_FULL)));
     (method.span_name(), attributes)
 }
 
@@ -59,43 +60,34 @@ pub(crate) fn error_type(error: &reqwest::Error) -> &'static str {
     }
 }
 
-/// `url.full` without credentials and with signed-URL secrets replaced by `REDACTED`.
-fn redacted_url(url: &Url) -> Cow<'_, str> {
-    let query = url.query().map(http_semconv::redact_query);
-    let has_credentials = !url.username().is_empty() || url.password().is_some();
-    let query_redacted = matches!(query, Some(Cow::Owned(_)));
-    if !has_credentials && !query_redacted {
-        return Cow::Borrowed(url.as_str());
-    }
-    let mut redacted = url.clone();
-    if has_credentials {
-        // Both setters only fail for URLs that cannot have credentials, which then have none.
-        let _ = redacted.set_username("REDACTED");
-        let _ = redacted.set_password(Some("REDACTED"));
-    }
-    if let Some(Cow::Owned(query)) = &query {
-        redacted.set_query(Some(query));
-    }
-    Cow::Owned(redacted.into())
-}
-
 #[cfg(test)]
 mod tests {
     use opentelemetry::Value;
 
     use super::*;
 
-    fn parse(url: &str) -> Url {
-        Url::parse(url).unwrap_or_else(|error| panic!("{url}: {error}"))
+    fn parse(url: &str) -> reqwest::Url {
+        reqwest::Url::parse(url).unwrap_or_else(|error| panic!("{url}: {error}"))
     }
 
     #[test]
-    fn credentials_and_signatures_are_redacted() {
-        assert_eq!(redacted_url(&parse("http://127.0.0.1:8001/items/1?q=a")), "http://127.0.0.1:8001/items/1?q=a");
+    fn url_full_has_no_credentials_and_no_signatures() {
+        let full = |url: &str| {
+            let request = reqwest::Request::new(reqwest::Method::GET, parse(url));
+            let (_, attributes) = request_attributes(&request);
+            attributes.into_iter().find(|kv| kv.key.as_str() == "url.full").map(|kv| kv.value)
+        };
+        assert_eq!(full("http://127.0.0.1:8001/items/1?q=a"), Some(Value::from("http://127.0.0.1:8001/items/1?q=a")));
         assert_eq!(
-            redacted_url(&parse("https://user:secret@example.com/file?X-Goog-Signature=abc&q=1")),
-            "https://REDACTED:REDACTED@example.com/file?X-Goog-Signature=REDACTED&q=1"
+            full("https://user:secret@example.com/file?X-Goog-Signature=abc&q=1"),
+            Some(Value::from("https://example.com/file?X-Goog-Signature=REDACTED&q=1"))
         );
+        assert_eq!(
+            full("http://user:PWSECRET@127.0.0.1:9/todos/1?token=T0PSECRET&sig=S1GSECRET"),
+            Some(Value::from("http://127.0.0.1:9/todos/1?token=REDACTED&sig=REDACTED"))
+        );
+        let long = full(&format!("http://h/{}", "p".repeat(10_000))).map(|value| value.as_str().len());
+        assert_eq!(long, Some(caps::URL_FULL));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
 use super::attributes;
 use crate::http_semconv;
+use crate::privacy::{self, caps};
 
 /// Sends `request` on `client` inside a CLIENT span, child of the current span.
 pub(crate) async fn execute(
@@ -28,17 +29,21 @@ pub(crate) async fn execute(
         Ok(response) => {
             span.set_attributes(attributes::response_attributes(response));
             if let Some(error_type) = http_semconv::status_error_type(response.status(), true) {
-                fail(&span, error_type, "");
+                fail(&span, error_type, String::new());
             }
         }
-        Err(error) => fail(&span, Cow::Borrowed(attributes::error_type(error)), &error.to_string()),
+        Err(error) => {
+            // reqwest's text carries the URL, userinfo and query included.
+            let description = privacy::text_value(error, caps::STATUS_DESCRIPTION);
+            fail(&span, Cow::Borrowed(attributes::error_type(error)), description);
+        }
     }
     result
 }
 
-fn fail(span: &opentelemetry::trace::SpanRef<'_>, error_type: Cow<'static, str>, description: &str) {
+fn fail(span: &opentelemetry::trace::SpanRef<'_>, error_type: Cow<'static, str>, description: String) {
     span.set_attribute(KeyValue::new(ERROR_TYPE, error_type));
-    span.set_status(Status::error(description.to_owned()));
+    span.set_status(Status::error(description));
 }
 
 /// Ends the span when the request finishes or its future is dropped (a cancelled call).

@@ -1,4 +1,6 @@
-//! The `exception` event and ERROR status a recorded `Err` leaves on the current span.
+//! The `exception` event and ERROR status a recorded `Err` leaves on the current span. Every text is
+//! cut to its budget in [`crate::privacy::caps`] while it is formatted, and redacted (URLs inside
+//! error text carry userinfo and query secrets: reqwest's do).
 
 use std::backtrace::BacktraceStatus;
 use std::error::Error;
@@ -8,6 +10,7 @@ use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE, EXCEPTION_TYPE};
 
 use super::probe::{Described, Failure};
+use crate::privacy::{self, caps};
 
 /// The `source()` chain, outermost first, as `Display` texts.
 pub const EXCEPTION_SOURCES: &str = "exception.sources";
@@ -25,7 +28,8 @@ pub(crate) struct Exception {
 impl Exception {
     pub(crate) fn of(failure: &Failure<'_>) -> Self {
         let message = message(failure.described);
-        let description = message.clone().unwrap_or_else(|| failure.type_name.to_owned());
+        let description = message.as_deref().unwrap_or(failure.type_name);
+        let description = privacy::cap(description, caps::STATUS_DESCRIPTION).to_owned();
         Self { attributes: attributes(failure, message), description }
     }
 
@@ -51,8 +55,8 @@ pub(crate) fn record(failure: &Failure<'_>) {
 
 fn message(described: Described<'_>) -> Option<String> {
     match described {
-        Described::Error(error) => Some(error.to_string()),
-        Described::Message(message) => Some(message.to_string()),
+        Described::Error(error) => Some(privacy::text_value(error, caps::EXCEPTION_MESSAGE)),
+        Described::Message(message) => Some(privacy::text_value(message, caps::EXCEPTION_MESSAGE)),
         Described::Nothing => None,
     }
 }
@@ -70,7 +74,8 @@ fn attributes(failure: &Failure<'_>, message: Option<String>) -> Vec<KeyValue> {
         }
     }
     if let Some(backtrace) = failure.backtrace.filter(|backtrace| backtrace.status() == BacktraceStatus::Captured) {
-        attributes.push(KeyValue::new(EXCEPTION_STACKTRACE, backtrace.to_string()));
+        attributes
+            .push(KeyValue::new(EXCEPTION_STACKTRACE, privacy::cap_display(backtrace, caps::EXCEPTION_STACKTRACE)));
     }
     attributes
 }
@@ -78,7 +83,7 @@ fn attributes(failure: &Failure<'_>, message: Option<String>) -> Vec<KeyValue> {
 fn sources(error: &dyn Error) -> Vec<StringValue> {
     std::iter::successors(error.source(), |source| (*source).source())
         .take(MAX_SOURCES)
-        .map(|source| StringValue::from(source.to_string()))
+        .map(|source| StringValue::from(privacy::text_value(source, caps::EXCEPTION_SOURCE)))
         .collect()
 }
 
@@ -118,6 +123,34 @@ mod tests {
         assert_eq!(value(&attributes, EXCEPTION_MESSAGE).as_deref(), Some("checkout failed"));
         assert_eq!(value(&attributes, EXCEPTION_SOURCES).as_deref(), Some("[\"query failed\",\"timeout\"]"));
         assert_eq!(value(&attributes, EXCEPTION_STACKTRACE), None);
+    }
+
+    #[test]
+    fn texts_are_redacted_and_capped() {
+        let huge = "x".repeat(300 * 1024);
+        let error = Layer(
+            "error sending request for url (http://user:PWSECRET@127.0.0.1:9/todos/1?token=T0PSECRET&sig=S1GSECRET)",
+            Some(Box::new(Layer(huge.clone().leak(), None))),
+        );
+        let failure = Failure::new("reqwest::Error", Described::Error(&error), None, None);
+        let exception = Exception::of(&failure);
+        let everything = format!("{:?} {}", exception.attributes, exception.description);
+        for secret in ["PWSECRET", "T0PSECRET", "S1GSECRET"] {
+            assert!(!everything.contains(secret), "{secret} in {everything}");
+        }
+        assert!(exception.description.contains("token=REDACTED"), "{}", exception.description);
+        let sources = exception.attributes.iter().find(|kv| kv.key.as_str() == EXCEPTION_SOURCES).expect("sources");
+        assert!(
+            matches!(&sources.value, Value::Array(Array::String(items)) if items[0].as_str().len() == caps::EXCEPTION_SOURCE)
+        );
+
+        let message = Layer(huge.leak(), None);
+        let exception = Exception::of(&Failure::new("E", Described::Error(&message), None, None));
+        assert_eq!(
+            value(&exception.attributes, EXCEPTION_MESSAGE).map(|text| text.len()),
+            Some(caps::EXCEPTION_MESSAGE)
+        );
+        assert_eq!(exception.description.len(), caps::STATUS_DESCRIPTION);
     }
 
     #[test]

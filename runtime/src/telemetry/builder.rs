@@ -195,6 +195,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Query keys whose values become `REDACTED` in `url.query`, `url.full` and error text, in addition
+    /// to the default list (`TRACED_REDACTED_QUERY_KEYS` adds to it too); matched case-insensitively
+    /// after percent-decoding. Applies to the whole process from `init()` on.
+    pub fn redact_query_keys<K: Into<String>>(self, keys: impl IntoIterator<Item = K>) -> Self {
+        let keys: Vec<String> = keys.into_iter().map(Into::into).collect();
+        self.set(move |s| s.redacted_query_keys.extend(keys))
+    }
+
     /// The most verbose `tracing` events exported as logs or span events (`TRACED_LOG_LEVEL`, default `info`).
     pub fn log_level(self, level: LevelFilter) -> Self {
         self.set(move |s| s.log_level = level)
@@ -223,6 +231,7 @@ impl TelemetryBuilder {
     pub fn init(mut self) -> Result<TelemetryGuard, InitError> {
         let settings = self.settings()?;
         let claim = guard::claim()?;
+        crate::privacy::keys::install(crate::privacy::keys::SensitiveKeys::with_extra(&settings.redacted_query_keys));
         if settings.disabled {
             return Ok(TelemetryGuard::disabled(claim));
         }
@@ -287,6 +296,18 @@ mod tests {
         assert_eq!(s.traces_exporters, vec![ExporterKind::Console]);
         assert_eq!(s.batch.schedule_delay, Duration::from_millis(10));
         assert_eq!(s.log_batch.max_queue_size, 4096);
+    }
+
+    #[test]
+    fn redacted_query_keys_in_code_add_to_the_variable() {
+        let mut builder =
+            Telemetry::builder().redact_query_keys(["session"]).redact_query_keys(vec![String::from("sid")]);
+        let mut settings = Settings::default();
+        settings.redacted_query_keys.push("from_env".to_owned());
+        for apply in builder.overrides.drain(..) {
+            apply(&mut settings);
+        }
+        assert_eq!(settings.redacted_query_keys, ["from_env", "session", "sid"]);
     }
 
     #[test]

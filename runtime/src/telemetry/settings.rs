@@ -234,6 +234,9 @@ pub struct Settings {
     pub console_format: ConsoleFormat,
     /// `TRACED_LOG_LEVEL` (default `info`): the most verbose `tracing` events exported as logs or span events.
     pub log_level: LevelFilter,
+    /// `TRACED_REDACTED_QUERY_KEYS`: query keys whose values are redacted in addition to the default list
+    /// (comma-separated, matched case-insensitively after percent-decoding; default none).
+    pub redacted_query_keys: Vec<String>,
 }
 
 impl Settings {
@@ -281,6 +284,7 @@ impl Settings {
             span_limits: span_limits(vars)?,
             console_format: console_format(vars)?,
             log_level: log_level(vars)?,
+            redacted_query_keys: redacted_query_keys(vars),
         })
     }
 }
@@ -655,6 +659,12 @@ fn log_level(vars: &Vars<'_>) -> Result<LevelFilter, InvalidSetting> {
     const NAME: &str = "TRACED_LOG_LEVEL";
     let Some(value) = vars.get(NAME) else { return Ok(LevelFilter::INFO) };
     value.parse().map_err(|_| InvalidSetting::new(NAME, value, "`off`, `error`, `warn`, `info`, `debug` or `trace`"))
+}
+
+/// `TRACED_REDACTED_QUERY_KEYS`: any names are accepted (a key never sent is harmless).
+fn redacted_query_keys(vars: &Vars<'_>) -> Vec<String> {
+    let Some(list) = vars.get("TRACED_REDACTED_QUERY_KEYS") else { return Vec::new() };
+    list.split(',').map(str::trim).filter(|key| !key.is_empty()).map(str::to_owned).collect()
 }
 
 #[cfg(test)]

@@ -347,3 +347,10 @@ fn error_message_names_variable_value_and_accepted_values() {
         "{message}"
     );
 }
+
+#[test]
+fn redacted_query_keys_add_names() {
+    assert!(Settings::default().redacted_query_keys.is_empty());
+    let s = settings(&[("TRACED_REDACTED_QUERY_KEYS", " session, ,X-Api-Key ")]);
+    assert_eq!(s.redacted_query_keys, ["session", "X-Api-Key"]);
+}

@@ -1,0 +1,210 @@
+//! Free text (error messages, `source()` chains, status descriptions) without secrets: every URL in
+//! it redacted like [`super::redact_url`], every `key=value` pair with a sensitive key and every
+//! `Bearer` token too.
+
+use std::borrow::Cow;
+
+use super::keys::{self, SensitiveKeys};
+use super::url::redact_url_with;
+use super::REDACTED;
+
+/// `text` with the URLs, sensitive `key=value` pairs and `Bearer` tokens in it redacted; borrowed when
+/// there is nothing to hide.
+pub(crate) fn redact_text(text: &str) -> Cow<'_, str> {
+    keys::with_current(|keys| redact_text_with(text, keys))
+}
+
+fn redact_text_with<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
+    let urls = redact_urls(text, keys);
+    let pairs = match redact_key_values(&urls, keys) {
+        Cow::Borrowed(_) => urls,
+        Cow::Owned(redacted) => Cow::Owned(redacted),
+    };
+    match redact_bearer(&pairs) {
+        Cow::Borrowed(_) => pairs,
+        Cow::Owned(redacted) => Cow::Owned(redacted),
+    }
+}
+
+/// Bytes that end a URL or a value in prose: whitespace, quotes and angle brackets.
+fn ends_token(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>')
+}
+
+/// Every `scheme://...` and scheme-relative `//...` in `text` through [`redact_url_with`].
+fn redact_urls<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
+    let mut redacted: Option<String> = None;
+    let mut copied = 0;
+    let mut search_from = 0;
+    while let Some(found) = text[search_from..].find("//") {
+        let slashes = search_from + found;
+        let after = slashes + 2;
+        search_from = after;
+        let start = match text[..slashes].strip_suffix(':') {
+            Some(before_colon) => before_colon
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                .last()
+                .map_or(before_colon.len(), |(at, _)| at),
+            // `a//b` is a path, ` //host` a scheme-relative URL.
+            None if text[..slashes].ends_with(|c: char| c.is_alphanumeric() || c == '/') => continue,
+            None => slashes,
+        };
+        let raw_end = text[after..].find(ends_token).map_or(text.len(), |at| after + at);
+        // Prose puts punctuation right after a URL: `(see http://h/p?token=x).`
+        let end = after + text[after..raw_end].trim_end_matches([')', ']', '}', '.', ',', ';', ':', '!', '?']).len();
+        if start >= copied {
+            if let Cow::Owned(url) = redact_url_with(&text[start..end], keys) {
+                let out = redacted.get_or_insert_with(|| String::with_capacity(text.len()));
+                out.push_str(&text[copied..start]);
+                out.push_str(&url);
+                copied = end;
+            }
+        }
+        search_from = search_from.max(end);
+    }
+    finish(text, redacted, copied)
+}
+
+/// `key=value` anywhere in `text` whose key is sensitive: the value (up to whitespace, a quote, `&`,
+/// `;`, `,` or a closing bracket) becomes `REDACTED`.
+fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
+    let mut redacted: Option<String> = None;
+    let mut copied = 0;
+    for (equals, _) in text.match_indices('=') {
+        if equals < copied {
+            continue;
+        }
+        let key_start = text[..equals]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '%'))
+            .last()
+            .map_or(equals, |(at, _)| at);
+        let value_start = equals + 1;
+        let value_end = text[value_start..]
+            .find(|c: char| ends_token(c) || matches!(c, '&' | ';' | ',' | ')' | ']' | '}'))
+            .map_or(text.len(), |at| value_start + at);
+        let value = &text[value_start..value_end];
+        if key_start < equals && !value.is_empty() && value != REDACTED && keys.matches(&text[key_start..equals]) {
+            let out = redacted.get_or_insert_with(|| String::with_capacity(text.len()));
+            out.push_str(&text[copied..value_start]);
+            out.push_str(REDACTED);
+            copied = value_end;
+        }
+    }
+    finish(text, redacted, copied)
+}
+
+/// `Bearer <token>` (as an `Authorization` header echoed in an error) becomes `Bearer REDACTED`.
+fn redact_bearer(text: &str) -> Cow<'_, str> {
+    const BEARER: &str = "bearer ";
+    const MIN_BEARER_TOKEN: usize = 8;
+    let mut redacted: Option<String> = None;
+    let mut copied = 0;
+    let lower_matches = text.as_bytes().windows(BEARER.len()).enumerate().filter(|(at, window)| {
+        window.eq_ignore_ascii_case(BEARER.as_bytes()) && (*at == 0 || !text.as_bytes()[at - 1].is_ascii_alphanumeric())
+    });
+    for (at, _) in lower_matches {
+        if at < copied {
+            continue;
+        }
+        let token_start = at + BEARER.len();
+        let token_start = token_start + (text[token_start..].len() - text[token_start..].trim_start_matches(' ').len());
+        let token_end = text[token_start..]
+            .find(|c: char| ends_token(c) || matches!(c, ',' | ';' | ')' | ']' | '}'))
+            .map_or(text.len(), |end| token_start + end);
+        let token = &text[token_start..token_end];
+        // Shorter words are prose (`the bearer of bad news`), not credentials.
+        if token.len() >= MIN_BEARER_TOKEN && token != REDACTED {
+            let out = redacted.get_or_insert_with(|| String::with_capacity(text.len()));
+            out.push_str(&text[copied..token_start]);
+            out.push_str(REDACTED);
+            copied = token_end;
+        }
+    }
+    finish(text, redacted, copied)
+}
+
+fn finish(text: &str, redacted: Option<String>, copied: usize) -> Cow<'_, str> {
+    match redacted {
+        None => Cow::Borrowed(text),
+        Some(mut out) => {
+            out.push_str(&text[copied..]);
+            Cow::Owned(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redact(text: &str) -> Cow<'_, str> {
+        redact_text_with(text, &SensitiveKeys::default())
+    }
+
+    #[test]
+    fn plain_text_is_borrowed() {
+        for clean in [
+            "connection refused",
+            "",
+            "error sending request for url (http://127.0.0.1:9/todos/1?q=1)",
+            "a=b c=d",
+            "token=REDACTED",
+            "://",
+            "x://",
+            "bearer",
+            "the bearer of bad news",
+            "é://ü=€",
+        ] {
+            assert!(matches!(redact(clean), Cow::Borrowed(same) if same == clean), "{clean}");
+        }
+    }
+
+    #[test]
+    fn urls_in_error_text_lose_userinfo_and_secrets() {
+        assert_eq!(
+            redact(
+                "error sending request for url (http://user:PWSECRET@127.0.0.1:9/todos/1?token=T0PSECRET&sig=S1GSECRET)"
+            ),
+            "error sending request for url (http://127.0.0.1:9/todos/1?token=REDACTED&sig=REDACTED)"
+        );
+        assert_eq!(
+            redact("tried https://a:b@x.io and \"ftp://c:d@y.io/f\"."),
+            "tried https://x.io and \"ftp://y.io/f\"."
+        );
+        assert_eq!(redact("see http://h/p?token=SEC)RET, then"), "see http://h/p?token=REDACTED, then");
+    }
+
+    #[test]
+    fn credential_pairs_and_bearer_tokens_in_prose() {
+        assert_eq!(
+            redact("login failed: password=hunter2 user=bob, api_key=K1;x=1"),
+            "login failed: password=REDACTED user=bob, api_key=REDACTED;x=1"
+        );
+        assert_eq!(redact("{secret=abc}"), "{secret=REDACTED}");
+        assert_eq!(redact("Authorization: Bearer eyJhbGc.x-y_z"), "Authorization: Bearer REDACTED");
+        assert_eq!(redact("BEARER  tok3n-123, next"), "BEARER  REDACTED, next");
+    }
+
+    #[test]
+    fn every_planted_secret_goes_whatever_the_text_around_it() {
+        let secrets = ["PWSECRET", "T0PSECRET", "S1GSECRET", "HDRSECRET"];
+        let texts = [
+            "http://user:PWSECRET@h/?token=T0PSECRET&Sig=S1GSECRET",
+            "(http://user:PWSECRET@h:9?%74oken=T0PSECRET)",
+            "x=1 token=T0PSECRET sig=S1GSECRET bearer HDRSECRET",
+            "'//user:PWSECRET@h/p#sig=S1GSECRET'",
+            "url=http://user:PWSECRET@h/?sig=S1GSECRET",
+        ];
+        for text in texts {
+            let redacted = redact(text);
+            for secret in secrets {
+                assert!(!redacted.contains(secret), "{text} -> {redacted}");
+            }
+            assert_eq!(redact(&redacted), redacted, "redacting twice changes nothing");
+        }
+    }
+}

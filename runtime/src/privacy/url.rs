@@ -1,0 +1,201 @@
+//! URLs and query strings without their secrets: userinfo removed, values of sensitive keys
+//! replaced by `REDACTED`. Borrowed (no allocation) when there is nothing to hide.
+
+use std::borrow::Cow;
+
+use super::keys::{self, SensitiveKeys};
+use super::REDACTED;
+
+/// `url` without userinfo and with the values of sensitive query (and fragment) keys redacted.
+///
+/// Works on absolute URLs (`https://user:pw@host/p?q#f`), scheme-relative ones (`//host/p`) and
+/// paths with a query (`/p?token=x`). An authority whose port is not a number is dropped too: it is
+/// userinfo whose `@` was cut off (`http://user:pass`).
+pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
+    keys::with_current(|keys| redact_url_with(url, keys))
+}
+
+/// `query` (without the `?`) with the values of sensitive keys redacted.
+pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
+    keys::with_current(|keys| redact_pairs(query, keys))
+}
+
+/// [`redact_url`] with an explicit key list.
+pub(super) fn redact_url_with<'a>(url: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
+    let (authority_start, authority_end) = authority(url);
+    let hidden_authority = hidden_part(&url[authority_start..authority_end]);
+    let rest = &url[authority_end..];
+    let (path, query, fragment) = split_rest(rest);
+    let query_redacted = query.map(|query| redact_pairs(query, keys));
+    let fragment_redacted = fragment.map(|fragment| redact_pairs(fragment, keys));
+    let changed = hidden_authority.is_some()
+        || matches!(query_redacted, Some(Cow::Owned(_)))
+        || matches!(fragment_redacted, Some(Cow::Owned(_)));
+    if !changed {
+        return Cow::Borrowed(url);
+    }
+    let mut redacted = String::with_capacity(url.len());
+    redacted.push_str(&url[..authority_start]);
+    let authority = &url[authority_start..authority_end];
+    match hidden_authority {
+        Some(Hidden::Userinfo(at)) => redacted.push_str(&authority[at + 1..]),
+        Some(Hidden::Whole) => {}
+        None => redacted.push_str(authority),
+    }
+    redacted.push_str(path);
+    if let Some(query) = query_redacted {
+        redacted.push('?');
+        redacted.push_str(&query);
+    }
+    if let Some(fragment) = fragment_redacted {
+        redacted.push('#');
+        redacted.push_str(&fragment);
+    }
+    Cow::Owned(redacted)
+}
+
+/// The byte range of the authority (`user:pw@host:port`); empty when the URL has none.
+fn authority(url: &str) -> (usize, usize) {
+    let start = match url.find("://") {
+        Some(at) if at == 0 || is_scheme(&url[..at]) => at + 3,
+        _ if url.starts_with("//") => 2,
+        _ => return (0, 0),
+    };
+    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |at| start + at);
+    (start, end)
+}
+
+fn is_scheme(scheme: &str) -> bool {
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|first| first.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// What of an authority must not be shown.
+enum Hidden {
+    /// `user[:password]@`, up to the byte offset of the last `@`.
+    Userinfo(usize),
+    /// The whole authority: `user:pass` whose `@host` was cut off.
+    Whole,
+}
+
+fn hidden_part(authority: &str) -> Option<Hidden> {
+    if let Some(at) = authority.rfind('@') {
+        return Some(Hidden::Userinfo(at));
+    }
+    let host_port = authority.rsplit_once(']').map_or(authority, |(_, after_ipv6)| after_ipv6);
+    match host_port.rsplit_once(':') {
+        Some((_, port)) if !port.bytes().all(|byte| byte.is_ascii_digit()) => Some(Hidden::Whole),
+        _ => None,
+    }
+}
+
+/// `path`, then the query and the fragment without their `?` / `#`.
+fn split_rest(rest: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (before_fragment, fragment) = match rest.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (rest, None),
+    };
+    match before_fragment.split_once('?') {
+        Some((path, query)) => (path, Some(query), fragment),
+        None => (before_fragment, None, fragment),
+    }
+}
+
+/// `k=v` pairs separated by `&`, `;` or `?` (a URL nested in a value) with the values of sensitive keys replaced; the separators and
+/// every other byte kept. Empty values and values already `REDACTED` are left alone, so redacting
+/// twice changes nothing and allocates nothing.
+pub(super) fn redact_pairs<'a>(pairs: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
+    let mut redacted: Option<String> = None;
+    let mut copied = 0;
+    let mut start = 0;
+    let ends = pairs.match_indices(['&', ';', '?']).map(|(at, _)| at).chain(std::iter::once(pairs.len()));
+    for end in ends {
+        let pair = &pairs[start..end];
+        if let Some((key, value)) = pair.split_once('=') {
+            if !value.is_empty() && value != REDACTED && keys.matches(key) {
+                let value_start = start + key.len() + 1;
+                let out = redacted.get_or_insert_with(|| String::with_capacity(pairs.len()));
+                out.push_str(&pairs[copied..value_start]);
+                out.push_str(REDACTED);
+                copied = end;
+            }
+        }
+        start = end + 1;
+    }
+    match redacted {
+        None => Cow::Borrowed(pairs),
+        Some(mut out) => {
+            out.push_str(&pairs[copied..]);
+            Cow::Owned(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(url: &str) -> Cow<'_, str> {
+        redact_url_with(url, &SensitiveKeys::default())
+    }
+
+    fn query(query: &str) -> Cow<'_, str> {
+        redact_pairs(query, &SensitiveKeys::default())
+    }
+
+    #[test]
+    fn nothing_to_hide_is_borrowed() {
+        for clean in
+            ["q=shoes&page=2", "", "token=", "token=REDACTED", "sig", "sigma=1", "a=b=c", "&&;;", "name=%E2%82%AC"]
+        {
+            assert!(matches!(query(clean), Cow::Borrowed(same) if same == clean), "{clean}");
+        }
+        for clean in ["http://127.0.0.1:8001/items/1?q=a", "https://[::1]:443/", "/items?q=1", "mailto:x", ""] {
+            assert!(matches!(url(clean), Cow::Borrowed(same) if same == clean), "{clean}");
+        }
+    }
+
+    #[test]
+    fn sensitive_values_are_redacted_whatever_the_case_or_encoding() {
+        assert_eq!(
+            query("q=1&Signature=secret&sig=abc&X-Goog-Signature=x&AWSAccessKeyId=id&sigma=1"),
+            "q=1&Signature=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED&AWSAccessKeyId=REDACTED&sigma=1"
+        );
+        assert_eq!(query("password=PASSW0RD&Sig=X&token=TOKEN1"), "password=REDACTED&Sig=REDACTED&token=REDACTED");
+        assert_eq!(
+            query("%70assword=P&%54OKEN=T;api_key=K&x=1"),
+            "%70assword=REDACTED&%54OKEN=REDACTED;api_key=REDACTED&x=1"
+        );
+        assert_eq!(query("code=a=b&page=1"), "code=REDACTED&page=1");
+        assert_eq!(query("token=a&token=b"), "token=REDACTED&token=REDACTED");
+        assert_eq!(query("next=/cb?token=t&q=1"), "next=/cb?token=REDACTED&q=1");
+    }
+
+    #[test]
+    fn userinfo_is_removed_and_query_and_fragment_redacted() {
+        assert_eq!(
+            url("http://user:PWSECRET@127.0.0.1:9/todos/1?token=T0PSECRET&sig=S1GSECRET"),
+            "http://127.0.0.1:9/todos/1?token=REDACTED&sig=REDACTED"
+        );
+        assert_eq!(url("https://user@example.com"), "https://example.com");
+        assert_eq!(url("https://a:b@c@example.com/x"), "https://example.com/x");
+        assert_eq!(url("//u:p@host/p"), "//host/p");
+        assert_eq!(url("/cb#access_token=AT&state=1"), "/cb#access_token=REDACTED&state=1");
+        assert_eq!(url("/p?q=1#x?token=t"), "/p?q=1#x?token=REDACTED");
+        assert_eq!(
+            url("https://example.com/file?X-Goog-Signature=abc&q=1"),
+            "https://example.com/file?X-Goog-Signature=REDACTED&q=1"
+        );
+        // A path segment with `@` is not userinfo.
+        assert_eq!(url("http://h/users/@me?q=1"), "http://h/users/@me?q=1");
+    }
+
+    #[test]
+    fn an_authority_cut_before_its_at_sign_is_dropped() {
+        assert_eq!(url("http://user:PWSE"), "http://");
+        assert_eq!(url("http://host:8080/p"), "http://host:8080/p");
+        assert_eq!(url("http://[::1]:80"), "http://[::1]:80");
+        assert_eq!(url("http://host:"), "http://host:");
+    }
+}
