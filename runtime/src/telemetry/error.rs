@@ -7,7 +7,8 @@ use std::fmt;
 pub struct InvalidSetting {
     /// The environment variable (e.g. `OTEL_TRACES_SAMPLER`) or builder method that carried the value.
     pub variable: String,
-    /// The value as given.
+    /// The value as given; empty for a variable that can carry credentials (`*_HEADERS`), whose value
+    /// is never echoed. URLs are shown without userinfo.
     pub value: String,
     /// What would have been accepted.
     pub expected: String,
@@ -15,6 +16,9 @@ pub struct InvalidSetting {
 
 impl fmt::Display for InvalidSetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            return write!(f, "invalid value for `{}`: expected {}", self.variable, self.expected);
+        }
         write!(f, "invalid value `{}` for `{}`: expected {}", self.value, self.variable, self.expected)
     }
 }
@@ -34,7 +38,7 @@ pub enum InitError {
     )]
     AlreadyInitialized,
     /// The OTLP exporter for a signal could not be built.
-    #[error("cannot build the OTLP {signal} exporter: {source}")]
+    #[error("cannot build the OTLP {signal} exporter: {}", crate::privacy::redact_text(&source.to_string()))]
     Exporter {
         /// `traces`, `metrics` or `logs`.
         signal: &'static str,
@@ -50,6 +54,11 @@ pub enum InitError {
 impl InvalidSetting {
     pub(crate) fn new(variable: &str, value: &str, expected: impl Into<String>) -> Self {
         Self { variable: variable.to_owned(), value: value.to_owned(), expected: expected.into() }
+    }
+
+    /// An invalid value that is not repeated: `expected` says what is wrong without quoting it.
+    pub(crate) fn hidden(variable: &str, expected: impl Into<String>) -> Self {
+        Self { variable: variable.to_owned(), value: String::new(), expected: expected.into() }
     }
 }
 
@@ -70,7 +79,8 @@ impl fmt::Display for ShutdownError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("telemetry did not shut down cleanly")?;
         for (signal, error) in &self.failures {
-            write!(f, "; {signal}: {error}")?;
+            // Exporter errors quote the endpoint (reqwest's say `for url (...)`).
+            write!(f, "; {signal}: {}", crate::privacy::redact_text(&error.to_string()))?;
         }
         Ok(())
     }

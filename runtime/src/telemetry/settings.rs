@@ -6,6 +6,7 @@
 //! Empty values count as unset, as the specification says.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::time::Duration;
 
 pub use tracing::level_filters::LevelFilter;
@@ -86,8 +87,9 @@ pub enum ConsoleFormat {
     Raw,
 }
 
-/// The OTLP destination of one signal, after the specification's precedence rules.
-#[derive(Debug, Clone, PartialEq)]
+/// The OTLP destination of one signal, after the specification's precedence rules. Its `Debug` shows
+/// header names only and the endpoint without userinfo.
+#[derive(Clone, PartialEq)]
 pub struct OtlpSettings {
     /// Full URL: for HTTP the signal path is already appended when it came from the generic variable.
     pub endpoint: String,
@@ -101,6 +103,19 @@ pub struct OtlpSettings {
     pub compression: Option<Compression>,
     /// Where `endpoint` came from, so a protocol chosen later (in code) can apply the path rule again.
     origin: EndpointOrigin,
+}
+
+impl fmt::Debug for OtlpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("OtlpSettings")
+            .field("endpoint", &crate::privacy::redact_url(&self.endpoint))
+            .field("protocol", &self.protocol)
+            .field("header_names", &header_names)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The source of an OTLP endpoint, as far as the path rule cares.
@@ -350,8 +365,15 @@ impl Vars<'_> {
 
 fn resource(vars: &Vars<'_>) -> Result<(String, Vec<(String, String)>), InvalidSetting> {
     const NAME: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    const EXPECTED: &str = "a comma-separated list of `key=value` pairs";
     let mut attributes = match vars.get(NAME) {
-        Some(list) => key_value_list(NAME, list, "a comma-separated list of `key=value` pairs")?,
+        Some(list) => key_value_list(list).map_err(|error| {
+            let problem = match error {
+                ListError::NotKeyValue { item, .. } => format!("`{item}` is not `key=value`"),
+                ListError::NotUtf8 { key, .. } => format!("the value of `{key}` is not UTF-8 once percent-decoded"),
+            };
+            InvalidSetting::new(NAME, list, format!("{EXPECTED} ({problem})"))
+        })?,
         None => Vec::new(),
     };
     let from_attributes =
@@ -372,21 +394,28 @@ fn unknown_service() -> String {
 }
 
 /// Parses `k1=v1,k2=v2` with percent-decoded values (resource attributes and OTLP headers share it).
-fn key_value_list(name: &str, list: &str, expected: &str) -> Result<Vec<(String, String)>, InvalidSetting> {
+fn key_value_list(list: &str) -> Result<Vec<(String, String)>, ListError<'_>> {
     let mut pairs = Vec::new();
-    for item in list.split(',').map(str::trim).filter(|item| !item.is_empty()) {
-        let invalid = || InvalidSetting::new(name, list, format!("{expected} (`{item}` is not `key=value`)"));
-        let (key, value) = item.split_once('=').ok_or_else(invalid)?;
+    let items = list.split(',').map(str::trim).filter(|item| !item.is_empty());
+    for (index, item) in items.enumerate() {
+        let entry = index + 1;
+        let (key, value) = item.split_once('=').ok_or(ListError::NotKeyValue { entry, item })?;
         let key = key.trim();
         if key.is_empty() {
-            return Err(invalid());
+            return Err(ListError::NotKeyValue { entry, item });
         }
         let value = percent_encoding::percent_decode_str(value.trim())
             .decode_utf8()
-            .map_err(|_| InvalidSetting::new(name, list, format!("{expected} with UTF-8 percent-encoded values")))?;
+            .map_err(|_| ListError::NotUtf8 { entry, key })?;
         pairs.push((key.to_owned(), value.into_owned()));
     }
     Ok(pairs)
+}
+
+/// Which entry of a `k=v` list is malformed (counted from 1, blank entries skipped).
+enum ListError<'a> {
+    NotKeyValue { entry: usize, item: &'a str },
+    NotUtf8 { entry: usize, key: &'a str },
 }
 
 fn exporters(vars: &Vars<'_>, name: &str) -> Result<Vec<ExporterKind>, InvalidSetting> {
@@ -502,9 +531,15 @@ fn default_endpoint(protocol: Protocol, signal: Signal) -> String {
     }
 }
 
+/// An endpoint in an error never shows its userinfo (nor sensitive query values).
 fn validate_url(name: &str, value: &str) -> Result<(), InvalidSetting> {
-    let invalid =
-        || InvalidSetting::new(name, value, "an absolute `http://` or `https://` URL, e.g. `http://localhost:4317`");
+    let invalid = || {
+        InvalidSetting::new(
+            name,
+            &crate::privacy::redact_url(value),
+            "an absolute `http://` or `https://` URL, e.g. `http://localhost:4317`",
+        )
+    };
     let uri: http::Uri = value.parse().map_err(|_| invalid())?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
     if !scheme_ok || uri.host().is_none_or(str::is_empty) {
@@ -513,14 +548,26 @@ fn validate_url(name: &str, value: &str) -> Result<(), InvalidSetting> {
     Ok(())
 }
 
+/// Header values are credentials (`authorization=Bearer ...`, ingestion keys): an error names the
+/// variable and the malformed entry by position, and a header by name only once the name is valid;
+/// it never echoes a value.
 fn headers(name: &str, value: &str) -> Result<Vec<(String, String)>, InvalidSetting> {
     const EXPECTED: &str = "a comma-separated list of `name=value` HTTP headers";
-    let pairs = key_value_list(name, value, EXPECTED)?;
-    for (key, header_value) in &pairs {
-        let valid =
-            http::HeaderName::from_bytes(key.as_bytes()).is_ok() && http::HeaderValue::from_str(header_value).is_ok();
-        if !valid {
-            return Err(InvalidSetting::new(name, value, format!("{EXPECTED} (`{key}` is not a valid header)")));
+    let invalid = |problem: String| InvalidSetting::hidden(name, format!("{EXPECTED} ({problem})"));
+    let pairs = key_value_list(value).map_err(|error| match error {
+        ListError::NotKeyValue { entry, .. } => invalid(format!("entry {entry} is not `name=value`")),
+        ListError::NotUtf8 { entry, key } => invalid(match http::HeaderName::from_bytes(key.as_bytes()) {
+            Ok(_) => format!("the value of header `{key}` (entry {entry}) is not UTF-8 once percent-decoded"),
+            Err(_) => format!("entry {entry} has a value that is not UTF-8 once percent-decoded"),
+        }),
+    })?;
+    for (index, (key, header_value)) in pairs.iter().enumerate() {
+        let entry = index + 1;
+        if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+            return Err(invalid(format!("entry {entry} does not start with a valid header name")));
+        }
+        if http::HeaderValue::from_str(header_value).is_err() {
+            return Err(invalid(format!("the value of header `{key}` (entry {entry}) is not a valid header value")));
         }
     }
     Ok(pairs)

@@ -183,10 +183,45 @@ fn headers_are_parsed_and_decoded() {
 
 #[test]
 fn malformed_headers_are_errors() {
-    for bad in ["novalue", "bad header=1", "=x"] {
-        let e = error(&[("OTEL_EXPORTER_OTLP_HEADERS", bad)]);
-        assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_EXPORTER_OTLP_HEADERS", bad));
+    for (bad, problem) in [
+        ("novalue", "entry 1 is not `name=value`"),
+        ("a=1,bad header=1", "entry 2 does not start with a valid header name"),
+        ("=x", "entry 1 is not `name=value`"),
+        ("authorization=Bearer HDRSECRET,oops", "entry 2 is not `name=value`"),
+        ("x-key=HDR%0ASECRET", "the value of header `x-key` (entry 1) is not a valid header value"),
+        ("x-key=HDR%FFSECRET", "the value of header `x-key` (entry 1) is not UTF-8 once percent-decoded"),
+    ] {
+        let e = error(&[("OTEL_EXPORTER_OTLP_TRACES_HEADERS", bad)]);
+        let message = e.to_string();
+        assert_eq!((e.variable.as_str(), e.value.as_str()), ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", ""));
+        assert!(message.ends_with(&format!("({problem})")), "{message}");
+        assert!(message.starts_with("invalid value for `OTEL_EXPORTER_OTLP_TRACES_HEADERS`: expected"), "{message}");
+        assert!(!message.contains("SECRET") && !message.contains("novalue"), "{message}");
     }
+}
+
+#[test]
+fn an_endpoint_in_an_error_has_no_userinfo() {
+    let e = error(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://user:PWSECRET@collector:4317")]);
+    assert_eq!(e.value, "ftp://collector:4317");
+    assert!(!e.to_string().contains("PWSECRET"), "{e}");
+}
+
+#[test]
+fn debug_output_shows_no_header_value_and_no_userinfo() {
+    let s = settings(&[
+        ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer HDRSECRET"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:PWSECRET@collector:4318"),
+    ]);
+    let debug = format!("{s:?}");
+    assert!(debug.contains("authorization") && debug.contains("collector:4318/v1/traces"), "{debug}");
+    assert!(!debug.contains("SECRET"), "{debug}");
+}
+
+#[test]
+fn resource_attribute_errors_still_quote_the_entry() {
+    let e = error(&[("OTEL_RESOURCE_ATTRIBUTES", "team=a,oops")]);
+    assert!(e.to_string().ends_with("(`oops` is not `key=value`)"), "{e}");
 }
 
 #[test]
