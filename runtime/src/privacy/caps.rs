@@ -30,5 +30,4 @@ pub(crate) const EXCEPTION_SOURCE: usize = 2048;
 /// The description of an ERROR span status.
 pub(crate) const STATUS_DESCRIPTION: usize = 2048;
 /// The body of a log record (the `tracing` event's message) and each string field of it.
-#[allow(dead_code, reason = "applied to log records by the next commit")]
 pub(crate) const LOG_BODY: usize = 16 * 1024;

@@ -10,6 +10,7 @@ use opentelemetry_sdk::trace::{ShouldSample, SpanProcessor};
 use super::console::ConsoleOutput;
 use super::error::InitError;
 use super::guard::{self, TelemetryGuard};
+use super::limits;
 use super::logs;
 use super::processors::{CommonAttributes, Redaction};
 use super::providers::{self, AddProcessor, Plan};
@@ -232,6 +233,7 @@ impl TelemetryBuilder {
         let settings = self.settings()?;
         let claim = guard::claim()?;
         crate::privacy::keys::install(crate::privacy::keys::SensitiveKeys::with_extra(&settings.redacted_query_keys));
+        limits::set_log_value_length(settings.log_attribute_value_length);
         if settings.disabled {
             return Ok(TelemetryGuard::disabled(claim));
         }

@@ -21,6 +21,9 @@ use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::{Context as LayerContext, Layer, SubscriberExt as _};
 use tracing_subscriber::Registry;
 
+use super::limits::CappedLoggerProvider;
+use crate::privacy::{self, caps};
+
 /// Targets whose events would be about exporting telemetry.
 const INTERNAL_TARGETS: [&str; 6] = ["opentelemetry", "tonic", "h2", "hyper", "reqwest", "tower::buffer"];
 
@@ -37,7 +40,10 @@ where
 {
     let not_internal = || filter_fn(|metadata| !is_internal(metadata.target()));
     match logger {
-        Some(provider) => Box::new(OpenTelemetryTracingBridge::new(provider).with_filter(not_internal())),
+        Some(provider) => {
+            let provider = CappedLoggerProvider(provider.clone());
+            Box::new(OpenTelemetryTracingBridge::new(&provider).with_filter(not_internal()))
+        }
         None => Box::new(SpanEvents.with_filter(not_internal())),
     }
 }
@@ -80,7 +86,7 @@ fn max_level() -> LevelFilter {
 /// then add `TelemetryGuard::tracing_layer()` to it).
 pub(crate) fn route_events(logger: Option<&SdkLoggerProvider>, level: LevelFilter) -> bool {
     let current: Box<dyn Layer<Registry> + Send + Sync> = match logger {
-        Some(provider) => Box::new(OpenTelemetryTracingBridge::new(provider)),
+        Some(provider) => Box::new(OpenTelemetryTracingBridge::new(&CappedLoggerProvider(provider.clone()))),
         None => Box::new(SpanEvents),
     };
     if let Ok(mut slot) = CURRENT.write() {
@@ -152,7 +158,8 @@ impl<S: Subscriber> Layer<S> for SpanEvents {
     }
 }
 
-/// Collects an event's fields: `message` names the span event, the rest become its attributes.
+/// Collects an event's fields: `message` names the span event, the rest become its attributes. Each
+/// text is cut to [`caps::LOG_BODY`] while it is formatted.
 struct Fields {
     message: Option<String>,
     attributes: Vec<KeyValue>,
@@ -160,7 +167,7 @@ struct Fields {
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = format!("{value:?}");
+        let text = privacy::cap_display(&format_args!("{value:?}"), caps::LOG_BODY);
         if field.name() == "message" {
             self.message = Some(text);
         } else {
@@ -169,10 +176,11 @@ impl Visit for Fields {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
+        let text = privacy::cap(value, caps::LOG_BODY).to_owned();
         if field.name() == "message" {
-            self.message = Some(value.to_owned());
+            self.message = Some(text);
         } else {
-            self.attributes.push(KeyValue::new(field.name(), value.to_owned()));
+            self.attributes.push(KeyValue::new(field.name(), text));
         }
     }
 
@@ -218,6 +226,26 @@ mod tests {
         assert_eq!(events[0].name, "added item");
         assert!(events[0].attributes.contains(&KeyValue::new("item.id", 7)));
         assert!(events[0].attributes.contains(&KeyValue::new("level", "INFO")));
+    }
+
+    #[test]
+    fn span_event_texts_are_capped() {
+        let spans = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
+        let subscriber = Registry::default().with(layer(None));
+        let fat = "x".repeat(300 * 1024);
+        tracing::subscriber::with_default(subscriber, || {
+            provider.tracer("test").in_span("checkout", |_| {
+                tracing::info!(agent = fat.as_str(), debug = ?fat, "{fat}");
+            });
+        });
+        let finished = spans.get_finished_spans().expect("spans");
+        let event = finished[0].events.iter().next().expect("the event");
+        assert_eq!(event.name.len(), caps::LOG_BODY);
+        for key in ["agent", "debug"] {
+            let value = event.attributes.iter().find(|kv| kv.key.as_str() == key).expect(key);
+            assert!(value.value.as_str().len() <= caps::LOG_BODY, "{key}");
+        }
     }
 
     #[test]

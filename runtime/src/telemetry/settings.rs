@@ -252,6 +252,9 @@ pub struct Settings {
     /// `TRACED_REDACTED_QUERY_KEYS`: query keys whose values are redacted in addition to the default list
     /// (comma-separated, matched case-insensitively after percent-decoding; default none).
     pub redacted_query_keys: Vec<String>,
+    /// `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`: the longest
+    /// string in a log record (body and attributes), in characters; `None` means only the byte cap.
+    pub log_attribute_value_length: Option<usize>,
 }
 
 impl Settings {
@@ -300,6 +303,7 @@ impl Settings {
             console_format: console_format(vars)?,
             log_level: log_level(vars)?,
             redacted_query_keys: redacted_query_keys(vars),
+            log_attribute_value_length: log_attribute_value_length(vars)?,
         })
     }
 }
@@ -712,6 +716,13 @@ fn log_level(vars: &Vars<'_>) -> Result<LevelFilter, InvalidSetting> {
 fn redacted_query_keys(vars: &Vars<'_>) -> Vec<String> {
     let Some(list) = vars.get("TRACED_REDACTED_QUERY_KEYS") else { return Vec::new() };
     list.split(',').map(str::trim).filter(|key| !key.is_empty()).map(str::to_owned).collect()
+}
+
+fn log_attribute_value_length(vars: &Vars<'_>) -> Result<Option<usize>, InvalidSetting> {
+    match vars.first(&["OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"]) {
+        Some((name, _)) => vars.integer(name, usize::MAX).map(Some),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -389,3 +389,18 @@ fn redacted_query_keys_add_names() {
     let s = settings(&[("TRACED_REDACTED_QUERY_KEYS", " session, ,X-Api-Key ")]);
     assert_eq!(s.redacted_query_keys, ["session", "X-Api-Key"]);
 }
+
+#[test]
+fn log_value_length_limit_falls_back_to_the_general_one() {
+    assert_eq!(Settings::default().log_attribute_value_length, None);
+    let general =
+        settings(&[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"), ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "5")]);
+    assert_eq!(general.log_attribute_value_length, Some(100));
+    let specific =
+        settings(&[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"), ("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "7")]);
+    assert_eq!(specific.log_attribute_value_length, Some(7));
+    assert_eq!(
+        error(&[("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "-1")]).variable,
+        "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT"
+    );
+}
