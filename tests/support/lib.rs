@@ -3,6 +3,9 @@
 //! * [`Receiver`]: an OTLP receiver inside the test process on 127.0.0.1 with an ephemeral port,
 //!   over gRPC (tonic with the `opentelemetry-proto` service definitions) or HTTP (protobuf or JSON,
 //!   gzip or not), recording every request's headers and decoded payload.
+//! * [`FaultOptions`] make a receiver refuse (`Unavailable` first, too large, a final status) or
+//!   answer with a partial success; [`SilentCollector`] accepts and never answers;
+//!   [`Receiver::unreachable_endpoint`] is a dead port.
 //! * [`TestCertificates`]: a throwaway CA and server certificate for TLS receivers.
 //! * [`child`]: re-runs the current test binary as a child process with its own environment, for
 //!   tests of process-global state (`traced::init()`, environment variables).
@@ -12,6 +15,7 @@ mod receiver;
 mod tls;
 
 pub use receiver::{
-    ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Receiver, ReceiverOptions, Signal, Transport,
+    FaultOptions, ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Receiver, ReceiverOptions, Signal,
+    SilentCollector, Transport,
 };
 pub use tls::TestCertificates;

@@ -28,6 +28,11 @@ pub mod settings;
 mod span_queue;
 mod warn_once;
 
+/// The OTLP exporters driven directly, for the end-to-end tests of `traced-tests` (not a public API).
+#[cfg(all(feature = "testing", any(feature = "otlp-grpc", feature = "otlp-http")))]
+#[doc(hidden)]
+pub use otlp::probe as otlp_probe;
+
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use error::{InitError, InvalidSetting, ShutdownError};
 pub use export_queue::Dropped;

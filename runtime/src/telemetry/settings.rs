@@ -101,6 +101,9 @@ pub struct OtlpSettings {
     pub timeout: Duration,
     /// Payload compression.
     pub compression: Option<Compression>,
+    /// `TRACED_OTLP_MAX_REQUEST_BYTES` (default [`OtlpSettings::DEFAULT_MAX_REQUEST_BYTES`]): the
+    /// largest encoded (uncompressed) export request; larger batches are split before sending.
+    pub max_request_bytes: usize,
     /// Where `endpoint` came from, so a protocol chosen later (in code) can apply the path rule again.
     origin: EndpointOrigin,
 }
@@ -130,6 +133,11 @@ enum EndpointOrigin {
 }
 
 impl OtlpSettings {
+    /// Just under the 4 MiB a gRPC server accepts by default, leaving room for framing.
+    pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
+    /// The accepted range of `TRACED_OTLP_MAX_REQUEST_BYTES`.
+    pub const MAX_REQUEST_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=256 * 1024 * 1024;
+
     /// Switches the protocol; an endpoint that was not given for this signal alone follows it
     /// (the default port changes, and over HTTP the generic endpoint gets the signal path).
     pub(crate) fn set_protocol(&mut self, protocol: Protocol) {
@@ -516,7 +524,22 @@ fn otlp(vars: &Vars<'_>, signal: Signal) -> Result<OtlpSettings, InvalidSetting>
             _ => return Err(InvalidSetting::new(&name, value, "`gzip` or `none`")),
         },
     };
-    Ok(OtlpSettings { endpoint, protocol, headers, timeout, compression, origin })
+    let max_request_bytes = max_request_bytes(vars)?;
+    Ok(OtlpSettings { endpoint, protocol, headers, timeout, compression, max_request_bytes, origin })
+}
+
+fn max_request_bytes(vars: &Vars<'_>) -> Result<usize, InvalidSetting> {
+    const NAME: &str = "TRACED_OTLP_MAX_REQUEST_BYTES";
+    let range = OtlpSettings::MAX_REQUEST_BYTES_RANGE;
+    let bytes = vars.integer(NAME, OtlpSettings::DEFAULT_MAX_REQUEST_BYTES);
+    match (bytes, vars.get(NAME)) {
+        (Ok(bytes), _) if range.contains(&bytes) => Ok(bytes),
+        (_, value) => Err(InvalidSetting::new(
+            NAME,
+            value.unwrap_or_default(),
+            format!("a number of bytes from {} to {}", range.start(), range.end()),
+        )),
+    }
 }
 
 /// The spec's path rule: only the generic endpoint over HTTP gets `/v1/<signal>` appended.

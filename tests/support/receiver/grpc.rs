@@ -4,16 +4,24 @@ use std::future::Future;
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
+use super::faults::{Answer, Faults};
 use super::received::{ReceivedRequest, Signal, Transport};
 use super::store::{Export, Store};
 use super::ReceiverOptions;
@@ -22,15 +30,42 @@ use super::ReceiverOptions;
 struct Sink {
     store: Arc<Store>,
     options: ReceiverOptions,
+    faults: Arc<Faults>,
 }
 
+/// Way above any test's request: the fault options decide what is too large.
+const DECODING_LIMIT: usize = 256 * 1024 * 1024;
+
 impl Sink {
-    async fn accept<T>(&self, request: Request<T>, signal: Signal, path: &str, wrap: fn(T) -> Export) {
+    /// Records the request unless a fault refuses it; returns the items to report rejected.
+    async fn accept<T: Message>(
+        &self,
+        request: Request<T>,
+        signal: Signal,
+        path: &str,
+        wrap: fn(T) -> Export,
+    ) -> Result<i64, Status> {
         if let Some(delay) = self.options.response_delay {
             tokio::time::sleep(delay).await;
         }
+        let bytes = request.get_ref().encoded_len();
         let headers = request.metadata().clone().into_headers();
         let export = wrap(request.into_inner());
+        let rejected = match self.faults.judge(bytes, export.items()) {
+            Answer::Accept { rejected } => rejected,
+            Answer::Unavailable => {
+                self.store.refuse(signal, export.items());
+                return Err(Status::unavailable("test receiver is unavailable"));
+            }
+            Answer::TooLarge => {
+                self.store.refuse(signal, export.items());
+                return Err(Status::resource_exhausted(format!("grpc: received message larger than max ({bytes})")));
+            }
+            Answer::Refuse(code) => {
+                self.store.refuse(signal, export.items());
+                return Err(Status::new(tonic::Code::from(i32::from(code)), "test receiver refuses"));
+            }
+        };
         let received = ReceivedRequest {
             transport: Transport::Grpc,
             signal,
@@ -39,7 +74,16 @@ impl Sink {
             content_type: None,
             items: export.items(),
         };
-        self.store.record(received, export);
+        self.store.record_partial(received, export, rejected);
+        Ok(rejected)
+    }
+}
+
+fn message(rejected: i64) -> String {
+    if rejected > 0 {
+        format!("test receiver rejects {rejected}")
+    } else {
+        String::new()
     }
 }
 
@@ -49,14 +93,17 @@ impl TraceService for Sink {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.accept(
-            request,
-            Signal::Traces,
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-            Export::Traces,
-        )
-        .await;
-        Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
+        let rejected = self
+            .accept(
+                request,
+                Signal::Traces,
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                Export::Traces,
+            )
+            .await?;
+        let partial_success = (rejected > 0)
+            .then(|| ExportTracePartialSuccess { rejected_spans: rejected, error_message: message(rejected) });
+        Ok(Response::new(ExportTraceServiceResponse { partial_success }))
     }
 }
 
@@ -66,14 +113,17 @@ impl MetricsService for Sink {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.accept(
-            request,
-            Signal::Metrics,
-            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-            Export::Metrics,
-        )
-        .await;
-        Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
+        let rejected = self
+            .accept(
+                request,
+                Signal::Metrics,
+                "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+                Export::Metrics,
+            )
+            .await?;
+        let partial_success = (rejected > 0)
+            .then(|| ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message: message(rejected) });
+        Ok(Response::new(ExportMetricsServiceResponse { partial_success }))
     }
 }
 
@@ -83,9 +133,12 @@ impl LogsService for Sink {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        self.accept(request, Signal::Logs, "/opentelemetry.proto.collector.logs.v1.LogsService/Export", Export::Logs)
-            .await;
-        Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
+        let rejected = self
+            .accept(request, Signal::Logs, "/opentelemetry.proto.collector.logs.v1.LogsService/Export", Export::Logs)
+            .await?;
+        let partial_success = (rejected > 0)
+            .then(|| ExportLogsPartialSuccess { rejected_log_records: rejected, error_message: message(rejected) });
+        Ok(Response::new(ExportLogsServiceResponse { partial_success }))
     }
 }
 
@@ -96,16 +149,29 @@ pub(super) async fn serve(
     stopped: impl Future<Output = ()>,
 ) {
     let tls = options.tls.clone();
-    let sink = Sink { store, options };
+    let faults = Arc::new(Faults::new(options.faults.clone()));
+    let sink = Sink { store, options, faults };
     let mut server = tonic::transport::Server::builder();
     if let Some(certificates) = tls {
         let identity = tonic::transport::Identity::from_pem(certificates.server_cert_pem, certificates.server_key_pem);
         server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).expect("server TLS");
     }
     let result = server
-        .add_service(TraceServiceServer::new(sink.clone()).accept_compressed(CompressionEncoding::Gzip))
-        .add_service(MetricsServiceServer::new(sink.clone()).accept_compressed(CompressionEncoding::Gzip))
-        .add_service(LogsServiceServer::new(sink).accept_compressed(CompressionEncoding::Gzip))
+        .add_service(
+            TraceServiceServer::new(sink.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(DECODING_LIMIT),
+        )
+        .add_service(
+            MetricsServiceServer::new(sink.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(DECODING_LIMIT),
+        )
+        .add_service(
+            LogsServiceServer::new(sink)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(DECODING_LIMIT),
+        )
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), stopped)
         .await;
     if let Err(error) = result {

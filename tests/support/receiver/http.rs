@@ -5,16 +5,23 @@ use std::io::Read;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use prost::Message;
 
+use super::faults::{Answer, Faults};
 use super::received::{ReceivedRequest, Signal, Transport};
 use super::store::{Export, Store};
 use super::ReceiverOptions;
@@ -24,7 +31,11 @@ use crate::TestCertificates;
 struct Sink {
     store: Arc<Store>,
     options: ReceiverOptions,
+    faults: Arc<Faults>,
 }
+
+/// Way above any test's request: the fault options decide what is too large.
+const BODY_LIMIT: usize = 256 * 1024 * 1024;
 
 pub(super) async fn serve(
     listener: tokio::net::TcpListener,
@@ -33,7 +44,11 @@ pub(super) async fn serve(
     stopped: impl Future<Output = ()> + Send + 'static,
 ) {
     let tls = options.tls.clone();
-    let app = Router::new().route("/v1/{signal}", post(export)).with_state(Sink { store, options });
+    let faults = Arc::new(Faults::new(options.faults.clone()));
+    let app = Router::new()
+        .route("/v1/{signal}", post(export))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(Sink { store, options, faults });
     match tls {
         Some(certificates) => serve_tls(listener, app, &certificates, stopped).await,
         None => {
@@ -107,6 +122,13 @@ async fn export(State(sink): State<Sink>, Path(signal): Path<String>, headers: H
         Ok(export) => export,
         Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
     };
+    let rejected = match sink.faults.judge(body.len(), export.items()) {
+        Answer::Accept { rejected } => rejected,
+        refusal => {
+            sink.store.refuse(signal, export.items());
+            return refused(refusal, sink.faults.retry_after());
+        }
+    };
     let received = ReceivedRequest {
         transport: Transport::Http,
         signal,
@@ -115,13 +137,60 @@ async fn export(State(sink): State<Sink>, Path(signal): Path<String>, headers: H
         content_type: content_type.clone(),
         items: export.items(),
     };
-    sink.store.record(received, export);
-    let response = match signal {
-        Signal::Traces => ExportTraceServiceResponse { partial_success: None }.encode_to_vec(),
-        Signal::Metrics => ExportMetricsServiceResponse { partial_success: None }.encode_to_vec(),
-        Signal::Logs => ExportLogsServiceResponse { partial_success: None }.encode_to_vec(),
-    };
-    ([(header::CONTENT_TYPE, "application/x-protobuf")], response).into_response()
+    sink.store.record_partial(received, export, rejected);
+    let error_message = if rejected > 0 { format!("test receiver rejects {rejected}") } else { String::new() };
+    let partial = rejected > 0;
+    match signal {
+        Signal::Traces => answer(
+            ExportTraceServiceResponse {
+                partial_success: partial
+                    .then_some(ExportTracePartialSuccess { rejected_spans: rejected, error_message }),
+            },
+            json,
+        ),
+        Signal::Metrics => answer(
+            ExportMetricsServiceResponse {
+                partial_success: partial
+                    .then_some(ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message }),
+            },
+            json,
+        ),
+        Signal::Logs => answer(
+            ExportLogsServiceResponse {
+                partial_success: partial
+                    .then_some(ExportLogsPartialSuccess { rejected_log_records: rejected, error_message }),
+            },
+            json,
+        ),
+    }
+}
+
+/// The answer in the request's encoding, as the OTLP/HTTP specification asks.
+fn answer<T: Message + serde::Serialize>(response: T, json: bool) -> Response {
+    if json {
+        let body = serde_json::to_vec(&response).expect("a response serializes");
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/x-protobuf")], response.encode_to_vec()).into_response()
+    }
+}
+
+fn refused(answer: Answer, retry_after: Option<std::time::Duration>) -> Response {
+    match answer {
+        Answer::Unavailable => {
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, "test receiver is unavailable").into_response();
+            if let Some(delay) = retry_after {
+                let value = header::HeaderValue::from(delay.as_secs());
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Answer::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request entity too large").into_response(),
+        Answer::Refuse(code) => {
+            (StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), "test receiver refuses").into_response()
+        }
+        Answer::Accept { .. } => StatusCode::OK.into_response(),
+    }
 }
 
 fn signal_name(signal: Signal) -> &'static str {

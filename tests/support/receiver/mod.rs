@@ -13,16 +13,20 @@
 //! `Receiver` drops. Waiting takes a timeout only as an upper bound: waits return as soon as the
 //! count is reached, and tests assert on what came back.
 
+mod faults;
 mod grpc;
 mod http;
 mod received;
+mod silent;
 mod store;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use faults::FaultOptions;
 pub use received::{ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Signal, Transport};
+pub use silent::SilentCollector;
 use store::Store;
 
 use crate::TestCertificates;
@@ -34,6 +38,8 @@ pub struct ReceiverOptions {
     pub response_delay: Option<Duration>,
     /// Serve over TLS with this server certificate; the endpoint is then `https://`.
     pub tls: Option<TestCertificates>,
+    /// Faults to play (refusals, partial success); none by default.
+    pub faults: FaultOptions,
 }
 
 /// A running OTLP receiver; see the module docs.
@@ -115,6 +121,16 @@ impl Receiver {
         let address = listener.local_addr().expect("listener address");
         drop(listener);
         format!("http://{address}")
+    }
+
+    /// Export requests refused so far (by the fault options), with the items they carried.
+    pub fn refused(&self) -> Vec<(Signal, usize)> {
+        self.store.refused()
+    }
+
+    /// Items the receiver reported as rejected in partial-success answers so far.
+    pub fn rejected_items(&self) -> u64 {
+        self.store.rejected_items()
     }
 
     /// Every span received so far, in arrival order.

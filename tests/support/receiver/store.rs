@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use super::received::{ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan};
+use super::received::{ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Signal};
 
 #[derive(Debug, Default)]
 pub(super) struct Store {
@@ -22,6 +22,8 @@ pub(super) struct State {
     spans: Vec<ReceivedSpan>,
     metrics: Vec<ReceivedMetric>,
     logs: Vec<ReceivedLog>,
+    refused: Vec<(Signal, usize)>,
+    rejected_items: u64,
 }
 
 impl State {
@@ -48,6 +50,28 @@ pub(super) enum Export {
 impl Store {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A request refused whole: counted, its items not recorded.
+    pub(super) fn refuse(&self, signal: Signal, items: usize) {
+        self.lock().refused.push((signal, items));
+        self.changed.notify_all();
+        self.notify.notify_waiters();
+    }
+
+    pub(super) fn refused(&self) -> Vec<(Signal, usize)> {
+        self.lock().refused.clone()
+    }
+
+    pub(super) fn rejected_items(&self) -> u64 {
+        self.lock().rejected_items
+    }
+
+    /// A request accepted with a partial success rejecting `rejected` of its items: all are recorded
+    /// (a receiver cannot tell which), the rejected count is kept apart.
+    pub(super) fn record_partial(&self, request: ReceivedRequest, export: Export, rejected: i64) {
+        self.lock().rejected_items += rejected.max(0) as u64;
+        self.record(request, export);
     }
 
     pub(super) fn record(&self, request: ReceivedRequest, export: Export) {

@@ -1,9 +1,38 @@
-//! OTLP exporters built from [`OtlpSettings`], every value passed explicitly so the result is the one
-//! `settings.rs` computed.
+//! OTLP export.
 //!
-//! gRPC exporters are built and driven inside the guard's [`ExportRuntime`]; HTTP exporters use the
-//! blocking reqwest client, which is right on the SDK's processor threads. A protocol whose feature
-//! is off (`otlp-grpc`, `otlp-http`) is an error naming the feature.
+//! Our own exporters (one file per role: `encode` converts and cuts requests to the size limit,
+//! `export` sends them and accounts for every item, `grpc` and `http` carry them, `classify` reads a
+//! refusal, `retry` spaces the retries, `warnings` says once what went wrong) implement the
+//! pipeline's [`BatchExport`](super::pipeline::delivery::BatchExport) and
+//! [`MetricExport`](super::pipeline::delivery::MetricExport).
+//!
+//! Until the pipeline is wired, the SDK processors below still export through `opentelemetry-otlp`:
+//! every value passed explicitly so the result is the one `settings.rs` computed. gRPC exporters are
+//! built and driven inside the guard's [`ExportRuntime`]; HTTP exporters use the blocking reqwest
+//! client. A protocol whose feature is off (`otlp-grpc`, `otlp-http`) is an error naming the feature.
+
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod classify;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod encode;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod export;
+#[cfg(feature = "otlp-grpc")]
+#[path = "grpc.rs"]
+mod grpc_transport;
+#[cfg(feature = "otlp-http")]
+#[path = "http.rs"]
+mod http_transport;
+#[cfg(all(feature = "testing", any(feature = "otlp-grpc", feature = "otlp-http")))]
+pub mod probe;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod retry;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod warnings;
+
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // wired when the pipeline lands
+pub(crate) use new_exporters::{log_exporter, metric_exporter, span_exporter};
 
 use std::time::Duration;
 
@@ -198,5 +227,103 @@ mod http {
             Some(Compression::Gzip) => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
             None => builder,
         }
+    }
+}
+
+/// `User-Agent` of every export, like other SDKs' `OTel-OTLP-Exporter-<language>/<version>`.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+const USER_AGENT: &str = concat!("traced/", env!("CARGO_PKG_VERSION"));
+
+/// Builders of our own exporters from [`OtlpSettings`] and the provider's resource.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // wired when the pipeline lands
+mod new_exporters {
+    use opentelemetry_sdk::Resource;
+
+    use super::encode::{Logs, Metrics, Signal, Traces};
+    use super::export::{Exporter, Transport};
+    use super::warnings::{Sink, Warnings};
+    use super::{missing_feature, InitError, OtlpSettings, Protocol};
+
+    /// The span exporter for `settings`; warnings go to `sink` (stderr outside tests).
+    pub(crate) fn span_exporter(
+        settings: &OtlpSettings,
+        resource: &Resource,
+        sink: Sink,
+    ) -> Result<Exporter<Traces>, InitError> {
+        exporter(settings, resource, sink)
+    }
+
+    pub(crate) fn log_exporter(
+        settings: &OtlpSettings,
+        resource: &Resource,
+        sink: Sink,
+    ) -> Result<Exporter<Logs>, InitError> {
+        exporter(settings, resource, sink)
+    }
+
+    pub(crate) fn metric_exporter(
+        settings: &OtlpSettings,
+        resource: &Resource,
+        sink: Sink,
+    ) -> Result<Exporter<Metrics>, InitError> {
+        exporter(settings, resource, sink)
+    }
+
+    #[cfg_attr(not(all(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_variables))]
+    fn exporter<S: Signal>(settings: &OtlpSettings, resource: &Resource, sink: Sink) -> Result<Exporter<S>, InitError>
+    where
+        Transports: Make<S>,
+    {
+        let transport = Transports::make(settings)?;
+        let warnings = Warnings::new(S::NAME, &settings.endpoint, sink);
+        Ok(Exporter::new(transport, settings.max_request_bytes, warnings, resource))
+    }
+
+    /// Picks the transport of a protocol (a trait so the serde bounds of HTTP stay in one place).
+    pub(crate) struct Transports;
+
+    pub(crate) trait Make<S: Signal> {
+        fn make(settings: &OtlpSettings) -> Result<Box<dyn Transport<S>>, InitError>;
+    }
+
+    impl<S: Signal> Make<S> for Transports
+    where
+        S::Request: serde_bound::Serialize,
+        S::Response: serde_bound::Deserialize,
+    {
+        fn make(settings: &OtlpSettings) -> Result<Box<dyn Transport<S>>, InitError> {
+            let build_error = |source| InitError::Exporter { signal: S::NAME, source };
+            match settings.protocol {
+                #[cfg(feature = "otlp-grpc")]
+                Protocol::Grpc => {
+                    let transport = super::grpc_transport::Grpc::new(settings).map_err(|e| build_error(Box::new(e)))?;
+                    Ok(Box::new(transport))
+                }
+                #[cfg(feature = "otlp-http")]
+                Protocol::HttpProtobuf | Protocol::HttpJson => {
+                    Ok(Box::new(super::http_transport::Http::new(settings).map_err(build_error)?))
+                }
+                #[allow(unreachable_patterns)]
+                unsupported => Err(missing_feature(unsupported)),
+            }
+        }
+    }
+
+    /// Serde bounds only where HTTP (OTLP/JSON) is compiled in.
+    #[cfg(feature = "otlp-http")]
+    mod serde_bound {
+        pub(crate) trait Serialize: serde::Serialize {}
+        impl<T: serde::Serialize> Serialize for T {}
+        pub(crate) trait Deserialize: serde::de::DeserializeOwned {}
+        impl<T: serde::de::DeserializeOwned> Deserialize for T {}
+    }
+
+    #[cfg(not(feature = "otlp-http"))]
+    mod serde_bound {
+        pub(crate) trait Serialize {}
+        impl<T> Serialize for T {}
+        pub(crate) trait Deserialize {}
+        impl<T> Deserialize for T {}
     }
 }

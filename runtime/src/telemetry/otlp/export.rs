@@ -1,0 +1,235 @@
+//! The OTLP exporter of one signal: requests cut to the size limit, sent one at a time with retries,
+//! split when refused as too large, and every item of the batch accounted for once.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::trace::SpanData;
+
+use super::classify::Verdict;
+use super::encode::{self, Logs, Metrics, Parts, Signal, Traces};
+use super::retry::Backoff;
+use super::warnings::Warnings;
+use crate::telemetry::pipeline::delivery::{BatchExport, Delivery, LogItem, MetricExport};
+
+/// Halvings of one batch at most after "too large" answers (2^24 items is far beyond any batch).
+const MAX_SPLIT_DEPTH: u32 = 24;
+
+/// A request ready to send: `body` goes on the wire, `size` is the encoded size before compression.
+#[derive(Debug)]
+pub(super) struct Encoded {
+    pub(super) body: Bytes,
+    pub(super) size: usize,
+}
+
+/// What one attempt at sending a request gave.
+#[derive(Debug)]
+pub(super) enum Attempt {
+    /// A success status, with the response body (`json` when it is OTLP/JSON).
+    Answered { body: Bytes, json: bool },
+    /// The collector answered with a failure status.
+    Refused { verdict: Verdict, message: String },
+    /// No connection: the request was not sent.
+    Unreachable(String),
+    /// The connection failed after the request went out: maybe delivered.
+    Broken(String),
+}
+
+/// How requests of signal `S` travel: gRPC or HTTP.
+pub(super) trait Transport<S: Signal>: Send + Sync + std::fmt::Debug {
+    /// The request in this transport's wire format.
+    fn encode(&self, request: &S::Request) -> Result<Encoded, String>;
+    /// One attempt; the caller stops waiting at the deadline.
+    fn send(&self, body: Bytes) -> BoxFuture<'_, Attempt>;
+    /// The collector's answer, if it can be read.
+    fn decode(&self, body: &[u8], json: bool) -> Option<S::Response>;
+}
+
+/// The end of one request after its retries.
+#[derive(Debug)]
+enum Sent<R> {
+    Accepted(Option<R>),
+    TooLarge(String),
+    Rejected { status: String, message: String },
+    Unreachable(String),
+    Failing { status: String, message: String },
+    Broken(String),
+    NoAnswer,
+}
+
+/// The OTLP exporter of signal `S`.
+#[derive(Debug)]
+pub(crate) struct Exporter<S: Signal> {
+    transport: Box<dyn Transport<S>>,
+    limit: usize,
+    warnings: Warnings,
+    resource: ResourceAttributesWithSchema,
+}
+
+impl<S: Signal> Exporter<S> {
+    pub(super) fn new(
+        transport: Box<dyn Transport<S>>,
+        limit: usize,
+        warnings: Warnings,
+        resource: &opentelemetry_sdk::Resource,
+    ) -> Self {
+        Self { transport, limit, warnings, resource: resource.into() }
+    }
+
+    /// Sends every item of `parts`, returning by `deadline` with what became of each.
+    async fn deliver(&self, parts: Parts<S::Item>, deadline: Instant) -> Delivery {
+        let mut delivery = Delivery::default();
+        let mut work: Vec<(Parts<S::Item>, u32)> = parts.chunks(self.limit).into_iter().rev().map(|c| (c, 0)).collect();
+        while let Some((chunk, depth)) = work.pop() {
+            let count = chunk.len();
+            if count == 0 {
+                continue;
+            }
+            if Instant::now() >= deadline {
+                delivery.failed += count as u64;
+                continue;
+            }
+            if count == 1 && chunk.item_size(0) > self.limit {
+                self.warnings.too_large(S::ITEM, chunk.item_size(0), self.limit, None);
+                delivery.rejected += 1;
+                continue;
+            }
+            let request = S::assemble(chunk);
+            let encoded = match self.transport.encode(&request) {
+                Ok(encoded) => encoded,
+                Err(error) => {
+                    self.warnings.failing("an encoding error", &error);
+                    delivery.failed += count as u64;
+                    continue;
+                }
+            };
+            let size = encoded.size;
+            if size > self.limit {
+                match split::<S>(request, count, depth) {
+                    Some(halves) => work.extend(halves),
+                    None => {
+                        self.warnings.too_large(S::ITEM, size, self.limit, None);
+                        delivery.rejected += count as u64;
+                    }
+                }
+                continue;
+            }
+            match self.send(encoded.body, deadline).await {
+                Sent::Accepted(response) => delivery = delivery + self.accepted(response.as_ref(), count),
+                Sent::TooLarge(status) => match split::<S>(request, count, depth) {
+                    Some(halves) => work.extend(halves),
+                    None => {
+                        self.warnings.too_large(S::ITEM, size, self.limit, Some(&status));
+                        delivery.rejected += count as u64;
+                    }
+                },
+                Sent::Rejected { status, message } => {
+                    self.warnings.rejected(&status, &message);
+                    delivery.rejected += count as u64;
+                }
+                Sent::Unreachable(error) => {
+                    self.warnings.unreachable(&error);
+                    delivery.failed += count as u64;
+                }
+                Sent::Failing { status, message } => {
+                    self.warnings.failing(&status, &message);
+                    delivery.failed += count as u64;
+                }
+                Sent::Broken(error) => {
+                    self.warnings.broken(&error);
+                    delivery.unconfirmed += count as u64;
+                }
+                Sent::NoAnswer => {
+                    self.warnings.no_answer();
+                    delivery.unconfirmed += count as u64;
+                }
+            }
+        }
+        delivery
+    }
+
+    /// A success answer: the partial success, if any, moves items from exported to rejected.
+    fn accepted(&self, response: Option<&S::Response>, count: usize) -> Delivery {
+        let Some((rejected, message)) = response.and_then(S::partial_success) else {
+            return Delivery::exported(count);
+        };
+        if rejected > 0 || !message.is_empty() {
+            self.warnings.partial_success(rejected.max(0) as u64, count, S::REJECTED_UNIT, &message);
+        }
+        let rejected = S::rejected_items(rejected, count);
+        Delivery { exported: (count - rejected) as u64, rejected: rejected as u64, ..Delivery::default() }
+    }
+
+    /// One request, retried on transient failures until it is answered or the deadline comes.
+    async fn send(&self, body: Bytes, deadline: Instant) -> Sent<S::Response> {
+        let mut backoff = Backoff::new(deadline);
+        loop {
+            let attempt = tokio::time::timeout_at(deadline.into(), self.transport.send(body.clone())).await;
+            let (asked, failure) = match attempt {
+                Err(_elapsed) => return Sent::NoAnswer,
+                Ok(Attempt::Answered { body, json }) => return Sent::Accepted(self.transport.decode(&body, json)),
+                Ok(Attempt::Refused { verdict, message }) => match verdict {
+                    Verdict::TooLarge { status } => return Sent::TooLarge(status),
+                    Verdict::Reject { status } => return Sent::Rejected { status, message },
+                    Verdict::Retry { after, status } => (after, Sent::Failing { status, message }),
+                },
+                Ok(Attempt::Unreachable(error)) => (None, Sent::Unreachable(error)),
+                Ok(Attempt::Broken(error)) => (None, Sent::Broken(error)),
+            };
+            match backoff.next(asked, Instant::now()) {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => return failure,
+            }
+        }
+    }
+}
+
+/// The two halves of a request of `count` items, or `None` when it cannot be split further.
+fn split<S: Signal>(request: S::Request, count: usize, depth: u32) -> Option<[(Parts<S::Item>, u32); 2]> {
+    if count < 2 || depth >= MAX_SPLIT_DEPTH {
+        return None;
+    }
+    let mut head = S::flatten(request);
+    let tail = head.split_off(count / 2);
+    // Popped from the end: the head goes first.
+    Some([(tail, depth + 1), (head, depth + 1)])
+}
+
+impl BatchExport<SpanData> for Exporter<Traces> {
+    fn export(&self, batch: Vec<SpanData>, deadline: Instant) -> BoxFuture<'_, Delivery> {
+        Box::pin(async move { self.deliver(encode::spans(batch, &self.resource), deadline).await })
+    }
+}
+
+impl BatchExport<LogItem> for Exporter<Logs> {
+    fn export(&self, batch: Vec<LogItem>, deadline: Instant) -> BoxFuture<'_, Delivery> {
+        Box::pin(async move {
+            let parts = encode::logs(&batch, &self.resource);
+            drop(batch);
+            self.deliver(parts, deadline).await
+        })
+    }
+}
+
+/// One metric collection is one item: it counts as rejected if the collector rejected any of its
+/// data points (or any metric of it was too large), else failed if any part of it was not delivered,
+/// else unconfirmed if any part went unanswered, else exported.
+impl MetricExport for Exporter<Metrics> {
+    fn export<'a>(&'a self, metrics: &'a ResourceMetrics, deadline: Instant) -> BoxFuture<'a, Delivery> {
+        Box::pin(async move {
+            let parts = self.deliver(encode::metrics(metrics), deadline).await;
+            if parts.rejected > 0 {
+                Delivery { rejected: 1, ..Delivery::default() }
+            } else if parts.failed > 0 {
+                Delivery::failed(1)
+            } else if parts.unconfirmed > 0 {
+                Delivery::unconfirmed(1)
+            } else {
+                Delivery::exported(1)
+            }
+        })
+    }
+}

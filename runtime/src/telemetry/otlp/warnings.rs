@@ -1,0 +1,240 @@
+//! One warning on stderr per signal and kind of problem, saying what happened to the data.
+//!
+//! A collector that is down must not flood the output, and a dashboard that stays empty must have a
+//! reason somewhere: each exporter says once, per kind of problem, what it saw and how the data is
+//! counted. Endpoints are printed without userinfo and collector text goes through redaction, with
+//! control characters removed and its length capped (a hostile collector writes to our stderr).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Collector text longer than this is cut.
+const MAX_TEXT: usize = 300;
+
+/// What went wrong, as far as "say it once" cares.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Problem {
+    /// One item larger than the request limit, or refused as too large alone.
+    TooLarge,
+    /// The collector accepted a request but rejected some items (or sent a warning).
+    PartialSuccess,
+    /// No connection could be made.
+    Unreachable,
+    /// The request was sent and no answer came before the deadline.
+    NoAnswer,
+    /// The connection broke after the request was sent, until the retries or the deadline ran out.
+    Broken,
+    /// Transient refusals (this status) until the retries or the deadline ran out.
+    Failing(String),
+    /// A final refusal with this status.
+    Rejected(String),
+}
+
+/// Where warnings go: stderr, or a test's buffer.
+pub(crate) type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+
+#[allow(dead_code)] // used when the pipeline is wired
+pub(crate) fn stderr() -> Sink {
+    Arc::new(|message: &str| eprintln!("{message}"))
+}
+
+/// The warnings of one exporter (one signal).
+pub(super) struct Warnings {
+    signal: &'static str,
+    endpoint: String,
+    said: Mutex<HashSet<Problem>>,
+    sink: Sink,
+}
+
+impl fmt::Debug for Warnings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Warnings").field("signal", &self.signal).field("endpoint", &self.endpoint).finish()
+    }
+}
+
+impl Warnings {
+    pub(super) fn new(signal: &'static str, endpoint: &str, sink: Sink) -> Self {
+        Self { signal, endpoint: redact_url(endpoint).into_owned(), said: Mutex::new(HashSet::new()), sink }
+    }
+
+    /// Prints `message()` unless this problem was already reported.
+    fn once(&self, problem: Problem, message: impl FnOnce() -> String) {
+        let first = self.said.lock().unwrap_or_else(PoisonError::into_inner).insert(problem);
+        if first {
+            (self.sink)(&format!("traced: {} (this warning is printed once)", message()));
+        }
+    }
+
+    /// An item that cannot be sent even alone: `refused_by` is the collector's status, or `None` when
+    /// it is above our own request limit and was not sent.
+    pub(super) fn too_large(&self, item: &str, bytes: usize, limit: usize, refused_by: Option<&str>) {
+        let (signal, endpoint) = (self.signal, &self.endpoint);
+        self.once(Problem::TooLarge, || match refused_by {
+            None => format!(
+                "a {item} of {bytes} bytes is larger than the {limit}-byte limit of one OTLP request, so it was not \
+                 sent to {endpoint} and is counted as rejected; raise TRACED_OTLP_MAX_REQUEST_BYTES (and the \
+                 collector's own limit) to export {signal} this large"
+            ),
+            Some(status) => format!(
+                "the collector at {endpoint} refused a {item} of {bytes} bytes alone as too large ({status}), so it \
+                 is counted as rejected; raise the collector's request size limit, or lower \
+                 TRACED_OTLP_MAX_REQUEST_BYTES (now {limit}) so larger batches are split before sending"
+            ),
+        });
+    }
+
+    /// `rejected` counts `unit`s (data points for metrics) of a request of `sent` items.
+    pub(super) fn partial_success(&self, rejected: u64, sent: usize, unit: &str, message: &str) {
+        let (signal, endpoint) = (self.signal, &self.endpoint);
+        let message = clean(message);
+        self.once(Problem::PartialSuccess, || {
+            if rejected == 0 {
+                format!("the collector at {endpoint} accepted {signal} with a warning: {message}")
+            } else {
+                format!(
+                    "the collector at {endpoint} rejected {rejected} {unit} of a request of {sent} {signal} \
+                     ({message}); they are counted as rejected"
+                )
+            }
+        });
+    }
+
+    pub(super) fn unreachable(&self, error: &str) {
+        let (signal, endpoint) = (self.signal, &self.endpoint);
+        let error = clean(error);
+        self.once(Problem::Unreachable, || {
+            format!(
+                "cannot connect to the OTLP collector at {endpoint} ({error}); {signal} are dropped and counted as \
+                 failed while it stays unreachable"
+            )
+        });
+    }
+
+    pub(super) fn no_answer(&self) {
+        let (signal, endpoint) = (self.signal, &self.endpoint);
+        self.once(Problem::NoAnswer, || {
+            format!(
+                "the OTLP collector at {endpoint} did not answer an export of {signal} before the export deadline; \
+                 such {signal} are counted as unconfirmed (maybe delivered, maybe not)"
+            )
+        });
+    }
+
+    pub(super) fn broken(&self, error: &str) {
+        let (signal, endpoint) = (self.signal, &self.endpoint);
+        let error = clean(error);
+        self.once(Problem::Broken, || {
+            format!(
+                "the connection to the OTLP collector at {endpoint} broke after {signal} were sent ({error}); \
+                 they are counted as unconfirmed (maybe delivered, maybe not)"
+            )
+        });
+    }
+
+    pub(super) fn failing(&self, status: &str, message: &str) {
+        let (signal, endpoint) = (self.signal, &self.endpoint);
+        let message = clean(message);
+        self.once(Problem::Failing(status.to_owned()), || {
+            format!(
+                "the OTLP collector at {endpoint} kept refusing {signal} with {status} ({message}) until the retries \
+                 or the export deadline ran out; they are counted as failed"
+            )
+        });
+    }
+
+    pub(super) fn rejected(&self, status: &str, message: &str) {
+        let (signal, endpoint) = (self.signal, &self.endpoint);
+        let message = clean(message);
+        self.once(Problem::Rejected(status.to_owned()), || {
+            format!(
+                "the OTLP collector at {endpoint} rejected {signal} with {status} ({message}); they are counted as \
+                 rejected and not retried"
+            )
+        });
+    }
+}
+
+/// Collector or transport text made safe to print: URLs redacted, control characters dropped, cut.
+pub(super) fn clean(text: &str) -> String {
+    let redacted = redact_text(text);
+    let mut cleaned: String = redacted.chars().filter(|c| !c.is_control()).take(MAX_TEXT).collect();
+    if redacted.chars().filter(|c| !c.is_control()).nth(MAX_TEXT).is_some() {
+        cleaned.push_str("...");
+    }
+    if cleaned.is_empty() {
+        cleaned.push_str("no message");
+    }
+    cleaned
+}
+
+/// Until `crate::privacy::redact_url` lands: the URL without its userinfo.
+fn redact_url(url: &str) -> Cow<'_, str> {
+    let Some((scheme, rest)) = url.split_once("://") else { return Cow::Borrowed(url) };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => Cow::Owned(format!("{scheme}://{}", &rest[at + 1..])),
+        None => Cow::Borrowed(url),
+    }
+}
+
+/// Until `crate::privacy::redact_text` lands: every `scheme://` URL inside the text without userinfo.
+fn redact_text(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for (index, word) in text.split(' ').enumerate() {
+        if index > 0 {
+            out.push(' ');
+        }
+        out.push_str(&redact_url(word));
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// A sink that keeps every warning.
+    pub(crate) fn captured() -> (Sink, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&lines);
+        let sink: Sink = Arc::new(move |message: &str| kept.lock().expect("lock").push(message.to_owned()));
+        (sink, lines)
+    }
+
+    #[test]
+    fn each_kind_of_problem_is_said_once_per_exporter() {
+        let (sink, lines) = captured();
+        let warnings = Warnings::new("traces", "http://user:PWSECRET@127.0.0.1:9/v1/traces", sink);
+        for _ in 0..3 {
+            warnings.unreachable("tcp connect error: Connection refused (os error 111)");
+            warnings.no_answer();
+            warnings.rejected("HTTP 400 Bad Request", "bad");
+            warnings.rejected("HTTP 401 Unauthorized", "who?");
+            warnings.too_large("span", 5_000_000, 4_000_000, None);
+        }
+        let lines = lines.lock().expect("lock").clone();
+        assert_eq!(lines.len(), 5, "{lines:#?}");
+        assert!(lines.iter().all(|line| !line.contains("PWSECRET") && !line.contains("user:")), "{lines:#?}");
+        assert!(lines[0].contains("cannot connect to the OTLP collector at http://127.0.0.1:9/v1/traces"));
+        assert!(lines[1].contains("did not answer") && lines[1].contains("unconfirmed"));
+        assert!(lines[2].contains("HTTP 400 Bad Request") && lines[3].contains("HTTP 401 Unauthorized"));
+        assert!(lines[4].contains("a span of 5000000 bytes is larger than the 4000000-byte limit"));
+        assert!(lines[4].contains("TRACED_OTLP_MAX_REQUEST_BYTES") && !lines[4].contains("does not answer"));
+    }
+
+    #[test]
+    fn collector_text_is_redacted_stripped_and_cut() {
+        let hostile = format!("see http://admin:S3CRET@evil.example/x \u{1b}[2J{}", "A".repeat(1000));
+        let cleaned = clean(&hostile);
+        assert!(!cleaned.contains("S3CRET") && !cleaned.contains('\u{1b}'), "{cleaned}");
+        assert!(cleaned.starts_with("see http://evil.example/x [2J"));
+        assert_eq!(cleaned.chars().count(), MAX_TEXT + 3);
+        assert_eq!(clean(""), "no message");
+        assert_eq!(redact_url("https://h:4318/v1/traces?a=b@c"), "https://h:4318/v1/traces?a=b@c");
+    }
+}
