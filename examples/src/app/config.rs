@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use super::serve::ServeOptions;
 use crate::duration::parse_duration;
 
 /// What the app does, apart from where it listens.
@@ -13,13 +14,18 @@ pub struct AppConfig {
     pub io_delay: Duration,
     /// What `/external-api` calls; `None` starts the built-in todo service on 127.0.0.1.
     pub external_url: Option<String>,
+    /// The header-read timeout and the drain deadline (for the todo service too).
+    pub serve: ServeOptions,
 }
 
 impl Default for AppConfig {
     fn default() -> Self {
-        Self { io_delay: Duration::from_millis(200), external_url: None }
+        Self { io_delay: Duration::from_millis(200), external_url: None, serve: ServeOptions::default() }
     }
 }
+
+/// The longest drain or header-read timeout accepted (so adding it to a clock cannot overflow).
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// `sample-app`: the FastAPI guide's demo app on axum, instrumented with `traced`.
 ///
@@ -40,6 +46,14 @@ pub struct AppArgs {
     /// URL `/external-api` calls instead of the built-in todo service.
     #[arg(long, env = "SAMPLE_APP_EXTERNAL_URL")]
     pub external_url: Option<String>,
+    /// After SIGTERM or Ctrl-C, how long requests in flight may still run before their connections
+    /// are cut (0s to 1h).
+    #[arg(long, env = "SAMPLE_APP_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_drain_timeout)]
+    pub drain_timeout: Duration,
+    /// How long a client may take to send a complete request head, and a kept-alive connection may
+    /// stay idle, before it is closed (more than 0s, at most 1h).
+    #[arg(long, env = "SAMPLE_APP_HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_header_read_timeout)]
+    pub header_read_timeout: Duration,
 }
 
 impl AppArgs {
@@ -53,8 +67,28 @@ impl AppArgs {
     }
 
     pub fn app_config(&self) -> AppConfig {
-        AppConfig { io_delay: self.io_delay, external_url: self.external_url.clone() }
+        AppConfig {
+            io_delay: self.io_delay,
+            external_url: self.external_url.clone(),
+            serve: ServeOptions { drain_timeout: self.drain_timeout, header_read_timeout: self.header_read_timeout },
+        }
     }
+}
+
+fn parse_drain_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(text)?;
+    if timeout > MAX_TIMEOUT {
+        return Err(format!("`{text}` is more than the longest drain, 1h"));
+    }
+    Ok(timeout)
+}
+
+fn parse_header_read_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(text)?;
+    if timeout.is_zero() || timeout > MAX_TIMEOUT {
+        return Err(format!("`{text}` is out of range: more than 0s, at most 1h"));
+    }
+    Ok(timeout)
 }
 
 #[cfg(test)]
@@ -68,15 +102,62 @@ mod tests {
     #[test]
     fn flags_and_their_defaults() {
         // Only the flags are given: clap reads SAMPLE_APP_* only for flags that are absent.
-        let args = parse(&["--host", "127.0.0.1", "--port", "5002", "--io-delay", "200ms"]);
+        let args = parse(&[
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "5002",
+            "--io-delay",
+            "200ms",
+            "--drain-timeout",
+            "10s",
+            "--header-read-timeout",
+            "5s",
+        ]);
         assert_eq!(args.listen_address(), "127.0.0.1:5002");
-        assert_eq!(args.app_config().io_delay, Duration::from_millis(200));
+        let config = args.app_config();
+        assert_eq!(config.io_delay, Duration::from_millis(200));
+        assert_eq!(config.serve, ServeOptions::default());
 
         let args =
             parse(&["--host", "::1", "--port", "0", "--io-delay", "0s", "--external-url", "http://127.0.0.1:9/x"]);
         assert_eq!(args.listen_address(), "[::1]:0");
         let config = args.app_config();
         assert_eq!((config.io_delay, config.external_url.as_deref()), (Duration::ZERO, Some("http://127.0.0.1:9/x")));
+
+        let config = parse(&["--drain-timeout", "0s", "--header-read-timeout", "250ms"]).app_config();
+        let expected = ServeOptions { drain_timeout: Duration::ZERO, header_read_timeout: Duration::from_millis(250) };
+        assert_eq!(config.serve, expected);
+        let config = parse(&["--drain-timeout", "1h", "--header-read-timeout", "1h"]).app_config();
+        assert_eq!(config.serve.drain_timeout, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn the_flag_defaults_are_the_serving_defaults() {
+        use clap::CommandFactory;
+        let command = AppArgs::command();
+        let default = |id: &str| {
+            let argument = command.get_arguments().find(|a| a.get_id() == id).expect("a flag");
+            let values = argument.get_default_values();
+            parse_duration(&values[0].to_string_lossy()).expect("a duration")
+        };
+        let defaults = ServeOptions::default();
+        assert_eq!(default("drain_timeout"), defaults.drain_timeout);
+        assert_eq!(default("header_read_timeout"), defaults.header_read_timeout);
+    }
+
+    #[test]
+    fn timeouts_out_of_range_are_refused() {
+        for (flag, value, expected) in [
+            ("--drain-timeout", "61m", "longest drain"),
+            ("--drain-timeout", "soon", "not a duration"),
+            ("--header-read-timeout", "0s", "more than 0s"),
+            ("--header-read-timeout", "2h", "at most 1h"),
+            ("--header-read-timeout", "18446744073709551615", "out of range"),
+        ] {
+            let error = AppArgs::try_parse_from(["sample-app", flag, value]).expect_err("must be refused").to_string();
+            assert!(error.contains(expected) && error.contains(flag), "{flag} {value}: {error}");
+        }
     }
 
     #[test]

@@ -1,15 +1,14 @@
 //! The second service `/external-api` calls by default, so the demo needs no internet: a tiny
 //! stand-in for a public JSON API, listening on 127.0.0.1.
 
-use std::net::SocketAddr;
-
 use axum::extract::Path;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use traced::axum::TracedLayer;
+
+use super::serve::{Background, ServeOptions};
 
 /// The value of `target_service` for calls to this service.
 pub const SERVICE_NAME: &str = "todo-service";
@@ -24,14 +23,8 @@ async fn todo(Path(id): Path<u64>) -> Json<Value> {
     Json(json!({ "userId": 1, "id": id, "title": "observe the sample app", "completed": id % 2 == 0 }))
 }
 
-/// Starts the service on an ephemeral loopback port; returns the URL of one todo and the task.
-pub async fn start() -> std::io::Result<(String, JoinHandle<()>)> {
+/// Starts the service on an ephemeral loopback port, served like the app itself.
+pub async fn start(options: ServeOptions) -> std::io::Result<Background> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/todos/1", listener.local_addr()?);
-    let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router().into_make_service_with_connect_info::<SocketAddr>()).await {
-            eprintln!("sample-app: the todo service stopped: {error}");
-        }
-    });
-    Ok((url, task))
+    Background::spawn(listener, router(), options)
 }

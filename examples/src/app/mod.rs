@@ -9,35 +9,42 @@
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let app = SampleApp::start(AppConfig::default()).await?.spawn(listener)?;
 //! let hello = reqwest::get(app.url("/")).await;
-//! app.stop().await
+//! app.stop().await?;
+//! # Ok(())
 //! # }
 //! ```
+//!
+//! The process (`sample-app`) is [`run`]; what happens on SIGTERM or Ctrl-C is in [`serve`].
 
 mod config;
 mod database;
 mod downstream;
 mod error;
 mod handlers;
+mod run;
+pub mod serve;
 mod state;
 pub mod telemetry;
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use traced::axum::TracedLayer;
 
 pub use config::{AppArgs, AppConfig};
 pub use database::{Database, DbSession, User};
 pub use error::AppError;
+pub use run::{run, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+pub use serve::{Drained, ServeOptions, StopSignals};
 pub use state::{AppMetrics, AppState, ExternalApi};
+
+/// The app serving in the background; see [`SampleApp::spawn`].
+pub type RunningApp = serve::Background;
 
 /// Outbound calls give up after this long, so `/external-api` cannot hang a request forever.
 const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,7 +67,8 @@ pub fn router(state: AppState) -> Router {
 #[derive(Debug)]
 pub struct SampleApp {
     state: AppState,
-    downstream: Option<JoinHandle<()>>,
+    serve: ServeOptions,
+    downstream: Option<serve::Background>,
 }
 
 impl SampleApp {
@@ -71,8 +79,8 @@ impl SampleApp {
         let (external, downstream) = match config.external_url {
             Some(url) => (external_api(url)?, None),
             None => {
-                let (url, task) = downstream::start().await?;
-                (ExternalApi { url, service: downstream::SERVICE_NAME.to_owned() }, Some(task))
+                let todo = downstream::start(config.serve).await?;
+                (ExternalApi { url: todo.url("/todos/1"), service: downstream::SERVICE_NAME.to_owned() }, Some(todo))
             }
         };
         // CLIENT spans, and `traceparent` so the called service joins the trace.
@@ -86,7 +94,7 @@ impl SampleApp {
             database: Database::demo(),
             metrics: AppMetrics::new(),
         };
-        Ok(Self { state, downstream })
+        Ok(Self { state, serve: config.serve, downstream })
     }
 
     /// The routes, for serving with extra layers.
@@ -99,13 +107,11 @@ impl SampleApp {
         &self.state.external.url
     }
 
-    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> io::Result<()> {
-        self.serve_router(self.router(), listener, shutdown).await
+    /// Serves on `listener` until `shutdown` completes, then drains as [`serve`] describes and stops
+    /// the todo service within the same deadline.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> io::Result<Drained> {
+        let served = serve::serve(listener, self.router(), self.serve, shutdown).await;
+        self.finish(served).await
     }
 
     /// Serves in the background on `listener` (e.g. `127.0.0.1:0` in a test) until [`RunningApp::stop`].
@@ -115,58 +121,19 @@ impl SampleApp {
 
     /// Like [`SampleApp::spawn`], with the routes passed through `customize` (e.g. to add a layer).
     pub fn spawn_with(self, listener: TcpListener, customize: impl FnOnce(Router) -> Router) -> io::Result<RunningApp> {
-        let address = listener.local_addr()?;
         let router = customize(self.router());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let shutdown = async {
-            // A dropped sender stops the server too.
-            let _ = stopped.await;
-        };
-        let task = tokio::spawn(async move { self.serve_router(router, listener, shutdown).await });
-        Ok(RunningApp { address, stop, task })
+        let options = self.serve;
+        serve::Background::spawn_then(listener, router, options, move |served| self.finish(served))
     }
 
-    async fn serve_router(
-        &self,
-        router: Router,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> io::Result<()> {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service).with_graceful_shutdown(shutdown).await
-    }
-}
-
-/// The app serving in the background; see [`SampleApp::spawn`].
-#[derive(Debug)]
-pub struct RunningApp {
-    address: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<io::Result<()>>,
-}
-
-impl RunningApp {
-    /// The absolute URL of `path_and_query` on this app.
-    pub fn url(&self, path_and_query: &str) -> String {
-        format!("http://{}{}", self.address, path_and_query)
-    }
-
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
-    /// Stops accepting, waits for in-flight requests, and returns how serving ended.
-    pub async fn stop(self) -> io::Result<()> {
-        let _ = self.stop.send(());
-        self.task.await.map_err(io::Error::other)?
-    }
-}
-
-impl Drop for SampleApp {
-    fn drop(&mut self) {
-        if let Some(task) = self.downstream.take() {
-            task.abort();
+    /// Once the app has drained, nothing calls the todo service any more: it stops by the same deadline.
+    async fn finish(self, served: io::Result<Drained>) -> io::Result<Drained> {
+        if let (Some(todo), Ok(drained)) = (self.downstream, &served) {
+            if let Err(error) = todo.stop_by(drained.deadline).await {
+                eprintln!("sample-app: the todo service stopped with an error: {error}");
+            }
         }
+        served
     }
 }
 
@@ -176,30 +143,6 @@ fn external_api(url: String) -> io::Result<ExternalApi> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("external URL `{url}`: {e}")))?;
     let service = parsed.host_str().unwrap_or("unknown").to_owned();
     Ok(ExternalApi { url, service })
-}
-
-/// Completes on Ctrl-C or, on Unix, SIGTERM (what `docker stop` and Kubernetes send).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
 }
 
 #[cfg(test)]
