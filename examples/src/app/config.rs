@@ -26,6 +26,9 @@ impl Default for AppConfig {
 
 /// The longest drain or header-read timeout accepted (so adding it to a clock cannot overflow).
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+const DEFAULT_MAX_CONNECTIONS: u32 = ServeOptions::DEFAULT_MAX_CONNECTIONS as u32;
+/// The most connections `--max-connections` accepts.
+const MAX_CONNECTIONS: i64 = 100_000;
 
 /// `sample-app`: the FastAPI guide's demo app on axum, instrumented with `traced`.
 ///
@@ -54,6 +57,10 @@ pub struct AppArgs {
     /// stay idle, before it is closed (more than 0s, at most 1h).
     #[arg(long, env = "SAMPLE_APP_HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_header_read_timeout)]
     pub header_read_timeout: Duration,
+    /// Connections open at once (1 to 100000); more clients wait until one closes.
+    #[arg(long, env = "SAMPLE_APP_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_CONNECTIONS))]
+    pub max_connections: u32,
 }
 
 impl AppArgs {
@@ -70,7 +77,12 @@ impl AppArgs {
         AppConfig {
             io_delay: self.io_delay,
             external_url: self.external_url.clone(),
-            serve: ServeOptions { drain_timeout: self.drain_timeout, header_read_timeout: self.header_read_timeout },
+            serve: ServeOptions {
+                drain_timeout: self.drain_timeout,
+                header_read_timeout: self.header_read_timeout,
+                // Lossless: u32 fits usize on every target tokio supports.
+                max_connections: self.max_connections as usize,
+            },
         }
     }
 }
@@ -113,6 +125,8 @@ mod tests {
             "10s",
             "--header-read-timeout",
             "5s",
+            "--max-connections",
+            "4096",
         ]);
         assert_eq!(args.listen_address(), "127.0.0.1:5002");
         let config = args.app_config();
@@ -125,8 +139,13 @@ mod tests {
         let config = args.app_config();
         assert_eq!((config.io_delay, config.external_url.as_deref()), (Duration::ZERO, Some("http://127.0.0.1:9/x")));
 
-        let config = parse(&["--drain-timeout", "0s", "--header-read-timeout", "250ms"]).app_config();
-        let expected = ServeOptions { drain_timeout: Duration::ZERO, header_read_timeout: Duration::from_millis(250) };
+        let config =
+            parse(&["--drain-timeout", "0s", "--header-read-timeout", "250ms", "--max-connections", "1"]).app_config();
+        let expected = ServeOptions {
+            drain_timeout: Duration::ZERO,
+            header_read_timeout: Duration::from_millis(250),
+            max_connections: 1,
+        };
         assert_eq!(config.serve, expected);
         let config = parse(&["--drain-timeout", "1h", "--header-read-timeout", "1h"]).app_config();
         assert_eq!(config.serve.drain_timeout, Duration::from_secs(3600));
@@ -138,12 +157,12 @@ mod tests {
         let command = AppArgs::command();
         let default = |id: &str| {
             let argument = command.get_arguments().find(|a| a.get_id() == id).expect("a flag");
-            let values = argument.get_default_values();
-            parse_duration(&values[0].to_string_lossy()).expect("a duration")
+            argument.get_default_values()[0].to_string_lossy().into_owned()
         };
         let defaults = ServeOptions::default();
-        assert_eq!(default("drain_timeout"), defaults.drain_timeout);
-        assert_eq!(default("header_read_timeout"), defaults.header_read_timeout);
+        assert_eq!(parse_duration(&default("drain_timeout")), Ok(defaults.drain_timeout));
+        assert_eq!(parse_duration(&default("header_read_timeout")), Ok(defaults.header_read_timeout));
+        assert_eq!(default("max_connections").parse(), Ok(defaults.max_connections));
     }
 
     #[test]
@@ -154,6 +173,9 @@ mod tests {
             ("--header-read-timeout", "0s", "more than 0s"),
             ("--header-read-timeout", "2h", "at most 1h"),
             ("--header-read-timeout", "18446744073709551615", "out of range"),
+            ("--max-connections", "0", "not in 1..=100000"),
+            ("--max-connections", "100001", "not in 1..=100000"),
+            ("--max-connections", "many", "invalid digit"),
         ] {
             let error = AppArgs::try_parse_from(["sample-app", flag, value]).expect_err("must be refused").to_string();
             assert!(error.contains(expected) && error.contains(flag), "{flag} {value}: {error}");

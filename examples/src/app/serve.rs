@@ -1,6 +1,8 @@
 //! How the sample app serves HTTP/1 connections, and what happens on SIGTERM or Ctrl-C.
 //!
-//! While serving, a client has [`ServeOptions::header_read_timeout`] to send a complete request head,
+//! While serving, at most [`ServeOptions::max_connections`] connections are open (further clients wait
+//! in the kernel's accept queue), a request head is at most [`MAX_REQUEST_HEAD`] bytes (431 beyond),
+//! and a client has [`ServeOptions::header_read_timeout`] to send a complete request head,
 //! counted from the moment the server starts waiting for it: from the connection for the first
 //! request, from the end of the previous response on a kept-alive connection. A slowloris client
 //! (half a head, or one byte at a time) and an idle keep-alive connection are closed after that long.
@@ -43,18 +45,29 @@ pub struct ServeOptions {
     /// How long a client may take to send a complete request head; also how long a kept-alive
     /// connection may stay idle.
     pub header_read_timeout: Duration,
+    /// Connections open at once; at the limit, no more are accepted until one closes.
+    pub max_connections: usize,
 }
 
 impl ServeOptions {
     pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { drain_timeout: Self::DEFAULT_DRAIN_TIMEOUT, header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT }
+        Self {
+            drain_timeout: Self::DEFAULT_DRAIN_TIMEOUT,
+            header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+        }
     }
 }
+
+/// The largest request head (request line and headers) read, in bytes: what one connection may make
+/// the server buffer before its request starts.
+pub const MAX_REQUEST_HEAD: usize = 64 * 1024;
 
 /// How a stop went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,29 +91,35 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Drained> {
     let drain_timeout = options.drain_timeout;
-    serve_until(listener, router, options.header_read_timeout, async move {
+    serve_until(listener, router, options, async move {
         shutdown.await;
         Instant::now() + drain_timeout
     })
     .await
 }
 
-/// Serves until `stop` yields the drain deadline.
+/// Serves until `stop` yields the drain deadline (`options.drain_timeout` is not used).
 async fn serve_until(
     listener: TcpListener,
     router: Router,
-    header_read_timeout: Duration,
+    options: ServeOptions,
     stop: impl Future<Output = Instant>,
 ) -> io::Result<Drained> {
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    http.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
+    // The header limit refuses a complete head that is too large; the buffer limit stops reading an
+    // incomplete one at about that size.
+    http.max_header_size(MAX_REQUEST_HEAD).max_buf_size(MAX_REQUEST_HEAD);
+    // At least one, or nothing would ever be served.
+    let max_connections = options.max_connections.max(1);
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     let mut stop = pin!(stop);
     let deadline = loop {
         tokio::select! {
             deadline = &mut stop => break deadline,
-            accepted = listener.accept() => match accepted {
+            // Finished connections are reaped below, so `len` counts open ones (and at most a few just closed).
+            accepted = listener.accept(), if connections.len() < max_connections => match accepted {
                 Ok((stream, peer)) => {
                     let connection = http.serve_connection(TokioIo::new(stream), connection_service(&router, peer));
                     // Errors of one connection (a header-read timeout, a reset) end that connection only.
@@ -189,7 +208,7 @@ impl Background {
             stopped.await.unwrap_or_else(|_| Instant::now() + drain_timeout)
         };
         let task = tokio::spawn(async move {
-            let served = serve_until(listener, router, options.header_read_timeout, stop_signal).await;
+            let served = serve_until(listener, router, options, stop_signal).await;
             after(served).await
         });
         Ok(Self { address, drain_timeout, stop, task })
@@ -282,6 +301,7 @@ mod tests {
         ServeOptions {
             drain_timeout: Duration::from_millis(drain_ms),
             header_read_timeout: Duration::from_millis(header_ms),
+            ..ServeOptions::default()
         }
     }
 
@@ -323,6 +343,41 @@ mod tests {
         stream.write_all(b"GET /peer HTTP/1.1\r\nhost:").await.expect("send");
         let response = read_to_close(&mut stream).await;
         assert!(!response.contains(" 200 "), "no answer to half a head: {response}");
+        server.stop().await.expect("stopped");
+    }
+
+    #[tokio::test]
+    async fn a_head_larger_than_the_limit_is_refused_with_431() {
+        let server = start(peer_echo(), ServeOptions::default()).await;
+        let mut stream = TcpStream::connect(server.address()).await.expect("connect");
+        let mut head = b"GET /peer HTTP/1.1\r\nhost: x\r\nx-big: ".to_vec();
+        head.resize(head.len() + MAX_REQUEST_HEAD, b'a');
+        head.extend_from_slice(b"\r\n\r\n");
+        // The server may close before reading everything: a failed write is fine.
+        let _ = stream.write_all(&head).await;
+        let response = read_to_close(&mut stream).await;
+        // Closing with unread bytes may reset the connection before the 431 is read: either is a refusal.
+        assert!(response.is_empty() || response.starts_with("HTTP/1.1 431"), "{response}");
+        server.stop().await.expect("stopped");
+    }
+
+    #[tokio::test]
+    async fn at_the_connection_limit_the_next_client_waits_for_a_free_slot() {
+        let server = start(peer_echo(), ServeOptions { max_connections: 1, ..options(10_000, 10_000) }).await;
+        let mut first = TcpStream::connect(server.address()).await.expect("connect");
+        first.write_all(b"GET /peer HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("send");
+        let mut answer = [0_u8; 12];
+        first.read_exact(&mut answer).await.expect("the first client is served");
+        assert_eq!(&answer, b"HTTP/1.1 200");
+
+        // The second connection is left in the accept queue while the first stays open.
+        let mut second = TcpStream::connect(server.address()).await.expect("connect");
+        second.write_all(b"GET /peer HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.expect("send");
+        let waiting = tokio::time::timeout(Duration::from_millis(300), second.read(&mut answer)).await;
+        assert!(waiting.is_err(), "no answer while the only slot is taken");
+        drop(first);
+        let response = read_to_close(&mut second).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "served once the slot is free: {response}");
         server.stop().await.expect("stopped");
     }
 
