@@ -110,7 +110,8 @@ fn serve_everything() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let config = AppConfig { io_delay: Duration::ZERO, external_url: Some(FAILING_URL.to_owned()) };
+        let config =
+            AppConfig { io_delay: Duration::ZERO, external_url: Some(FAILING_URL.to_owned()), ..AppConfig::default() };
         let app = SampleApp::start(config).await.expect("start the app").spawn(listener).expect("serve");
         for (path, status) in SERVER_REQUESTS {
             let response = reqwest::get(app.url(path)).await.expect("the app answers");

@@ -30,7 +30,13 @@ pub(crate) struct WarnOnce<E> {
 
 impl<E> WarnOnce<E> {
     pub(crate) fn new(inner: E, signal: &'static str, endpoint: &str) -> Self {
-        Self { inner, signal, endpoint: endpoint.to_owned(), warned: AtomicBool::new(false) }
+        // Printed: never with userinfo.
+        Self {
+            inner,
+            signal,
+            endpoint: crate::privacy::redact_url(endpoint).into_owned(),
+            warned: AtomicBool::new(false),
+        }
     }
 
     fn check(&self, result: OTelSdkResult) -> OTelSdkResult {
@@ -43,6 +49,7 @@ impl<E> WarnOnce<E> {
     }
 
     fn message(&self, error: &dyn std::fmt::Display) -> String {
+        let error = crate::privacy::redact_text(&error.to_string()).into_owned();
         format!(
             "traced: exporting {} to {} failed ({error}); data is dropped while the collector does not answer \
              (this warning is printed once)",
