@@ -3,7 +3,6 @@
 //! [`crate::privacy`]).
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 use http::{Method, StatusCode, Version};
 use opentelemetry::StringValue;
@@ -11,9 +10,6 @@ use opentelemetry::StringValue;
 /// The methods the conventions know by default (RFC 9110 and `QUERY`).
 const DEFAULT_KNOWN_METHODS: [&str; 10] =
     ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "QUERY"];
-
-/// The variable the conventions name for replacing the list of known methods.
-pub(crate) const KNOWN_METHODS_ENV: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
 
 /// What the conventions record for a method they do not know.
 pub(crate) const OTHER_METHOD: &str = "_OTHER";
@@ -40,10 +36,12 @@ impl Default for KnownMethods {
 }
 
 impl KnownMethods {
-    /// A comma-separated, case-sensitive list that replaces the default one (as the conventions say).
-    pub(crate) fn parse(list: &str) -> Self {
+    /// The list of `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` (case-sensitive, replacing the default
+    /// one as the conventions say), or the default list for `None`.
+    pub(crate) fn from_settings(names: Option<&[String]>) -> Self {
+        let Some(list) = names else { return Self::default() };
         let mut names: Vec<StringValue> = Vec::new();
-        for name in list.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+        for name in list.iter().map(|name| name.trim()).filter(|name| !name.is_empty()) {
             if !names.iter().any(|known| known.as_str() == name) {
                 names.push(StringValue::from(name.to_owned()));
             }
@@ -65,15 +63,6 @@ impl KnownMethods {
             None => RequestMethod { value: StringValue::from(OTHER_METHOD), known: false },
         }
     }
-}
-
-/// The process's known methods: [`KNOWN_METHODS_ENV`] when set, else the conventions' list. Read once.
-pub(crate) fn known_methods() -> &'static KnownMethods {
-    static KNOWN: OnceLock<KnownMethods> = OnceLock::new();
-    KNOWN.get_or_init(|| {
-        crate::telemetry::settings::var(KNOWN_METHODS_ENV)
-            .map_or_else(KnownMethods::default, |list| KnownMethods::parse(&list))
-    })
 }
 
 impl RequestMethod {
@@ -126,7 +115,8 @@ mod tests {
 
     #[test]
     fn the_known_methods_list_is_a_full_case_sensitive_override() {
-        let known = KnownMethods::parse(" GET, PURGE ,,GET,purge");
+        let list = [" GET", "PURGE ", "", "GET", "purge"].map(str::to_owned);
+        let known = KnownMethods::from_settings(Some(&list));
         assert_eq!(known.names().iter().map(StringValue::as_str).collect::<Vec<_>>(), ["GET", "PURGE", "purge"]);
         assert!(known.classify(&Method::from_bytes(b"PURGE").expect("valid method")).known);
         assert!(!known.classify(&Method::POST).known, "POST is no longer known");

@@ -40,10 +40,13 @@ mod current;
 #[cfg(feature = "axum")]
 mod dependency;
 mod errors;
+#[cfg(any(feature = "axum", feature = "reqwest"))]
+mod header_capture;
 #[cfg(feature = "axum")]
 mod http_error;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 mod http_semconv;
+pub mod http_settings;
 mod outcome;
 // Its recorders are the server layer and the client: without them part of it has no caller.
 #[cfg_attr(not(all(feature = "axum", feature = "reqwest")), allow(dead_code))]

@@ -17,8 +17,8 @@ use opentelemetry_semantic_conventions::attribute::{
     USER_AGENT_ORIGINAL,
 };
 
-use super::headers::CapturedHeaders;
-use crate::http_semconv;
+use crate::header_capture::CapturedHeaders;
+use crate::http_semconv::{self, KnownMethods};
 use crate::privacy::{self, caps};
 
 // Typed names: looking a header up by `&str` parses and lowercases the name on every request.
@@ -38,8 +38,12 @@ pub(crate) struct RequestAttributes {
 }
 
 /// The request's attributes; `captured` adds the opted-in request headers.
-pub(crate) fn request_attributes<B>(request: &Request<B>, captured: &CapturedHeaders) -> RequestAttributes {
-    let method = http_semconv::known_methods().classify(request.method());
+pub(crate) fn request_attributes<B>(
+    request: &Request<B>,
+    known_methods: &KnownMethods,
+    captured: &CapturedHeaders,
+) -> RequestAttributes {
+    let method = known_methods.classify(request.method());
     let scheme = scheme(request);
     let route = request.extensions().get::<MatchedPath>().map(|path| Arc::<str>::from(path.as_str()));
     let version = http_semconv::protocol_version(request.version());
@@ -98,20 +102,6 @@ fn span_name(method: Cow<'static, str>, route: Option<&str>) -> Cow<'static, str
         }
         None => method,
     }
-}
-
-/// The full URL the excluded-URL patterns are matched against: `scheme://host/path?query`.
-pub(crate) fn full_url<B>(request: &Request<B>) -> String {
-    let host =
-        request.uri().authority().map(Authority::as_str).or_else(|| header_str(request, &HOST)).unwrap_or_default();
-    let path_and_query = request.uri().path_and_query().map_or("/", |path| path.as_str());
-    let scheme = scheme(request);
-    let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path_and_query.len());
-    url.push_str(scheme);
-    url.push_str("://");
-    url.push_str(host);
-    url.push_str(path_and_query);
-    url
 }
 
 /// `url.scheme`: the URI's (HTTP/2), else what a proxy says it received, else `http`.
@@ -197,7 +187,7 @@ mod tests {
             .header("x-forwarded-for", "203.0.113.7, 10.0.0.1")
             .body(())
             .expect("valid request");
-        let attributes = request_attributes(&request, &CapturedHeaders::default());
+        let attributes = request_attributes(&request, &KnownMethods::default(), &CapturedHeaders::default());
         assert_eq!(attributes.span_name, "GET");
         let span = &attributes.span;
         assert_eq!(value(span, "http.request.method"), Some(&Value::from("GET")));
@@ -215,7 +205,7 @@ mod tests {
     #[test]
     fn an_unknown_method_is_other_with_the_original_kept() {
         let request = Request::builder().method("PURGE").uri("/cache").body(()).expect("valid request");
-        let attributes = request_attributes(&request, &CapturedHeaders::default());
+        let attributes = request_attributes(&request, &KnownMethods::default(), &CapturedHeaders::default());
         assert_eq!(attributes.span_name, "HTTP");
         assert_eq!(value(&attributes.span, "http.request.method"), Some(&Value::from("_OTHER")));
         assert_eq!(value(&attributes.span, "http.request.method_original"), Some(&Value::from("PURGE")));
@@ -228,10 +218,9 @@ mod tests {
             .header("x-forwarded-proto", "https")
             .body(())
             .expect("valid request");
-        let attributes = request_attributes(&request, &CapturedHeaders::default());
+        let attributes = request_attributes(&request, &KnownMethods::default(), &CapturedHeaders::default());
         assert_eq!(value(&attributes.span, "server.address"), Some(&Value::from("::1")));
         assert_eq!(value(&attributes.span, "url.scheme"), Some(&Value::from("https")));
-        assert_eq!(full_url(&request), "https://[::1]:3000/");
     }
 
     #[test]
@@ -245,7 +234,7 @@ mod tests {
             .header("x-forwarded-for", format!("{}, 10.0.0.1", "c".repeat(100_000)))
             .body(())
             .expect("valid request");
-        let attributes = request_attributes(&request, &CapturedHeaders::default());
+        let attributes = request_attributes(&request, &KnownMethods::default(), &CapturedHeaders::default());
         let text = |key: &str| match value(&attributes.span, key) {
             Some(Value::String(text)) => text.as_str().to_owned(),
             other => panic!("{key}: {other:?}"),
@@ -268,7 +257,7 @@ mod tests {
     #[test]
     fn percent_encoded_sensitive_keys_are_redacted_too() {
         let request = Request::get("/items/1?%70assword=P&%53ig=S&q=ok").body(()).expect("valid request");
-        let attributes = request_attributes(&request, &CapturedHeaders::default());
+        let attributes = request_attributes(&request, &KnownMethods::default(), &CapturedHeaders::default());
         assert_eq!(value(&attributes.span, "url.query"), Some(&Value::from("%70assword=REDACTED&%53ig=REDACTED&q=ok")));
     }
 

@@ -14,7 +14,7 @@ use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{HTTP_REQUEST_METHOD, URL_SCHEME};
 use opentelemetry_semantic_conventions::metric::{HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION};
 
-use crate::http_semconv::{self, OTHER_METHOD};
+use crate::http_semconv::{KnownMethods, OTHER_METHOD};
 
 /// The explicit bucket boundaries the conventions advise for `http.server.request.duration`.
 pub(crate) const DURATION_BOUNDARIES: [f64; 14] =
@@ -32,14 +32,15 @@ pub(crate) struct Instruments {
 }
 
 impl Instruments {
-    pub(crate) fn new(meter: &Meter) -> Self {
+    /// One `http.server.active_requests` series per known method (and `_OTHER`) and scheme.
+    pub(crate) fn new(meter: &Meter, known_methods: &KnownMethods) -> Self {
         let duration = meter
             .f64_histogram(HTTP_SERVER_REQUEST_DURATION)
             .with_unit("s")
             .with_description("Duration of HTTP server requests.")
             .with_boundaries(DURATION_BOUNDARIES.to_vec())
             .build();
-        let active = Arc::new(ActiveRequests::new(http_semconv::known_methods().names()));
+        let active = Arc::new(ActiveRequests::new(known_methods.names()));
         let observed = active.clone();
         let active_instrument = meter
             .i64_observable_up_down_counter(HTTP_SERVER_ACTIVE_REQUESTS)
@@ -51,8 +52,8 @@ impl Instruments {
     }
 
     /// The default: instruments from the global meter provider, under the `traced` scope.
-    pub(crate) fn from_global() -> Self {
-        Self::new(&opentelemetry::global::meter_with_scope(crate::backend::scope()))
+    pub(crate) fn from_global(known_methods: &KnownMethods) -> Self {
+        Self::new(&opentelemetry::global::meter_with_scope(crate::backend::scope()), known_methods)
     }
 
     pub(crate) fn request_started(&self, method: &StringValue, scheme: &'static str) -> ActiveSlot {
@@ -134,7 +135,7 @@ mod tests {
 
     #[test]
     fn counts_per_method_and_scheme_and_keeps_reporting_zero() {
-        let active = ActiveRequests::new(http_semconv::KnownMethods::default().names());
+        let active = ActiveRequests::new(KnownMethods::default().names());
         assert!(reported(&active).is_empty());
         let get = active.start(&StringValue::from("GET"), "http");
         let post = active.start(&StringValue::from("POST"), "https");

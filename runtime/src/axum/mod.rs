@@ -28,15 +28,17 @@
 //!   `exception` event and ERROR status; the server keeps serving.
 //!
 //! Add it with [`Router::layer`](axum::Router::layer), so it runs after routing and sees the matched
-//! route. Requests whose URL matches [`ExcludedUrls`] get no span and no metric. Optional: captured
-//! headers ([`TracedLayer::capture_request_headers`]) and the `traceresponse` header
-//! ([`TracedLayer::trace_response_header`]).
+//! route. Requests matched by [`ExcludedUrls`] (route template, else path; never the `Host` header or
+//! the query) get no span and no metric. Optional: captured headers
+//! ([`TracedLayer::capture_request_headers`], `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_*`)
+//! and the `traceresponse` header ([`TracedLayer::trace_response_header`]). The layer takes these
+//! settings from what `traced::init()` installed ([`TracedLayer::new`]) or from
+//! [`Settings`](crate::telemetry::Settings) ([`TracedLayer::from_settings`]); builder methods win.
 
 mod attributes;
 mod body;
 mod excluded;
 mod future;
-mod headers;
 mod layer;
 mod metrics;
 mod panic;

@@ -36,12 +36,12 @@ impl RequestScope {
         if crate::backend::is_disabled() {
             return None;
         }
-        if !config.excluded.is_empty() && config.excluded.is_excluded(&attributes::full_url(request)) {
+        if super::excluded::excludes(&config.excluded, request) {
             return None;
         }
         let parent = crate::propagation::extract(request.headers());
         let RequestAttributes { span_name, span, metric, method, scheme } =
-            attributes::request_attributes(request, &config.request_headers);
+            attributes::request_attributes(request, &config.known_methods, &config.request_headers);
         let builder = SpanBuilder::from_name(span_name).with_kind(SpanKind::Server).with_attributes(span);
         let cx = crate::span_start::start_with_parent(builder, &parent)?;
         let active = config.instruments.request_started(&method, scheme);

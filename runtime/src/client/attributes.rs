@@ -2,18 +2,22 @@
 
 use std::borrow::Cow;
 
-use crate::http_semconv;
-use crate::privacy::{self, caps};
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::{
     HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE, NETWORK_PROTOCOL_VERSION,
     SERVER_ADDRESS, SERVER_PORT, URL_FULL,
 };
 
+use crate::http_semconv::{self, KnownMethods};
+use crate::privacy::{self, caps};
+
 /// The span name (`{METHOD}`: a client knows no route template) and the attributes known before
 /// the request is sent.
-pub(crate) fn request_attributes(request: &reqwest::Request) -> (Cow<'static, str>, Vec<KeyValue>) {
-    let method = http_semconv::known_methods().classify(request.method());
+pub(crate) fn request_attributes(
+    request: &reqwest::Request,
+    known_methods: &KnownMethods,
+) -> (Cow<'static, str>, Vec<KeyValue>) {
+    let method = known_methods.classify(request.method());
     let url = request.url();
     let mut attributes = Vec::with_capacity(5);
     attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.value.clone()));
@@ -74,7 +78,7 @@ mod tests {
     fn url_full_has_no_credentials_and_no_signatures() {
         let full = |url: &str| {
             let request = reqwest::Request::new(reqwest::Method::GET, parse(url));
-            let (_, attributes) = request_attributes(&request);
+            let (_, attributes) = request_attributes(&request, &KnownMethods::default());
             attributes.into_iter().find(|kv| kv.key.as_str() == "url.full").map(|kv| kv.value)
         };
         assert_eq!(full("http://127.0.0.1:8001/items/1?q=a"), Some(Value::from("http://127.0.0.1:8001/items/1?q=a")));
@@ -93,7 +97,7 @@ mod tests {
     #[test]
     fn the_request_names_its_server_and_method() {
         let request = reqwest::Request::new(reqwest::Method::POST, parse("https://example.com/orders"));
-        let (name, attributes) = request_attributes(&request);
+        let (name, attributes) = request_attributes(&request, &KnownMethods::default());
         assert_eq!(name, "POST");
         let value = |key: &str| attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
         assert_eq!(value("http.request.method"), Some(Value::from("POST")));

@@ -2,11 +2,13 @@
 //! and an extension trait for builders made by a plain `reqwest::Client`.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Body, Version};
 
+use super::config::ClientConfig;
 use super::send;
 
 /// A request being built by [`Client`](super::Client); [`send`](Self::send) traces it.
@@ -17,16 +19,17 @@ use super::send;
 #[must_use = "a request does nothing until it is sent"]
 pub struct RequestBuilder {
     inner: reqwest::RequestBuilder,
+    config: Arc<ClientConfig>,
 }
 
 impl RequestBuilder {
-    pub(crate) fn new(inner: reqwest::RequestBuilder) -> Self {
-        Self { inner }
+    pub(crate) fn new(inner: reqwest::RequestBuilder, config: Arc<ClientConfig>) -> Self {
+        Self { inner, config }
     }
 
     /// Applies any `reqwest::RequestBuilder` method: `.with(|request| request.json(&item))`.
     pub fn with(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
-        Self { inner: f(self.inner) }
+        Self { inner: f(self.inner), config: self.config }
     }
 
     /// Adds a header.
@@ -62,7 +65,8 @@ impl RequestBuilder {
 
     /// Sends the request with a CLIENT span and the trace context in its headers.
     pub async fn send(self) -> reqwest::Result<reqwest::Response> {
-        self.inner.send_traced().await
+        let (client, request) = self.inner.build_split();
+        send::execute(&client, &self.config, request?).await
     }
 }
 
@@ -75,6 +79,6 @@ pub trait RequestBuilderExt {
 impl RequestBuilderExt for reqwest::RequestBuilder {
     async fn send_traced(self) -> reqwest::Result<reqwest::Response> {
         let (client, request) = self.build_split();
-        send::execute(&client, request?).await
+        send::execute(&client, &ClientConfig::installed(), request?).await
     }
 }

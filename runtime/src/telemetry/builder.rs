@@ -17,6 +17,7 @@ use super::providers::{self, AddProcessor, Plan};
 use super::settings::{
     BatchSettings, ConsoleFormat, ExporterKind, LevelFilter, PropagatorKind, Protocol, SamplerKind, Settings,
 };
+use crate::http_settings::HttpSettings;
 use crate::SharedSampler;
 
 /// Entry point of the builder: `traced::Telemetry::builder()`.
@@ -168,6 +169,12 @@ impl TelemetryBuilder {
         self.set(move |s| s.propagators = kinds)
     }
 
+    /// The HTTP instrumentation's settings (`OTEL_INSTRUMENTATION_HTTP_*`, `OTEL_RUST_*EXCLUDED_URLS`):
+    /// what `TracedLayer::new()` and `client::Client::new()` use after `init()`.
+    pub fn http_settings(self, http: HttpSettings) -> Self {
+        self.set(move |s| s.http = http)
+    }
+
     /// How console exporters print (`TRACED_CONSOLE_FORMAT`).
     pub fn console_format(self, format: ConsoleFormat) -> Self {
         self.set(move |s| s.console_format = format)
@@ -234,6 +241,7 @@ impl TelemetryBuilder {
         let claim = guard::claim()?;
         crate::privacy::keys::install(crate::privacy::keys::SensitiveKeys::with_extra(&settings.redacted_query_keys));
         limits::set_log_value_length(settings.log_attribute_value_length);
+        crate::http_settings::install(settings.http.clone());
         if settings.disabled {
             return Ok(TelemetryGuard::disabled(claim));
         }

@@ -12,13 +12,9 @@ use std::time::Duration;
 pub use tracing::level_filters::LevelFilter;
 
 use super::error::InvalidSetting;
-
-/// Reads one variable for other modules of the crate (e.g. the axum layer's excluded URLs).
-/// Empty and non-UTF-8 values count as unset.
-#[cfg_attr(not(feature = "axum"), allow(dead_code))]
-pub(crate) fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
-}
+use crate::http_settings::{
+    ExcludedUrls, HeaderPatterns, HttpSettings, PatternError, EXCLUDED_URLS_ENV, GENERIC_EXCLUDED_URLS_ENV,
+};
 
 /// Where spans, metrics or logs go (`OTEL_TRACES_EXPORTER` and siblings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,16 +259,14 @@ pub struct Settings {
     /// `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`: the longest
     /// string in a log record (body and attributes), in characters; `None` means only the byte cap.
     pub log_attribute_value_length: Option<usize>,
+    /// The HTTP instrumentation: known methods, excluded URLs, captured headers.
+    pub http: HttpSettings,
 }
 
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, InvalidSetting> {
-        let vars: HashMap<String, String> = std::env::vars_os()
-            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
-            .filter(|(name, _)| name.starts_with("OTEL_") || name.starts_with("TRACED_"))
-            .collect();
-        Self::from_vars(&vars)
+        Self::from_vars(&env_vars())
     }
 
     /// Reads settings from a map of variables: the pure core of [`Settings::from_env`].
@@ -312,6 +306,7 @@ impl Settings {
             log_level: log_level(vars)?,
             redacted_query_keys: redacted_query_keys(vars),
             log_attribute_value_length: log_attribute_value_length(vars)?,
+            http: http(vars)?,
         })
     }
 }
@@ -339,6 +334,21 @@ impl Default for Settings {
             Err(error) => unreachable!("the defaults are valid: {error}"),
         }
     }
+}
+
+/// The process's `OTEL_*` and `TRACED_*` variables (others are never read).
+fn env_vars() -> HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .filter(|(name, _)| name.starts_with("OTEL_") || name.starts_with("TRACED_"))
+        .collect()
+}
+
+/// The HTTP instrumentation's settings of the process environment, for a layer or client built
+/// before `traced::init()` (which installs its own).
+#[cfg_attr(not(any(feature = "axum", feature = "reqwest")), allow(dead_code))]
+pub(crate) fn http_from_env() -> Result<HttpSettings, InvalidSetting> {
+    http(&Vars(&env_vars()))
 }
 
 /// Lookup in the variable map; empty values count as unset.
@@ -746,6 +756,68 @@ fn log_attribute_value_length(vars: &Vars<'_>) -> Result<Option<usize>, InvalidS
         Some((name, _)) => vars.integer(name, usize::MAX).map(Some),
         None => Ok(None),
     }
+}
+
+/// The HTTP instrumentation (`OTEL_INSTRUMENTATION_HTTP_*`, `OTEL_RUST_*EXCLUDED_URLS`).
+fn http(vars: &Vars<'_>) -> Result<HttpSettings, InvalidSetting> {
+    const CAPTURE: &str = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_";
+    let headers = |suffix: &str| header_patterns(vars, &format!("{CAPTURE}{suffix}"));
+    Ok(HttpSettings {
+        known_methods: known_methods(vars)?,
+        excluded_urls: excluded_urls(vars)?,
+        server_request_headers: headers("SERVER_REQUEST")?,
+        server_response_headers: headers("SERVER_RESPONSE")?,
+        client_request_headers: headers("CLIENT_REQUEST")?,
+        client_response_headers: headers("CLIENT_RESPONSE")?,
+        sanitize_headers: headers("SANITIZE_FIELDS")?,
+    })
+}
+
+/// `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`: a case-sensitive list that replaces the conventions' one.
+fn known_methods(vars: &Vars<'_>) -> Result<Option<Vec<String>>, InvalidSetting> {
+    const NAME: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
+    let Some(list) = vars.get(NAME) else { return Ok(None) };
+    let mut methods: Vec<String> = Vec::new();
+    for method in list.split(',').map(str::trim).filter(|method| !method.is_empty()) {
+        if http::Method::from_bytes(method.as_bytes()).is_err() {
+            return Err(InvalidSetting::new(
+                NAME,
+                list,
+                format!("a comma-separated list of HTTP method names (`{method}` is not one)"),
+            ));
+        }
+        if !methods.iter().any(|known| known == method) {
+            methods.push(method.to_owned());
+        }
+    }
+    Ok(Some(methods))
+}
+
+/// A regular expression of a list that does not compile, as an invalid setting.
+fn invalid_pattern(name: &str, list: &str, error: &PatternError) -> InvalidSetting {
+    InvalidSetting::new(
+        name,
+        list,
+        format!(
+            "a comma-separated list of regular expressions (`{}` is not one: {})",
+            error.pattern(),
+            error.reason().lines().last().unwrap_or_default().trim()
+        ),
+    )
+}
+
+/// `OTEL_RUST_AXUM_EXCLUDED_URLS`, else `OTEL_RUST_EXCLUDED_URLS`.
+fn excluded_urls(vars: &Vars<'_>) -> Result<ExcludedUrls, InvalidSetting> {
+    let Some((name, list)) = vars.first(&[EXCLUDED_URLS_ENV, GENERIC_EXCLUDED_URLS_ENV]) else {
+        return Ok(ExcludedUrls::none());
+    };
+    ExcludedUrls::parse_named(list, name).map_err(|error| invalid_pattern(name, list, &error))
+}
+
+/// One `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*` list of header names or regular expressions.
+fn header_patterns(vars: &Vars<'_>, name: &str) -> Result<HeaderPatterns, InvalidSetting> {
+    let Some(list) = vars.get(name) else { return Ok(HeaderPatterns::default()) };
+    HeaderPatterns::parse_named(list, name).map_err(|error| invalid_pattern(name, list, &error))
 }
 
 #[cfg(test)]

@@ -404,3 +404,76 @@ fn log_value_length_limit_falls_back_to_the_general_one() {
         "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT"
     );
 }
+
+#[test]
+fn http_settings_default_to_nothing_excluded_or_captured() {
+    let http = Settings::default().http;
+    assert_eq!(http, HttpSettings::default());
+    assert_eq!(http.known_methods, None, "the conventions' list");
+    assert!(http.excluded_urls.is_empty());
+    for patterns in [&http.server_request_headers, &http.client_response_headers, &http.sanitize_headers] {
+        assert!(patterns.is_empty());
+    }
+}
+
+#[test]
+fn known_methods_replace_the_list_and_must_be_method_names() {
+    let s = settings(&[("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", " GET,PURGE,, GET ")]);
+    assert_eq!(s.http.known_methods, Some(vec!["GET".to_owned(), "PURGE".to_owned()]));
+    let e = error(&[("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET,BAD METHOD")]);
+    assert_eq!(e.variable, "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS");
+    assert!(e.expected.contains("`BAD METHOD` is not one"), "{e}");
+}
+
+#[test]
+fn the_layers_excluded_urls_win_over_the_generic_ones() {
+    let s = settings(&[("OTEL_RUST_AXUM_EXCLUDED_URLS", "health, ping"), ("OTEL_RUST_EXCLUDED_URLS", "items")]);
+    assert!(s.http.excluded_urls.is_excluded("/health") && s.http.excluded_urls.is_excluded("/ping"));
+    assert!(!s.http.excluded_urls.is_excluded("/items/{id}"));
+    let s = settings(&[("OTEL_RUST_AXUM_EXCLUDED_URLS", " "), ("OTEL_RUST_EXCLUDED_URLS", "items")]);
+    assert!(s.http.excluded_urls.is_excluded("/items/{id}"), "a blank variable counts as unset");
+}
+
+#[test]
+fn a_bad_regex_names_the_variable_the_value_and_the_entry() {
+    for name in [
+        "OTEL_RUST_AXUM_EXCLUDED_URLS",
+        "OTEL_RUST_EXCLUDED_URLS",
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE",
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST",
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE",
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS",
+    ] {
+        let e = error(&[(name, "ok, x-(")]);
+        assert_eq!((e.variable.as_str(), e.value.as_str()), (name, "ok, x-("));
+        assert_eq!(
+            e.expected,
+            "a comma-separated list of regular expressions (`x-(` is not one: error: unclosed group)"
+        );
+    }
+}
+
+#[test]
+fn capture_lists_are_case_insensitive_names_or_whole_name_regexes() {
+    let s = settings(&[
+        ("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "X-Request-Id,x-tenant-.*"),
+        ("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE", "content-type"),
+        ("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST", "x-client"),
+        ("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE", "server"),
+        ("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS", ".*session.*"),
+    ]);
+    let http = &s.http;
+    assert!(http.server_request_headers.matches("x-request-id") && http.server_request_headers.matches("X-TENANT-A"));
+    assert!(!http.server_request_headers.matches("x-request"));
+    assert!(http.server_response_headers.matches("Content-Type"));
+    assert!(http.client_request_headers.matches("x-client") && http.client_response_headers.matches("server"));
+    assert!(http.sanitize_headers.matches("X-Session-Id"));
+}
+
+#[test]
+fn a_disabled_sdk_ignores_bad_http_settings_too() {
+    let s = settings(&[("OTEL_SDK_DISABLED", "true"), ("OTEL_RUST_AXUM_EXCLUDED_URLS", "(")]);
+    assert!(s.disabled);
+    assert!(s.http.excluded_urls.is_empty());
+}
