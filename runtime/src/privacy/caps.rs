@@ -19,7 +19,6 @@ pub(crate) const CLIENT_ADDRESS: usize = 255;
 /// `http.request.method_original` of a method the conventions do not know.
 pub(crate) const METHOD_ORIGINAL: usize = 64;
 /// Each captured header value (`http.request.header.<name>`, `http.response.header.<name>`).
-#[allow(dead_code, reason = "the header capture of issue 9 point 4 lands on another branch")]
 pub(crate) const HEADER_VALUE: usize = 1024;
 /// `exception.message`.
 pub(crate) const EXCEPTION_MESSAGE: usize = 8 * 1024;
