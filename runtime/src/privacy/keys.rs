@@ -183,6 +183,20 @@ mod tests {
     }
 
     #[test]
+    fn the_installed_list_is_seen_by_every_thread() {
+        // The only test that installs a list: the others pass theirs explicitly.
+        let configured = |key: &'static str| move || with_current(|keys| keys.matches(key));
+        install(SensitiveKeys::with_extra(["traced_unit_test_key"]));
+        assert!(configured("Traced_Unit_Test_Key")());
+        assert!(std::thread::spawn(configured("traced_unit_test_key")).join().expect("the thread ran"));
+        install(SensitiveKeys::with_extra(["traced_other_test_key"]));
+        assert!(!configured("traced_unit_test_key")(), "a new list replaces the cached one");
+        assert!(configured("traced_other_test_key")() && configured("sig")());
+        install(SensitiveKeys::default());
+        assert!(!configured("traced_other_test_key")());
+    }
+
+    #[test]
     fn invalid_escapes_stay_literal() {
         let mut bytes = DecodedBytes::new("a%2x%41%");
         assert_eq!(std::iter::from_fn(|| bytes.next()).collect::<Vec<_>>(), b"a%2xA%");
