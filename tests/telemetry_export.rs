@@ -70,8 +70,8 @@ fn child_scenario() {
         other => panic!("unknown scenario {other}"),
     }
     // What the guard counted while the process ran (queue-full drops are known at once).
-    let (spans, logs) = (_telemetry.dropped_spans(), _telemetry.dropped_log_records());
-    println!("dropped so far: spans {} log records {}", spans.queue_full, logs.queue_full);
+    let (spans, logs) = (_telemetry.spans(), _telemetry.log_records());
+    println!("dropped so far: spans {} log records {}", spans.dropped.queue_full, logs.dropped.queue_full);
 }
 
 fn base_vars(receiver: &Receiver) -> Vec<(&'static str, String)> {
@@ -259,9 +259,25 @@ fn a_slow_collector_neither_blocks_nor_crashes_and_warns_once() {
     collector_trouble(base_vars(&receiver));
 }
 
+/// The terms of a signal's line in the shutdown summary (`traced: spans: 10 ended = 8 exported + ...`):
+/// ended, exported, unconfirmed, pending, dropped, then dropped by cause (queue full, rejected,
+/// failed, shutdown deadline, after shutdown).
+fn summary_terms(stderr: &str, signal: &str) -> Vec<u64> {
+    let prefix = format!("traced: {signal}: ");
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("a summary line for {signal}:\n{stderr}"));
+    line[prefix.len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|number| !number.is_empty())
+        .map(|number| number.parse().expect("a count"))
+        .collect()
+}
+
 /// Runs `scenario` (2000 spans or records) against a collector that answers after 3s while exports
 /// give up after 300ms, so a queue of 8 fills at once; checks the one warning naming `queue` and that
-/// the shutdown summary accounts for all 2000 `items`.
+/// the shutdown summary accounts for all 2000 `items`, term by term.
 fn full_queue_against_a_slow_collector(scenario: &str, queue: &str, items: &str, extra: &[(&'static str, &str)]) {
     let options = ReceiverOptions { response_delay: Some(Duration::from_secs(3)), ..ReceiverOptions::default() };
     let receiver = Receiver::start_blocking(Transport::Grpc, options);
@@ -271,12 +287,15 @@ fn full_queue_against_a_slow_collector(scenario: &str, queue: &str, items: &str,
     let stderr = String::from_utf8_lossy(&output.stderr);
     let warning = format!("traced: the otlp {queue} is full");
     assert_eq!(stderr.lines().filter(|line| line.starts_with(&warning)).count(), 1, "{stderr}");
-    let summary = format!("traced: 2000 {items} were not exported by the otlp exporter: ");
-    let summary = stderr
-        .lines()
-        .find(|line| line.starts_with(&summary))
-        .unwrap_or_else(|| panic!("every one is accounted for in the shutdown summary:\n{stderr}"));
-    assert!(!summary.contains(": 0 dropped with the queue full"), "{summary}");
+    let terms = summary_terms(&stderr, items);
+    let [ended, exported, unconfirmed, pending, dropped, queue_full, rejected, failed, deadline, after] = terms[..]
+    else {
+        panic!("ten terms: {terms:?}\n{stderr}")
+    };
+    assert_eq!(ended, 2000, "{stderr}");
+    assert_eq!(ended, exported + unconfirmed + pending + dropped, "{stderr}");
+    assert_eq!(dropped, queue_full + rejected + failed + deadline + after, "{stderr}");
+    assert!(queue_full > 0, "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let counted = stdout
         .split(&format!("{items} "))

@@ -73,7 +73,10 @@ pub use errors::{ErrorBacktrace, PublicError};
 #[cfg(feature = "axum")]
 pub use http_error::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
 pub use sampling::SharedSampler;
-pub use telemetry::{init, processors, InitError, Telemetry, TelemetryGuard};
+pub use telemetry::{
+    init, processors, Dropped, ExportReport, ExporterAccounting, InitError, ShutdownError, SignalAccounting, Telemetry,
+    TelemetryGuard,
+};
 /// Records the `Err` of a function on the current span and, for axum handlers, answers it with the
 /// JSON error response.
 ///

@@ -3,6 +3,7 @@
 //! [`TelemetryBuilder::ignore_environment`] is called).
 
 use std::io::Write;
+use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::{ShouldSample, SpanProcessor};
@@ -163,6 +164,13 @@ impl TelemetryBuilder {
         self.set(move |s| s.log_batch = batch)
     }
 
+    /// One deadline for flushing every signal at shutdown, all in parallel (`TRACED_SHUTDOWN_TIMEOUT`,
+    /// default 5 s; 1 ms to 10 min). Keep it well inside the time the platform grants a stopping
+    /// process: Kubernetes sends SIGKILL 30 s (`terminationGracePeriodSeconds`) after SIGTERM.
+    pub fn shutdown_timeout(self, timeout: Duration) -> Self {
+        self.set(move |s| s.shutdown_timeout = timeout)
+    }
+
     /// Propagators (`OTEL_PROPAGATORS`).
     pub fn propagators(self, kinds: impl IntoIterator<Item = PropagatorKind>) -> Self {
         let kinds: Vec<_> = kinds.into_iter().collect();
@@ -269,8 +277,6 @@ impl TelemetryBuilder {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn settings(builder: TelemetryBuilder) -> Settings {

@@ -62,16 +62,23 @@ impl InvalidSetting {
     }
 }
 
-/// Some provider did not flush or shut down cleanly (e.g. the collector stayed unreachable).
+/// Some signal did not flush or shut down within the deadline (or a span processor of your own
+/// failed). What became of every item is in [`ShutdownError::report`] either way.
 #[derive(Debug)]
 pub struct ShutdownError {
     pub(crate) failures: Vec<(&'static str, opentelemetry_sdk::error::OTelSdkError)>,
+    pub(crate) report: Box<crate::ExportReport>,
 }
 
 impl ShutdownError {
-    /// Each signal that failed (`traces`, `metrics`, `logs`) with the SDK's reason.
+    /// Each signal that failed (`traces`, `metrics`, `logs`) with the reason.
     pub fn failures(&self) -> &[(&'static str, opentelemetry_sdk::error::OTelSdkError)] {
         &self.failures
+    }
+
+    /// What became of every span, log record and metric export (for a flush: so far).
+    pub fn report(&self) -> &crate::ExportReport {
+        &self.report
     }
 }
 

@@ -1,14 +1,12 @@
-//! A small tokio runtime owned by the guard, for exporters that need one (tonic).
+//! A small tokio runtime owned by the guard: the export pipeline's workers run on it, and exporters
+//! are polled inside it (tonic needs its reactor).
 //!
-//! The SDK's batch span processor, periodic metric reader and batch log processor each run on a
-//! plain thread and drive the exporter with `futures_executor::block_on`. A tonic exporter polled
-//! there finds no reactor: building the channel panics and every export fails. Building the
-//! exporter inside this runtime and entering it on every poll of an export fixes both, whatever
-//! the application runs (`#[tokio::main]`, `current_thread`, or no runtime at all). The runtime has
-//! its own worker thread, so `shutdown()` from inside a `current_thread` runtime cannot deadlock.
-
-// Only gRPC exporters need it.
-#![cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
+//! The SDK's periodic metric reader runs on a plain thread and drives the exporter with
+//! `futures_executor::block_on`. A tonic exporter polled there finds no reactor: building the channel
+//! panics and every export fails. Building the exporter inside this runtime and entering it on every
+//! poll of an export fixes both, whatever the application runs (`#[tokio::main]`, `current_thread`,
+//! or no runtime at all). The runtime has its own worker thread, so `shutdown()` from inside a
+//! `current_thread` runtime cannot deadlock.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,13 +52,15 @@ impl Drop for ExportRuntime {
     }
 }
 
-/// An exporter whose every call runs with `handle` entered.
+/// An exporter whose every call runs with `handle` entered (gRPC exporters only).
+#[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct InRuntime<E> {
     handle: Handle,
     inner: Arc<E>,
 }
 
+#[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
 impl<E> InRuntime<E> {
     /// Builds the exporter inside the runtime (tonic spawns its connection task at build time).
     pub(crate) fn build<Err>(handle: Handle, build: impl FnOnce() -> Result<E, Err>) -> Result<Self, Err> {
@@ -77,9 +77,37 @@ impl<E> InRuntime<E> {
     }
 }
 
+/// Runs `future` to completion on this (plain or blocking-pool) thread with `handle` entered, parking
+/// between wake-ups, as the SDK's own threads do. Unlike `Handle::block_on` it does not mark the thread
+/// as running async code, so an exporter that blocks inside (the blocking reqwest client builds and
+/// drops a runtime of its own) may.
+pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let _entered = handle.enter();
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+/// `future`, polled with `handle` entered.
+pub(crate) fn in_runtime<F: Future>(handle: Handle, future: F) -> Entered<F> {
+    Entered { handle, inner: future }
+}
+
 pin_project_lite::pin_project! {
     /// Enters the runtime around each poll, so timers and I/O the exporter creates find their driver.
-    struct Entered<F> {
+    pub(crate) struct Entered<F> {
         handle: Handle,
         #[pin]
         inner: F,
@@ -96,6 +124,7 @@ impl<F: Future> Future for Entered<F> {
     }
 }
 
+#[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
 impl<E> InRuntime<E> {
     fn run<'a, F: Future + 'a>(&'a self, future: impl FnOnce(&'a E) -> F) -> Entered<F> {
         let inner = self.entered(future);
@@ -177,28 +206,28 @@ mod tests {
         let runtime = ExportRuntime::start().expect("runtime starts");
         let handle = runtime.handle().expect("runtime is running");
         let exporter = InRuntime::build(handle, || Ok::<_, ()>(NeedsReactor)).expect("exporter builds");
-        let result = std::thread::spawn(move || futures_executor_block_on(exporter.export(Vec::new())))
+        let other_runtime = ExportRuntime::start().expect("a second runtime");
+        let other = other_runtime.handle().expect("running");
+        // Polled on a plain thread with an unrelated runtime entered: the exporter enters its own.
+        let result = std::thread::spawn(move || block_on(&other, exporter.export(Vec::new())))
             .join()
             .expect("export thread does not panic");
         assert!(result.is_ok());
     }
 
-    /// What the SDK's processor threads do: poll on a plain thread, parking between wake-ups.
-    fn futures_executor_block_on<F: Future>(future: F) -> F::Output {
-        struct Unpark(std::thread::Thread);
-        impl std::task::Wake for Unpark {
-            fn wake(self: Arc<Self>) {
-                self.0.unpark();
-            }
-        }
-        let waker = Arc::new(Unpark(std::thread::current())).into();
-        let mut cx = Context::from_waker(&waker);
-        let mut future = std::pin::pin!(future);
-        loop {
-            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                return output;
-            }
-            std::thread::park();
-        }
+    #[test]
+    fn an_export_may_build_and_drop_a_runtime_on_a_blocking_thread() {
+        // What the blocking reqwest client does on every request in debug builds.
+        let runtime = ExportRuntime::start().expect("runtime starts");
+        let handle = runtime.handle().expect("runtime is running");
+        let inner = handle.clone();
+        let blocking = handle.spawn_blocking(move || {
+            block_on(&inner, async {
+                drop(tokio::runtime::Builder::new_current_thread().build().expect("a runtime of its own"));
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            })
+        });
+        let joined = std::thread::spawn(move || block_on(&handle, blocking)).join().expect("no panic");
+        assert!(joined.is_ok(), "the blocking task did not panic");
     }
 }

@@ -1,21 +1,24 @@
 //! The value `traced::init()` returns: while it lives, telemetry is installed; when it drops (or
-//! [`TelemetryGuard::shutdown`] is called) every provider flushes and shuts down, so a short-lived
-//! process loses no span, and `#[traced]` goes back to the (now no-op) global provider.
+//! [`TelemetryGuard::shutdown`] is called) every signal flushes and shuts down in parallel under one
+//! deadline, so a short-lived process loses no span (and says what it lost when the collector did
+//! not keep up), and `#[traced]` goes back to the (now no-op) global provider.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use opentelemetry::global;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::error::{InitError, ShutdownError};
-use super::export_queue::{Dropped, QueueStats};
 use super::logs;
+use super::pipeline::accounting::SignalAccounting;
+use super::pipeline::deadline::{after, COUNTING_GRACE};
+use super::pipeline::report::ExportReport;
 use super::providers::Providers;
 use crate::backend;
 
@@ -88,39 +91,70 @@ impl TelemetryGuard {
         logs::layer(self.logger_provider())
     }
 
-    /// Spans the span exporters did not deliver so far (queue full, failed exports), summed over
-    /// exporters; zero when the SDK is disabled. A warning on stderr announces the first queue-full
-    /// drop, and shutdown prints the totals.
-    pub fn dropped_spans(&self) -> Dropped {
-        self.providers.as_ref().map(|providers| total(&providers.span_queues)).unwrap_or_default()
+    /// What became of the sampled spans so far, summed over the span exporters (zero when the SDK is
+    /// disabled): `ended = exported + unconfirmed + pending + dropped`. A warning on stderr announces
+    /// the first queue-full drop; shutdown prints every term when anything was not exported.
+    pub fn spans(&self) -> SignalAccounting {
+        self.report().spans
     }
 
-    /// Log records the log exporters did not deliver so far, as [`TelemetryGuard::dropped_spans`].
-    pub fn dropped_log_records(&self) -> Dropped {
-        self.providers.as_ref().map(|providers| total(&providers.log_queues)).unwrap_or_default()
+    /// What became of the log records so far, as [`TelemetryGuard::spans`].
+    pub fn log_records(&self) -> SignalAccounting {
+        self.report().log_records
     }
 
-    /// Exports everything buffered so far, e.g. before a serverless function returns.
+    /// What became of the metric exports so far (one per periodic collection), as
+    /// [`TelemetryGuard::spans`].
+    pub fn metric_exports(&self) -> SignalAccounting {
+        self.report().metric_exports
+    }
+
+    /// Every signal's figures so far, and each exporter's.
+    pub fn report(&self) -> ExportReport {
+        self.providers.as_ref().map(|providers| providers.pipeline.report()).unwrap_or_default()
+    }
+
+    /// Exports everything queued so far, e.g. before a serverless function returns; waits at most the
+    /// shutdown deadline (`TRACED_SHUTDOWN_TIMEOUT`), all signals in parallel.
     pub fn force_flush(&self) -> Result<(), ShutdownError> {
         let Some(providers) = &self.providers else { return Ok(()) };
-        collect([
-            ("traces", Some(providers.tracer.force_flush())),
-            ("metrics", providers.meter.as_ref().map(SdkMeterProvider::force_flush)),
-            ("logs", providers.logger.as_ref().map(SdkLoggerProvider::force_flush)),
-        ])
+        let pipeline = &providers.pipeline;
+        let deadline = after(pipeline.shutdown_timeout());
+        let flushes = pipeline.begin_flush(deadline);
+        let tracer = providers.tracer.clone();
+        let mut jobs: Vec<Job> = vec![("traces", Box::new(move || tracer.force_flush()))];
+        if let Some(meter) = providers.meter.clone() {
+            jobs.push(("metrics", Box::new(move || meter.force_flush())));
+        }
+        if let Some(logger) = providers.logger.clone() {
+            jobs.push(("logs", Box::new(move || logger.force_flush())));
+        }
+        let mut failures = in_parallel(jobs, deadline);
+        if !flushes.iter().all(|flush| flush.wait_until(deadline)) && failures.is_empty() {
+            failures.push(("traces and logs", OTelSdkError::Timeout(pipeline.shutdown_timeout())));
+        }
+        pipeline.end_flush();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(ShutdownError { failures, report: Box::new(pipeline.report()) })
+        }
     }
 
-    /// Flushes and shuts down every provider, reporting what failed. Dropping the guard does the
-    /// same and ignores failures; dropped on a `current_thread` runtime, it blocks that runtime for
-    /// at most 2 s and a helper thread finishes the exports, so a collector running on that runtime
-    /// (a test's in-process receiver) can still answer them.
-    pub fn shutdown(mut self) -> Result<(), ShutdownError> {
+    /// Flushes and shuts down every signal in parallel under one deadline (`TRACED_SHUTDOWN_TIMEOUT`,
+    /// default 5 s): each queue is drained batch after batch, what the deadline cuts is counted. Returns
+    /// what became of every item, also printed on stderr when anything was not exported; an error
+    /// when a signal did not finish in time. Dropping the guard does the same and ignores the result;
+    /// dropped on a `current_thread` runtime, it blocks that runtime for at most 2 s and a helper
+    /// thread finishes the exports, so a collector running on that runtime (a test's in-process
+    /// receiver) can still answer them.
+    pub fn shutdown(mut self) -> Result<ExportReport, ShutdownError> {
         self.shutdown_in_place()
     }
 
-    fn shutdown_in_place(&mut self) -> Result<(), ShutdownError> {
-        let Some(claim) = self.claim.take() else { return Ok(()) };
-        let result = self.uninstall().map_or(Ok(()), shut_down);
+    fn shutdown_in_place(&mut self) -> Result<ExportReport, ShutdownError> {
+        let Some(claim) = self.claim.take() else { return Ok(ExportReport::default()) };
+        let result = self.uninstall().map_or(Ok(ExportReport::default()), shut_down);
         drop(claim);
         result
     }
@@ -153,16 +187,71 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Flushes and shuts down every provider; the gRPC runtime goes last, as the final exports run on it.
-fn shut_down(providers: Providers) -> Result<(), ShutdownError> {
-    let Providers { tracer, meter, logger, runtime, .. } = providers;
-    let result = collect([
-        ("traces", Some(tracer.shutdown())),
-        ("metrics", meter.as_ref().map(SdkMeterProvider::shutdown)),
-        ("logs", logger.as_ref().map(SdkLoggerProvider::shutdown)),
-    ]);
+/// One signal's flush or shutdown, run beside the others.
+type Job = (&'static str, Box<dyn FnOnce() -> OTelSdkResult + Send>);
+
+/// Runs `jobs` on threads of their own, waiting for them until `deadline` (plus the time the workers
+/// need to count what it cut); returns the failures, a job still running counting as timed out.
+fn in_parallel(jobs: Vec<Job>, deadline: Instant) -> Vec<(&'static str, OTelSdkError)> {
+    let (finished, results) = mpsc::channel();
+    let mut running = Vec::new();
+    for (signal, job) in jobs {
+        let finished = finished.clone();
+        let spawned = std::thread::Builder::new().name(format!("traced-{signal}")).spawn(move || {
+            let _ = finished.send((signal, job()));
+        });
+        if spawned.is_ok() {
+            running.push(signal);
+        }
+        // Without a thread, the job was dropped unrun: its pipeline still stops by the deadline.
+    }
+    drop(finished);
+    let until = deadline + COUNTING_GRACE;
+    let mut failures = Vec::new();
+    while !running.is_empty() {
+        let left = until.saturating_duration_since(Instant::now());
+        match results.recv_timeout(left) {
+            Ok((signal, result)) => {
+                running.retain(|running| *running != signal);
+                if let Err(error) = result {
+                    failures.push((signal, error));
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    failures.extend(running.into_iter().map(|signal| (signal, OTelSdkError::Timeout(timeout))));
+    failures
+}
+
+/// Shuts every signal down in parallel under one deadline; the export runtime goes last, as the
+/// final exports run on it. Prints the summary when anything was not exported.
+pub(crate) fn shut_down(providers: Providers) -> Result<ExportReport, ShutdownError> {
+    let Providers { tracer, meter, logger, pipeline, runtime, .. } = providers;
+    let deadline = after(pipeline.shutdown_timeout());
+    // Every queue starts draining now, before the providers ask their processors one by one.
+    pipeline.begin_shutdown(deadline);
+    let mut jobs: Vec<Job> = vec![("traces", Box::new(move || tracer.shutdown()))];
+    if let Some(meter) = meter {
+        jobs.push(("metrics", Box::new(move || meter.shutdown())));
+    }
+    if let Some(logger) = logger {
+        jobs.push(("logs", Box::new(move || logger.shutdown())));
+    }
+    let failures = in_parallel(jobs, deadline);
+    pipeline.metrics_stopped();
+    pipeline.wait_stopped(deadline + COUNTING_GRACE);
+    let report = pipeline.report();
+    if let Some(summary) = report.summary() {
+        eprintln!("{summary}");
+    }
     drop(runtime);
-    result
+    if failures.is_empty() {
+        Ok(report)
+    } else {
+        Err(ShutdownError { failures, report: Box::new(report) })
+    }
 }
 
 /// How long a guard dropped on a `current_thread` runtime waits for the final exports.
@@ -186,24 +275,5 @@ fn shut_down_beside_this_thread(providers: Providers) {
     // Without a helper, the providers were dropped with the closure, which shuts them down here.
     if helper.is_ok() {
         let _ = done.recv_timeout(CURRENT_THREAD_SHUTDOWN_WAIT);
-    }
-}
-
-fn total(queues: &[Arc<QueueStats>]) -> Dropped {
-    queues.iter().map(|queue| queue.dropped()).fold(Dropped::default(), |sum, dropped| sum + dropped)
-}
-
-fn collect(results: [(&'static str, Option<OTelSdkResult>); 3]) -> Result<(), ShutdownError> {
-    let failures: Vec<_> = results
-        .into_iter()
-        .filter_map(|(signal, result)| match result {
-            Some(Err(error)) => Some((signal, error)),
-            _ => None,
-        })
-        .collect();
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(ShutdownError { failures })
     }
 }

@@ -4,28 +4,25 @@
 //!
 //! Files, one job each: `settings` (environment -> plain data, the only reader of `std::env`),
 //! `builder` (code wins over the environment), `providers` (settings -> SDK providers), `otlp`
-//! (OTLP exporters), `export_runtime` (the runtime gRPC exports run on), `guard` (install and
+//! (OTLP exporters), `export_runtime` (the runtime the export pipeline runs on), `guard` (install and
 //! shutdown), `console` (human-readable exporters), `processors` (common attributes, redaction),
 //! `limits` (attribute value length), `b3` (B3 propagation), `logs` (`tracing` events -> logs or span
-//! events), `warn_once` (one warning when a collector fails), `export_queue`, `span_queue` and
-//! `log_queue` (the SDK batch processors with what they drop counted and reported).
+//! events), `warn_once` (one warning when a collector fails), `pipeline` (bounded queues, export
+//! workers, exact accounting, one shutdown deadline).
 
 mod b3;
 mod builder;
 mod console;
 mod error;
-mod export_queue;
 mod export_runtime;
 mod guard;
 mod limits;
-mod log_queue;
 mod logs;
 mod otlp;
 mod pipeline;
 pub mod processors;
 mod providers;
 pub mod settings;
-mod span_queue;
 mod warn_once;
 
 /// The OTLP exporters driven directly, for the end-to-end tests of `traced-tests` (not a public API).
@@ -35,8 +32,9 @@ pub use otlp::probe as otlp_probe;
 
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use error::{InitError, InvalidSetting, ShutdownError};
-pub use export_queue::Dropped;
 pub use guard::TelemetryGuard;
+pub use pipeline::accounting::{Dropped, SignalAccounting};
+pub use pipeline::report::{ExportReport, ExporterAccounting};
 pub use settings::{
     BatchSettings, Compression, ConsoleFormat, ExporterKind, OtlpSettings, PropagatorKind, Protocol, SamplerKind,
     Settings, SpanLimitSettings,

@@ -1,6 +1,11 @@
-//! Settings in, SDK providers out: resource, sampler, span limits, exporters, processors, propagators.
+//! Settings in, SDK providers out: resource, sampler, span limits, exporters, processors, propagators,
+//! and the export pipeline every exporter sits behind.
+//!
+//! The seam with the exporters: `otlp_span_exporter`, `otlp_log_exporter` and `otlp_metric_exporter`
+//! below return a `Box<dyn BatchExport<..>>` / `Box<dyn MetricExport>`, and `Pipeline::span_processor`,
+//! `log_processor` and `metric_exporter` take it; the pipeline does the rest (queue, batches,
+//! accounting, deadline).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
@@ -9,19 +14,22 @@ use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanLimits, SpanProcessor, TracerProviderBuilder};
+use opentelemetry_sdk::trace::{
+    Sampler, SdkTracerProvider, SpanData, SpanExporter as _, SpanLimits, SpanProcessor, TracerProviderBuilder,
+};
 use opentelemetry_sdk::Resource;
+use tokio::runtime::Handle;
 
 use super::b3::B3Propagator;
 use super::console::{ConsoleLogExporter, ConsoleMetricExporter, ConsoleOutput, ConsoleSpanExporter};
 use super::error::InitError;
-use super::export_queue::QueueStats;
 use super::export_runtime::ExportRuntime;
-use super::log_queue::LogQueue;
 use super::otlp;
+use super::pipeline::delivery::{BatchExport, LogItem, MetricExport};
+use super::pipeline::sdk_export::{SdkExport, SdkMetricExport};
+use super::pipeline::Pipeline;
 use super::processors::{RedactingProcessor, Redaction};
 use super::settings::{ExporterKind, OtlpSettings, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
-use super::span_queue::SpanQueue;
 use crate::SharedSampler;
 
 /// Adds one user span processor to the provider being built.
@@ -36,7 +44,7 @@ pub(crate) struct Plan {
     pub(crate) console: ConsoleOutput,
 }
 
-/// The assembled providers, and the runtime gRPC exporters run on (if any signal uses gRPC).
+/// The assembled providers, the export pipeline behind them and the runtime its workers run on.
 #[derive(Debug)]
 pub(crate) struct Providers {
     pub(crate) tracer: SdkTracerProvider,
@@ -44,18 +52,21 @@ pub(crate) struct Providers {
     pub(crate) sampler: SharedSampler,
     pub(crate) meter: Option<SdkMeterProvider>,
     pub(crate) logger: Option<SdkLoggerProvider>,
-    pub(crate) runtime: Option<ExportRuntime>,
-    /// One per span exporter: what each dropped.
-    pub(crate) span_queues: Vec<Arc<QueueStats>>,
-    /// One per log exporter: what each dropped.
-    pub(crate) log_queues: Vec<Arc<QueueStats>>,
+    /// Every queue and counted exporter, for the guard's report, flush and shutdown.
+    pub(crate) pipeline: Pipeline,
+    /// Dropped last: the final exports run on it.
+    pub(crate) runtime: ExportRuntime,
 }
 
 pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
     let settings = &plan.settings;
     let resource = resource(settings);
-    let mut runtime = None;
     let sampler = plan.sampler.unwrap_or_else(|| self::sampler(settings.sampler));
+    let runtime = ExportRuntime::start().map_err(InitError::Runtime)?;
+    let handle = runtime
+        .handle()
+        .ok_or_else(|| InitError::Runtime(std::io::Error::other("the exporter runtime is already shut down")))?;
+    let mut pipeline = Pipeline::new(handle.clone(), settings.shutdown_timeout);
 
     let mut traces = SdkTracerProvider::builder()
         .with_resource(resource.clone())
@@ -65,22 +76,20 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         traces = add(traces);
     }
     let value_length = settings.span_limits.attribute_value_length;
-    let queue = SpanQueue { batch: settings.batch };
-    let mut span_queues = Vec::new();
-    let mut log_queues = Vec::new();
     for kind in &settings.traces_exporters {
         traces = match kind {
             ExporterKind::Otlp => {
                 let otlp = with_deadline(&settings.otlp_traces, settings.batch.export_timeout);
-                let processor = otlp::span_processor(&otlp, &mut runtime, &queue)?;
-                span_queues.push(processor.stats());
+                let exporter = otlp_span_exporter(&otlp, &handle, &resource)?;
+                let processor = pipeline.span_processor("otlp", exporter, &settings.batch);
                 traces.with_span_processor(redacted(&plan.redaction, processor, value_length))
             }
             ExporterKind::Console => {
-                let exporter = ConsoleSpanExporter::new(settings.console_format, plan.console.clone());
+                // The tree view's processor half sees spans start, which the exporter cannot.
+                let mut exporter = ConsoleSpanExporter::new(settings.console_format, plan.console.clone());
+                exporter.set_resource(&resource);
                 let tracker = exporter.open_span_tracker();
-                let processor = queue.processor("console", exporter);
-                span_queues.push(processor.stats());
+                let processor = pipeline.span_processor("console", Box::new(SdkExport::new(exporter)), &settings.batch);
                 traces.with_span_processor(redacted(&plan.redaction, tracker.wrap(processor), value_length))
             }
         };
@@ -91,18 +100,10 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
     } else {
         let mut metrics = SdkMeterProvider::builder().with_resource(resource.clone());
         for kind in &settings.metrics_exporters {
-            metrics = match kind {
-                ExporterKind::Otlp => {
-                    let otlp = with_deadline(&settings.otlp_metrics, settings.metric_export_timeout);
-                    otlp::add_metric_reader(metrics, &otlp, &mut runtime, settings.metric_export_interval)?
-                }
-                ExporterKind::Console => {
-                    let exporter = ConsoleMetricExporter::new(plan.console.clone());
-                    metrics.with_reader(
-                        PeriodicReader::builder(exporter).with_interval(settings.metric_export_interval).build(),
-                    )
-                }
-            };
+            let exporter = metric_exporter(settings, *kind, &handle, &plan.console)?;
+            let counted = pipeline.metric_exporter(exporter_name(*kind), exporter, settings.metric_export_timeout);
+            metrics = metrics
+                .with_reader(PeriodicReader::builder(counted).with_interval(settings.metric_export_interval).build());
         }
         Some(metrics.build())
     };
@@ -110,28 +111,81 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
     let logger = if settings.logs_exporters.is_empty() {
         None
     } else {
-        let mut logs = SdkLoggerProvider::builder().with_resource(resource);
-        let queue = LogQueue { batch: settings.log_batch };
+        let mut logs = SdkLoggerProvider::builder().with_resource(resource.clone());
         for kind in &settings.logs_exporters {
-            let processor = match kind {
-                ExporterKind::Otlp => {
-                    let otlp = with_deadline(&settings.otlp_logs, settings.log_batch.export_timeout);
-                    otlp::log_processor(&otlp, &mut runtime, &queue)?
-                }
-                ExporterKind::Console => queue.processor("console", ConsoleLogExporter::new(plan.console.clone())),
-            };
-            log_queues.push(processor.stats());
-            logs = logs.with_log_processor(processor);
+            let exporter = log_exporter(settings, *kind, &handle, &resource, &plan.console)?;
+            logs = logs.with_log_processor(pipeline.log_processor(exporter_name(*kind), exporter, &settings.log_batch));
         }
         Some(logs.build())
     };
 
-    Ok(Providers { tracer: traces.build(), sampler, meter, logger, runtime, span_queues, log_queues })
+    Ok(Providers { tracer: traces.build(), sampler, meter, logger, pipeline, runtime })
 }
 
-/// The SDK's batch processors and periodic metric reader enforce no export deadline of their own: the
-/// exporter's timeout is the only one, so `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BLRP_EXPORT_TIMEOUT` and
-/// `OTEL_METRIC_EXPORT_TIMEOUT` cap it.
+fn exporter_name(kind: ExporterKind) -> &'static str {
+    match kind {
+        ExporterKind::Otlp => "otlp",
+        ExporterKind::Console => "console",
+    }
+}
+
+/// The log exporter of one `OTEL_LOGS_EXPORTER` kind.
+fn log_exporter(
+    settings: &Settings,
+    kind: ExporterKind,
+    runtime: &Handle,
+    resource: &Resource,
+    console: &ConsoleOutput,
+) -> Result<Box<dyn BatchExport<LogItem>>, InitError> {
+    match kind {
+        ExporterKind::Otlp => {
+            otlp_log_exporter(&with_deadline(&settings.otlp_logs, settings.log_batch.export_timeout), runtime, resource)
+        }
+        ExporterKind::Console => Ok(Box::new(SdkExport::new(ConsoleLogExporter::new(console.clone())))),
+    }
+}
+
+/// The metric exporter of one `OTEL_METRICS_EXPORTER` kind.
+fn metric_exporter(
+    settings: &Settings,
+    kind: ExporterKind,
+    runtime: &Handle,
+    console: &ConsoleOutput,
+) -> Result<Box<dyn MetricExport>, InitError> {
+    match kind {
+        ExporterKind::Otlp => {
+            otlp_metric_exporter(&with_deadline(&settings.otlp_metrics, settings.metric_export_timeout), runtime)
+        }
+        ExporterKind::Console => Ok(Box::new(SdkMetricExport(ConsoleMetricExporter::new(console.clone())))),
+    }
+}
+
+// The seam: the OTLP exporter of each signal, as the pipeline takes it. `runtime` is the export
+// runtime (exports are polled inside it); `resource` goes into every request.
+
+fn otlp_span_exporter(
+    settings: &OtlpSettings,
+    runtime: &Handle,
+    resource: &Resource,
+) -> Result<Box<dyn BatchExport<SpanData>>, InitError> {
+    otlp::sdk_span_exporter(settings, runtime, resource)
+}
+
+fn otlp_log_exporter(
+    settings: &OtlpSettings,
+    runtime: &Handle,
+    resource: &Resource,
+) -> Result<Box<dyn BatchExport<LogItem>>, InitError> {
+    otlp::sdk_log_exporter(settings, runtime, resource)
+}
+
+fn otlp_metric_exporter(settings: &OtlpSettings, runtime: &Handle) -> Result<Box<dyn MetricExport>, InitError> {
+    otlp::sdk_metric_exporter(settings, runtime)
+}
+
+/// The pipeline gives each export its deadline, but the `opentelemetry-otlp` exporters only know their
+/// own timeout: `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BLRP_EXPORT_TIMEOUT` and `OTEL_METRIC_EXPORT_TIMEOUT`
+/// cap it.
 fn with_deadline(otlp: &OtlpSettings, deadline: Duration) -> OtlpSettings {
     let mut capped = otlp.clone();
     capped.timeout = capped.timeout.min(deadline);
@@ -224,7 +278,6 @@ mod tests {
             ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "4"),
         ];
         let providers = build(plan(&vars, &captured)).expect("providers");
-        assert!(providers.runtime.is_none(), "no gRPC exporter, no runtime");
         assert!(providers.meter.is_none() && providers.logger.is_none());
         providers.tracer.tracer("t").in_span("work", |cx| {
             cx.span().set_attribute(KeyValue::new("note", "abcdefgh"));

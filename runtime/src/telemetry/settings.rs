@@ -261,6 +261,8 @@ pub struct Settings {
     pub log_attribute_value_length: Option<usize>,
     /// The HTTP instrumentation: known methods, excluded URLs, captured headers.
     pub http: HttpSettings,
+    /// `TRACED_SHUTDOWN_TIMEOUT` (default 5000 ms): one deadline for flushing every signal at shutdown.
+    pub shutdown_timeout: Duration,
 }
 
 impl Settings {
@@ -307,6 +309,7 @@ impl Settings {
             redacted_query_keys: redacted_query_keys(vars),
             log_attribute_value_length: log_attribute_value_length(vars)?,
             http: http(vars)?,
+            shutdown_timeout: vars.millis("TRACED_SHUTDOWN_TIMEOUT", 5_000)?,
         })
     }
 }

@@ -6,10 +6,16 @@
 //! pipeline's [`BatchExport`](super::pipeline::delivery::BatchExport) and
 //! [`MetricExport`](super::pipeline::delivery::MetricExport).
 //!
-//! Until the pipeline is wired, the SDK processors below still export through `opentelemetry-otlp`:
+//! Until they are swapped in (`providers::otlp_span_exporter` and siblings), the `sdk_*_exporter`
+//! functions below still export through `opentelemetry-otlp`, behind the same contract
+//! (`pipeline::sdk_export`: a batch is exported or failed as a whole, a timeout is unconfirmed):
 //! every value passed explicitly so the result is the one `settings.rs` computed. gRPC exporters are
-//! built and driven inside the guard's [`ExportRuntime`]; HTTP exporters use the blocking reqwest
-//! client. A protocol whose feature is off (`otlp-grpc`, `otlp-http`) is an error naming the feature.
+//! built and driven inside the guard's export runtime; HTTP exporters use the blocking reqwest client
+//! on the runtime's blocking threads. A protocol whose feature is off (`otlp-grpc`, `otlp-http`) is an
+//! error naming the feature.
+
+// Without either OTLP feature only the "enable the feature" error is left.
+#![cfg_attr(not(any(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_imports))]
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod classify;
@@ -34,15 +40,15 @@ mod warnings;
 #[cfg_attr(not(feature = "testing"), allow(unused_imports))] // wired when the pipeline lands
 pub(crate) use new_exporters::{log_exporter, metric_exporter, span_exporter};
 
-use std::time::Duration;
-
-use opentelemetry_sdk::metrics::MeterProviderBuilder;
+use opentelemetry_sdk::logs::LogExporter;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::Resource;
+use tokio::runtime::Handle;
 
 use super::error::{InitError, InvalidSetting};
-use super::export_runtime::ExportRuntime;
-use super::log_queue::{CountedLogBatch, LogQueue};
+use super::pipeline::delivery::{BatchExport, LogItem, MetricExport};
+use super::pipeline::sdk_export::{SdkExport, SdkMetricExport};
 use super::settings::{OtlpSettings, Protocol};
-use super::span_queue::{CountedBatch, SpanQueue};
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 fn build_error(signal: &'static str) -> impl FnOnce(opentelemetry_otlp::ExporterBuildError) -> InitError {
@@ -54,87 +60,87 @@ fn warn_once<E>(exporter: E, signal: &'static str, settings: &OtlpSettings) -> s
     super::warn_once::WarnOnce::new(exporter, signal, &settings.endpoint)
 }
 
-/// The (counted) batch span processor exporting over OTLP.
+/// The `opentelemetry-otlp` span exporter.
 #[cfg_attr(not(all(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_variables, dead_code))]
-pub(crate) fn span_processor(
+pub(crate) fn sdk_span_exporter(
     settings: &OtlpSettings,
-    runtime: &mut Option<ExportRuntime>,
-    queue: &SpanQueue,
-) -> Result<CountedBatch, InitError> {
+    runtime: &Handle,
+    resource: &Resource,
+) -> Result<Box<dyn BatchExport<SpanData>>, InitError> {
     const SIGNAL: &str = "traces";
+    fn boxed<E: SpanExporter + 'static>(mut exporter: E, resource: &Resource) -> Box<dyn BatchExport<SpanData>> {
+        exporter.set_resource(resource);
+        Box::new(SdkExport::new(exporter))
+    }
     match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
             let builder =
                 || grpc::configure(opentelemetry_otlp::SpanExporter::builder().with_tonic(), settings).build();
             let exporter = grpc::exporter(runtime, SIGNAL, builder)?;
-            Ok(queue.processor("otlp", warn_once(exporter, SIGNAL, settings)))
+            Ok(boxed(warn_once(exporter, SIGNAL, settings), resource))
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let builder = http::configure(opentelemetry_otlp::SpanExporter::builder().with_http(), settings);
             let exporter = builder.build().map_err(build_error(SIGNAL))?;
-            Ok(queue.processor("otlp", warn_once(exporter, SIGNAL, settings)))
+            Ok(boxed(warn_once(exporter, SIGNAL, settings), resource))
         }
         #[allow(unreachable_patterns)]
         unsupported => Err(missing_feature(unsupported)),
     }
 }
 
-/// The (counted) batch log processor exporting over OTLP.
+/// The `opentelemetry-otlp` log exporter.
 #[cfg_attr(not(all(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_variables, dead_code))]
-pub(crate) fn log_processor(
+pub(crate) fn sdk_log_exporter(
     settings: &OtlpSettings,
-    runtime: &mut Option<ExportRuntime>,
-    queue: &LogQueue,
-) -> Result<CountedLogBatch, InitError> {
+    runtime: &Handle,
+    resource: &Resource,
+) -> Result<Box<dyn BatchExport<LogItem>>, InitError> {
     const SIGNAL: &str = "logs";
+    fn boxed<E: LogExporter + 'static>(mut exporter: E, resource: &Resource) -> Box<dyn BatchExport<LogItem>> {
+        exporter.set_resource(resource);
+        Box::new(SdkExport::new(exporter))
+    }
     match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
             let builder = || grpc::configure(opentelemetry_otlp::LogExporter::builder().with_tonic(), settings).build();
             let exporter = grpc::exporter(runtime, SIGNAL, builder)?;
-            Ok(queue.processor("otlp", warn_once(exporter, SIGNAL, settings)))
+            Ok(boxed(warn_once(exporter, SIGNAL, settings), resource))
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let builder = http::configure(opentelemetry_otlp::LogExporter::builder().with_http(), settings);
             let exporter = builder.build().map_err(build_error(SIGNAL))?;
-            Ok(queue.processor("otlp", warn_once(exporter, SIGNAL, settings)))
+            Ok(boxed(warn_once(exporter, SIGNAL, settings), resource))
         }
         #[allow(unreachable_patterns)]
         unsupported => Err(missing_feature(unsupported)),
     }
 }
 
-/// Adds a periodic reader exporting over OTLP every `interval`.
+/// The `opentelemetry-otlp` metric exporter.
 #[cfg_attr(not(all(feature = "otlp-grpc", feature = "otlp-http")), allow(unused_variables, dead_code))]
-pub(crate) fn add_metric_reader(
-    builder: MeterProviderBuilder,
+pub(crate) fn sdk_metric_exporter(
     settings: &OtlpSettings,
-    runtime: &mut Option<ExportRuntime>,
-    interval: Duration,
-) -> Result<MeterProviderBuilder, InitError> {
-    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-    use opentelemetry_sdk::metrics::PeriodicReader;
+    runtime: &Handle,
+) -> Result<Box<dyn MetricExport>, InitError> {
     const SIGNAL: &str = "metrics";
     match settings.protocol {
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
-            let exporter_builder =
+            let builder =
                 || grpc::configure(opentelemetry_otlp::MetricExporter::builder().with_tonic(), settings).build();
-            let exporter = grpc::exporter(runtime, SIGNAL, exporter_builder)?;
-            Ok(builder.with_reader(
-                PeriodicReader::builder(warn_once(exporter, SIGNAL, settings)).with_interval(interval).build(),
-            ))
+            let exporter = grpc::exporter(runtime, SIGNAL, builder)?;
+            Ok(Box::new(SdkMetricExport(warn_once(exporter, SIGNAL, settings))))
         }
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let exporter_builder = http::configure(opentelemetry_otlp::MetricExporter::builder().with_http(), settings);
-            let exporter = exporter_builder.build().map_err(build_error(SIGNAL))?;
-            Ok(builder.with_reader(
-                PeriodicReader::builder(warn_once(exporter, SIGNAL, settings)).with_interval(interval).build(),
-            ))
+            let builder = http::configure(opentelemetry_otlp::MetricExporter::builder().with_http(), settings);
+            let exporter = builder.build().map_err(build_error(SIGNAL))?;
+            Ok(Box::new(SdkMetricExport(warn_once(exporter, SIGNAL, settings))))
         }
         #[allow(unreachable_patterns)]
         unsupported => Err(missing_feature(unsupported)),
@@ -163,24 +169,19 @@ mod grpc {
     use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
     use tonic::transport::ClientTlsConfig;
 
-    use super::super::export_runtime::{ExportRuntime, InRuntime};
+    use tokio::runtime::Handle;
+
+    use super::super::export_runtime::InRuntime;
     use super::super::settings::{Compression, OtlpSettings};
     use super::InitError;
 
-    /// Builds an exporter inside the guard's runtime, starting the runtime on first use.
+    /// Builds an exporter inside the guard's runtime.
     pub(super) fn exporter<E>(
-        runtime: &mut Option<ExportRuntime>,
+        runtime: &Handle,
         signal: &'static str,
         build: impl FnOnce() -> Result<E, opentelemetry_otlp::ExporterBuildError>,
     ) -> Result<InRuntime<E>, InitError> {
-        if runtime.is_none() {
-            *runtime = Some(ExportRuntime::start().map_err(InitError::Runtime)?);
-        }
-        let handle = runtime
-            .as_ref()
-            .and_then(ExportRuntime::handle)
-            .ok_or_else(|| InitError::Runtime(std::io::Error::other("the exporter runtime is already shut down")))?;
-        InRuntime::build(handle, build).map_err(super::build_error(signal))
+        InRuntime::build(runtime.clone(), build).map_err(super::build_error(signal))
     }
 
     pub(super) fn configure<B: WithExportConfig + WithTonicConfig>(builder: B, settings: &OtlpSettings) -> B {

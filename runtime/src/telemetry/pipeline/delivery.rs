@@ -17,6 +17,7 @@ use futures_util::future::BoxFuture;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::logs::SdkLogRecord;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::Temporality;
 
 /// A log record waiting for export, with the scope that emitted it.
 pub(crate) type LogItem = Box<(SdkLogRecord, InstrumentationScope)>;
@@ -54,6 +55,25 @@ impl Delivery {
     pub(crate) fn total(&self) -> u64 {
         self.exported + self.rejected + self.failed + self.unconfirmed
     }
+
+    /// This delivery made to account for exactly `count` items, whatever the exporter returned: items
+    /// it left out count as failed, items it counted twice are taken off the least certain outcome
+    /// first (unconfirmed, failed, rejected, then exported).
+    pub(crate) fn fitted_to(self, count: usize) -> Self {
+        let count = count as u64;
+        let total = self.total();
+        if total <= count {
+            return Self { failed: self.failed + (count - total), ..self };
+        }
+        let mut surplus = total - count;
+        let mut fitted = self;
+        for field in [&mut fitted.unconfirmed, &mut fitted.failed, &mut fitted.rejected, &mut fitted.exported] {
+            let taken = surplus.min(*field);
+            *field -= taken;
+            surplus -= taken;
+        }
+        fitted
+    }
 }
 
 impl std::ops::Add for Delivery {
@@ -73,10 +93,36 @@ impl std::ops::Add for Delivery {
 pub(crate) trait BatchExport<T>: Send + Sync + std::fmt::Debug + 'static {
     /// Exports `batch`, returning by `deadline` with what became of each item.
     fn export(&self, batch: Vec<T>, deadline: Instant) -> BoxFuture<'_, Delivery>;
+
+    /// Called once, after the last export (at shutdown, once the queue is drained or the deadline
+    /// passed); returns promptly. The console exporter prints the traces it still holds.
+    fn shutdown(&self) {}
 }
 
 /// An exporter of metrics: one collection is one item.
 pub(crate) trait MetricExport: Send + Sync + std::fmt::Debug + 'static {
     /// Exports one collection, returning by `deadline`; the delivery's fields sum to 1.
     fn export<'a>(&'a self, metrics: &'a ResourceMetrics, deadline: Instant) -> BoxFuture<'a, Delivery>;
+
+    /// The temporality the SDK aggregates for this exporter (OTLP and console: cumulative).
+    fn temporality(&self) -> Temporality {
+        Temporality::Cumulative
+    }
+
+    /// Called once, after the last export; returns promptly.
+    fn shutdown(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_is_fitted_to_its_batch() {
+        assert_eq!(Delivery::exported(3).fitted_to(5), Delivery { exported: 3, failed: 2, ..Delivery::default() });
+        let over = Delivery { exported: 4, rejected: 1, failed: 1, unconfirmed: 2 };
+        assert_eq!(over.fitted_to(5), Delivery { exported: 4, rejected: 1, ..Delivery::default() });
+        assert_eq!(Delivery::exported(9).fitted_to(2), Delivery::exported(2));
+        assert_eq!(Delivery::unconfirmed(2).fitted_to(2), Delivery::unconfirmed(2));
+    }
 }

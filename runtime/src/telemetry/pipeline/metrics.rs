@@ -1,0 +1,89 @@
+//! The SDK's periodic metric reader stays (it collects on its own thread every
+//! `OTEL_METRIC_EXPORT_INTERVAL`); this adapter sits between it and a [`MetricExport`], counting each
+//! export as one item and giving it a deadline: its export timeout, or what is left of the shutdown
+//! deadline. The export future is polled with the guard's export runtime entered, as the contract
+//! promises exporters.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::Temporality;
+use tokio::runtime::Handle;
+
+use super::deadline::{after, SharedDeadline, EXPORT_GRACE};
+use super::delivery::{Delivery, MetricExport};
+use super::queue::Shared;
+use crate::telemetry::export_runtime::in_runtime;
+
+/// A [`MetricExport`] as the periodic reader's exporter, every export counted.
+#[derive(Debug)]
+pub(crate) struct CountedMetricExport {
+    inner: Box<dyn MetricExport>,
+    shared: Arc<Shared>,
+    handle: Handle,
+    timeout: Duration,
+    shutdown: SharedDeadline,
+}
+
+impl CountedMetricExport {
+    pub(crate) fn new(
+        inner: Box<dyn MetricExport>,
+        shared: Arc<Shared>,
+        handle: Handle,
+        timeout: Duration,
+        shutdown: SharedDeadline,
+    ) -> Self {
+        Self { inner, shared, handle, timeout, shutdown }
+    }
+
+    async fn delivery(&self, metrics: &ResourceMetrics, deadline: Instant) -> Delivery {
+        let export = async {
+            let cut_at = tokio::time::Instant::from_std(deadline + EXPORT_GRACE);
+            tokio::time::timeout_at(cut_at, self.inner.export(metrics, deadline)).await
+        };
+        in_runtime(self.handle.clone(), export).await.unwrap_or(Delivery::unconfirmed(1)).fitted_to(1)
+    }
+}
+
+impl PushMetricExporter for CountedMetricExport {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let counts = &self.shared.counts;
+        if self.shared.stopped.is_done() {
+            counts.after_shutdown();
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        let mut deadline = after(self.timeout);
+        if let Some(stop) = self.shutdown.get() {
+            if Instant::now() >= stop {
+                counts.cut_on_arrival();
+                return Err(OTelSdkError::Timeout(Duration::ZERO));
+            }
+            deadline = deadline.min(stop);
+        }
+        counts.accept();
+        counts.exporting(1);
+        let delivery = self.delivery(metrics, deadline).await;
+        counts.delivered(delivery);
+        match delivery {
+            Delivery { exported: 1, .. } => Ok(()),
+            Delivery { unconfirmed: 1, .. } => Err(OTelSdkError::Timeout(self.timeout)),
+            _ => Err(OTelSdkError::InternalFailure("the metric export was not delivered".into())),
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown();
+        Ok(())
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
+    }
+}
