@@ -57,12 +57,47 @@ impl SensitiveKeys {
         keys
     }
 
-    /// Whether the raw (possibly percent-encoded) `key` names a secret.
+    /// Whether the raw (possibly percent-encoded) `key` names a secret: the key itself, or for the
+    /// bracket forms of form encoders (`password[]`, `user[password]`) its name before the first `[`
+    /// or inside the last `[...]`.
     pub(crate) fn matches(&self, key: &str) -> bool {
+        if self.matches_whole(key) {
+            return true;
+        }
+        let Some(open) = find_bracket(key, b'[', 0) else { return false };
+        if self.matches_whole(&key[..open.0]) {
+            return true;
+        }
+        let mut last = open;
+        while let Some(next) = find_bracket(key, b'[', last.1) {
+            last = next;
+        }
+        match find_bracket(key, b']', last.1) {
+            Some(close) => self.matches_whole(&key[last.1..close.0]),
+            None => false,
+        }
+    }
+
+    fn matches_whole(&self, key: &str) -> bool {
         let decoded_len = decoded_len(key);
         let matches = |candidate: &str| candidate.len() == decoded_len && decoded_eq_ignore_case(key, candidate);
         DEFAULT.iter().any(|candidate| matches(candidate)) || self.extra.iter().any(|candidate| matches(candidate))
     }
+}
+
+/// The first `bracket` (`[` or `]`, literal or percent-encoded) at or after `from`: its start and end.
+fn find_bracket(raw: &str, bracket: u8, from: usize) -> Option<(usize, usize)> {
+    let encoded = if bracket == b'[' { "%5b" } else { "%5d" };
+    let bytes = raw.as_bytes();
+    (from..bytes.len()).find_map(|at| {
+        if bytes[at] == bracket {
+            Some((at, at + 1))
+        } else if bytes.get(at..at + 3).is_some_and(|three| three.eq_ignore_ascii_case(encoded.as_bytes())) {
+            Some((at, at + 3))
+        } else {
+            None
+        }
+    })
 }
 
 /// The byte length of `raw` after percent-decoding (an invalid escape stays as it is).
@@ -169,7 +204,10 @@ mod tests {
         for key in ["sig", "Sig", "SIG", "%73ig", "%53%49%47", "Signature", "X-GOOG-SIGNATURE", "Password", "token"] {
             assert!(keys.matches(key), "{key}");
         }
-        for key in ["sigma", "q", "page", "", "%", "%7", "tokens", "my_token", "%zz"] {
+        for key in ["password[]", "user[password]", "user%5Bpassword%5D", "a[b][token]", "token[0]", "%5btoken%5d"] {
+            assert!(keys.matches(key), "{key}");
+        }
+        for key in ["sigma", "q", "page", "", "%", "%7", "tokens", "my_token", "%zz", "[", "user[name]", "a[token"] {
             assert!(!keys.matches(key), "{key}");
         }
     }

@@ -67,27 +67,37 @@ fn redact_urls<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
     finish(text, redacted, copied)
 }
 
-/// `key=value` anywhere in `text` whose key is sensitive: the value (up to whitespace, a quote, `&`,
-/// `;`, `,` or a closing bracket) becomes `REDACTED`.
+/// Credential pairs anywhere in `text` whose key is sensitive: `key=value` (the value up to whitespace, a
+/// quote, `&`, `;`, `,` or a closing bracket, or a whole quoted string), and the `Debug` / JSON forms
+/// `key: "value"` and `"key": "value"` (quoted values only: `code: 404` is prose). The value becomes
+/// `REDACTED`.
 fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
     let mut redacted: Option<String> = None;
     let mut copied = 0;
-    for (equals, _) in text.match_indices('=') {
-        if equals < copied {
+    for (separator, found) in text.match_indices(['=', ':']) {
+        if separator < copied {
             continue;
         }
-        let key_start = text[..equals]
+        let colon = found == ":";
+        let key_end = match text[..separator].strip_suffix(['"', '\'']) {
+            Some(unquoted) if colon => unquoted.len(),
+            _ => separator,
+        };
+        let key_start = text[..key_end]
             .char_indices()
             .rev()
-            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '%'))
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '%' | '[' | ']'))
             .last()
-            .map_or(equals, |(at, _)| at);
-        let value_start = equals + 1;
-        let value_end = text[value_start..]
-            .find(|c: char| ends_token(c) || matches!(c, '&' | ';' | ',' | ')' | ']' | '}'))
-            .map_or(text.len(), |at| value_start + at);
+            .map_or(key_end, |(at, _)| at);
+        if key_start == key_end {
+            continue;
+        }
+        let after = separator + 1;
+        let value_start =
+            if colon { after + (text[after..].len() - text[after..].trim_start_matches(' ').len()) } else { after };
+        let Some((value_start, value_end)) = value_span(text, value_start, colon) else { continue };
         let value = &text[value_start..value_end];
-        if key_start < equals && !value.is_empty() && value != REDACTED && keys.matches(&text[key_start..equals]) {
+        if !value.is_empty() && value != REDACTED && keys.matches(&text[key_start..key_end]) {
             let out = redacted.get_or_insert_with(|| String::with_capacity(text.len()));
             out.push_str(&text[copied..value_start]);
             out.push_str(REDACTED);
@@ -95,6 +105,36 @@ fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
         }
     }
     finish(text, redacted, copied)
+}
+
+/// The byte range of the value starting at `start`: inside its quotes when quoted (a backslash escapes
+/// a quote; an unclosed quote runs to the end of the word), else up to a delimiter. `None` for an
+/// unquoted value when `quoted_only`.
+fn value_span(text: &str, start: usize, quoted_only: bool) -> Option<(usize, usize)> {
+    let rest = &text[start..];
+    match rest.chars().next() {
+        Some(quote @ ('"' | '\'')) => {
+            let inner = start + 1;
+            let mut escaped = false;
+            let close = text[inner..].char_indices().find(|(_, c)| {
+                let closes = *c == quote && !escaped;
+                escaped = *c == '\\' && !escaped;
+                closes
+            });
+            let end = close.map_or_else(
+                || text[inner..].find(char::is_whitespace).map_or(text.len(), |at| inner + at),
+                |(at, _)| inner + at,
+            );
+            Some((inner, end))
+        }
+        _ if quoted_only => None,
+        _ => {
+            let end = rest
+                .find(|c: char| ends_token(c) || matches!(c, '&' | ';' | ',' | ')' | ']' | '}'))
+                .map_or(text.len(), |at| start + at);
+            Some((start, end))
+        }
+    }
 }
 
 /// `Bearer <token>` (as an `Authorization` header echoed in an error) becomes `Bearer REDACTED`.
@@ -185,6 +225,14 @@ mod tests {
             "login failed: password=REDACTED user=bob, api_key=REDACTED;x=1"
         );
         assert_eq!(redact("{secret=abc}"), "{secret=REDACTED}");
+        assert_eq!(redact("password=\"hunter 2\" user=bob"), "password=\"REDACTED\" user=bob");
+        assert_eq!(
+            redact("Config { password: \"a\\\"b c\", code: 404, token: 'xyz' }"),
+            "Config { password: \"REDACTED\", code: 404, token: 'REDACTED' }"
+        );
+        assert_eq!(redact(r#"{"client_secret":"s3cr3t","id":"7"}"#), r#"{"client_secret":"REDACTED","id":"7"}"#);
+        assert_eq!(redact("password[]=a&user[password]=b"), "password[]=REDACTED&user[password]=REDACTED");
+        assert_eq!(redact("status code: 404, key: none"), "status code: 404, key: none");
         assert_eq!(redact("Authorization: Bearer eyJhbGc.x-y_z"), "Authorization: Bearer REDACTED");
         assert_eq!(redact("BEARER  tok3n-123, next"), "BEARER  REDACTED, next");
     }
