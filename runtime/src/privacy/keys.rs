@@ -164,7 +164,7 @@ pub(crate) fn install(keys: SensitiveKeys) {
 }
 
 /// Runs `f` with the process-wide list. Per-request path: one atomic load while nothing was ever
-/// installed, a per-thread copy afterwards (no lock).
+/// installed, a borrow of the per-thread copy afterwards (no lock, no shared reference count).
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&SensitiveKeys) -> R) -> R {
     static DEFAULTS: SensitiveKeys = SensitiveKeys { extra: Vec::new() };
@@ -172,20 +172,23 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&SensitiveKeys) -> R) -> R {
     if generation == 0 {
         return f(&DEFAULTS);
     }
-    let installed = CACHED
+    let mut f = Some(f);
+    let result = CACHED
         .try_with(|cell| {
-            let mut cached = cell.try_borrow_mut().ok()?;
-            if cached.0 != generation {
-                *cached = (generation, read_installed());
+            if cell.try_borrow().ok()?.0 != generation {
+                *cell.try_borrow_mut().ok()? = (generation, read_installed());
             }
-            Some(cached.1.clone())
+            let cached = cell.try_borrow().ok()?;
+            let f = f.take()?;
+            Some(f(cached.1.as_deref().unwrap_or(&DEFAULTS)))
         })
         .ok()
-        .flatten()
-        .unwrap_or_else(read_installed);
-    match installed {
-        Some(keys) => f(&keys),
-        None => f(&DEFAULTS),
+        .flatten();
+    match (result, f) {
+        (Some(result), _) => result,
+        // The thread is exiting (its copy is gone) or `f` itself asked for the list: read it directly.
+        (None, Some(f)) => f(read_installed().as_deref().unwrap_or(&DEFAULTS)),
+        (None, None) => unreachable!("`f` ran and returned"),
     }
 }
 
