@@ -25,8 +25,9 @@ impl fmt::Display for InvalidSetting {
 
 impl std::error::Error for InvalidSetting {}
 
-/// The error returned by `traced::init()` and `Telemetry::builder().init()`.
-#[derive(Debug, thiserror::Error)]
+/// The error returned by `traced::init()` and `Telemetry::builder().init()`. Its `Display` and `Debug`
+/// (what `fn main() -> Result<(), InitError>` prints) carry no credential: exporter errors are redacted.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum InitError {
     /// A configuration value cannot be used.
@@ -51,6 +52,30 @@ pub enum InitError {
     Runtime(#[source] std::io::Error),
 }
 
+impl fmt::Debug for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidSetting(error) => f.debug_tuple("InvalidSetting").field(error).finish(),
+            Self::AlreadyInitialized => f.write_str("AlreadyInitialized"),
+            Self::Exporter { signal, source } => f
+                .debug_struct("Exporter")
+                .field("signal", signal)
+                .field("source", &Redacted(&format!("{source:?}")))
+                .finish(),
+            Self::Runtime(error) => f.debug_tuple("Runtime").field(error).finish(),
+        }
+    }
+}
+
+/// Text shown through [`crate::privacy::redact_text`], as is (no quotes added).
+struct Redacted<'a>(&'a str);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::privacy::redact_text(self.0))
+    }
+}
+
 impl InvalidSetting {
     pub(crate) fn new(variable: &str, value: &str, expected: impl Into<String>) -> Self {
         Self { variable: variable.to_owned(), value: value.to_owned(), expected: expected.into() }
@@ -63,8 +88,8 @@ impl InvalidSetting {
 }
 
 /// Some signal did not flush or shut down within the deadline (or a span processor of your own
-/// failed). What became of every item is in [`ShutdownError::report`] either way.
-#[derive(Debug)]
+/// failed). What became of every item is in [`ShutdownError::report`] either way. `Display` and `Debug`
+/// show the failures redacted (exporter errors quote the endpoint).
 pub struct ShutdownError {
     pub(crate) failures: Vec<(&'static str, opentelemetry_sdk::error::OTelSdkError)>,
     pub(crate) report: Box<crate::ExportReport>,
@@ -93,4 +118,35 @@ impl fmt::Display for ShutdownError {
     }
 }
 
+impl fmt::Debug for ShutdownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failures: Vec<(&str, String)> =
+            self.failures.iter().map(|(signal, error)| (*signal, format!("{error:?}"))).collect();
+        let failures: Vec<(&str, Redacted<'_>)> =
+            failures.iter().map(|(signal, error)| (*signal, Redacted(error))).collect();
+        f.debug_struct("ShutdownError").field("failures", &failures).field("report", &self.report).finish()
+    }
+}
+
 impl std::error::Error for ShutdownError {}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_sdk::error::OTelSdkError;
+
+    use super::*;
+
+    #[test]
+    fn exporter_and_shutdown_errors_print_no_credentials() {
+        let url = "error sending request for url (http://user:PWSECRET@collector:4318/v1/traces?token=T0PSECRET)";
+        let init = InitError::Exporter { signal: "traces", source: url.into() };
+        let shutdown = ShutdownError {
+            failures: vec![("traces", OTelSdkError::InternalFailure(url.to_owned()))],
+            report: Box::default(),
+        };
+        for text in [init.to_string(), format!("{init:?}"), shutdown.to_string(), format!("{shutdown:?}")] {
+            assert!(text.contains("collector:4318"), "{text}");
+            assert!(!text.contains("PWSECRET") && !text.contains("T0PSECRET"), "{text}");
+        }
+    }
+}
