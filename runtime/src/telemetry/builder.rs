@@ -154,7 +154,7 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Batch span processor settings (`OTEL_BSP_*`).
+    /// Batch span processor settings (`OTEL_BSP_*`, same ranges: see `settings::Range`).
     pub fn batch(self, batch: BatchSettings) -> Self {
         self.set(move |s| s.batch = batch)
     }
@@ -237,6 +237,7 @@ impl TelemetryBuilder {
         for apply in self.overrides.drain(..) {
             apply(&mut settings);
         }
+        settings.check_code_values()?;
         if let Some(endpoint) = &self.otlp_endpoint {
             settings.set_otlp_endpoint("Telemetry::builder().otlp_endpoint", endpoint)?;
         }

@@ -290,6 +290,34 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_accepted_values_neither_allocate_up_front_nor_hang() {
+        let captured = Captured::default();
+        let vars = [
+            ("OTEL_TRACES_EXPORTER", "console"),
+            ("OTEL_METRICS_EXPORTER", "console"),
+            ("OTEL_LOGS_EXPORTER", "console"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "1000000"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1000000"),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000000"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "3600000"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "600000"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "86400000"),
+            ("OTEL_METRIC_EXPORT_TIMEOUT", "600000"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "65536"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "16777216"),
+            ("TRACED_SHUTDOWN_TIMEOUT", "600000"),
+        ];
+        let providers = build(plan(&vars, &captured)).expect("providers");
+        providers.tracer.tracer("t").in_span("work", |_| {});
+        let started = std::time::Instant::now();
+        let report = super::super::guard::shut_down(providers).expect("a clean shutdown");
+        assert!(started.elapsed() < Duration::from_secs(5), "an empty queue stops at once: {:?}", started.elapsed());
+        assert_eq!((report.spans.ended, report.spans.exported), (1, 1));
+        assert!(captured.text().contains("work"));
+    }
+
+    #[test]
     fn every_sampler_kind_maps_to_the_sdk_sampler() {
         let provider = |kind| SdkTracerProvider::builder().with_sampler(sampler(kind)).build();
         let sampled = |kind| provider(kind).tracer("t").in_span("s", |cx| cx.span().span_context().is_sampled());

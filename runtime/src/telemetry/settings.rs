@@ -154,13 +154,15 @@ impl OtlpSettings {
 /// Batch processor settings (`OTEL_BSP_*` for spans, `OTEL_BLRP_*` for log records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSettings {
-    /// `OTEL_BSP_SCHEDULE_DELAY` (default 5000 ms) or `OTEL_BLRP_SCHEDULE_DELAY` (default 1000 ms).
+    /// `OTEL_BSP_SCHEDULE_DELAY` (default 5000 ms) or `OTEL_BLRP_SCHEDULE_DELAY` (default 1000 ms);
+    /// 1 ms to 1 h.
     pub schedule_delay: Duration,
-    /// `OTEL_BSP_EXPORT_TIMEOUT` / `OTEL_BLRP_EXPORT_TIMEOUT` (default 30000 ms): caps the OTLP timeout.
+    /// `OTEL_BSP_EXPORT_TIMEOUT` / `OTEL_BLRP_EXPORT_TIMEOUT` (default 30000 ms; 1 ms to 10 min): the
+    /// deadline of one export.
     pub export_timeout: Duration,
-    /// `OTEL_BSP_MAX_QUEUE_SIZE` / `OTEL_BLRP_MAX_QUEUE_SIZE` (default 2048).
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` / `OTEL_BLRP_MAX_QUEUE_SIZE` (default 2048; 1 to 1,000,000).
     pub max_queue_size: usize,
-    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` / `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` (default 512, at most the
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` / `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` (default 512; 1 to the
     /// queue size).
     pub max_export_batch_size: usize,
 }
@@ -241,9 +243,9 @@ pub struct Settings {
     pub batch: BatchSettings,
     /// `OTEL_BLRP_*`: the batch log record processor (schedule delay 1000 ms, else as for spans).
     pub log_batch: BatchSettings,
-    /// `OTEL_METRIC_EXPORT_INTERVAL` (default 60000 ms).
+    /// `OTEL_METRIC_EXPORT_INTERVAL` (default 60000 ms; 100 ms to 24 h).
     pub metric_export_interval: Duration,
-    /// `OTEL_METRIC_EXPORT_TIMEOUT` (default 30000 ms): caps the OTLP metrics timeout.
+    /// `OTEL_METRIC_EXPORT_TIMEOUT` (default 30000 ms; 1 ms to 10 min): the deadline of one metric export.
     pub metric_export_timeout: Duration,
     /// `OTEL_PROPAGATORS` (default `tracecontext,baggage`).
     pub propagators: Vec<PropagatorKind>,
@@ -261,7 +263,8 @@ pub struct Settings {
     pub log_attribute_value_length: Option<usize>,
     /// The HTTP instrumentation: known methods, excluded URLs, captured headers.
     pub http: HttpSettings,
-    /// `TRACED_SHUTDOWN_TIMEOUT` (default 5000 ms): one deadline for flushing every signal at shutdown.
+    /// `TRACED_SHUTDOWN_TIMEOUT` (default 5000 ms; 1 ms to 10 min): one deadline for flushing every signal,
+    /// in parallel, at shutdown.
     pub shutdown_timeout: Duration,
 }
 
@@ -300,8 +303,16 @@ impl Settings {
             sampler: sampler(vars)?,
             batch,
             log_batch,
-            metric_export_interval: vars.millis("OTEL_METRIC_EXPORT_INTERVAL", 60_000)?,
-            metric_export_timeout: vars.millis("OTEL_METRIC_EXPORT_TIMEOUT", 30_000)?,
+            metric_export_interval: vars.millis(
+                "OTEL_METRIC_EXPORT_INTERVAL",
+                Duration::from_millis(60_000),
+                &Range::METRIC_EXPORT_INTERVAL,
+            )?,
+            metric_export_timeout: vars.millis(
+                "OTEL_METRIC_EXPORT_TIMEOUT",
+                Duration::from_millis(30_000),
+                &Range::TIMEOUT,
+            )?,
             propagators: propagators(vars)?,
             span_limits: span_limits(vars)?,
             console_format: console_format(vars)?,
@@ -309,7 +320,7 @@ impl Settings {
             redacted_query_keys: redacted_query_keys(vars),
             log_attribute_value_length: log_attribute_value_length(vars)?,
             http: http(vars)?,
-            shutdown_timeout: vars.millis("TRACED_SHUTDOWN_TIMEOUT", 5_000)?,
+            shutdown_timeout: vars.millis("TRACED_SHUTDOWN_TIMEOUT", Duration::from_millis(5_000), &Range::TIMEOUT)?,
         })
     }
 }
@@ -383,9 +394,68 @@ impl Vars<'_> {
         }
     }
 
-    fn millis(&self, name: &str, default: u64) -> Result<Duration, InvalidSetting> {
-        self.integer(name, default).map(Duration::from_millis)
+    /// A whole number in `range`, else an error naming the range (garbage and overflow included).
+    fn ranged(&self, name: &str, default: u64, range: &Range) -> Result<u64, InvalidSetting> {
+        let Some(value) = self.get(name) else { return Ok(default) };
+        match value.parse::<u64>() {
+            Ok(number) if range.accepts(number) => Ok(number),
+            _ => Err(InvalidSetting::new(name, value, range.expected())),
+        }
     }
+
+    /// Milliseconds in `range`.
+    fn millis(&self, name: &str, default: Duration, range: &Range) -> Result<Duration, InvalidSetting> {
+        let default = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+        self.ranged(name, default, range).map(Duration::from_millis)
+    }
+
+    /// A size or count in `range`.
+    fn size(&self, name: &str, default: usize, range: &Range) -> Result<usize, InvalidSetting> {
+        let number = self.ranged(name, default as u64, range)?;
+        usize::try_from(number).map_err(|_| InvalidSetting::new(name, &number.to_string(), range.expected()))
+    }
+}
+
+/// The accepted values of a numeric variable. Every numeric variable has one, so no value can
+/// allocate without bound, overflow a deadline or make an idle process spin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    /// The smallest value accepted.
+    pub min: u64,
+    /// The largest value accepted.
+    pub max: u64,
+    /// What the number counts, for messages (`milliseconds`, `items`).
+    pub unit: &'static str,
+}
+
+impl Range {
+    const fn new(min: u64, max: u64, unit: &'static str) -> Self {
+        Self { min, max, unit }
+    }
+
+    fn accepts(&self, number: u64) -> bool {
+        (self.min..=self.max).contains(&number)
+    }
+
+    fn expected(&self) -> String {
+        format!("a whole number of {} from {} to {}", self.unit, self.min, self.max)
+    }
+
+    /// The range of `OTEL_BSP_MAX_QUEUE_SIZE` and `OTEL_BLRP_MAX_QUEUE_SIZE` (the export batch sizes
+    /// take the same, and at most the queue size).
+    pub const QUEUE_SIZE: Range = Range::new(1, 1_000_000, "items");
+    /// `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BLRP_SCHEDULE_DELAY`: at least 1 ms, at most an hour.
+    pub const SCHEDULE_DELAY: Range = Range::new(1, 3_600_000, "milliseconds");
+    /// `OTEL_METRIC_EXPORT_INTERVAL`: at least 100 ms (a collection walks every instrument), at most a day.
+    pub const METRIC_EXPORT_INTERVAL: Range = Range::new(100, 86_400_000, "milliseconds");
+    /// Every export timeout (`OTEL_EXPORTER_OTLP_*TIMEOUT`, `OTEL_BSP_EXPORT_TIMEOUT`,
+    /// `OTEL_BLRP_EXPORT_TIMEOUT`, `OTEL_METRIC_EXPORT_TIMEOUT`) and `TRACED_SHUTDOWN_TIMEOUT`: above 0,
+    /// at most 10 minutes.
+    pub const TIMEOUT: Range = Range::new(1, 600_000, "milliseconds");
+    /// Attribute, event and link count limits (`OTEL_*_COUNT_LIMIT`).
+    pub const COUNT_LIMIT: Range = Range::new(0, 65_536, "items");
+    /// Attribute value length limits (`OTEL_*ATTRIBUTE_VALUE_LENGTH_LIMIT`), in characters.
+    pub const LENGTH_LIMIT: Range = Range::new(0, 16_777_216, "characters");
 }
 
 fn resource(vars: &Vars<'_>) -> Result<(String, Vec<(String, String)>), InvalidSetting> {
@@ -527,7 +597,7 @@ fn otlp(vars: &Vars<'_>, signal: Signal) -> Result<OtlpSettings, InvalidSetting>
     };
     let timeout = match lookup("TIMEOUT") {
         None => Duration::from_millis(10_000),
-        Some((_, name, _)) => vars.millis(&name, 10_000)?,
+        Some((_, name, _)) => vars.millis(&name, Duration::from_millis(10_000), &Range::TIMEOUT)?,
     };
     let compression = match lookup("COMPRESSION") {
         None => None,
@@ -646,33 +716,70 @@ fn sampler(vars: &Vars<'_>) -> Result<SamplerKind, InvalidSetting> {
 /// spans, `OTEL_BLRP` for log records).
 fn batch(vars: &Vars<'_>, prefix: &str, defaults: BatchSettings) -> Result<BatchSettings, InvalidSetting> {
     let name = |suffix: &str| format!("{prefix}_{suffix}");
-    let millis = |suffix: &str, default: Duration| vars.millis(&name(suffix), default.as_millis() as u64);
-    let max_queue_size = vars.integer(&name("MAX_QUEUE_SIZE"), defaults.max_queue_size)?;
+    let max_queue_size = vars.size(&name("MAX_QUEUE_SIZE"), defaults.max_queue_size, &Range::QUEUE_SIZE)?;
     // A queue set smaller than the default batch size shrinks the batch; only an explicit batch size
     // larger than the queue is an error.
     let default_batch_size = defaults.max_export_batch_size.min(max_queue_size);
     let settings = BatchSettings {
-        schedule_delay: millis("SCHEDULE_DELAY", defaults.schedule_delay)?,
-        export_timeout: millis("EXPORT_TIMEOUT", defaults.export_timeout)?,
+        schedule_delay: vars.millis(&name("SCHEDULE_DELAY"), defaults.schedule_delay, &Range::SCHEDULE_DELAY)?,
+        export_timeout: vars.millis(&name("EXPORT_TIMEOUT"), defaults.export_timeout, &Range::TIMEOUT)?,
         max_queue_size,
-        max_export_batch_size: vars.integer(&name("MAX_EXPORT_BATCH_SIZE"), default_batch_size)?,
+        max_export_batch_size: vars.size(&name("MAX_EXPORT_BATCH_SIZE"), default_batch_size, &Range::QUEUE_SIZE)?,
     };
-    let positive = |suffix: &str, size: usize| {
-        if size == 0 {
-            return Err(InvalidSetting::new(&name(suffix), "0", "a positive integer"));
+    settings.check_batch_size(&name("MAX_EXPORT_BATCH_SIZE"), &name("MAX_QUEUE_SIZE"))?;
+    Ok(settings)
+}
+
+impl BatchSettings {
+    /// The batch size is at most the queue size.
+    fn check_batch_size(&self, batch_variable: &str, queue_variable: &str) -> Result<(), InvalidSetting> {
+        if self.max_export_batch_size > self.max_queue_size {
+            return Err(InvalidSetting::new(
+                batch_variable,
+                &self.max_export_batch_size.to_string(),
+                format!("at most `{queue_variable}` ({})", self.max_queue_size),
+            ));
         }
         Ok(())
-    };
-    positive("MAX_QUEUE_SIZE", settings.max_queue_size)?;
-    positive("MAX_EXPORT_BATCH_SIZE", settings.max_export_batch_size)?;
-    if settings.max_export_batch_size > settings.max_queue_size {
-        return Err(InvalidSetting::new(
-            &name("MAX_EXPORT_BATCH_SIZE"),
-            &settings.max_export_batch_size.to_string(),
-            format!("at most `{}` ({})", name("MAX_QUEUE_SIZE"), settings.max_queue_size),
-        ));
     }
-    Ok(settings)
+}
+
+fn check_size(name: &str, size: usize, range: &Range) -> Result<(), InvalidSetting> {
+    if range.accepts(size as u64) {
+        Ok(())
+    } else {
+        Err(InvalidSetting::new(name, &size.to_string(), range.expected()))
+    }
+}
+
+fn check_millis(name: &str, duration: Duration, range: &Range) -> Result<(), InvalidSetting> {
+    if (Duration::from_millis(range.min)..=Duration::from_millis(range.max)).contains(&duration) {
+        Ok(())
+    } else {
+        Err(InvalidSetting::new(name, &format!("{duration:?}"), range.expected()))
+    }
+}
+
+impl Settings {
+    /// Checks the values code set through the builder (the environment's are checked as they are
+    /// read), naming the builder method.
+    pub(crate) fn check_code_values(&self) -> Result<(), InvalidSetting> {
+        let name = |method: &str, field: &str| format!("Telemetry::builder().{method} ({field})");
+        for (method, batch) in [("batch", &self.batch), ("log_batch", &self.log_batch)] {
+            let [queue, size, delay, timeout] = [
+                name(method, "max_queue_size"),
+                name(method, "max_export_batch_size"),
+                name(method, "schedule_delay"),
+                name(method, "export_timeout"),
+            ];
+            check_size(&queue, batch.max_queue_size, &Range::QUEUE_SIZE)?;
+            check_size(&size, batch.max_export_batch_size, &Range::QUEUE_SIZE)?;
+            batch.check_batch_size(&size, &queue)?;
+            check_millis(&delay, batch.schedule_delay, &Range::SCHEDULE_DELAY)?;
+            check_millis(&timeout, batch.export_timeout, &Range::TIMEOUT)?;
+        }
+        check_millis("Telemetry::builder().shutdown_timeout", self.shutdown_timeout, &Range::TIMEOUT)
+    }
 }
 
 fn propagators(vars: &Vars<'_>) -> Result<Vec<PropagatorKind>, InvalidSetting> {
@@ -704,12 +811,13 @@ fn propagators(vars: &Vars<'_>) -> Result<Vec<PropagatorKind>, InvalidSetting> {
 fn span_limits(vars: &Vars<'_>) -> Result<SpanLimitSettings, InvalidSetting> {
     let defaults = SpanLimitSettings::default();
     let count = |names: &[&str], default: u32| match vars.first(names) {
-        Some((name, _)) => vars.integer(name, default),
+        // COUNT_LIMIT fits in u32.
+        Some((name, _)) => vars.ranged(name, default.into(), &Range::COUNT_LIMIT).map(|count| count as u32),
         None => Ok(default),
     };
     let attribute_value_length =
         match vars.first(&["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"]) {
-            Some((name, _)) => Some(vars.integer(name, usize::MAX)?),
+            Some((name, _)) => Some(vars.size(name, 0, &Range::LENGTH_LIMIT)?),
             None => None,
         };
     Ok(SpanLimitSettings {
@@ -756,7 +864,7 @@ fn redacted_query_keys(vars: &Vars<'_>) -> Vec<String> {
 
 fn log_attribute_value_length(vars: &Vars<'_>) -> Result<Option<usize>, InvalidSetting> {
     match vars.first(&["OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"]) {
-        Some((name, _)) => vars.integer(name, usize::MAX).map(Some),
+        Some((name, _)) => vars.size(name, 0, &Range::LENGTH_LIMIT).map(Some),
         None => Ok(None),
     }
 }

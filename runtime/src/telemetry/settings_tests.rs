@@ -477,3 +477,140 @@ fn a_disabled_sdk_ignores_bad_http_settings_too() {
     assert!(s.disabled);
     assert!(s.http.excluded_urls.is_empty());
 }
+
+/// One numeric variable: its range, other variables it needs (a batch size needs a queue that large),
+/// and where its value lands.
+struct Numeric {
+    name: &'static str,
+    min: u64,
+    max: u64,
+    with: &'static [(&'static str, &'static str)],
+    read: fn(&Settings) -> u64,
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
+fn numeric_variables() -> Vec<Numeric> {
+    const QUEUE: u64 = 1_000_000;
+    const BIG_QUEUES: &[(&str, &str)] =
+        &[("OTEL_BSP_MAX_QUEUE_SIZE", "1000000"), ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000000")];
+    let n = |name, min, max, read| Numeric { name, min, max, with: &[], read };
+    vec![
+        n("OTEL_BSP_MAX_QUEUE_SIZE", 1, QUEUE, |s| s.batch.max_queue_size as u64),
+        n("OTEL_BLRP_MAX_QUEUE_SIZE", 1, QUEUE, |s| s.log_batch.max_queue_size as u64),
+        Numeric {
+            with: BIG_QUEUES,
+            ..n("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1, QUEUE, |s| s.batch.max_export_batch_size as u64)
+        },
+        Numeric {
+            with: BIG_QUEUES,
+            ..n("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", 1, QUEUE, |s| s.log_batch.max_export_batch_size as u64)
+        },
+        n("OTEL_BSP_SCHEDULE_DELAY", 1, 3_600_000, |s| millis(s.batch.schedule_delay)),
+        n("OTEL_BLRP_SCHEDULE_DELAY", 1, 3_600_000, |s| millis(s.log_batch.schedule_delay)),
+        n("OTEL_BSP_EXPORT_TIMEOUT", 1, 600_000, |s| millis(s.batch.export_timeout)),
+        n("OTEL_BLRP_EXPORT_TIMEOUT", 1, 600_000, |s| millis(s.log_batch.export_timeout)),
+        n("OTEL_METRIC_EXPORT_INTERVAL", 100, 86_400_000, |s| millis(s.metric_export_interval)),
+        n("OTEL_METRIC_EXPORT_TIMEOUT", 1, 600_000, |s| millis(s.metric_export_timeout)),
+        n("OTEL_EXPORTER_OTLP_TIMEOUT", 1, 600_000, |s| millis(s.otlp_metrics.timeout)),
+        n("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 1, 600_000, |s| millis(s.otlp_traces.timeout)),
+        n("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", 1, 600_000, |s| millis(s.otlp_metrics.timeout)),
+        n("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", 1, 600_000, |s| millis(s.otlp_logs.timeout)),
+        n("TRACED_SHUTDOWN_TIMEOUT", 1, 600_000, |s| millis(s.shutdown_timeout)),
+        n("TRACED_OTLP_MAX_REQUEST_BYTES", 1024, 256 * 1024 * 1024, |s| s.otlp_traces.max_request_bytes as u64),
+        n("OTEL_ATTRIBUTE_COUNT_LIMIT", 0, 65_536, |s| s.span_limits.attribute_count.into()),
+        n("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", 0, 65_536, |s| s.span_limits.attribute_count.into()),
+        n("OTEL_SPAN_EVENT_COUNT_LIMIT", 0, 65_536, |s| s.span_limits.event_count.into()),
+        n("OTEL_SPAN_LINK_COUNT_LIMIT", 0, 65_536, |s| s.span_limits.link_count.into()),
+        n("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", 0, 65_536, |s| s.span_limits.event_attribute_count.into()),
+        n("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", 0, 65_536, |s| s.span_limits.link_attribute_count.into()),
+        n("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", 0, 16_777_216, |s| {
+            s.span_limits.attribute_value_length.map_or(u64::MAX, |length| length as u64)
+        }),
+        n("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", 0, 16_777_216, |s| {
+            s.span_limits.attribute_value_length.map_or(u64::MAX, |length| length as u64)
+        }),
+        n("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", 0, 16_777_216, |s| {
+            s.log_attribute_value_length.map_or(u64::MAX, |length| length as u64)
+        }),
+    ]
+}
+
+#[test]
+fn every_numeric_variable_has_a_range_checked_at_both_bounds() {
+    for variable in numeric_variables() {
+        let with = |value: &str| {
+            let mut vars = variable.with.to_vec();
+            vars.push((variable.name, value));
+            parse(&vars)
+        };
+        for accepted in [variable.min, variable.max] {
+            match with(&accepted.to_string()) {
+                Ok(settings) => assert_eq!((variable.read)(&settings), accepted, "{}={accepted}", variable.name),
+                Err(error) => panic!("{}={accepted} is in range: {error}", variable.name),
+            }
+        }
+        let mut refused = vec![
+            (variable.max + 1).to_string(),
+            u64::MAX.to_string(),
+            "18446744073709551616".to_owned(),
+            "-1".to_owned(),
+            "1.5".to_owned(),
+            "ten".to_owned(),
+            "5s".to_owned(),
+        ];
+        if variable.min > 0 {
+            refused.push((variable.min - 1).to_string());
+        }
+        for value in refused {
+            match with(&value) {
+                Ok(settings) => {
+                    panic!("{}={value} is out of range, read as {}", variable.name, (variable.read)(&settings))
+                }
+                Err(error) => {
+                    assert_eq!((error.variable.as_str(), error.value.as_str()), (variable.name, value.as_str()));
+                    let message = error.to_string();
+                    let range = format!("from {} to {}", variable.min, variable.max);
+                    assert!(message.contains(&range), "{message}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn range_errors_read_like_the_others() {
+    let e = error(&[("OTEL_BSP_SCHEDULE_DELAY", "0")]);
+    assert_eq!(
+        e.to_string(),
+        "invalid value `0` for `OTEL_BSP_SCHEDULE_DELAY`: expected a whole number of milliseconds from 1 to 3600000"
+    );
+    let e = error(&[("OTEL_BSP_MAX_QUEUE_SIZE", "1000000000")]);
+    assert_eq!(e.expected, "a whole number of items from 1 to 1000000");
+    for ratio in ["NaN", "inf", "-0.1", "1.0000001", "1e400"] {
+        let e = error(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", ratio)]);
+        assert_eq!(e.variable, "OTEL_TRACES_SAMPLER_ARG", "{ratio}");
+    }
+}
+
+#[test]
+fn values_set_in_code_are_checked_too() {
+    let mut s = Settings::default();
+    assert_eq!(s.check_code_values(), Ok(()));
+    s.batch.max_queue_size = 1_000_000_000;
+    let e = s.check_code_values().expect_err("a queue of a billion");
+    assert_eq!(e.variable, "Telemetry::builder().batch (max_queue_size)");
+    let mut s = Settings::default();
+    s.log_batch.schedule_delay = Duration::ZERO;
+    let e = s.check_code_values().expect_err("a delay of zero spins");
+    assert_eq!((e.variable.as_str(), e.value.as_str()), ("Telemetry::builder().log_batch (schedule_delay)", "0ns"));
+    let mut s = Settings::default();
+    s.batch.max_export_batch_size = 4096;
+    let e = s.check_code_values().expect_err("a batch larger than the queue");
+    assert!(e.expected.contains("at most `Telemetry::builder().batch (max_queue_size)` (2048)"), "{e}");
+    let mut s = Settings::default();
+    s.shutdown_timeout = Duration::MAX;
+    assert_eq!(s.check_code_values().map_err(|e| e.variable), Err("Telemetry::builder().shutdown_timeout".to_owned()));
+}
