@@ -172,7 +172,10 @@ fn sigterm_finishes_the_request_in_flight_and_closes_stalled_and_idle_connection
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", receiver.protocol().to_owned()),
     ]);
-    let in_flight = send(app.address, SLOW_REQUEST);
+    let mut in_flight = connect(app.address);
+    let client = in_flight.local_addr().expect("the client's address");
+    in_flight.write_all(SLOW_REQUEST).expect("send");
+    let in_flight = watch(in_flight);
     let stalled: Vec<Watched> = (0..5).map(|_| send(app.address, HALF_HEAD)).collect();
     std::thread::sleep(Duration::from_secs(1));
     let idle = watch(idle_keep_alive(app.address));
@@ -205,7 +208,11 @@ fn sigterm_finishes_the_request_in_flight_and_closes_stalled_and_idle_connection
     assert!(stderr.contains("sample-app: SIGTERM: no new connections"), "{stderr}");
     assert!(stderr.contains("finished or were closed"), "{stderr}");
     // The flush after the drain delivered the last request's telemetry.
-    assert!(receiver.spans().iter().any(|span| span.name() == "GET /items/{item_id}"), "the slow request's span");
+    let spans = receiver.spans();
+    let slow = spans.iter().find(|span| span.name() == "GET /items/{item_id}").expect("the slow request's span");
+    // The peer address still reaches the layer (axum's `ConnectInfo`).
+    assert_eq!(slow.attribute("network.peer.address"), Some(client.ip().to_string()));
+    assert_eq!(slow.attribute("network.peer.port"), Some(client.port().to_string()));
     assert_eq!(count(&receiver.metrics(), "http.server.request.duration", "/items/{item_id}"), 1);
     assert_eq!(count(&receiver.metrics(), "http.server.request.duration", "/ping"), 1);
 }

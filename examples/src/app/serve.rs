@@ -37,7 +37,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-/// How long things may take while serving and stopping.
+/// The limits of serving and stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServeOptions {
     /// After the stop signal, how long requests in flight may still run before their connections are cut.
