@@ -25,15 +25,21 @@ pub(crate) fn cap_string(mut value: String, max_bytes: usize) -> String {
 /// `value`'s `Display` text cut to `max_bytes`, formatted into a buffer that never grows past the
 /// budget: an error whose message holds a 300 KB header costs `max_bytes`, not 300 KB.
 pub(crate) fn cap_display(value: &(impl fmt::Display + ?Sized), max_bytes: usize) -> String {
-    let mut writer = CappedWriter { text: String::new(), max_bytes };
+    cap_display_cut(value, max_bytes).0
+}
+
+/// [`cap_display`], and whether the text was cut.
+pub(crate) fn cap_display_cut(value: &(impl fmt::Display + ?Sized), max_bytes: usize) -> (String, bool) {
+    let mut writer = CappedWriter { text: String::new(), max_bytes, cut: false };
     // `Err` only says the budget ran out (or the value's own `fmt` failed): keep what was written.
     let _ = write!(writer, "{value}");
-    writer.text
+    (writer.text, writer.cut)
 }
 
 struct CappedWriter {
     text: String,
     max_bytes: usize,
+    cut: bool,
 }
 
 impl fmt::Write for CappedWriter {
@@ -42,6 +48,7 @@ impl fmt::Write for CappedWriter {
         let fits = cap(piece, room);
         self.text.push_str(fits);
         if fits.len() < piece.len() {
+            self.cut = true;
             // The rest of the value is not formatted at all.
             return Err(fmt::Error);
         }

@@ -23,7 +23,7 @@ pub(crate) mod keys;
 mod text;
 mod url;
 
-pub(crate) use cap::{cap, cap_display, cap_string};
+pub(crate) use cap::{cap, cap_display, cap_display_cut, cap_string};
 pub(crate) use text::redact_text;
 pub(crate) use url::{redact_query, redact_url};
 
@@ -55,8 +55,16 @@ pub(crate) fn url_value(url: &str, max_bytes: usize) -> String {
 }
 
 /// Error text as recorded: `Display` formatted within `max_bytes`, then redacted (see [`redact_text`]).
+/// A cut can land inside a URL's userinfo (`http://user:pa`), where nothing says it is one: a last
+/// word that looks like part of a URL is dropped whole.
 pub(crate) fn text_value(text: &(impl fmt::Display + ?Sized), max_bytes: usize) -> String {
-    let text = cap_display(text, max_bytes);
+    let (mut text, cut) = cap_display_cut(text, max_bytes);
+    if cut {
+        let last_word = text.rfind(char::is_whitespace).map_or(0, |at| at + 1);
+        if text[last_word..].contains("//") {
+            text.truncate(last_word);
+        }
+    }
     match redact_text(&text) {
         Cow::Borrowed(_) => text,
         Cow::Owned(redacted) => cap_string(redacted, max_bytes),
@@ -67,6 +75,67 @@ pub(crate) fn text_value(text: &(impl fmt::Display + ?Sized), max_bytes: usize) 
 mod tests {
     use super::*;
 
+    /// Strings made of the pieces redaction cares about, multi-byte characters included.
+    fn generated(count: usize) -> impl Iterator<Item = String> {
+        const PIECES: [&str; 24] = [
+            "é", "€", "𝄞", ":", "/", "//", "://", "@", "=", "\"", "'", "[", "]", "%", "%7", "%74", "&", ";", "?", "#",
+            " ", "token", "Bearer ", "http",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize
+        };
+        (0..count).map(move |_| {
+            let len = next() % 24;
+            (0..len).map(|_| PIECES[next() % PIECES.len()]).collect()
+        })
+    }
+
+    #[test]
+    fn any_input_is_handled_within_budget() {
+        for text in generated(20_000) {
+            let _ = (redact_text(&text), redact_url(&text), redact_query(&text));
+            for max in [0, 1, 3, 7, 16] {
+                assert!(query_value(&text, max).len() <= max && text_value(&text, max).len() <= max);
+                assert!(url_value(&text, max).len() <= max);
+            }
+        }
+    }
+
+    #[test]
+    fn a_planted_secret_never_survives_whatever_surrounds_it() {
+        const SECRET: &str = "S3CR3T";
+        const PLANTED: [&str; 12] = [
+            "token=S3CR3T",
+            "Sig=S3CR3T",
+            "%70assword=S3CR3T",
+            "user[password]=S3CR3T",
+            "http://u:S3CR3T@h/",
+            "https://h/p?a=1&access_token=S3CR3T#x",
+            "//u:S3CR3T@h",
+            "ftp://S3CR3T@h:21",
+            "password: \"S3CR3T\"",
+            "\"client_secret\":\"S3CR3T\"",
+            "password='S3CR3T'",
+            "Bearer S3CR3TS3CR3T",
+        ];
+        // What may stand between noise and a planted pair: each ends a key, a value or a URL.
+        const SEPARATORS: [&str; 5] = [" ", " (", ", ", "\n", "\t"];
+        let mut noise = generated(60_000);
+        let mut pick: u64 = 7;
+        for round in 0..20_000 {
+            pick = pick.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let planted = PLANTED[round % PLANTED.len()];
+            let separator = |shift: u32| SEPARATORS[(pick >> shift) as usize % SEPARATORS.len()];
+            let before = noise.next().unwrap_or_default().replace(SECRET, "");
+            let after = noise.next().unwrap_or_default().replace(SECRET, "");
+            let text = format!("{before}{}{planted}{}{after}", separator(33), separator(40));
+            let redacted = redact_text(&text);
+            assert!(!redacted.contains(SECRET), "{text:?} -> {redacted:?}");
+        }
+    }
+
     #[test]
     fn recorded_values_are_redacted_and_within_budget() {
         let query = format!("token=SECRET&q={}", "x".repeat(10_000));
@@ -76,5 +145,8 @@ mod tests {
         assert_eq!(url_value("http://h/?sig=abc", 12), "http://h/?si");
         assert_eq!(text_value("failed: http://u:PW@h/?token=T", 100), "failed: http://h/?token=REDACTED");
         assert_eq!(text_value(&"a".repeat(100), 10).len(), 10);
+        // A cut inside userinfo, where no `@` says it is userinfo.
+        assert_eq!(text_value("failed: http://user:PWSECRET@h/", 20), "failed: ");
+        assert_eq!(text_value("failed: http://h/ for user", 24), "failed: http://h/ for us");
     }
 }

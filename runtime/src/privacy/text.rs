@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::keys::{self, SensitiveKeys};
-use super::url::redact_url_with;
+use super::url::{redact_url_with, Nested};
 use super::REDACTED;
 
 /// `text` with the URLs, sensitive `key=value` pairs and `Bearer` tokens in it redacted; borrowed when
@@ -31,8 +31,11 @@ fn ends_token(c: char) -> bool {
     c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>')
 }
 
-/// Every `scheme://...` and scheme-relative `//...` in `text` through [`redact_url_with`].
-fn redact_urls<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
+/// Every `scheme://...` and scheme-relative `//...` in `text` through [`redact_url_with`]. A URL ends at
+/// whitespace, a quote, trailing punctuation, or where a URL nested in it starts
+/// (`?next=http://user:pw@h/` is two URLs: userinfo of both goes, `next=...` is a pair the next pass
+/// sees whole).
+pub(super) fn redact_urls<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
     let mut redacted: Option<String> = None;
     let mut copied = 0;
     let mut search_from = 0;
@@ -40,22 +43,16 @@ fn redact_urls<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
         let slashes = search_from + found;
         let after = slashes + 2;
         search_from = after;
-        let start = match text[..slashes].strip_suffix(':') {
-            Some(before_colon) => before_colon
-                .char_indices()
-                .rev()
-                .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-                .last()
-                .map_or(before_colon.len(), |(at, _)| at),
-            // `a//b` is a path, ` //host` a scheme-relative URL.
-            None if text[..slashes].ends_with(|c: char| c.is_alphanumeric() || c == '/') => continue,
-            None => slashes,
-        };
+        let Some(start) = url_start(text, slashes) else { continue };
         let raw_end = text[after..].find(ends_token).map_or(text.len(), |at| after + at);
+        let raw_end = text[after..raw_end]
+            .match_indices("//")
+            .find_map(|(at, _)| url_start(text, after + at))
+            .map_or(raw_end, |nested| nested.max(after));
         // Prose puts punctuation right after a URL: `(see http://h/p?token=x).`
         let end = after + text[after..raw_end].trim_end_matches([')', ']', '}', '.', ',', ';', ':', '!', '?']).len();
         if start >= copied {
-            if let Cow::Owned(url) = redact_url_with(&text[start..end], keys) {
+            if let Cow::Owned(url) = redact_url_with(&text[start..end], keys, Nested::AlreadySplit) {
                 let out = redacted.get_or_insert_with(|| String::with_capacity(text.len()));
                 out.push_str(&text[copied..start]);
                 out.push_str(&url);
@@ -65,6 +62,26 @@ fn redact_urls<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
         search_from = search_from.max(end);
     }
     finish(text, redacted, copied)
+}
+
+/// Where the URL whose `//` is at `slashes` starts: its scheme, or the slashes of a scheme-relative
+/// URL; `None` for the `//` of a path (`a//b`, `///`).
+fn url_start(text: &str, slashes: usize) -> Option<usize> {
+    match text[..slashes].strip_suffix(':') {
+        Some(before_colon) => Some(scheme_start(before_colon)),
+        None if text[..slashes].ends_with(|c: char| c.is_alphanumeric() || c == '/') => None,
+        None => Some(slashes),
+    }
+}
+
+/// Where the scheme that ends `before_colon` starts (its length when there is none).
+fn scheme_start(before_colon: &str) -> usize {
+    before_colon
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        .last()
+        .map_or(before_colon.len(), |(at, _)| at)
 }
 
 /// Credential pairs anywhere in `text` whose key is sensitive: `key=value` (the value up to whitespace, a
@@ -89,7 +106,8 @@ fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
             .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '%' | '[' | ']'))
             .last()
             .map_or(key_end, |(at, _)| at);
-        if key_start == key_end {
+        // The key first: scanning values of keys that do not matter would make `a=a=a=...` quadratic.
+        if key_start == key_end || !keys.matches(&text[key_start..key_end]) {
             continue;
         }
         let after = separator + 1;
@@ -97,7 +115,7 @@ fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
             if colon { after + (text[after..].len() - text[after..].trim_start_matches(' ').len()) } else { after };
         let Some((value_start, value_end)) = value_span(text, value_start, colon) else { continue };
         let value = &text[value_start..value_end];
-        if !value.is_empty() && value != REDACTED && keys.matches(&text[key_start..key_end]) {
+        if !value.is_empty() && value != REDACTED {
             let out = redacted.get_or_insert_with(|| String::with_capacity(text.len()));
             out.push_str(&text[copied..value_start]);
             out.push_str(REDACTED);
@@ -107,25 +125,33 @@ fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
     finish(text, redacted, copied)
 }
 
-/// The byte range of the value starting at `start`: inside its quotes when quoted (a backslash escapes
-/// a quote; an unclosed quote runs to the end of the word), else up to a delimiter. `None` for an
-/// unquoted value when `quoted_only`.
+/// The byte range of the value starting at `start`: inside its quotes when quoted, else up to a
+/// delimiter; `None` for an unquoted value when `quoted_only`. A quoted value closes at an unescaped
+/// quote followed by a delimiter or the end (`'it's', ...` is one value), else at the first unescaped
+/// quote, else at the end of the word.
 fn value_span(text: &str, start: usize, quoted_only: bool) -> Option<(usize, usize)> {
     let rest = &text[start..];
     match rest.chars().next() {
         Some(quote @ ('"' | '\'')) => {
             let inner = start + 1;
             let mut escaped = false;
-            let close = text[inner..].char_indices().find(|(_, c)| {
-                let closes = *c == quote && !escaped;
-                escaped = *c == '\\' && !escaped;
-                closes
-            });
-            let end = close.map_or_else(
-                || text[inner..].find(char::is_whitespace).map_or(text.len(), |at| inner + at),
-                |(at, _)| inner + at,
-            );
-            Some((inner, end))
+            let mut first_close = None;
+            let mut close = None;
+            for (at, c) in text[inner..].char_indices() {
+                let closes = c == quote && !escaped;
+                escaped = c == '\\' && !escaped;
+                if !closes {
+                    continue;
+                }
+                first_close.get_or_insert(inner + at);
+                let next = text[inner + at + 1..].chars().next();
+                if next.is_none_or(|next| ends_token(next) || matches!(next, ',' | ';' | '&' | ')' | ']' | '}' | ':')) {
+                    close = Some(inner + at);
+                    break;
+                }
+            }
+            let word_end = || text[inner..].find(char::is_whitespace).map_or(text.len(), |at| inner + at);
+            Some((inner, close.or(first_close).unwrap_or_else(word_end)))
         }
         _ if quoted_only => None,
         _ => {
@@ -216,6 +242,10 @@ mod tests {
             "tried https://x.io and \"ftp://y.io/f\"."
         );
         assert_eq!(redact("see http://h/p?token=SEC)RET, then"), "see http://h/p?token=REDACTED, then");
+        assert_eq!(
+            redact("via http://proxy/?url=http://user:PW@internal/x&token=http://a:B@c/"),
+            "via http://proxy/?url=http://internal/x&token=REDACTED"
+        );
     }
 
     #[test]

@@ -4,15 +4,15 @@
 use std::borrow::Cow;
 
 use super::keys::{self, SensitiveKeys};
+use super::text::redact_urls;
 use super::REDACTED;
 
 /// `url` without userinfo and with the values of sensitive query (and fragment) keys redacted.
 ///
 /// Works on absolute URLs (`https://user:pw@host/p?q#f`), scheme-relative ones (`//host/p`) and
-/// paths with a query (`/p?token=x`). An authority whose port is not a number is dropped too: it is
-/// userinfo whose `@` was cut off (`http://user:pass`).
+/// paths with a query (`/p?token=x`).
 pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
-    keys::with_current(|keys| redact_url_with(url, keys))
+    keys::with_current(|keys| redact_url_with(url, keys, Nested::Redact))
 }
 
 /// `query` (without the `?`) with the values of sensitive keys redacted.
@@ -20,38 +20,61 @@ pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
     keys::with_current(|keys| redact_pairs(query, keys))
 }
 
+/// Whether URLs nested in a URL's path, query or fragment are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Nested {
+    Redact,
+    /// The caller (`redact_urls`) already cut the text where a nested URL starts.
+    AlreadySplit,
+}
+
 /// [`redact_url`] with an explicit key list.
-pub(super) fn redact_url_with<'a>(url: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
+pub(super) fn redact_url_with<'a>(url: &'a str, keys: &SensitiveKeys, nested: Nested) -> Cow<'a, str> {
     let (authority_start, authority_end) = authority(url);
-    let hidden_authority = hidden_part(&url[authority_start..authority_end]);
-    let rest = &url[authority_end..];
-    let (path, query, fragment) = split_rest(rest);
-    let query_redacted = query.map(|query| redact_pairs(query, keys));
-    let fragment_redacted = fragment.map(|fragment| redact_pairs(fragment, keys));
-    let changed = hidden_authority.is_some()
-        || matches!(query_redacted, Some(Cow::Owned(_)))
-        || matches!(fragment_redacted, Some(Cow::Owned(_)));
-    if !changed {
+    let authority = &url[authority_start..authority_end];
+    let shown_authority = authority.rfind('@').map(|at| &authority[at + 1..]);
+    let rest = redact_rest(&url[authority_end..], keys, nested);
+    if shown_authority.is_none() && matches!(rest, Cow::Borrowed(_)) {
         return Cow::Borrowed(url);
     }
     let mut redacted = String::with_capacity(url.len());
     redacted.push_str(&url[..authority_start]);
-    let authority = &url[authority_start..authority_end];
-    match hidden_authority {
-        Some(Hidden::Userinfo(at)) => redacted.push_str(&authority[at + 1..]),
-        Some(Hidden::Whole) => {}
-        None => redacted.push_str(authority),
-    }
-    redacted.push_str(path);
-    if let Some(query) = query_redacted {
-        redacted.push('?');
-        redacted.push_str(&query);
-    }
-    if let Some(fragment) = fragment_redacted {
-        redacted.push('#');
-        redacted.push_str(&fragment);
-    }
+    redacted.push_str(shown_authority.unwrap_or(authority));
+    redacted.push_str(&rest);
     Cow::Owned(redacted)
+}
+
+/// Path, query and fragment: sensitive pairs redacted, and a URL nested in them
+/// (`?next=http://user:pw@h/`) loses its userinfo too.
+fn redact_rest<'a>(rest: &'a str, keys: &SensitiveKeys, nested: Nested) -> Cow<'a, str> {
+    let (path, query, fragment) = split_rest(rest);
+    let query_redacted = query.map(|query| redact_pairs(query, keys));
+    let fragment_redacted = fragment.map(|fragment| redact_pairs(fragment, keys));
+    let pairs_changed =
+        matches!(query_redacted, Some(Cow::Owned(_))) || matches!(fragment_redacted, Some(Cow::Owned(_)));
+    let pairs = if pairs_changed {
+        let mut redacted = String::with_capacity(rest.len());
+        redacted.push_str(path);
+        if let Some(query) = query_redacted {
+            redacted.push('?');
+            redacted.push_str(&query);
+        }
+        if let Some(fragment) = fragment_redacted {
+            redacted.push('#');
+            redacted.push_str(&fragment);
+        }
+        Cow::Owned(redacted)
+    } else {
+        Cow::Borrowed(rest)
+    };
+    if nested == Nested::AlreadySplit || !pairs.contains("://") {
+        return pairs;
+    }
+    // `redact_urls` cuts each URL where a nested one starts and asks for no more nesting: one level.
+    match redact_urls(&pairs, keys) {
+        Cow::Borrowed(_) => pairs,
+        Cow::Owned(redacted) => Cow::Owned(redacted),
+    }
 }
 
 /// The byte range of the authority (`user:pw@host:port`); empty when the URL has none.
@@ -69,25 +92,6 @@ fn is_scheme(scheme: &str) -> bool {
     let mut chars = scheme.chars();
     chars.next().is_some_and(|first| first.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-}
-
-/// What of an authority must not be shown.
-enum Hidden {
-    /// `user[:password]@`, up to the byte offset of the last `@`.
-    Userinfo(usize),
-    /// The whole authority: `user:pass` whose `@host` was cut off.
-    Whole,
-}
-
-fn hidden_part(authority: &str) -> Option<Hidden> {
-    if let Some(at) = authority.rfind('@') {
-        return Some(Hidden::Userinfo(at));
-    }
-    let host_port = authority.rsplit_once(']').map_or(authority, |(_, after_ipv6)| after_ipv6);
-    match host_port.rsplit_once(':') {
-        Some((_, port)) if !port.bytes().all(|byte| byte.is_ascii_digit()) => Some(Hidden::Whole),
-        _ => None,
-    }
 }
 
 /// `path`, then the query and the fragment without their `?` / `#`.
@@ -137,7 +141,7 @@ mod tests {
     use super::*;
 
     fn url(url: &str) -> Cow<'_, str> {
-        redact_url_with(url, &SensitiveKeys::default())
+        redact_url_with(url, &SensitiveKeys::default(), Nested::Redact)
     }
 
     fn query(query: &str) -> Cow<'_, str> {
@@ -187,15 +191,11 @@ mod tests {
             url("https://example.com/file?X-Goog-Signature=abc&q=1"),
             "https://example.com/file?X-Goog-Signature=REDACTED&q=1"
         );
+        assert_eq!(
+            url("https://proxy/go?next=http://user:PW@internal/x#to=https://a:B@c"),
+            "https://proxy/go?next=http://internal/x#to=https://c"
+        );
         // A path segment with `@` is not userinfo.
         assert_eq!(url("http://h/users/@me?q=1"), "http://h/users/@me?q=1");
-    }
-
-    #[test]
-    fn an_authority_cut_before_its_at_sign_is_dropped() {
-        assert_eq!(url("http://user:PWSE"), "http://");
-        assert_eq!(url("http://host:8080/p"), "http://host:8080/p");
-        assert_eq!(url("http://[::1]:80"), "http://[::1]:80");
-        assert_eq!(url("http://host:"), "http://host:");
     }
 }
