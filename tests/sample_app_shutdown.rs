@@ -21,9 +21,8 @@ use traced_tests::{ReceivedMetric, Receiver, ReceiverOptions, Transport};
 
 /// The default drain deadline of the app.
 const DRAIN: Duration = Duration::from_secs(10);
-/// Room for the telemetry guard's shutdown deadline (5 s by default; more while a guard still waits
-/// signal after signal).
-const TELEMETRY: Duration = Duration::from_secs(15);
+/// The telemetry guard's shutdown deadline, `TRACED_SHUTDOWN_TIMEOUT` (5 s by default).
+const TELEMETRY: Duration = Duration::from_secs(5);
 /// Room for a loaded machine. These are correctness bounds, not performance assertions.
 const MARGIN: Duration = Duration::from_secs(10);
 /// How long the parent waits for the app to start listening.
@@ -62,7 +61,9 @@ impl App {
         let signalled = Instant::now();
         self.process.terminate();
         let output = self.process.wait();
-        (output, signalled.elapsed())
+        let took = signalled.elapsed();
+        println!("sample-app exited ({}) {took:?} after SIGTERM", output.status);
+        (output, took)
     }
 }
 
@@ -268,6 +269,38 @@ fn a_dead_collector_is_reported_not_turned_into_a_failed_exit() {
     let stderr = stderr(&output);
     let reported = stderr.lines().any(|line| line.starts_with("traced:") && line.contains("span"));
     assert!(reported, "the undelivered spans are reported on stderr:\n{stderr}");
+}
+
+/// A collector that accepts connections and never answers costs the telemetry deadline once, after the drain.
+#[test]
+fn a_silent_collector_costs_the_telemetry_deadline_once() {
+    if child::scenario().is_some() {
+        return;
+    }
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    let endpoint = format!("http://{}", silent.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        // Holds every connection open, reads nothing, answers nothing; ends with the test process.
+        let held: Vec<TcpStream> = silent.incoming().map_while(Result::ok).collect();
+        drop(held);
+    });
+    let telemetry_deadline = Duration::from_secs(2);
+    let app = start_app(&[
+        ("SAMPLE_APP_IO_DELAY", "10ms".to_owned()),
+        ("TRACED_SHUTDOWN_TIMEOUT", telemetry_deadline.as_millis().to_string()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "otlp".to_owned()),
+    ]);
+    for path in ["/ping", "/items/2"] {
+        assert!(get(app.address, path).starts_with("HTTP/1.1 200"), "{path}");
+    }
+
+    let (output, exit_took) = app.terminate();
+    assert_exit(&output, EXIT_OK);
+    // Nothing was in flight: no drain to wait for, one telemetry deadline for all signals.
+    assert!(exit_took < telemetry_deadline + MARGIN, "exit took {exit_took:?}");
 }
 
 /// (d) While serving: slowloris clients (half a head, one byte at a time, nothing at all) and an idle
