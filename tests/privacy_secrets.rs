@@ -218,6 +218,15 @@ async fn planted_secrets_reach_no_output() {
 }
 
 #[test]
+fn the_console_tree_prints_no_secret() {
+    // No OTLP endpoint: the sample app prints traces, metrics and logs on the console only, as trees.
+    let output = run("serve", &[("TRACED_REDACTED_QUERY_KEYS", "session".to_owned())]);
+    let console = child_output(&output);
+    assert!(console.contains("password=REDACTED") && console.contains("exception"), "{console}");
+    assert_no_secret("the console trees", &console);
+}
+
+#[test]
 fn start_up_errors_name_the_variable_and_never_echo_a_credential() {
     let cases = [
         ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer HDRSECRET,oops", "entry 2 is not `name=value`"),
