@@ -7,22 +7,21 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::SpanKind;
 use opentelemetry::Value;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SpanData;
+use traced::telemetry::PropagatorKind;
 use traced::testing::SpanCapture;
 
 /// Captures spans (holding the capture lock, so tests of one binary take turns) with the W3C
 /// propagators installed, as `traced::init()` installs them by default.
 pub fn capture() -> SpanCapture {
     let capture = traced::testing::capture();
-    traced::propagation::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
+    traced::propagation::set_text_map_propagator(traced::propagation::propagator(&[
+        PropagatorKind::TraceContext,
+        PropagatorKind::Baggage,
     ]));
     capture
 }

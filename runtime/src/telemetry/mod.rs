@@ -6,11 +6,10 @@
 //! `builder` (code wins over the environment), `providers` (settings -> SDK providers), `otlp`
 //! (OTLP exporters), `export_runtime` (the runtime the export pipeline runs on), `guard` (install and
 //! shutdown), `console` (human-readable exporters), `processors` (common attributes, redaction),
-//! `limits` (attribute value length), `b3` (B3 propagation), `logs` (`tracing` events -> logs or span
+//! `limits` (attribute value length), `logs` (`tracing` events -> logs or span
 //! events), `warn_once` (one warning when a collector fails), `pipeline` (bounded queues, export
 //! workers, exact accounting, one shutdown deadline).
 
-mod b3;
 mod builder;
 mod console;
 mod error;

@@ -8,11 +8,10 @@
 
 use std::time::Duration;
 
-use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{
     Sampler, SdkTracerProvider, SpanData, SpanExporter as _, SpanLimits, SpanProcessor, TracerProviderBuilder,
@@ -20,7 +19,6 @@ use opentelemetry_sdk::trace::{
 use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
 
-use super::b3::B3Propagator;
 use super::console::{ConsoleLogExporter, ConsoleMetricExporter, ConsoleOutput, ConsoleSpanExporter};
 use super::error::InitError;
 use super::export_runtime::ExportRuntime;
@@ -236,18 +234,7 @@ fn span_limits(limits: &SpanLimitSettings) -> SpanLimits {
 
 /// The composite of `OTEL_PROPAGATORS`, in the order given.
 pub(crate) fn propagator(kinds: &[PropagatorKind]) -> TextMapCompositePropagator {
-    let propagators = kinds
-        .iter()
-        .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
-            match kind {
-                PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
-                PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
-                PropagatorKind::B3 => Box::new(B3Propagator::single()),
-                PropagatorKind::B3Multi => Box::new(B3Propagator::multi()),
-            }
-        })
-        .collect();
-    TextMapCompositePropagator::new(propagators)
+    crate::propagation::propagator(kinds)
 }
 
 #[cfg(test)]
@@ -337,14 +324,5 @@ mod tests {
         assert_eq!(traces.timeout, Duration::from_secs(2), "the batch deadline is shorter than the 10s default");
         assert_eq!(metrics.timeout, Duration::from_secs(10), "the exporter's own timeout is shorter");
         assert_eq!(traces.endpoint, settings.otlp_traces.endpoint);
-    }
-
-    #[test]
-    fn propagators_follow_the_list() {
-        let mut fields: Vec<String> =
-            propagator(&[PropagatorKind::B3, PropagatorKind::TraceContext]).fields().map(str::to_owned).collect();
-        fields.sort();
-        assert_eq!(fields, ["b3", "traceparent", "tracestate"]);
-        assert_eq!(propagator(&[]).fields().count(), 0);
     }
 }

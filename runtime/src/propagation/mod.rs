@@ -8,6 +8,9 @@
 //!
 //! A malformed `traceparent` (wrong length, bad hex, version `ff`, all-zero ids, ...) is ignored
 //! before the propagator sees it: the request starts a fresh trace instead of joining a bogus one.
+//! [`propagator`] builds what `OTEL_PROPAGATORS` names: the SDK's W3C propagators held to the
+//! specifications' limits (`tracestate` 32 members / 512 characters, `baggage` 8,192 bytes / 180
+//! members, valid values passed on unchanged, no empty header ever sent) and B3 (`b3`, `b3multi`).
 //!
 //! ```
 //! use opentelemetry::trace::TraceContextExt as _;
@@ -33,8 +36,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::Context;
+
+use crate::telemetry::settings::PropagatorKind;
+
+mod b3;
+mod w3c;
 
 type SharedPropagator = Arc<dyn TextMapPropagator + Send + Sync>;
 
@@ -128,6 +136,32 @@ impl TextMapPropagator for SharedGlobal {
     }
 }
 
+/// The propagator `OTEL_PROPAGATORS` names: the composite of `kinds`, in the order given (what
+/// `traced::init()` installs).
+///
+/// ```
+/// use traced::telemetry::PropagatorKind;
+///
+/// traced::propagation::set_text_map_propagator(traced::propagation::propagator(&[
+///     PropagatorKind::TraceContext,
+///     PropagatorKind::Baggage,
+/// ]));
+/// ```
+pub fn propagator(kinds: &[PropagatorKind]) -> TextMapCompositePropagator {
+    let propagators = kinds
+        .iter()
+        .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match kind {
+                PropagatorKind::TraceContext => Box::new(w3c::TraceContext::new()),
+                PropagatorKind::Baggage => Box::new(w3c::Baggage::new()),
+                PropagatorKind::B3 => Box::new(b3::B3Propagator::single()),
+                PropagatorKind::B3Multi => Box::new(b3::B3Propagator::multi()),
+            }
+        })
+        .collect();
+    TextMapCompositePropagator::new(propagators)
+}
+
 /// Writes the current context (trace context, baggage) into `headers`.
 pub fn inject(headers: &mut HeaderMap) {
     Context::map_current(|cx| inject_context(cx, headers));
@@ -152,12 +186,18 @@ pub fn extract_with_context(cx: &Context, headers: &HeaderMap) -> Context {
     with_propagator(|propagator| propagator.extract_with_context(cx, &extractor))
 }
 
-/// Writes propagation fields into a header map; values that are not valid header values are dropped.
+/// Writes propagation fields into a header map; values that are not valid header values are dropped,
+/// and an empty value removes the field rather than sending it empty.
 struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(key.as_bytes()), HeaderValue::try_from(value)) {
+        let Ok(name) = HeaderName::from_bytes(key.as_bytes()) else { return };
+        if value.trim().is_empty() {
+            self.0.remove(name);
+            return;
+        }
+        if let Ok(value) = HeaderValue::try_from(value) {
             self.0.insert(name, value);
         }
     }
@@ -187,6 +227,16 @@ impl Extractor for HeaderExtractor<'_> {
             _ => self.headers.get(key),
         };
         value.and_then(|value| value.to_str().ok())
+    }
+
+    /// Every field of a repeated header (W3C combines `tracestate` and `baggage` fields); values that
+    /// are not text are skipped.
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        if self.hidden(key) {
+            return None;
+        }
+        let values: Vec<&str> = self.headers.get_all(key).iter().filter_map(|value| value.to_str().ok()).collect();
+        (!values.is_empty()).then_some(values)
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -282,5 +332,34 @@ mod tests {
         injector.set("bad", "line\nbreak".to_owned());
         assert_eq!(headers.len(), 1);
         assert_eq!(headers["traceparent"], VALID);
+    }
+
+    #[test]
+    fn propagators_follow_the_list() {
+        let mut fields: Vec<String> =
+            propagator(&[PropagatorKind::B3, PropagatorKind::TraceContext]).fields().map(str::to_owned).collect();
+        fields.sort();
+        assert_eq!(fields, ["b3", "traceparent", "tracestate"]);
+        assert_eq!(propagator(&[]).fields().count(), 0);
+    }
+
+    #[test]
+    fn an_empty_value_is_never_sent_and_removes_a_stale_one() {
+        let mut headers = HeaderMap::new();
+        headers.insert(TRACESTATE, HeaderValue::from_static("stale=1"));
+        let mut injector = HeaderInjector(&mut headers);
+        injector.set("tracestate", String::new());
+        injector.set("baggage", " ".to_owned());
+        assert!(headers.is_empty(), "{headers:?}");
+    }
+
+    #[test]
+    fn repeated_fields_are_all_read() {
+        let mut headers = HeaderMap::new();
+        headers.append(TRACESTATE, HeaderValue::from_static("a=1"));
+        headers.append(TRACESTATE, HeaderValue::from_static("b=2"));
+        let extractor = HeaderExtractor { headers: &headers, hide_trace_context: false };
+        assert_eq!(extractor.get_all("tracestate"), Some(vec!["a=1", "b=2"]));
+        assert_eq!(extractor.get_all("baggage"), None);
     }
 }

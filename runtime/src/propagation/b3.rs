@@ -1,7 +1,11 @@
 //! Zipkin B3 propagation (`OTEL_PROPAGATORS=b3` and `b3multi`), which `opentelemetry` does not ship.
 //!
 //! Single header: `b3: {trace_id}-{span_id}-{sampled}`; multi: `X-B3-TraceId`, `X-B3-SpanId`,
-//! `X-B3-Sampled`. Extraction accepts both forms, as the B3 specification recommends.
+//! `X-B3-Sampled`. Extraction accepts both forms, as the B3 specification recommends, and only their
+//! exact shape: lowercase hex ids of the right length (64-bit trace ids are left-padded), non-zero,
+//! a sampling state `0`, `1` or `d` (`true`/`false` from old multi-header clients), an optional
+//! 16-hex parent span id. Anything else starts a fresh trace. Injection writes a 128-bit trace id and
+//! an explicit sampling state.
 
 use opentelemetry::propagation::{text_map_propagator::FieldIter, Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
@@ -61,11 +65,23 @@ impl TextMapPropagator for B3Propagator {
     }
 }
 
+/// `{trace_id}-{span_id}[-{sampling state}[-{parent span id}]]`.
 fn extract_single(extractor: &dyn Extractor) -> Option<SpanContext> {
     let mut parts = extractor.get(SINGLE)?.trim().split('-');
     let trace_id = trace_id(parts.next()?)?;
     let span_id = span_id(parts.next()?)?;
-    let sampled = parts.next().map(sampled).unwrap_or(Some(false))?;
+    let sampled = match parts.next() {
+        None => false,
+        Some("1" | "d") => true,
+        Some("0") => false,
+        Some(_) => return None,
+    };
+    if let Some(parent) = parts.next() {
+        span_id_hex(parent)?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
     Some(span_context(trace_id, span_id, sampled))
 }
 
@@ -73,8 +89,11 @@ fn extract_multi(extractor: &dyn Extractor) -> Option<SpanContext> {
     let trace_id = trace_id(extractor.get(TRACE_ID)?.trim())?;
     let span_id = span_id(extractor.get(SPAN_ID)?.trim())?;
     let debug = extractor.get(FLAGS).is_some_and(|flags| flags.trim() == "1");
-    let sampled = debug || extractor.get(SAMPLED).and_then(|value| sampled(value.trim())).unwrap_or(false);
-    Some(span_context(trace_id, span_id, sampled))
+    let sampled = match extractor.get(SAMPLED).map(str::trim) {
+        None => false,
+        Some(value) => multi_sampled(value)?,
+    };
+    Some(span_context(trace_id, span_id, debug || sampled))
 }
 
 fn span_context(trace_id: TraceId, span_id: SpanId, sampled: bool) -> SpanContext {
@@ -82,22 +101,31 @@ fn span_context(trace_id: TraceId, span_id: SpanId, sampled: bool) -> SpanContex
     SpanContext::new(trace_id, span_id, flags, true, TraceState::default())
 }
 
-/// 64-bit trace ids are left-padded to 128 bits.
+fn is_lower_hex(hex: &str) -> bool {
+    hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// 64-bit trace ids are left-padded to 128 bits. Checked before parsing: `from_hex` would also take
+/// uppercase digits and a leading `+`.
 fn trace_id(hex: &str) -> Option<TraceId> {
-    if !(hex.len() == 16 || hex.len() == 32) {
+    if !(hex.len() == 16 || hex.len() == 32) || !is_lower_hex(hex) {
         return None;
     }
     TraceId::from_hex(hex).ok().filter(|id| *id != TraceId::INVALID)
 }
 
-fn span_id(hex: &str) -> Option<SpanId> {
-    (hex.len() == 16).then(|| SpanId::from_hex(hex).ok()).flatten().filter(|id| *id != SpanId::INVALID)
+fn span_id_hex(hex: &str) -> Option<&str> {
+    (hex.len() == 16 && is_lower_hex(hex)).then_some(hex)
 }
 
-/// `1`/`d` sample, `0` does not; `true`/`false` are accepted from old clients.
-fn sampled(value: &str) -> Option<bool> {
+fn span_id(hex: &str) -> Option<SpanId> {
+    SpanId::from_hex(span_id_hex(hex)?).ok().filter(|id| *id != SpanId::INVALID)
+}
+
+/// `X-B3-Sampled`: `1` samples, `0` does not; `true`/`false` are accepted from old clients.
+fn multi_sampled(value: &str) -> Option<bool> {
     match value {
-        "1" | "d" | "true" => Some(true),
+        "1" | "true" => Some(true),
         "0" | "false" => Some(false),
         _ => None,
     }
@@ -142,8 +170,43 @@ mod tests {
     }
 
     #[test]
-    fn garbage_extracts_nothing() {
-        let headers = HashMap::from([("b3".to_owned(), "zz-yy-1".to_owned())]);
-        assert!(!B3Propagator::single().extract(&headers).span().span_context().is_valid());
+    fn only_the_exact_shape_is_extracted() {
+        let valid = |value: &str| {
+            let headers = HashMap::from([("b3".to_owned(), value.to_owned())]);
+            B3Propagator::single().extract(&headers).span().span_context().is_valid()
+        };
+        assert!(valid(&format!("{TRACE}-{SPAN}")));
+        assert!(valid(&format!("{TRACE}-{SPAN}-d-{SPAN}")));
+        assert!(valid(&format!("a3ce929d0e0e4736-{SPAN}-0")));
+        for bad in [
+            "zz-yy-1".to_owned(),
+            format!("{}-{SPAN}-1", TRACE.to_uppercase()),
+            format!("+{}-{SPAN}-1", &TRACE[1..]),
+            format!("{TRACE}-+{}-1", &SPAN[1..]),
+            format!("{TRACE}-{SPAN}-2"),
+            format!("{TRACE}-{SPAN}-true"),
+            format!("{TRACE}-{SPAN}-1-{SPAN}-x"),
+            format!("{TRACE}-{SPAN}-1-zz"),
+            format!("{}-{SPAN}-1", "0".repeat(32)),
+            format!("{TRACE}-{}-1", "0".repeat(16)),
+            format!("{}-{SPAN}-1", &TRACE[..20]),
+        ] {
+            assert!(!valid(&bad), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn multi_headers_need_a_known_sampling_state() {
+        let headers = |sampled: &str| {
+            HashMap::from([
+                (TRACE_ID.to_owned(), TRACE.to_owned()),
+                (SPAN_ID.to_owned(), SPAN.to_owned()),
+                (SAMPLED.to_owned(), sampled.to_owned()),
+            ])
+        };
+        let extracted = |sampled: &str| B3Propagator::multi().extract(&headers(sampled)).span().span_context().clone();
+        assert!(extracted("true").is_sampled() && extracted("1").is_sampled());
+        assert!(extracted("0").is_valid() && !extracted("0").is_sampled());
+        assert!(!extracted("yes").is_valid());
     }
 }
