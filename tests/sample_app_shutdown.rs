@@ -224,11 +224,14 @@ fn a_request_past_the_drain_deadline_is_cut_and_the_exit_is_still_clean() {
     if child::scenario().is_some() {
         return;
     }
+    let receiver = Receiver::start_blocking(Transport::Http, ReceiverOptions::default());
     let drain = Duration::from_secs(1);
     let app = start_app(&[
         ("SAMPLE_APP_IO_DELAY", "120s".to_owned()),
         ("SAMPLE_APP_DRAIN_TIMEOUT", "1s".to_owned()),
-        ("OTEL_TRACES_EXPORTER", "none".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", receiver.protocol().to_owned()),
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
         ("OTEL_METRICS_EXPORTER", "none".to_owned()),
         ("OTEL_LOGS_EXPORTER", "none".to_owned()),
     ]);
@@ -242,6 +245,9 @@ fn a_request_past_the_drain_deadline_is_cut_and_the_exit_is_still_clean() {
     assert_eq!(response, "", "cut without an answer");
     let stderr = stderr(&output);
     assert!(stderr.contains("1 of 1 connection(s) were cut at the drain deadline"), "{stderr}");
+    // The cut request's server span still ended, and was flushed.
+    let spans = receiver.spans();
+    assert!(spans.iter().any(|span| span.name() == "GET /items/{item_id}"), "the cut request's span");
 }
 
 /// (c) A dead collector at SIGTERM: exit 0 in bounded time; the loss is reported on stderr.
