@@ -3,8 +3,8 @@
 //! layer and the reqwest client. Per-request path when configured, guarded by the `http_overhead`
 //! benchmark: plain names are looked up directly, regular expressions only when the list has some.
 //!
-//! Bounded: at most [`MAX_HEADERS`] headers and [`MAX_VALUES`] values per header are captured per
-//! message, each value capped in length. Credentials are never captured, whatever the lists say:
+//! Bounded: at most [`MAX_HEADERS`] headers, [`MAX_VALUES`] values per header and [`MAX_BYTES`]
+//! bytes of names and values are captured per message, each value capped in length. Credentials are never captured, whatever the lists say:
 //! `Authorization`, `Proxy-Authorization`, `Cookie` and `Set-Cookie`. Headers matching the sanitize
 //! list are recorded as `[REDACTED]`.
 
@@ -23,6 +23,10 @@ pub(crate) const MAX_HEADERS: usize = 32;
 
 /// Most values captured of one header (a header may repeat).
 pub(crate) const MAX_VALUES: usize = 16;
+
+/// Most bytes (names and values) captured from one request or response: with the layer's request and
+/// response, a span carries at most 8 KiB of headers, so a full span queue of fat requests stays small.
+pub(crate) const MAX_BYTES: usize = 4096;
 
 /// What a sanitized header's values are recorded as (the Python instrumentations' text).
 pub(crate) const REDACTED: &str = "[REDACTED]";
@@ -72,16 +76,12 @@ impl CapturedHeaders {
         self.named.is_empty() && !self.patterns.has_patterns()
     }
 
-    /// Appends one attribute per captured header present in `map`.
+    /// Appends one attribute per captured header present in `map`, within the bounds.
     pub(crate) fn record(&self, map: &HeaderMap, attributes: &mut Vec<KeyValue>) {
-        let mut captured = 0;
+        let mut budget = Budget { headers: MAX_HEADERS, bytes: MAX_BYTES };
         for (name, key) in &self.named {
-            if captured == MAX_HEADERS {
-                return;
-            }
-            if let Some(values) = self.values(name, map) {
+            if let Some(values) = self.values(name, map, &mut budget) {
                 attributes.push(KeyValue::new(key.clone(), values));
-                captured += 1;
             }
         }
         if !self.patterns.has_patterns() {
@@ -89,43 +89,59 @@ impl CapturedHeaders {
         }
         // `keys` yields each name once, in the order the headers arrived.
         for name in map.keys() {
-            if captured == MAX_HEADERS {
-                return;
-            }
             let named = self.named.iter().any(|(known, _)| known == name);
             if named || NEVER_CAPTURED.contains(name) || !self.patterns.matches_pattern(name.as_str()) {
                 continue;
             }
-            if let Some(values) = self.values(name, map) {
+            if let Some(values) = self.values(name, map, &mut budget) {
                 attributes.push(KeyValue::new(key(self.prefix, name), values));
-                captured += 1;
             }
         }
     }
 
-    /// The first [`MAX_VALUES`] values of `name`, capped or redacted; `None` when absent.
-    fn values(&self, name: &HeaderName, map: &HeaderMap) -> Option<Value> {
+    /// The first [`MAX_VALUES`] values of `name`, capped or redacted, paid from `budget` (the name
+    /// too); `None` when absent or when the budget is spent.
+    fn values(&self, name: &HeaderName, map: &HeaderMap, budget: &mut Budget) -> Option<Value> {
         let mut values = map.get_all(name).iter().take(MAX_VALUES).peekable();
         values.peek()?;
+        if budget.headers == 0 || budget.bytes <= name.as_str().len() {
+            return None;
+        }
+        budget.headers -= 1;
+        budget.bytes -= name.as_str().len();
         let redact = self.sanitize.matches(name.as_str());
-        let values: Vec<StringValue> =
-            values.map(|value| if redact { StringValue::from(REDACTED) } else { capped(value) }).collect();
-        Some(Value::Array(Array::String(values)))
+        let mut captured = Vec::new();
+        for value in values {
+            if budget.bytes == 0 {
+                break;
+            }
+            let value = if redact { StringValue::from(REDACTED) } else { capped(value, budget.bytes) };
+            budget.bytes = budget.bytes.saturating_sub(value.as_str().len());
+            captured.push(value);
+        }
+        Some(Value::Array(Array::String(captured)))
     }
+}
+
+/// What is left to capture from one message.
+struct Budget {
+    headers: usize,
+    bytes: usize,
 }
 
 fn key(prefix: &str, name: &HeaderName) -> Key {
     Key::from(format!("{prefix}.{}", name.as_str()))
 }
 
-/// A header value as text (lossy for non-UTF-8 bytes), capped in length.
-fn capped(value: &HeaderValue) -> StringValue {
+/// A header value as text (lossy for non-UTF-8 bytes), capped to [`caps::HEADER_VALUE`] and `left`.
+fn capped(value: &HeaderValue, left: usize) -> StringValue {
+    let max = caps::HEADER_VALUE.min(left);
     let bytes = value.as_bytes();
     // Cut the bytes first, so a fat value is never copied whole. A character cut in half there
     // becomes a replacement character past the text cap (invalid bytes before it only grow the
     // text), so the cap removes it.
-    let head = &bytes[..bytes.len().min(caps::HEADER_VALUE + 4)];
-    StringValue::from(privacy::cap_string(String::from_utf8_lossy(head).into_owned(), caps::HEADER_VALUE))
+    let head = &bytes[..bytes.len().min(max + 4)];
+    StringValue::from(privacy::cap_string(String::from_utf8_lossy(head).into_owned(), max))
 }
 
 #[cfg(test)]
@@ -201,16 +217,35 @@ mod tests {
         for _ in 0..100 {
             map.append("x-h0", HeaderValue::from_static("again"));
         }
-        let long = "é".repeat(10_000);
-        map.append("x-long", HeaderValue::from_str(&long).expect("value"));
-        let attributes = record(&captured(&["x-long", "x-h.*"], &[]), &map);
+        let attributes = record(&captured(&["x-h.*"], &[]), &map);
         assert_eq!(attributes.len(), MAX_HEADERS);
+        let Value::Array(Array::String(repeated)) = &attributes[0].value else { panic!("string array") };
+        assert_eq!(repeated.len(), MAX_VALUES);
+
+        let long = "é".repeat(10_000);
+        let mut map = HeaderMap::new();
+        map.append("x-long", HeaderValue::from_str(&long).expect("value"));
+        for index in 0..10 {
+            map.append(
+                HeaderName::try_from(format!("x-fat{index}")).expect("name"),
+                HeaderValue::from_str(&long).expect("value"),
+            );
+        }
+        let attributes = record(&captured(&["x-long", "x-fat.*"], &[]), &map);
         assert_eq!(attributes[0].key.as_str(), "http.request.header.x-long", "plain names come first");
         let Value::Array(Array::String(long_values)) = &attributes[0].value else { panic!("string array") };
-        assert!(long_values[0].as_str().len() <= caps::HEADER_VALUE && long_values[0].as_str().starts_with("éé"));
-        assert!(long_values[0].as_str().len() >= caps::HEADER_VALUE - 4, "cut on a character boundary");
-        let Value::Array(Array::String(repeated)) = &attributes[1].value else { panic!("string array") };
-        assert_eq!(repeated.len(), MAX_VALUES);
+        let first = long_values[0].as_str();
+        assert!(first.len() <= caps::HEADER_VALUE && first.len() >= caps::HEADER_VALUE - 1 && first.starts_with("éé"));
+        let total: usize = attributes
+            .iter()
+            .map(|kv| {
+                let name = kv.key.as_str().len() - "http.request.header.".len();
+                let Value::Array(Array::String(values)) = &kv.value else { panic!("string array") };
+                name + values.iter().map(|value| value.as_str().len()).sum::<usize>()
+            })
+            .sum();
+        assert!(total <= MAX_BYTES, "{total} bytes captured");
+        assert!(attributes.len() < 11, "the budget ran out before every fat header: {}", attributes.len());
     }
 
     #[test]
