@@ -117,6 +117,22 @@ async fn an_unmatched_request_is_judged_by_its_path_alone() {
     assert_eq!(measured(&metrics), 2);
 }
 
+#[tokio::test]
+async fn nested_routes_are_judged_by_their_full_template() {
+    let spans = capture();
+    let excluded = ExcludedUrls::parse("^/api/ping$").expect("valid pattern");
+    let api = Router::new()
+        .route("/ping", get(|| async { "pong" }))
+        .route("/users/{id}", get(|Path(id): Path<String>| async move { id }));
+    let router = Router::new().nest("/api", api).layer(TracedLayer::new().excluded_urls(excluded));
+    let address = serve(router).await;
+    assert_eq!(raw(address, "GET /api/ping HTTP/1.1\r\nHost: localhost").await, 200);
+    assert_eq!(raw(address, "GET /api/users/ping HTTP/1.1\r\nHost: localhost").await, 200);
+    let spans = server_spans(&spans, 1).await;
+    assert_eq!(spans.len(), 1);
+    assert_eq!(attr(&spans[0], "http.route"), string("/api/users/{id}"));
+}
+
 #[test]
 fn an_invalid_pattern_is_an_error() {
     let error = ExcludedUrls::parse("ok,(").expect_err("unclosed group");

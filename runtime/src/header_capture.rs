@@ -109,7 +109,7 @@ impl CapturedHeaders {
         }
         budget.headers -= 1;
         budget.bytes -= name.as_str().len();
-        let redact = self.sanitize.matches(name.as_str());
+        let redact = self.sanitize.matches_lowercase(name.as_str());
         let mut captured = Vec::new();
         for value in values {
             if budget.bytes == 0 {

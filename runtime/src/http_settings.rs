@@ -225,8 +225,12 @@ impl HeaderPatterns {
 
     /// Whether `name` (any case) matches an entry. Says nothing about the never-captured headers.
     pub fn matches(&self, name: &str) -> bool {
-        let lower = name.to_ascii_lowercase();
-        self.names.iter().any(|known| known.as_str() == lower) || self.matches_pattern(&lower)
+        self.matches_lowercase(&name.to_ascii_lowercase())
+    }
+
+    /// [`matches`](Self::matches) for a name already in lowercase (as `http::HeaderName`s are).
+    pub(crate) fn matches_lowercase(&self, name: &str) -> bool {
+        self.names.iter().any(|known| known.as_str() == name) || self.matches_pattern(name)
     }
 
     /// The entries that are plain header names, lowercase.

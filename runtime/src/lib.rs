@@ -23,7 +23,8 @@
 //!   span lives as long as the handler holds the value).
 //! - Setup: [`init`] and [`Telemetry::builder`], configured by the `OTEL_*` variables ([`telemetry`]).
 //! - HTTP: [`axum::TracedLayer`] (feature `axum`), `client::Client` (feature `reqwest`),
-//!   [`propagation`] for other transports.
+//!   [`propagation`] for other transports, [`http_settings`] for what they record (known methods,
+//!   excluded URLs, captured headers).
 //! - In code: [`record`], [`add_event`], [`current_trace_id`], [`spawn`] / [`FutureExt`] for spawned tasks.
 //! - Tests: `testing::capture` (feature `testing`).
 //!

@@ -235,7 +235,12 @@ impl Extractor for HeaderExtractor<'_> {
         if self.hidden(key) {
             return None;
         }
-        let values: Vec<&str> = self.headers.get_all(key).iter().filter_map(|value| value.to_str().ok()).collect();
+        let all = match key {
+            TRACESTATE => self.headers.get_all(&TRACESTATE_NAME),
+            BAGGAGE => self.headers.get_all(&BAGGAGE_NAME),
+            _ => self.headers.get_all(key),
+        };
+        let values: Vec<&str> = all.iter().filter_map(|value| value.to_str().ok()).collect();
         (!values.is_empty()).then_some(values)
     }
 
