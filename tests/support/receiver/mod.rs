@@ -31,6 +31,9 @@ use store::Store;
 
 use crate::TestCertificates;
 
+/// How long a stopping receiver waits for clients to close their connections.
+const GRACE: Duration = Duration::from_millis(500);
+
 /// How the receiver answers.
 #[derive(Debug, Clone, Default)]
 pub struct ReceiverOptions {
@@ -49,7 +52,7 @@ pub struct Receiver {
     address: SocketAddr,
     tls: bool,
     store: Arc<Store>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -76,7 +79,7 @@ impl Receiver {
         let address = listener.local_addr().expect("listener address");
         let store = Arc::new(Store::default());
         let tls = options.tls.is_some();
-        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let server_store = Arc::clone(&store);
         let thread = std::thread::Builder::new()
             .name(format!("otlp-receiver-{}", address.port()))
@@ -88,12 +91,26 @@ impl Receiver {
                     .expect("receiver runtime");
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                    let mut grace = stopped.clone();
+                    let mut stopped = stopped;
                     let stopped = async move {
-                        let _ = stopped.await;
+                        let _ = stopped.wait_for(|stop| *stop).await;
                     };
-                    match transport {
-                        Transport::Grpc => grpc::serve(listener, server_store, options, stopped).await,
-                        Transport::Http => http::serve(listener, server_store, options, stopped).await,
+                    let serve = async move {
+                        match transport {
+                            Transport::Grpc => grpc::serve(listener, server_store, options, stopped).await,
+                            Transport::Http => http::serve(listener, server_store, options, stopped).await,
+                        }
+                    };
+                    // A graceful stop waits for clients to close their connections; a client whose
+                    // runtime is the very thread dropping the receiver never will, so the wait is bounded.
+                    let grace = async move {
+                        let _ = grace.wait_for(|stop| *stop).await;
+                        tokio::time::sleep(GRACE).await;
+                    };
+                    tokio::select! {
+                        () = serve => {}
+                        () = grace => {}
                     }
                 });
             })
@@ -181,7 +198,7 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

@@ -5,10 +5,11 @@
 //! counted. Endpoints are printed without userinfo and collector text goes through redaction, with
 //! control characters removed and its length capped (a hostile collector writes to our stderr).
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::privacy::{redact_text, redact_url};
 
 /// Collector text longer than this is cut.
 const MAX_TEXT: usize = 300;
@@ -169,31 +170,6 @@ pub(super) fn clean(text: &str) -> String {
     cleaned
 }
 
-/// Until `crate::privacy::redact_url` lands: the URL without its userinfo.
-fn redact_url(url: &str) -> Cow<'_, str> {
-    let Some((scheme, rest)) = url.split_once("://") else { return Cow::Borrowed(url) };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => Cow::Owned(format!("{scheme}://{}", &rest[at + 1..])),
-        None => Cow::Borrowed(url),
-    }
-}
-
-/// Until `crate::privacy::redact_text` lands: every `scheme://` URL inside the text without userinfo.
-fn redact_text(text: &str) -> Cow<'_, str> {
-    if !text.contains("://") {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    for (index, word) in text.split(' ').enumerate() {
-        if index > 0 {
-            out.push(' ');
-        }
-        out.push_str(&redact_url(word));
-    }
-    Cow::Owned(out)
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -235,6 +211,5 @@ pub(super) mod tests {
         assert!(cleaned.starts_with("see http://evil.example/x [2J"));
         assert_eq!(cleaned.chars().count(), MAX_TEXT + 3);
         assert_eq!(clean(""), "no message");
-        assert_eq!(redact_url("https://h:4318/v1/traces?a=b@c"), "https://h:4318/v1/traces?a=b@c");
     }
 }
