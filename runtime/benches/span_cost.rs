@@ -3,7 +3,8 @@
 //!
 //! Criterion measures each case; a summary pass then times 1,000,000 calls per case (median of 5 runs),
 //! counts the allocations made on the calling thread, and prints the README's table. The batch
-//! processor's drops at this rate are reported too.
+//! processor's drops at this rate are reported too, and `#[traced], sampled, init() pipeline` runs the
+//! same call through `traced::init()`'s export pipeline into an in-process OTLP/HTTP sink.
 #![allow(unsafe_code)] // the counting global allocator below
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -21,6 +22,10 @@ use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter};
 use tracing_subscriber::layer::SubscriberExt as _;
+
+#[cfg(all(feature = "axum", feature = "otlp-http"))]
+#[path = "support/sink.rs"]
+mod sink;
 
 struct CountingAllocator;
 
@@ -282,6 +287,40 @@ fn main() {
         case(&mut c, &mut rows, summary, "#[traced] async, child of an unsampled parent", |i| {
             black_box(poll_once(with_traced_async(i)));
         });
+    }
+
+    // The production shape of `traced::init()`: the export pipeline (our queue and worker) into an
+    // in-process OTLP/HTTP sink that answers at once. Compare with "#[traced], sampled" (the SDK's
+    // batch processor into an exporter that discards).
+    #[cfg(all(feature = "axum", feature = "otlp-http"))]
+    {
+        use traced::telemetry::settings::{ExporterKind, Protocol};
+        let endpoint = sink::start(Arc::new(sink::Received::default()), false);
+        let telemetry = traced::Telemetry::builder()
+            .ignore_environment()
+            .traces_exporters([ExporterKind::Otlp])
+            .metrics_exporters([])
+            .logs_exporters([])
+            .otlp_protocol(Protocol::HttpProtobuf)
+            .otlp_endpoint(endpoint)
+            .tracing_subscriber(false)
+            .init()
+            .expect("init");
+        case(&mut c, &mut rows, summary, "#[traced], sampled, init() pipeline", |i| {
+            black_box(with_traced(i));
+        });
+        let spans = telemetry.spans();
+        if spans.ended > 0 {
+            println!(
+                "init() pipeline: {} spans ended, {} exported, {} dropped ({:.1}%), {} pending",
+                spans.ended,
+                spans.exported,
+                spans.dropped.total(),
+                spans.dropped.total() as f64 * 100.0 / spans.ended as f64,
+                spans.pending
+            );
+        }
+        drop(telemetry.shutdown());
     }
 
     let disabled = traced::Telemetry::builder().ignore_environment().disabled(true).init();

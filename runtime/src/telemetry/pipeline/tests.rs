@@ -37,6 +37,8 @@ enum Behaviour {
     Silent,
     /// Answers after this long, or says "unconfirmed" at its deadline, as the contract asks.
     Slow(Duration),
+    /// A bug in the exporter.
+    Panic,
 }
 
 #[derive(Debug)]
@@ -67,6 +69,7 @@ impl Fake {
                 Err(_) => Delivery::failed(count),
             },
             Behaviour::Silent => std::future::pending().await,
+            Behaviour::Panic => panic!("the exporter has a bug"),
             Behaviour::Slow(delay) => {
                 let answer = Instant::now() + delay;
                 tokio::time::sleep_until(answer.min(deadline).into()).await;
@@ -186,10 +189,11 @@ fn a_full_queue_drops_and_counts_while_the_exporter_is_stuck() {
 }
 
 #[test]
-fn failed_and_partly_rejected_batches_are_counted_per_item() {
+fn failed_partly_rejected_and_panicking_batches_are_counted_per_item() {
     for (behaviour, expected) in [
         (Behaviour::Fail, Dropped { failed: 10, ..Dropped::default() }),
         (Behaviour::RejectOne, Dropped { rejected: 4, ..Dropped::default() }),
+        (Behaviour::Panic, Dropped { failed: 10, ..Dropped::default() }),
     ] {
         let setup = spans(behaviour, batch(100, 3, Duration::from_secs(3600)), Duration::from_secs(5));
         let fake = setup.fake.clone();

@@ -7,9 +7,11 @@
 //! Stopping drains the queue batch after batch until it is empty or the shutdown deadline passes
 //! (each export gets `min(export timeout, what is left)`), then counts what the deadline left queued.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
@@ -113,12 +115,13 @@ impl<T: Send + 'static> Worker<T> {
     async fn export(&self, batch: Vec<T>, deadline: Instant) -> Delivery {
         let count = batch.len();
         let mut cut_at = deadline + EXPORT_GRACE;
-        let export = self.exporter.export(batch, deadline);
+        // An exporter that panics fails its batch instead of taking the worker down.
+        let export = AssertUnwindSafe(self.exporter.export(batch, deadline)).catch_unwind();
         tokio::pin!(export);
         loop {
             tokio::select! {
                 biased;
-                delivery = &mut export => return delivery,
+                delivery = &mut export => return delivery.unwrap_or(Delivery::failed(count)),
                 () = sleep_until(cut_at.into()) => return Delivery::unconfirmed(count),
                 () = self.shared.requested.notified() => {
                     if let Some(stop) = self.shared.stop_deadline() {
