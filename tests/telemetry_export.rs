@@ -67,6 +67,21 @@ fn child_scenario() {
             let counter = opentelemetry::global::meter("shop").u64_counter("inter_service_requests").build();
             counter.add(3, &[opentelemetry::KeyValue::new("service", "b")]);
         }
+        "all_signals_then_shutdown" => {
+            let counter = opentelemetry::global::meter("shop").u64_counter("inter_service_requests").build();
+            (0..spans).for_each(|index| {
+                job(index);
+                tracing::info!(index, "work item");
+                counter.add(1, &[]);
+            });
+            let started = std::time::Instant::now();
+            let report = match _telemetry.shutdown() {
+                Ok(report) => report,
+                Err(error) => error.report().clone(),
+            };
+            println!("shutdown took {} ms; the report balances: {}", started.elapsed().as_millis(), report.balances());
+            return;
+        }
         other => panic!("unknown scenario {other}"),
     }
     // What the guard counted while the process ran (queue-full drops are known at once).
@@ -317,6 +332,69 @@ fn a_full_log_queue_drops_records_counts_every_one_and_warns_once() {
     let logs_only =
         [("OTEL_TRACES_EXPORTER", "none"), ("OTEL_LOGS_EXPORTER", "otlp"), ("OTEL_BLRP_MAX_QUEUE_SIZE", "8")];
     full_queue_against_a_slow_collector("many_logs", "log record export queue", "log records", &logs_only);
+}
+
+/// The number after `prefix` in `text`.
+fn number_after(text: &str, prefix: &str) -> u64 {
+    text.split(prefix)
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("`{prefix}<number>` in:\n{text}"))
+}
+
+#[test]
+fn a_silent_collector_costs_the_shutdown_deadline_once_for_all_signals() {
+    let collector = traced_tests::SilentCollector::start();
+    let vars = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "otlp".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "50".to_owned()),
+        ("TRACED_SHUTDOWN_TIMEOUT", "1500".to_owned()),
+        ("SCENARIO_SPANS", "3000".to_owned()),
+    ];
+    let output = run("all_signals_then_shutdown", &vars);
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    eprintln!("{stdout}{stderr}");
+    let took = number_after(&stdout, "shutdown took ");
+    // Three signals one after the other would take three deadlines.
+    assert!(took < 1500 + 1000, "shutdown took {took} ms for a 1500 ms deadline:\n{stderr}");
+    assert!(stdout.contains("the report balances: true"), "{stdout}");
+    for (signal, ended) in [("spans", 3000), ("log records", 3000), ("metric exports", 1)] {
+        let [total, exported, unconfirmed, pending, dropped, queue_full, rejected, failed, deadline, after] =
+            summary_terms(&stderr, signal)[..]
+        else {
+            panic!("ten terms for {signal}:\n{stderr}")
+        };
+        assert_eq!(total, ended, "{signal}:\n{stderr}");
+        assert_eq!(exported, 0, "nothing is confirmed by a silent collector:\n{stderr}");
+        assert_eq!(total, exported + unconfirmed + pending + dropped, "{signal}:\n{stderr}");
+        assert_eq!(dropped, queue_full + rejected + failed + deadline + after, "{signal}:\n{stderr}");
+        assert_eq!(pending, 0, "the deadline counted everything:\n{stderr}");
+        assert!(unconfirmed > 0, "the exports in flight at the deadline are unconfirmed:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_queue_of_100000_spans_is_drained_at_shutdown() {
+    let receiver = Receiver::start_blocking(Transport::Grpc, ReceiverOptions::default());
+    let vars = with(
+        base_vars(&receiver),
+        &[
+            ("SCENARIO_SPANS", "100000"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "200000"),
+            // Spans wait for shutdown unless a full batch is ready; the deadline is generous for a debug build.
+            ("OTEL_BSP_SCHEDULE_DELAY", "60000"),
+            ("TRACED_SHUTDOWN_TIMEOUT", "120000"),
+        ],
+    );
+    let output = run("spans", &vars);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(receiver.spans().len(), 100_000, "{stderr}");
+    assert!(!stderr.contains("traced: spans:"), "nothing was lost, so no summary:\n{stderr}");
 }
 
 #[test]
