@@ -5,14 +5,15 @@
 //!
 //! Bounded: at most [`MAX_HEADERS`] headers, [`MAX_VALUES`] values per header and [`MAX_BYTES`]
 //! bytes of names and values are captured per message, each value capped in length. Credentials are never captured, whatever the lists say:
-//! `Authorization`, `Proxy-Authorization`, `Cookie` and `Set-Cookie`. Headers matching the sanitize
-//! list are recorded as `[REDACTED]`.
+//! `Authorization`, `Proxy-Authorization`, `Cookie` and `Set-Cookie`. Headers whose name contains an
+//! entry of the sanitize list are recorded as `[REDACTED]`; URLs and credential pairs in the other
+//! values are redacted like error text.
 
 use http::header::{HeaderMap, HeaderName, AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
 use http::HeaderValue;
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 
-use crate::http_settings::HeaderPatterns;
+use crate::http_settings::{HeaderPatterns, Searched};
 use crate::privacy::{self, caps};
 
 /// Never captured, whatever the configuration.
@@ -43,6 +44,8 @@ pub(crate) struct CapturedHeaders {
     prefix: &'static str,
     patterns: HeaderPatterns,
     sanitize: HeaderPatterns,
+    /// `sanitize`, each entry searched anywhere in a name.
+    sanitize_searched: Searched,
     /// The plain names of `patterns` with their attribute keys (credentials already left out).
     named: Vec<(HeaderName, Key)>,
 }
@@ -58,7 +61,8 @@ impl CapturedHeaders {
             .take(MAX_HEADERS)
             .map(|name| (name.clone(), key(prefix, name)))
             .collect();
-        Self { prefix, patterns, sanitize, named }
+        let sanitize_searched = sanitize.searched();
+        Self { prefix, patterns, sanitize, sanitize_searched, named }
     }
 
     /// The sanitize list.
@@ -109,7 +113,10 @@ impl CapturedHeaders {
         }
         budget.headers -= 1;
         budget.bytes -= name.as_str().len();
-        let redact = self.sanitize.matches_lowercase(name.as_str());
+        let redact = self
+            .sanitize_searched
+            .occurs_in(name.as_str())
+            .unwrap_or_else(|| self.sanitize.matches_lowercase(name.as_str()));
         let mut captured = Vec::new();
         for value in values {
             if budget.bytes == 0 {
@@ -133,7 +140,9 @@ fn key(prefix: &str, name: &HeaderName) -> Key {
     Key::from(format!("{prefix}.{}", name.as_str()))
 }
 
-/// A header value as text (lossy for non-UTF-8 bytes), capped to [`caps::HEADER_VALUE`] and `left`.
+/// A header value as text (lossy for non-UTF-8 bytes), capped to [`caps::HEADER_VALUE`] and `left`,
+/// and redacted like error text: `Referer`, `Location` and friends carry URLs with userinfo and
+/// query secrets (`?code=`, `#access_token=`).
 fn capped(value: &HeaderValue, left: usize) -> StringValue {
     let max = caps::HEADER_VALUE.min(left);
     let bytes = value.as_bytes();
@@ -141,7 +150,7 @@ fn capped(value: &HeaderValue, left: usize) -> StringValue {
     // becomes a replacement character past the text cap (invalid bytes before it only grow the
     // text), so the cap removes it.
     let head = &bytes[..bytes.len().min(max + 4)];
-    StringValue::from(privacy::cap_string(String::from_utf8_lossy(head).into_owned(), max))
+    StringValue::from(privacy::text_value(&String::from_utf8_lossy(head), max))
 }
 
 #[cfg(test)]

@@ -151,7 +151,8 @@ impl std::fmt::Debug for ExcludedUrls {
 
 /// Header names to capture or sanitize: a comma-separated list of names or regular expressions, as
 /// the Python instrumentations read `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`: case-insensitive,
-/// each matching the whole name (`x-.*` matches `X-Request-Id`, `id` does not).
+/// each matching the whole name (`x-.*` matches `X-Request-Id`, `id` does not). A sanitize list
+/// (`..._SANITIZE_FIELDS`) is searched instead, as Python does: `token` sanitizes `X-Auth-Token`.
 ///
 /// `Authorization`, `Proxy-Authorization`, `Cookie` and `Set-Cookie` are never captured, whatever
 /// the list says (`.*` included).
@@ -248,6 +249,29 @@ impl HeaderPatterns {
     #[cfg_attr(not(any(feature = "axum", feature = "reqwest")), allow(dead_code))]
     pub(crate) fn has_patterns(&self) -> bool {
         self.set.is_some()
+    }
+
+    /// The entries as a set that finds any of them anywhere in a name, in any case: how a sanitize
+    /// list is read (Python's `SanitizeValue` uses `re.search`, so `token` covers `x-auth-token`).
+    /// `None` for an empty list; should the set fail to build, the whole-name entries.
+    #[cfg_attr(not(any(feature = "axum", feature = "reqwest")), allow(dead_code))]
+    pub(crate) fn searched(&self) -> Searched {
+        if self.sources.is_empty() {
+            return Searched(None);
+        }
+        Searched(RegexSetBuilder::new(&self.sources).case_insensitive(true).build().ok())
+    }
+}
+
+/// [`HeaderPatterns::searched`]: entries found anywhere in a header name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Searched(Option<RegexSet>);
+
+impl Searched {
+    /// Whether an entry occurs in `name`; `None` when the set could not be built.
+    #[cfg_attr(not(any(feature = "axum", feature = "reqwest")), allow(dead_code))]
+    pub(crate) fn occurs_in(&self, name: &str) -> Option<bool> {
+        self.0.as_ref().map(|set| set.is_match(name))
     }
 }
 

@@ -92,7 +92,8 @@ impl Client {
         self
     }
 
-    /// Captured headers matching these names or regular expressions are recorded as `[REDACTED]`;
+    /// Captured headers whose name contains one of these names or regular expressions (any case, as
+    /// Python searches them) are recorded as `[REDACTED]`;
     /// replaces `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS`.
     pub fn sanitize_headers<I, N>(mut self, names: I) -> Self
     where

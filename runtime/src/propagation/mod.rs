@@ -6,7 +6,7 @@
 //! `opentelemetry::global::set_text_map_propagator`: it is then cached per thread, so requests take no
 //! lock to read it (the global one sits behind a `RwLock`).
 //!
-//! A malformed `traceparent` (wrong length, bad hex, version `ff`, all-zero ids, ...) is ignored
+//! A malformed `traceparent` (wrong length, bad hex, version `ff`, all-zero ids, repeated, ...) is ignored
 //! before the propagator sees it: the request starts a fresh trace instead of joining a bogus one.
 //! [`propagator`] builds what `OTEL_PROPAGATORS` names: the SDK's W3C propagators held to the
 //! specifications' limits (`tracestate` 32 members / 512 characters, `baggage` 8,192 bytes / 180
@@ -180,9 +180,15 @@ pub fn extract(headers: &HeaderMap) -> Context {
 
 /// The context `headers` carry, on top of `cx`.
 pub fn extract_with_context(cx: &Context, headers: &HeaderMap) -> Context {
-    let valid_traceparent =
-        headers.get(&TRACEPARENT_NAME).map(|value| value.to_str().is_ok_and(is_well_formed_traceparent));
-    let extractor = HeaderExtractor { headers, hide_trace_context: valid_traceparent == Some(false) };
+    // A repeated `traceparent` is malformed too (W3C test suite: `test_traceparent_duplicated`):
+    // which of two callers to follow is not ours to guess.
+    let mut traceparents = headers.get_all(&TRACEPARENT_NAME).iter();
+    let malformed = match (traceparents.next(), traceparents.next()) {
+        (Some(value), None) => !value.to_str().is_ok_and(is_well_formed_traceparent),
+        (Some(_), Some(_)) => true,
+        (None, _) => false,
+    };
+    let extractor = HeaderExtractor { headers, hide_trace_context: malformed };
     with_propagator(|propagator| propagator.extract_with_context(cx, &extractor))
 }
 
