@@ -1,0 +1,120 @@
+//! A local trace viewer: OTLP in (gRPC and HTTP, traces, metrics and logs), the guide's SigNoz screens out
+//! (services with RED figures, traces, a trace's waterfall with its logs, metrics), all in memory and bounded.
+//!
+//! One file per role: `config` (flags), `receive_grpc` and `receive_http` (the doors), `ingest` (OTLP to stored
+//! items, capped), `store` (bounded), `query` (the views), `api` (JSON over HTTP), `page` (the embedded page).
+
+mod api;
+pub mod config;
+pub mod ingest;
+mod page;
+pub mod query;
+mod receive_grpc;
+mod receive_http;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::{ConfigError, ViewerArgs, ViewerConfig};
+pub use store::{Limits, Store};
+
+/// The largest OTLP request accepted, as sent and once decompressed.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// A viewer serving on its three addresses until [`RunningViewer::stop`]; dropping it stops the servers too
+/// (the stop channel closes).
+#[derive(Debug)]
+pub struct RunningViewer {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub ui_addr: SocketAddr,
+    pub store: Arc<Store>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<(), String>>>,
+}
+
+/// Binds the three addresses (all or nothing) and serves them on the current tokio runtime.
+pub async fn start(config: ViewerConfig) -> std::io::Result<RunningViewer> {
+    let bind = |addr: SocketAddr, what: &'static str| async move {
+        TcpListener::bind(addr).await.map_err(|error| {
+            std::io::Error::new(error.kind(), format!("cannot bind the {what} address {addr}: {error}"))
+        })
+    };
+    let grpc = bind(config.grpc_addr, "OTLP/gRPC").await?;
+    let http = bind(config.http_addr, "OTLP/HTTP").await?;
+    let ui = bind(config.ui_addr, "web page").await?;
+    let store = Arc::new(Store::new(config.limits));
+    let (stop, stopped) = watch::channel(false);
+    let signal = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let viewer = RunningViewer {
+        grpc_addr: grpc.local_addr()?,
+        http_addr: http.local_addr()?,
+        ui_addr: ui.local_addr()?,
+        store: Arc::clone(&store),
+        stop,
+        tasks: Vec::new(),
+    };
+    let ui_app = api::router(Arc::clone(&store)).merge(page::router());
+    let (grpc_store, http_store, grpc_stop, http_stop, ui_stop) =
+        (Arc::clone(&store), Arc::clone(&store), signal(), signal(), signal());
+    let tasks = vec![
+        tokio::spawn(async move { receive_grpc::serve(grpc, grpc_store, grpc_stop).await.map_err(|e| e.to_string()) }),
+        tokio::spawn(async move { receive_http::serve(http, http_store, http_stop).await.map_err(|e| e.to_string()) }),
+        tokio::spawn(async move {
+            axum::serve(ui, ui_app).with_graceful_shutdown(ui_stop).await.map_err(|e| e.to_string())
+        }),
+    ];
+    Ok(RunningViewer { tasks, ..viewer })
+}
+
+impl RunningViewer {
+    /// The page's address as a URL.
+    pub fn ui_url(&self) -> String {
+        format!("http://{}", self.ui_addr)
+    }
+
+    /// Returns when a server fails (with its error), or never while all serve.
+    pub async fn failed(&mut self) -> String {
+        let (result, index) = first_to_end(&mut self.tasks).await;
+        self.tasks.remove(index);
+        match result {
+            Ok(Ok(())) => "a server stopped".to_owned(),
+            Ok(Err(error)) => error,
+            Err(error) => format!("a server task failed: {error}"),
+        }
+    }
+
+    /// Stops accepting, lets requests in flight finish, and waits for the servers.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The first of the tasks to end, and its index.
+async fn first_to_end(
+    tasks: &mut [JoinHandle<Result<(), String>>],
+) -> (Result<Result<(), String>, tokio::task::JoinError>, usize) {
+    use std::future::Future as _;
+    std::future::poll_fn(|context| {
+        for (index, task) in tasks.iter_mut().enumerate() {
+            if let std::task::Poll::Ready(result) = std::pin::Pin::new(task).poll(context) {
+                return std::task::Poll::Ready((result, index));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}

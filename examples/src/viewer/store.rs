@@ -1,0 +1,255 @@
+//! Everything the viewer holds, bounded: spans grouped by trace (oldest traces evicted whole past the span limit),
+//! log records (oldest evicted past the log limit), the latest point of each metric series (new series past the
+//! series limit dropped). Every eviction and drop is counted.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::ingest::{Batch, LogRecord, MetricPoint, Span, TraceId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_spans: usize,
+    pub max_logs: usize,
+    pub max_series: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_spans: 100_000, max_logs: 100_000, max_series: 10_000 }
+    }
+}
+
+/// The spans of one trace, in arrival order.
+#[derive(Debug)]
+pub struct Trace {
+    /// When the trace was first seen, in arrival order: eviction goes by it.
+    pub arrival: u64,
+    pub spans: Vec<Arc<Span>>,
+}
+
+/// Counters shown on the page and by `/api/stats`.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Counts {
+    pub spans_received: u64,
+    pub spans_rejected: u64,
+    pub spans_evicted: u64,
+    pub traces_evicted: u64,
+    pub logs_received: u64,
+    pub logs_rejected: u64,
+    pub logs_evicted: u64,
+    pub points_received: u64,
+    pub points_rejected: u64,
+    pub series_dropped: u64,
+}
+
+/// The identity of a metric series: name, service and attribute set (rendered as sorted `key=value` text).
+pub type SeriesKey = (String, String, String);
+
+#[derive(Debug, Default)]
+pub struct Data {
+    pub traces: HashMap<TraceId, Trace>,
+    /// Trace ids by arrival; an entry whose trace was evicted is skipped.
+    pub arrivals: VecDeque<(u64, TraceId)>,
+    next_arrival: u64,
+    pub span_count: usize,
+    pub logs: VecDeque<Arc<LogRecord>>,
+    pub series: BTreeMap<SeriesKey, MetricPoint>,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Default)]
+pub struct Store {
+    limits: Limits,
+    data: RwLock<Data>,
+}
+
+impl Store {
+    pub fn new(limits: Limits) -> Self {
+        let limits = Limits {
+            max_spans: limits.max_spans.max(1),
+            max_logs: limits.max_logs.max(1),
+            max_series: limits.max_series.max(1),
+        };
+        Store { limits, data: RwLock::default() }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Read access for queries. A panic while holding the lock cannot leave the data half-updated in a way
+    /// that matters to a viewer, so a poisoned lock is used as is.
+    pub fn read(&self) -> RwLockReadGuard<'_, Data> {
+        self.data.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Data> {
+        self.data.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn add_spans(&self, batch: Batch<Span>) {
+        let mut guard = self.write();
+        let data = &mut *guard;
+        data.counts.spans_received += batch.items.len() as u64;
+        data.counts.spans_rejected += batch.rejected.unsigned_abs();
+        for span in batch.items {
+            let arrival = data.next_arrival;
+            let trace_id = span.trace_id;
+            let trace = data.traces.entry(trace_id).or_insert_with(|| Trace { arrival, spans: Vec::new() });
+            let new = trace.spans.is_empty();
+            trace.spans.push(Arc::new(span));
+            if new {
+                data.arrivals.push_back((arrival, trace_id));
+                data.next_arrival += 1;
+            }
+            data.span_count += 1;
+        }
+        while data.span_count > self.limits.max_spans {
+            let Some((arrival, trace_id)) = data.arrivals.pop_front() else { break };
+            if data.traces.get(&trace_id).is_some_and(|trace| trace.arrival == arrival) {
+                let trace = data.traces.remove(&trace_id).expect("just seen");
+                data.span_count -= trace.spans.len();
+                data.counts.spans_evicted += trace.spans.len() as u64;
+                data.counts.traces_evicted += 1;
+            }
+        }
+    }
+
+    pub fn add_logs(&self, batch: Batch<LogRecord>) {
+        let mut data = self.write();
+        data.counts.logs_received += batch.items.len() as u64;
+        data.counts.logs_rejected += batch.rejected.unsigned_abs();
+        for record in batch.items {
+            data.logs.push_back(Arc::new(record));
+        }
+        let excess = data.logs.len().saturating_sub(self.limits.max_logs);
+        data.logs.drain(..excess);
+        data.counts.logs_evicted += excess as u64;
+    }
+
+    /// Keeps the latest point of each series (by point time; a later arrival wins a tie).
+    pub fn add_metrics(&self, batch: Batch<MetricPoint>) {
+        let mut guard = self.write();
+        let data = &mut *guard;
+        data.counts.points_received += batch.items.len() as u64;
+        data.counts.points_rejected += batch.rejected.unsigned_abs();
+        for point in batch.items {
+            let mut attributes: Vec<String> = point.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            attributes.sort_unstable();
+            let key = (point.name.clone(), point.service.clone(), attributes.join(","));
+            let full = data.series.len() >= self.limits.max_series;
+            match data.series.get_mut(&key) {
+                Some(latest) if latest.time <= point.time => *latest = point,
+                Some(_) => {}
+                None if full => data.counts.series_dropped += 1,
+                None => {
+                    data.series.insert(key, point);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ingest::Origin;
+    use super::*;
+
+    fn span(trace: u8, id: u8) -> Span {
+        Span {
+            trace_id: [trace; 16],
+            span_id: [id; 8],
+            parent: None,
+            name: "s".into(),
+            kind: 2,
+            start: 1,
+            end: 2,
+            attributes: Vec::new(),
+            dropped_attributes: 0,
+            events: Vec::new(),
+            dropped_events: 0,
+            links: Vec::new(),
+            dropped_links: 0,
+            status_code: 0,
+            status_message: String::new(),
+            origin: Arc::new(Origin { service: "svc".into(), resource: Vec::new(), scope: String::new() }),
+        }
+    }
+
+    fn batch(spans: Vec<Span>) -> Batch<Span> {
+        Batch { items: spans, rejected: 0 }
+    }
+
+    #[test]
+    fn oldest_traces_go_first_and_are_counted() {
+        let store = Store::new(Limits { max_spans: 5, ..Limits::default() });
+        store.add_spans(batch(vec![span(1, 1), span(1, 2), span(2, 1)]));
+        store.add_spans(batch(vec![span(3, 1), span(3, 2)]));
+        assert_eq!(store.read().span_count, 5);
+        // Trace 1 came first: its two spans go, trace 2 and 3 stay.
+        store.add_spans(batch(vec![span(4, 1)]));
+        let data = store.read();
+        assert_eq!(data.span_count, 4);
+        assert!(!data.traces.contains_key(&[1; 16]));
+        assert!(data.traces.contains_key(&[2; 16]) && data.traces.contains_key(&[4; 16]));
+        assert_eq!((data.counts.spans_evicted, data.counts.traces_evicted), (2, 1));
+        assert_eq!(data.counts.spans_received, 6);
+    }
+
+    #[test]
+    fn a_late_span_joins_its_trace_without_moving_it() {
+        let store = Store::new(Limits { max_spans: 3, ..Limits::default() });
+        store.add_spans(batch(vec![span(1, 1), span(2, 1)]));
+        store.add_spans(batch(vec![span(1, 2)]));
+        store.add_spans(batch(vec![span(3, 1)]));
+        let data = store.read();
+        assert_eq!(data.traces.len(), 2, "trace 1, the oldest, was evicted whole");
+        assert!(!data.traces.contains_key(&[1; 16]));
+        assert_eq!(data.span_count, 2);
+    }
+
+    #[test]
+    fn the_bound_holds_under_many_batches() {
+        let store = Store::new(Limits { max_spans: 100, ..Limits::default() });
+        for trace in 0..=255u8 {
+            store.add_spans(batch((1..=3).map(|id| span(trace, id)).collect()));
+            assert!(store.read().span_count <= 100);
+        }
+        let data = store.read();
+        assert_eq!(data.counts.spans_evicted + data.span_count as u64, 256 * 3);
+        assert!(data.arrivals.len() <= data.traces.len() + 1);
+    }
+
+    #[test]
+    fn logs_and_series_are_bounded() {
+        let store = Store::new(Limits { max_spans: 1, max_logs: 2, max_series: 1 });
+        let origin = Arc::new(Origin { service: "svc".into(), resource: Vec::new(), scope: String::new() });
+        let log = |time| LogRecord {
+            time,
+            severity: "INFO".into(),
+            body: serde_json::Value::Null,
+            attributes: Vec::new(),
+            trace_id: None,
+            span_id: None,
+            origin: Arc::clone(&origin),
+        };
+        store.add_logs(Batch { items: vec![log(1), log(2), log(3)], rejected: 0 });
+        let point = |name: &str, time| MetricPoint {
+            name: name.into(),
+            unit: String::new(),
+            description: String::new(),
+            service: "svc".into(),
+            attributes: Vec::new(),
+            time,
+            value: super::super::ingest::PointValue::Gauge { value: 1.0 },
+        };
+        store.add_metrics(Batch { items: vec![point("a", 1), point("a", 2), point("b", 1)], rejected: 0 });
+        let data = store.read();
+        assert_eq!(data.logs.iter().map(|l| l.time).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(data.counts.logs_evicted, 1);
+        assert_eq!(data.series.len(), 1);
+        assert_eq!(data.series.values().next().map(|p| p.time), Some(2), "the latest point of `a`");
+        assert_eq!(data.counts.series_dropped, 1);
+    }
+}

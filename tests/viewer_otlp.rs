@@ -1,0 +1,329 @@
+//! The viewer as an OTLP consumer: a trace across two services, its logs and a metric sent by an OTLP client in
+//! this test over gRPC, HTTP protobuf and HTTP JSON; the JSON API shows the tree, the exception, the logs and the
+//! RED figures. Malformed and oversized requests get the protocol's error answer; the span bound holds.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{metric, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message;
+use serde_json::Value as Json;
+use traced_examples::viewer::{self, Limits, RunningViewer, ViewerConfig};
+
+fn now() -> u64 {
+    u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_nanos()).expect("fits")
+}
+
+fn string(key: &str, text: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(Value::StringValue(text.to_owned())) }),
+        ..Default::default()
+    }
+}
+
+fn resource(service: &str) -> Option<Resource> {
+    Some(Resource { attributes: vec![string("service.name", service)], ..Default::default() })
+}
+
+/// `checkout` (SERVER, error with an exception) -> `POST` (CLIENT) -> `payments` `POST /pay` (SERVER).
+fn checkout_trace(trace: u8) -> ExportTraceServiceRequest {
+    let end = now();
+    let start = end - 40_000_000;
+    let span = |id: u8, parent: Option<u8>, name: &str, kind: SpanKind, offset: u64, length: u64| Span {
+        trace_id: vec![trace; 16],
+        span_id: vec![id; 8],
+        parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+        name: name.to_owned(),
+        kind: kind as i32,
+        start_time_unix_nano: start + offset,
+        end_time_unix_nano: start + offset + length,
+        ..Default::default()
+    };
+    let mut server = span(1, None, "POST /checkout", SpanKind::Server, 0, 40_000_000);
+    server.attributes = vec![string("http.route", "/checkout"), string("cart.id", "c-42")];
+    server.status = Some(Status { code: StatusCode::Error as i32, message: "card declined".to_owned() });
+    server.events = vec![Event {
+        time_unix_nano: start + 30_000_000,
+        name: "exception".to_owned(),
+        attributes: vec![
+            string("exception.type", "PaymentError"),
+            string("exception.message", "card declined"),
+            string("exception.stacktrace", "at pay()\nat checkout()"),
+        ],
+        ..Default::default()
+    }];
+    let client = span(2, Some(1), "POST", SpanKind::Client, 5_000_000, 30_000_000);
+    let downstream = span(3, Some(2), "POST /pay", SpanKind::Server, 6_000_000, 28_000_000);
+    let scope = |spans| vec![ScopeSpans { spans, ..Default::default() }];
+    ExportTraceServiceRequest {
+        resource_spans: vec![
+            ResourceSpans {
+                resource: resource("frontend"),
+                scope_spans: scope(vec![server, client]),
+                ..Default::default()
+            },
+            ResourceSpans {
+                resource: resource("payments"),
+                scope_spans: scope(vec![downstream]),
+                ..Default::default()
+            },
+        ],
+    }
+}
+
+fn checkout_logs(trace: u8) -> ExportLogsServiceRequest {
+    let record = LogRecord {
+        time_unix_nano: now(),
+        severity_text: "ERROR".to_owned(),
+        body: Some(AnyValue { value: Some(Value::StringValue(format!("charge failed in trace {trace}"))) }),
+        trace_id: vec![trace; 16],
+        span_id: vec![3; 8],
+        ..Default::default()
+    };
+    let unrelated = LogRecord { body: record.body.clone(), time_unix_nano: now(), ..Default::default() };
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: resource("payments"),
+            scope_logs: vec![ScopeLogs { log_records: vec![record, unrelated], ..Default::default() }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn queue_metric(value: i64) -> ExportMetricsServiceRequest {
+    let point = NumberDataPoint {
+        attributes: vec![string("queue", "payments")],
+        time_unix_nano: now(),
+        value: Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(value)),
+        ..Default::default()
+    };
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: resource("payments"),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "queue.depth".to_owned(),
+                    unit: "{item}".to_owned(),
+                    data: Some(metric::Data::Gauge(Gauge { data_points: vec![point] })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn json<T: serde::Serialize>(message: &T) -> Vec<u8> {
+    serde_json::to_vec(message).expect("serializable")
+}
+
+async fn get(viewer: &RunningViewer, path: &str) -> Json {
+    let response = reqwest::get(format!("{}{path}", viewer.ui_url())).await.expect("the API answers");
+    assert!(response.status().is_success(), "{path}: {}", response.status());
+    response.json().await.expect("JSON")
+}
+
+async fn post(viewer: &RunningViewer, signal: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("http://{}/v1/{signal}", viewer.http_addr))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("the receiver answers")
+}
+
+/// What every transport must produce for trace `trace`.
+async fn assert_checkout(viewer: &RunningViewer, trace: u8) {
+    let id = format!("{trace:02x}").repeat(16);
+    let view = get(viewer, &format!("/api/traces/{id}")).await;
+    let rows: Vec<(String, String, u64, String)> = view["spans"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .map(|s| {
+            let text = |key: &str| s[key].as_str().expect(key).to_owned();
+            (text("service"), text("name"), s["depth"].as_u64().expect("depth"), text("kind"))
+        })
+        .collect();
+    let expected = [
+        ("frontend", "POST /checkout", 0, "server"),
+        ("frontend", "POST", 1, "client"),
+        ("payments", "POST /pay", 2, "server"),
+    ]
+    .map(|(a, b, c, d)| (a.to_owned(), b.to_owned(), c, d.to_owned()));
+    assert_eq!(rows, expected, "the waterfall across services");
+    let root = &view["spans"][0];
+    assert_eq!(root["status"], "error");
+    assert_eq!(root["attributes"]["cart.id"], "c-42");
+    assert_eq!(root["resource"]["service.name"], "frontend");
+    let exception = &root["events"][0];
+    assert_eq!(exception["name"], "exception");
+    assert_eq!(exception["attributes"]["exception.type"], "PaymentError");
+    assert_eq!(exception["attributes"]["exception.stacktrace"], "at pay()\nat checkout()");
+    assert!((exception["offset_ms"].as_f64().expect("offset") - 30.0).abs() < 1e-6);
+    assert!((view["duration_ms"].as_f64().expect("duration") - 40.0).abs() < 1e-6);
+    let logs = view["logs"].as_array().expect("logs");
+    assert_eq!(logs.len(), 1, "only the correlated record: {logs:?}");
+    assert_eq!(logs[0]["body"], format!("charge failed in trace {trace}"));
+    assert_eq!(logs[0]["span_id"], "0303030303030303");
+}
+
+async fn start(limits: Limits) -> RunningViewer {
+    viewer::start(ViewerConfig { limits, ..ViewerConfig::ephemeral() }).await.expect("the viewer starts")
+}
+
+#[tokio::test]
+async fn every_transport_gives_the_same_views() {
+    let viewer = start(Limits::default()).await;
+
+    // gRPC, with gzip.
+    let endpoint = format!("http://{}", viewer.grpc_addr);
+    let mut traces = TraceServiceClient::connect(endpoint.clone()).await.expect("connect");
+    traces = traces.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let answer = traces.export(checkout_trace(1)).await.expect("exported").into_inner();
+    assert_eq!(answer.partial_success, None);
+    LogsServiceClient::connect(endpoint.clone()).await.expect("connect").export(checkout_logs(1)).await.expect("logs");
+    MetricsServiceClient::connect(endpoint).await.expect("connect").export(queue_metric(7)).await.expect("metrics");
+
+    // HTTP, protobuf.
+    let protobuf = "application/x-protobuf";
+    let response = post(&viewer, "traces", protobuf, checkout_trace(2).encode_to_vec()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], protobuf);
+    assert_eq!(post(&viewer, "logs", protobuf, checkout_logs(2).encode_to_vec()).await.status(), 200);
+
+    // HTTP, JSON (hex ids, string nanos: the OTLP/JSON mapping).
+    let body = json(&checkout_trace(3));
+    assert!(String::from_utf8_lossy(&body).contains(&"03".repeat(16)), "hex trace ids on the wire");
+    let response = post(&viewer, "traces", "application/json", body).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(post(&viewer, "logs", "application/json", json(&checkout_logs(3))).await.status(), 200);
+    assert_eq!(post(&viewer, "metrics", "application/json", json(&queue_metric(9))).await.status(), 200);
+
+    for trace in 1..=3 {
+        assert_checkout(&viewer, trace).await;
+    }
+
+    // Services: both, with their SERVER operations; the frontend's are all errors.
+    let services = get(&viewer, "/api/services?window=60").await;
+    let names: Vec<&str> =
+        services["services"].as_array().expect("services").iter().map(|s| s["name"].as_str().expect("name")).collect();
+    assert_eq!(names, ["frontend", "payments"]);
+    let frontend = &services["services"][0];
+    assert_eq!(frontend["operations"].as_array().expect("ops").len(), 1, "the CLIENT span is not an operation");
+    let checkout = &frontend["operations"][0];
+    assert_eq!((checkout["name"].as_str(), checkout["requests"].as_u64()), (Some("POST /checkout"), Some(3)));
+    assert_eq!(checkout["error_rate"], 1.0);
+    assert!((checkout["p99_ms"].as_f64().expect("p99") - 40.0).abs() < 1e-6);
+    assert!((checkout["rate_per_second"].as_f64().expect("rate") - 3.0 / 60.0).abs() < 1e-9);
+    assert_eq!(services["services"][1]["operations"][0]["error_rate"], 0.0);
+    let every_name = get(&viewer, "/api/services?window=60&all=true").await;
+    assert_eq!(every_name["services"][0]["operations"].as_array().expect("ops").len(), 2);
+
+    // Trace search.
+    let errors = get(&viewer, "/api/traces?errors=true&service=frontend").await;
+    assert_eq!(errors["matched"], 3);
+    assert_eq!(errors["traces"][0]["trace_id"], "03".repeat(16), "newest first");
+    assert_eq!(errors["traces"][0]["services"], serde_json::json!(["frontend", "payments"]));
+    assert_eq!(get(&viewer, "/api/traces?attr=cart.id%3Dc-42").await["matched"], 3);
+    assert_eq!(get(&viewer, "/api/traces?attr=cart.id%3Dnope").await["matched"], 0);
+    assert_eq!(get(&viewer, "/api/traces?min_ms=39&service=payments").await["matched"], 0, "POST /pay took 28 ms");
+    assert_eq!(get(&viewer, "/api/traces?name=POST%20%2Fpay&min_ms=27").await["matched"], 3);
+    let direct = get(&viewer, &format!("/api/traces?trace_id={}", "02".repeat(16).to_uppercase())).await;
+    assert_eq!(
+        (direct["matched"].as_u64(), direct["traces"][0]["root_name"].as_str()),
+        (Some(1), Some("POST /checkout"))
+    );
+
+    // Metrics: the latest value of the series (gRPC sent 7, then JSON 9).
+    let metrics = get(&viewer, "/api/metrics").await;
+    let queue = metrics.as_array().expect("metrics").iter().find(|m| m["name"] == "queue.depth").expect("queue.depth");
+    assert_eq!(queue["series"].as_array().expect("series").len(), 1);
+    assert_eq!(queue["series"][0]["value"], serde_json::json!({"type": "gauge", "value": 9.0}));
+    assert_eq!(queue["series"][0]["attributes"]["queue"], "payments");
+
+    let stats = get(&viewer, "/api/stats").await;
+    assert_eq!(
+        (stats["spans"].as_u64(), stats["logs"].as_u64(), stats["spans_evicted"].as_u64()),
+        (Some(9), Some(6), Some(0))
+    );
+    viewer.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_protocol_errors_and_the_viewer_lives_on() {
+    let viewer = start(Limits::default()).await;
+    let garbage = post(&viewer, "traces", "application/x-protobuf", vec![0xff; 64]).await;
+    assert_eq!(garbage.status(), 400);
+    assert_eq!(post(&viewer, "traces", "application/json", b"[1,2".to_vec()).await.status(), 400);
+    assert_eq!(post(&viewer, "traces", "text/plain", b"hello".to_vec()).await.status(), 415);
+    assert_eq!(post(&viewer, "nothing", "application/json", b"{}".to_vec()).await.status(), 404);
+    let huge = vec![b' '; viewer::MAX_REQUEST_BYTES + 1];
+    assert_eq!(post(&viewer, "logs", "application/json", huge).await.status(), 413);
+
+    // A span with invalid ids is refused as a partial success, the others are kept.
+    let mut request = checkout_trace(4);
+    request.resource_spans[1].scope_spans[0].spans[0].span_id = vec![0; 8];
+    let response = post(&viewer, "traces", "application/json", serde_json::to_vec(&request).expect("json")).await;
+    assert_eq!(response.status(), 200);
+    let answer: Json = response.json().await.expect("JSON");
+    // int64 in OTLP/JSON: a number or a decimal string, both valid.
+    assert_eq!(answer["partialSuccess"]["rejectedSpans"].to_string().trim_matches('"'), "1", "{answer}");
+
+    // gRPC: a message over the cap is refused by tonic's decoder with OUT_OF_RANGE.
+    let mut client = TraceServiceClient::connect(format!("http://{}", viewer.grpc_addr))
+        .await
+        .expect("connect")
+        .max_encoding_message_size(64 * 1024 * 1024);
+    let mut big = checkout_trace(5);
+    big.resource_spans[0].scope_spans[0].spans[0]
+        .attributes
+        .push(string("blob", &"x".repeat(viewer::MAX_REQUEST_BYTES)));
+    let status = client.export(big).await.expect_err("too large");
+    assert_eq!(status.code(), tonic::Code::OutOfRange, "{status}");
+
+    assert_eq!(client.export(checkout_trace(6)).await.expect("still serving").into_inner().partial_success, None);
+    let stats = get(&viewer, "/api/stats").await;
+    assert_eq!((stats["spans"].as_u64(), stats["spans_rejected"].as_u64()), (Some(5), Some(1)));
+    viewer.stop().await;
+}
+
+#[tokio::test]
+async fn the_span_bound_evicts_oldest_traces_and_counts_them() {
+    let viewer = start(Limits { max_spans: 50, ..Limits::default() }).await;
+    for trace in 1..=40u8 {
+        let response = post(&viewer, "traces", "application/x-protobuf", checkout_trace(trace).encode_to_vec()).await;
+        assert_eq!(response.status(), 200);
+        let stats = get(&viewer, "/api/stats").await;
+        assert!(stats["spans"].as_u64().expect("spans") <= 50, "{stats}");
+    }
+    let stats = get(&viewer, "/api/stats").await;
+    // 40 traces of 3 spans: the newest 16 fit (48 spans), 24 traces were evicted whole.
+    assert_eq!(stats["spans"], 48);
+    assert_eq!((stats["spans_evicted"].as_u64(), stats["traces_evicted"].as_u64()), (Some(72), Some(24)));
+    let response = reqwest::get(format!("{}/api/traces/{}", viewer.ui_url(), "01".repeat(16))).await.expect("answer");
+    assert_eq!(response.status(), 404, "the oldest trace is gone");
+    assert_checkout_tree_kept(&viewer, 40).await;
+    viewer.stop().await;
+}
+
+async fn assert_checkout_tree_kept(viewer: &RunningViewer, trace: u8) {
+    let view = get(viewer, &format!("/api/traces/{}", format!("{trace:02x}").repeat(16))).await;
+    assert_eq!(view["spans"].as_array().expect("spans").len(), 3);
+}
