@@ -230,11 +230,14 @@ fn tracing_events_become_span_events_when_logs_are_off() {
 
 #[test]
 fn metrics_are_exported_on_shutdown() {
-    let receiver = Receiver::start_blocking(Transport::Grpc, ReceiverOptions::default());
-    run("metrics", &with(base_vars(&receiver), &[("OTEL_METRICS_EXPORTER", "otlp")]));
-    let metrics = receiver.metrics();
-    let metric = metrics.iter().find(|metric| metric.name() == "inter_service_requests").expect("the counter arrived");
-    assert_eq!(metric.resource_attribute("service.name").as_deref(), Some("export-test"));
+    for transport in [Transport::Grpc, Transport::Http] {
+        let receiver = Receiver::start_blocking(transport, ReceiverOptions::default());
+        run("metrics", &with(base_vars(&receiver), &[("OTEL_METRICS_EXPORTER", "otlp")]));
+        let metrics = receiver.metrics();
+        let metric =
+            metrics.iter().find(|metric| metric.name() == "inter_service_requests").expect("the counter arrived");
+        assert_eq!(metric.resource_attribute("service.name").as_deref(), Some("export-test"));
+    }
 }
 
 fn collector_trouble(vars: Vec<(&'static str, String)>) {

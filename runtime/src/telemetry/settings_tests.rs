@@ -610,7 +610,6 @@ fn values_set_in_code_are_checked_too() {
     s.batch.max_export_batch_size = 4096;
     let e = s.check_code_values().expect_err("a batch larger than the queue");
     assert!(e.expected.contains("at most `Telemetry::builder().batch (max_queue_size)` (2048)"), "{e}");
-    let mut s = Settings::default();
-    s.shutdown_timeout = Duration::MAX;
+    let s = Settings { shutdown_timeout: Duration::MAX, ..Settings::default() };
     assert_eq!(s.check_code_values().map_err(|e| e.variable), Err("Telemetry::builder().shutdown_timeout".to_owned()));
 }
