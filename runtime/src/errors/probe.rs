@@ -33,11 +33,15 @@ pub enum Described<'a> {
     Nothing,
 }
 
+/// Shows the text as `exception.message` records it: bounded and redacted.
 impl std::fmt::Debug for Described<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::privacy::{caps::EXCEPTION_MESSAGE, text_value};
         match self {
-            Described::Error(error) => f.debug_tuple("Error").field(&error.to_string()).finish(),
-            Described::Message(message) => f.debug_tuple("Message").field(&message.to_string()).finish(),
+            Described::Error(error) => f.debug_tuple("Error").field(&text_value(error, EXCEPTION_MESSAGE)).finish(),
+            Described::Message(message) => {
+                f.debug_tuple("Message").field(&text_value(message, EXCEPTION_MESSAGE)).finish()
+            }
             Described::Nothing => f.write_str("Nothing"),
         }
     }
@@ -254,6 +258,18 @@ mod tests {
         assert_eq!(kind(crate::__traced_failure!(&boxed).described), "error: inner failed");
         assert_eq!(kind(crate::__traced_failure!(&"plain text").described), "message: plain text");
         assert_eq!(kind(crate::__traced_failure!(&()).described), "nothing");
+    }
+
+    #[test]
+    fn debug_output_is_redacted_and_bounded_like_the_exception() {
+        let text = format!("fetch of http://u:PWSECRET@h/?token=T0PSECRET failed {}", "x".repeat(100_000));
+        let message: &dyn Display = &text;
+        let error = std::io::Error::other(text.clone());
+        for described in [Described::Message(message), Described::Error(&error)] {
+            let debug = format!("{:?}", Failure::new("E", described, None, None));
+            assert!(!debug.contains("PWSECRET") && !debug.contains("T0PSECRET"), "{}", &debug[..200]);
+            assert!(debug.contains("token=REDACTED") && debug.len() < 10_000, "{} bytes", debug.len());
+        }
     }
 
     #[test]

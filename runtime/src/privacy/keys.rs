@@ -2,7 +2,8 @@
 //!
 //! The defaults: the semantic conventions' signed-URL keys plus common credential names. More keys
 //! come from `TRACED_REDACTED_QUERY_KEYS` or the builder; they add to the defaults, never replace
-//! them. Keys match case-insensitively after percent-decoding (`Sig`, `%73ig` and `SIG` are `sig`).
+//! them. Keys match case-insensitively after percent-decoding, ignoring `-` and `_` (`Sig`, `%73ig` and
+//! `SIG` are `sig`; `api-key`, `apiKey` and `API_KEY` are `api_key`).
 //!
 //! The configured list is installed process-wide by `init()` and read on every request with a query:
 //! one atomic load, plus a per-thread copy refreshed only when `init()` installed another list, so
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// The keys redacted by default.
-pub(crate) const DEFAULT: [&str; 20] = [
+pub(crate) const DEFAULT: [&str; 24] = [
     // The semantic conventions' list for `url.query` / `url.full`.
     "AWSAccessKeyId",
     "Signature",
@@ -36,6 +37,11 @@ pub(crate) const DEFAULT: [&str; 20] = [
     "x-amz-signature",
     "x-amz-credential",
     "x-amz-security-token",
+    // The headers that are never captured, as keys in error text (`Debug` of a header map).
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
 ];
 
 /// The sensitive keys: the defaults plus configured ones.
@@ -79,8 +85,14 @@ impl SensitiveKeys {
     }
 
     fn matches_whole(&self, key: &str) -> bool {
-        let decoded_len = decoded_len(key);
-        let matches = |candidate: &str| candidate.len() == decoded_len && decoded_eq_ignore_case(key, candidate);
+        let len = spelled(DecodedBytes::new(key)).count();
+        if len == 0 {
+            return false;
+        }
+        let matches = |candidate: &str| {
+            spelled(candidate.bytes()).count() == len
+                && spelled(DecodedBytes::new(key)).eq_by_ascii_case(spelled(candidate.bytes()))
+        };
         DEFAULT.iter().any(|candidate| matches(candidate)) || self.extra.iter().any(|candidate| matches(candidate))
     }
 }
@@ -100,22 +112,26 @@ fn find_bracket(raw: &str, bracket: u8, from: usize) -> Option<(usize, usize)> {
     })
 }
 
-/// The byte length of `raw` after percent-decoding (an invalid escape stays as it is).
-fn decoded_len(raw: &str) -> usize {
-    let mut len = 0;
-    let mut bytes = DecodedBytes::new(raw);
-    while bytes.next().is_some() {
-        len += 1;
-    }
-    len
+/// The bytes of a key that tell one key from another: without the `-` and `_` that kebab, snake and
+/// camel case put in different places.
+fn spelled(bytes: impl Iterator<Item = u8>) -> impl Iterator<Item = u8> {
+    bytes.filter(|byte| !matches!(byte, b'-' | b'_'))
 }
 
-/// Whether percent-decoded `raw` equals `candidate`, ASCII case-insensitively. Allocation-free.
-fn decoded_eq_ignore_case(raw: &str, candidate: &str) -> bool {
-    let mut decoded = DecodedBytes::new(raw);
-    candidate.bytes().all(|expected| decoded.next().is_some_and(|byte| byte.eq_ignore_ascii_case(&expected)))
-        && decoded.next().is_none()
+/// ASCII case-insensitive equality of two byte sequences. Allocation-free.
+trait EqByAsciiCase: Iterator<Item = u8> + Sized {
+    fn eq_by_ascii_case(mut self, mut other: impl Iterator<Item = u8>) -> bool {
+        loop {
+            match (self.next(), other.next()) {
+                (None, None) => return true,
+                (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b) => {}
+                _ => return false,
+            }
+        }
+    }
 }
+
+impl<I: Iterator<Item = u8>> EqByAsciiCase for I {}
 
 /// The bytes of a percent-encoded string, decoded one at a time.
 struct DecodedBytes<'a> {
@@ -216,6 +232,37 @@ mod tests {
     }
 
     #[test]
+    fn other_spellings_of_the_defaults_match_too() {
+        // `-` and `_` are ignored, so the kebab, snake and camel spellings of a default are the default.
+        let keys = SensitiveKeys::default();
+        for key in [
+            "api-key",
+            "apiKey",
+            "API_KEY",
+            "access-token",
+            "accessToken",
+            "AccessToken",
+            "client-secret",
+            "clientSecret",
+            "refresh-token",
+            "id-token",
+            "x_amz_signature",
+            "X-Amz-Security_Token",
+            "pass_word",
+            "api%2Dkey",
+            "authorization",
+            "Proxy-Authorization",
+            "cookie",
+            "Set-Cookie",
+        ] {
+            assert!(keys.matches(key), "{key}");
+        }
+        for key in ["-", "_", "--", "api-keys", "my-token", "token-id", "access", "x-amz-date"] {
+            assert!(!keys.matches(key), "{key}");
+        }
+    }
+
+    #[test]
     fn extra_keys_add_to_the_defaults() {
         let keys = SensitiveKeys::with_extra(["session", " ", "Token", "X-Api-Key"]);
         assert!(keys.matches("SESSION") && keys.matches("x-api-key") && keys.matches("token"));
@@ -241,6 +288,6 @@ mod tests {
     fn invalid_escapes_stay_literal() {
         let mut bytes = DecodedBytes::new("a%2x%41%");
         assert_eq!(std::iter::from_fn(|| bytes.next()).collect::<Vec<_>>(), b"a%2xA%");
-        assert_eq!(decoded_len("%41%4"), 3);
+        assert_eq!(DecodedBytes::new("%41%4").count(), 3);
     }
 }

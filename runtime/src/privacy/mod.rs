@@ -56,12 +56,17 @@ pub(crate) fn url_value(url: &str, max_bytes: usize) -> String {
 
 /// Error text as recorded: `Display` formatted within `max_bytes`, then redacted (see [`redact_text`]).
 /// A cut can land inside a URL's userinfo (`http://user:pa`), where nothing says it is one: a last
-/// word that looks like part of a URL is dropped whole.
+/// word that looks like part of a URL, or follows `Bearer` / `Basic`, is dropped whole.
 pub(crate) fn text_value(text: &(impl fmt::Display + ?Sized), max_bytes: usize) -> String {
     let (mut text, cut) = cap_display_cut(text, max_bytes);
     if cut {
         let last_word = text.rfind(char::is_whitespace).map_or(0, |at| at + 1);
-        if text[last_word..].contains("//") {
+        // Nor a piece of a scheme's token, which a short length would pass off as prose.
+        let before = text[..last_word].trim_end();
+        let word_len = before.len() - before.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len();
+        let previous_word = &before[before.len() - word_len..];
+        let after_scheme = text::SCHEMES.iter().any(|scheme| previous_word.eq_ignore_ascii_case(scheme));
+        if text[last_word..].contains("//") || (after_scheme && last_word > 0) {
             text.truncate(last_word);
         }
     }
@@ -106,7 +111,10 @@ mod tests {
     #[test]
     fn a_planted_secret_never_survives_whatever_surrounds_it() {
         const SECRET: &str = "S3CR3T";
-        const PLANTED: [&str; 12] = [
+        const PLANTED: [&str; 15] = [
+            "api-key=S3CR3T",
+            "password = \"S3CR3T\"",
+            "{\"cookie\": \"sid=S3CR3T\"}",
             "token=S3CR3T",
             "Sig=S3CR3T",
             "%70assword=S3CR3T",
@@ -148,5 +156,8 @@ mod tests {
         // A cut inside userinfo, where no `@` says it is userinfo.
         assert_eq!(text_value("failed: http://user:PWSECRET@h/", 20), "failed: ");
         assert_eq!(text_value("failed: http://h/ for user", 24), "failed: http://h/ for us");
+        // A cut inside a scheme's token leaves no piece of it (a short one would pass for prose).
+        assert_eq!(text_value("header: Bearer S3CR3TT0KEN", 21), "header: Bearer ");
+        assert_eq!(text_value("header: Basic dXNlcjpQVw==", 20), "header: Basic ");
     }
 }

@@ -1,6 +1,6 @@
 //! Free text (error messages, `source()` chains, status descriptions) without secrets: every URL in
 //! it redacted like [`super::redact_url`], every `key=value` pair with a sensitive key and every
-//! `Bearer` token too.
+//! `Bearer` token and `Basic` credentials too.
 
 use std::borrow::Cow;
 
@@ -8,7 +8,7 @@ use super::keys::{self, SensitiveKeys};
 use super::url::{redact_url_with, Nested};
 use super::REDACTED;
 
-/// `text` with the URLs, sensitive `key=value` pairs and `Bearer` tokens in it redacted; borrowed when
+/// `text` with the URLs, sensitive `key=value` pairs, `Bearer` tokens and `Basic` credentials in it redacted; borrowed when
 /// there is nothing to hide.
 pub(crate) fn redact_text(text: &str) -> Cow<'_, str> {
     keys::with_current(|keys| redact_text_with(text, keys))
@@ -20,7 +20,7 @@ fn redact_text_with<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
         Cow::Borrowed(_) => urls,
         Cow::Owned(redacted) => Cow::Owned(redacted),
     };
-    match redact_bearer(&pairs) {
+    match redact_scheme_tokens(&pairs) {
         Cow::Borrowed(_) => pairs,
         Cow::Owned(redacted) => Cow::Owned(redacted),
     }
@@ -96,9 +96,11 @@ fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
             continue;
         }
         let colon = found == ":";
-        let key_end = match text[..separator].strip_suffix(['"', '\'']) {
+        // `key = value` (TOML, INI) and `"key" : "value"`: blanks may stand around the separator.
+        let before = text[..separator].trim_end_matches([' ', '\t']);
+        let key_end = match before.strip_suffix(['"', '\'']) {
             Some(unquoted) if colon => unquoted.len(),
-            _ => separator,
+            _ => before.len(),
         };
         let key_start = text[..key_end]
             .char_indices()
@@ -111,9 +113,24 @@ fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
             continue;
         }
         let after = separator + 1;
-        let value_start =
-            if colon { after + (text[after..].len() - text[after..].trim_start_matches(' ').len()) } else { after };
-        let Some((value_start, value_end)) = value_span(text, value_start, colon) else { continue };
+        // Blanks after `=` only in the `key = value` style (`token=\tpassword=...` is two pairs).
+        let spaced = colon || before.len() < separator;
+        let blanks = if spaced { text[after..].len() - text[after..].trim_start_matches([' ', '\t']).len() } else { 0 };
+        let Some((value_start, mut value_end)) = value_span(text, after + blanks, colon) else { continue };
+        if blanks > 0
+            && !colon
+            && text[value_start..value_end].contains(['=', ':'])
+            && !text[after + blanks..].starts_with(['"', '\''])
+        {
+            // `token = password=x`: the next pair is the secret, judged on its own.
+            continue;
+        }
+        // `authorization=Basic dXNl...`: the credentials are the word after the scheme.
+        if SCHEMES.iter().any(|scheme| text[value_start..value_end].eq_ignore_ascii_case(scheme))
+            && text[value_end..].starts_with(' ')
+        {
+            value_end = value_span(text, value_end + 1, false).map_or(value_end, |(_, end)| end);
+        }
         let value = &text[value_start..value_end];
         if !value.is_empty() && value != REDACTED {
             let out = redacted.get_or_insert_with(|| String::with_capacity(text.len()));
@@ -163,27 +180,34 @@ fn value_span(text: &str, start: usize, quoted_only: bool) -> Option<(usize, usi
     }
 }
 
-/// `Bearer <token>` (as an `Authorization` header echoed in an error) becomes `Bearer REDACTED`.
-fn redact_bearer(text: &str) -> Cow<'_, str> {
-    const BEARER: &str = "bearer ";
-    const MIN_BEARER_TOKEN: usize = 8;
+/// The `Authorization` schemes whose token follows them in error text (an echoed header).
+pub(super) const SCHEMES: [&str; 2] = ["bearer", "basic"];
+
+/// `Bearer <token>` and `Basic <credentials>` (an `Authorization` header echoed in an error) become
+/// `Bearer REDACTED` / `Basic REDACTED`.
+fn redact_scheme_tokens(text: &str) -> Cow<'_, str> {
     let mut redacted: Option<String> = None;
     let mut copied = 0;
-    let lower_matches = text.as_bytes().windows(BEARER.len()).enumerate().filter(|(at, window)| {
-        window.eq_ignore_ascii_case(BEARER.as_bytes()) && (*at == 0 || !text.as_bytes()[at - 1].is_ascii_alphanumeric())
+    let bytes = text.as_bytes();
+    let starts = (0..bytes.len()).filter_map(|at| {
+        let word_start = at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
+        let scheme = SCHEMES.iter().find(|scheme| {
+            bytes.get(at..at + scheme.len()).is_some_and(|word| word.eq_ignore_ascii_case(scheme.as_bytes()))
+                && bytes.get(at + scheme.len()) == Some(&b' ')
+        })?;
+        word_start.then_some((at, *scheme))
     });
-    for (at, _) in lower_matches {
+    for (at, scheme) in starts {
         if at < copied {
             continue;
         }
-        let token_start = at + BEARER.len();
+        let token_start = at + scheme.len();
         let token_start = token_start + (text[token_start..].len() - text[token_start..].trim_start_matches(' ').len());
         let token_end = text[token_start..]
             .find(|c: char| ends_token(c) || matches!(c, ',' | ';' | ')' | ']' | '}'))
             .map_or(text.len(), |end| token_start + end);
         let token = &text[token_start..token_end];
-        // Shorter words are prose (`the bearer of bad news`), not credentials.
-        if token.len() >= MIN_BEARER_TOKEN && token != REDACTED {
+        if token != REDACTED && looks_like_credentials(scheme, token) {
             let out = redacted.get_or_insert_with(|| String::with_capacity(text.len()));
             out.push_str(&text[copied..token_start]);
             out.push_str(REDACTED);
@@ -191,6 +215,22 @@ fn redact_bearer(text: &str) -> Cow<'_, str> {
         }
     }
     finish(text, redacted, copied)
+}
+
+/// Whether `token` after `scheme` is a credential rather than prose (`the bearer of bad news`, `basic
+/// settings`): a bearer token of 8 characters or more; `Basic` credentials are base64, padded to a
+/// multiple of 4, and not a plain lowercase word.
+fn looks_like_credentials(scheme: &str, token: &str) -> bool {
+    const MIN_TOKEN: usize = 8;
+    if token.len() < MIN_TOKEN {
+        return false;
+    }
+    if scheme == "bearer" {
+        return true;
+    }
+    let base64 = token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+    let word = token.bytes().all(|b| b.is_ascii_lowercase());
+    base64 && !word && token.len().is_multiple_of(4)
 }
 
 fn finish(text: &str, redacted: Option<String>, copied: usize) -> Cow<'_, str> {
@@ -265,6 +305,27 @@ mod tests {
         assert_eq!(redact("status code: 404, key: none"), "status code: 404, key: none");
         assert_eq!(redact("Authorization: Bearer eyJhbGc.x-y_z"), "Authorization: Bearer REDACTED");
         assert_eq!(redact("BEARER  tok3n-123, next"), "BEARER  REDACTED, next");
+    }
+
+    #[test]
+    fn credentials_in_config_dumps_and_header_dumps() {
+        // TOML/INI lines echoed by a parser's error, spaces around the separator.
+        assert_eq!(redact("3 | password = \"hunter2\""), "3 | password = \"REDACTED\"");
+        assert_eq!(redact("password = hunter2"), "password = REDACTED");
+        assert_eq!(redact("{\"password\" : \"X2\"}"), "{\"password\" : \"REDACTED\"}");
+        // `Debug` of an `http::HeaderMap`, and a header line.
+        assert_eq!(
+            redact(r#"{"authorization": "Token abcdef", "cookie": "sid=S1D", "accept": "*/*"}"#),
+            r#"{"authorization": "REDACTED", "cookie": "REDACTED", "accept": "*/*"}"#
+        );
+        assert_eq!(redact("Authorization: Basic dXNlcjpQVw=="), "Authorization: Basic REDACTED");
+        assert_eq!(redact("authorization=Basic dXNlcjpQVw== next"), "authorization=REDACTED next");
+        assert_eq!(
+            redact("basic settings are missing; basic configuration"),
+            "basic settings are missing; basic configuration"
+        );
+        // Other spellings of the default keys.
+        assert_eq!(redact("api-key=K1 accessToken=T1"), "api-key=REDACTED accessToken=REDACTED");
     }
 
     #[test]
