@@ -258,6 +258,9 @@ fn export_failure_warnings_print_no_userinfo() {
     ];
     let output = run("export-fails", &vars);
     let text = child_output(&output);
-    assert!(text.contains("traced: exporting"), "the export failed and said so: {text}");
+    assert!(
+        text.contains("traced: cannot connect to the OTLP collector at http://127.0.0.1:"),
+        "the export failed and said so: {text}"
+    );
     assert_no_secret("the export failure warning", &text);
 }

@@ -249,7 +249,10 @@ fn collector_trouble(vars: Vec<(&'static str, String)>) {
         ),
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let warnings = stderr.lines().filter(|line| line.starts_with("traced: exporting traces to")).count();
+    let warnings = stderr
+        .lines()
+        .filter(|line| line.starts_with("traced: ") && line.contains("OTLP collector at") && line.contains("traces"))
+        .count();
     assert_eq!(warnings, 1, "exactly one warning:\n{stderr}");
 }
 
@@ -425,7 +428,9 @@ fn https_exports_with_the_system_roots(transport: Transport) {
 
     // Without trusting the test CA the server is rejected: verification is on.
     let untrusted = run("spans", &base_vars(&receiver));
-    assert!(String::from_utf8_lossy(&untrusted.stderr).contains("traced: exporting traces to https://"));
+    assert!(
+        String::from_utf8_lossy(&untrusted.stderr).contains("traced: cannot connect to the OTLP collector at https://")
+    );
     assert!(receiver.spans().is_empty());
 
     // The child trusts the test CA the way a deployment trusts its own: through the system roots.

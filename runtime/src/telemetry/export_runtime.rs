@@ -3,8 +3,8 @@
 //!
 //! The SDK's periodic metric reader runs on a plain thread and drives the exporter with
 //! `futures_executor::block_on`. A tonic exporter polled there finds no reactor: building the channel
-//! panics and every export fails. Building the exporter inside this runtime and entering it on every
-//! poll of an export fixes both, whatever the application runs (`#[tokio::main]`, `current_thread`,
+//! panics and every export fails. Entering this runtime on every poll of an export (`in_runtime`,
+//! `block_on`) fixes that, whatever the application runs (`#[tokio::main]`, `current_thread`,
 //! or no runtime at all). The runtime has its own worker thread, so `shutdown()` from inside a
 //! `current_thread` runtime cannot deadlock.
 
@@ -12,15 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogBatch, LogExporter};
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::metrics::Temporality;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use opentelemetry_sdk::Resource;
 use tokio::runtime::{Handle, Runtime};
 
 /// The runtime, shut down without blocking when the guard drops (it may drop inside async code).
@@ -49,31 +41,6 @@ impl Drop for ExportRuntime {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
-    }
-}
-
-/// An exporter whose every call runs with `handle` entered (gRPC exporters only).
-#[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
-#[derive(Debug)]
-pub(crate) struct InRuntime<E> {
-    handle: Handle,
-    inner: Arc<E>,
-}
-
-#[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
-impl<E> InRuntime<E> {
-    /// Builds the exporter inside the runtime (tonic spawns its connection task at build time).
-    pub(crate) fn build<Err>(handle: Handle, build: impl FnOnce() -> Result<E, Err>) -> Result<Self, Err> {
-        let inner = {
-            let _entered = handle.enter();
-            build()?
-        };
-        Ok(Self { handle, inner: Arc::new(inner) })
-    }
-
-    fn entered<'a, T>(&'a self, f: impl FnOnce(&'a E) -> T) -> T {
-        let _entered = self.handle.enter();
-        f(&self.inner)
     }
 }
 
@@ -124,95 +91,22 @@ impl<F: Future> Future for Entered<F> {
     }
 }
 
-#[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
-impl<E> InRuntime<E> {
-    fn run<'a, F: Future + 'a>(&'a self, future: impl FnOnce(&'a E) -> F) -> Entered<F> {
-        let inner = self.entered(future);
-        Entered { handle: self.handle.clone(), inner }
-    }
-}
-
-impl<E: SpanExporter> SpanExporter for InRuntime<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.run(|inner| inner.export(batch)).await
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.entered(|inner| inner.shutdown_with_timeout(timeout))
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.entered(|inner| inner.force_flush())
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.set_resource(resource);
-        }
-    }
-}
-
-impl<E: PushMetricExporter> PushMetricExporter for InRuntime<E> {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        self.run(|inner| inner.export(metrics)).await
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.entered(|inner| inner.force_flush())
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.entered(|inner| inner.shutdown_with_timeout(timeout))
-    }
-
-    fn temporality(&self) -> Temporality {
-        self.inner.temporality()
-    }
-}
-
-impl<E: LogExporter> LogExporter for InRuntime<E> {
-    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
-        self.run(|inner| inner.export(batch)).await
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.entered(|inner| inner.shutdown_with_timeout(timeout))
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.set_resource(resource);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
-    #[derive(Debug)]
-    struct NeedsReactor;
-
-    impl SpanExporter for NeedsReactor {
-        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
-            // Panics with "no reactor running" unless a runtime is entered.
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            Ok(())
-        }
-    }
-
     #[test]
-    fn export_polled_by_a_plain_executor_finds_the_runtime() {
+    fn an_export_polled_by_a_plain_executor_finds_its_runtime() {
         let runtime = ExportRuntime::start().expect("runtime starts");
         let handle = runtime.handle().expect("runtime is running");
-        let exporter = InRuntime::build(handle, || Ok::<_, ()>(NeedsReactor)).expect("exporter builds");
+        // Panics with "no reactor running" unless a runtime is entered.
+        let export = in_runtime(handle, async { tokio::time::sleep(Duration::from_millis(1)).await });
         let other_runtime = ExportRuntime::start().expect("a second runtime");
         let other = other_runtime.handle().expect("running");
-        // Polled on a plain thread with an unrelated runtime entered: the exporter enters its own.
-        let result = std::thread::spawn(move || block_on(&other, exporter.export(Vec::new())))
-            .join()
-            .expect("export thread does not panic");
-        assert!(result.is_ok());
+        // Polled on a plain thread with an unrelated runtime entered: the export enters its own.
+        std::thread::spawn(move || block_on(&other, export)).join().expect("export thread does not panic");
     }
 
     #[test]

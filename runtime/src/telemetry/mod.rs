@@ -7,7 +7,7 @@
 //! (OTLP exporters), `export_runtime` (the runtime the export pipeline runs on), `guard` (install and
 //! shutdown), `console` (human-readable exporters), `processors` (common attributes, redaction),
 //! `limits` (attribute value length), `logs` (`tracing` events -> logs or span
-//! events), `warn_once` (one warning when a collector fails), `pipeline` (bounded queues, export
+//! events), `pipeline` (bounded queues, export
 //! workers, exact accounting, one shutdown deadline).
 
 mod builder;
@@ -22,7 +22,6 @@ mod pipeline;
 pub mod processors;
 mod providers;
 pub mod settings;
-mod warn_once;
 
 /// The OTLP exporters driven directly, for the end-to-end tests of `traced-tests` (not a public API).
 #[cfg(all(feature = "testing", any(feature = "otlp-grpc", feature = "otlp-http")))]

@@ -17,7 +17,6 @@ use opentelemetry_sdk::trace::{
     Sampler, SdkTracerProvider, SpanData, SpanExporter as _, SpanLimits, SpanProcessor, TracerProviderBuilder,
 };
 use opentelemetry_sdk::Resource;
-use tokio::runtime::Handle;
 
 use super::console::{ConsoleLogExporter, ConsoleMetricExporter, ConsoleOutput, ConsoleSpanExporter};
 use super::error::InitError;
@@ -78,7 +77,7 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         traces = match kind {
             ExporterKind::Otlp => {
                 let otlp = with_deadline(&settings.otlp_traces, settings.batch.export_timeout);
-                let exporter = otlp_span_exporter(&otlp, &handle, &resource)?;
+                let exporter = otlp_span_exporter(&otlp, &resource)?;
                 let processor = pipeline.span_processor("otlp", exporter, &settings.batch);
                 traces.with_span_processor(redacted(&plan.redaction, processor, value_length))
             }
@@ -98,7 +97,7 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
     } else {
         let mut metrics = SdkMeterProvider::builder().with_resource(resource.clone());
         for kind in &settings.metrics_exporters {
-            let exporter = metric_exporter(settings, *kind, &handle, &plan.console)?;
+            let exporter = metric_exporter(settings, *kind, &plan.console)?;
             let counted = pipeline.metric_exporter(exporter_name(*kind), exporter, settings.metric_export_timeout);
             metrics = metrics
                 .with_reader(PeriodicReader::builder(counted).with_interval(settings.metric_export_interval).build());
@@ -111,7 +110,7 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
     } else {
         let mut logs = SdkLoggerProvider::builder().with_resource(resource.clone());
         for kind in &settings.logs_exporters {
-            let exporter = log_exporter(settings, *kind, &handle, &resource, &plan.console)?;
+            let exporter = log_exporter(settings, *kind, &resource, &plan.console)?;
             logs = logs.with_log_processor(pipeline.log_processor(exporter_name(*kind), exporter, &settings.log_batch));
         }
         Some(logs.build())
@@ -131,13 +130,12 @@ fn exporter_name(kind: ExporterKind) -> &'static str {
 fn log_exporter(
     settings: &Settings,
     kind: ExporterKind,
-    runtime: &Handle,
     resource: &Resource,
     console: &ConsoleOutput,
 ) -> Result<Box<dyn BatchExport<LogItem>>, InitError> {
     match kind {
         ExporterKind::Otlp => {
-            otlp_log_exporter(&with_deadline(&settings.otlp_logs, settings.log_batch.export_timeout), runtime, resource)
+            otlp_log_exporter(&with_deadline(&settings.otlp_logs, settings.log_batch.export_timeout), resource)
         }
         ExporterKind::Console => Ok(Box::new(SdkExport::new(ConsoleLogExporter::new(console.clone())))),
     }
@@ -147,43 +145,36 @@ fn log_exporter(
 fn metric_exporter(
     settings: &Settings,
     kind: ExporterKind,
-    runtime: &Handle,
     console: &ConsoleOutput,
 ) -> Result<Box<dyn MetricExport>, InitError> {
     match kind {
         ExporterKind::Otlp => {
-            otlp_metric_exporter(&with_deadline(&settings.otlp_metrics, settings.metric_export_timeout), runtime)
+            otlp_metric_exporter(&with_deadline(&settings.otlp_metrics, settings.metric_export_timeout))
         }
         ExporterKind::Console => Ok(Box::new(SdkMetricExport(ConsoleMetricExporter::new(console.clone())))),
     }
 }
 
-// The seam: the OTLP exporter of each signal, as the pipeline takes it. `runtime` is the export
-// runtime (exports are polled inside it); `resource` goes into every request.
+// The seam: the OTLP exporter of each signal, as the pipeline takes it (exports are polled inside the
+// export runtime); `resource` goes into every request.
 
 fn otlp_span_exporter(
     settings: &OtlpSettings,
-    runtime: &Handle,
     resource: &Resource,
 ) -> Result<Box<dyn BatchExport<SpanData>>, InitError> {
-    otlp::sdk_span_exporter(settings, runtime, resource)
+    otlp::span_exporter(settings, resource)
 }
 
-fn otlp_log_exporter(
-    settings: &OtlpSettings,
-    runtime: &Handle,
-    resource: &Resource,
-) -> Result<Box<dyn BatchExport<LogItem>>, InitError> {
-    otlp::sdk_log_exporter(settings, runtime, resource)
+fn otlp_log_exporter(settings: &OtlpSettings, resource: &Resource) -> Result<Box<dyn BatchExport<LogItem>>, InitError> {
+    otlp::log_exporter(settings, resource)
 }
 
-fn otlp_metric_exporter(settings: &OtlpSettings, runtime: &Handle) -> Result<Box<dyn MetricExport>, InitError> {
-    otlp::sdk_metric_exporter(settings, runtime)
+fn otlp_metric_exporter(settings: &OtlpSettings) -> Result<Box<dyn MetricExport>, InitError> {
+    otlp::metric_exporter(settings)
 }
 
-/// The pipeline gives each export its deadline, but the `opentelemetry-otlp` exporters only know their
-/// own timeout: `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BLRP_EXPORT_TIMEOUT` and `OTEL_METRIC_EXPORT_TIMEOUT`
-/// cap it.
+/// An OTLP export ends by the pipeline's deadline or its own timeout, whichever comes first:
+/// `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BLRP_EXPORT_TIMEOUT` and `OTEL_METRIC_EXPORT_TIMEOUT` cap the latter.
 fn with_deadline(otlp: &OtlpSettings, deadline: Duration) -> OtlpSettings {
     let mut capped = otlp.clone();
     capped.timeout = capped.timeout.min(deadline);

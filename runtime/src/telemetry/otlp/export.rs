@@ -1,7 +1,7 @@
 //! The OTLP exporter of one signal: requests cut to the size limit, sent one at a time with retries,
 //! split when refused as too large, and every item of the batch accounted for once.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -15,7 +15,7 @@ use super::retry::Backoff;
 use super::warnings::Warnings;
 use crate::telemetry::pipeline::delivery::{BatchExport, Delivery, LogItem, MetricExport};
 
-/// Halvings of one batch at most after "too large" answers (2^24 items is far beyond any batch).
+/// Splits of one batch at most after "too large" answers (halvings: 2^24 items is beyond any batch).
 const MAX_SPLIT_DEPTH: u32 = 24;
 
 /// A request ready to send: `body` goes on the wire, `size` is the encoded size before compression.
@@ -65,6 +65,9 @@ enum Sent<R> {
 pub(crate) struct Exporter<S: Signal> {
     transport: Box<dyn Transport<S>>,
     limit: usize,
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`: an export ends by this long after it starts, or by the pipeline's
+    /// deadline if that comes first.
+    timeout: Duration,
     warnings: Warnings,
     resource: ResourceAttributesWithSchema,
 }
@@ -73,16 +76,22 @@ impl<S: Signal> Exporter<S> {
     pub(super) fn new(
         transport: Box<dyn Transport<S>>,
         limit: usize,
+        timeout: Duration,
         warnings: Warnings,
         resource: &opentelemetry_sdk::Resource,
     ) -> Self {
-        Self { transport, limit, warnings, resource: resource.into() }
+        Self { transport, limit, timeout, warnings, resource: resource.into() }
     }
 
     /// Sends every item of `parts`, returning by `deadline` with what became of each.
     async fn deliver(&self, parts: Parts<S::Item>, deadline: Instant) -> Delivery {
+        let deadline = Instant::now().checked_add(self.timeout).map_or(deadline, |own| own.min(deadline));
         let mut delivery = Delivery::default();
-        let mut work: Vec<(Parts<S::Item>, u32)> = parts.chunks(self.limit).into_iter().rev().map(|c| (c, 0)).collect();
+        // Lowered below a request size the collector refused as too large, for the rest of this export;
+        // `refused` is the status it refused with.
+        let mut limit = self.limit;
+        let mut refused: Option<String> = None;
+        let mut work: Vec<(Parts<S::Item>, u32)> = parts.chunks(limit).into_iter().rev().map(|c| (c, 0)).collect();
         while let Some((chunk, depth)) = work.pop() {
             let count = chunk.len();
             if count == 0 {
@@ -92,8 +101,8 @@ impl<S: Signal> Exporter<S> {
                 delivery.failed += count as u64;
                 continue;
             }
-            if count == 1 && chunk.item_size(0) > self.limit {
-                self.warnings.too_large(S::ITEM, chunk.item_size(0), self.limit, None);
+            if count == 1 && chunk.item_size(0) > limit {
+                self.warnings.too_large(S::ITEM, chunk.item_size(0), self.limit, refused.as_deref());
                 delivery.rejected += 1;
                 continue;
             }
@@ -107,11 +116,11 @@ impl<S: Signal> Exporter<S> {
                 }
             };
             let size = encoded.size;
-            if size > self.limit {
-                match split::<S>(request, count, depth) {
-                    Some(halves) => work.extend(halves),
+            if size > limit {
+                match split::<S>(request, count, depth, limit) {
+                    Some(pieces) => work.extend(pieces),
                     None => {
-                        self.warnings.too_large(S::ITEM, size, self.limit, None);
+                        self.warnings.too_large(S::ITEM, size, self.limit, refused.as_deref());
                         delivery.rejected += count as u64;
                     }
                 }
@@ -119,13 +128,17 @@ impl<S: Signal> Exporter<S> {
             }
             match self.send(encoded.body, deadline).await {
                 Sent::Accepted(response) => delivery = delivery + self.accepted(response.as_ref(), count),
-                Sent::TooLarge(status) => match split::<S>(request, count, depth) {
-                    Some(halves) => work.extend(halves),
-                    None => {
-                        self.warnings.too_large(S::ITEM, size, self.limit, Some(&status));
-                        delivery.rejected += count as u64;
+                Sent::TooLarge(status) => {
+                    limit = limit.min(size.saturating_sub(1));
+                    match split::<S>(request, count, depth, limit) {
+                        Some(pieces) => work.extend(pieces),
+                        None => {
+                            self.warnings.too_large(S::ITEM, size, self.limit, Some(&status));
+                            delivery.rejected += count as u64;
+                        }
                     }
-                },
+                    refused = Some(status);
+                }
                 Sent::Rejected { status, message } => {
                     self.warnings.rejected(&status, &message);
                     delivery.rejected += count as u64;
@@ -187,15 +200,20 @@ impl<S: Signal> Exporter<S> {
     }
 }
 
-/// The two halves of a request of `count` items, or `None` when it cannot be split further.
-fn split<S: Signal>(request: S::Request, count: usize, depth: u32) -> Option<[(Parts<S::Item>, u32); 2]> {
+/// A request of `count` items cut into requests under `limit` by estimate, or in halves when the
+/// estimate keeps it whole; `None` when it cannot be split further.
+fn split<S: Signal>(request: S::Request, count: usize, depth: u32, limit: usize) -> Option<Vec<(Parts<S::Item>, u32)>> {
     if count < 2 || depth >= MAX_SPLIT_DEPTH {
         return None;
     }
-    let mut head = S::flatten(request);
-    let tail = head.split_off(count / 2);
-    // Popped from the end: the head goes first.
-    Some([(tail, depth + 1), (head, depth + 1)])
+    let mut pieces = S::flatten(request).chunks(limit);
+    if pieces.len() < 2 {
+        let mut head = pieces.pop()?;
+        let tail = head.split_off(count / 2);
+        pieces = vec![head, tail];
+    }
+    // Popped from the end: the first piece goes first.
+    Some(pieces.into_iter().rev().map(|piece| (piece, depth + 1)).collect())
 }
 
 impl BatchExport<SpanData> for Exporter<Traces> {

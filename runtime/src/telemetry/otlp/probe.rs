@@ -54,9 +54,9 @@ impl OtlpProbe {
         let sink: Sink =
             Arc::new(move |line: &str| kept.lock().unwrap_or_else(PoisonError::into_inner).push(line.into()));
         Ok(Self {
-            traces: super::span_exporter(&settings.otlp_traces, resource, Arc::clone(&sink))?,
-            logs: super::log_exporter(&settings.otlp_logs, resource, Arc::clone(&sink))?,
-            metrics: super::metric_exporter(&settings.otlp_metrics, resource, sink)?,
+            traces: super::exporter(&settings.otlp_traces, resource, Arc::clone(&sink))?,
+            logs: super::exporter(&settings.otlp_logs, resource, Arc::clone(&sink))?,
+            metrics: super::exporter(&settings.otlp_metrics, resource, sink)?,
             warnings,
         })
     }

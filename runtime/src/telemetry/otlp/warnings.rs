@@ -36,7 +36,6 @@ pub(super) enum Problem {
 /// Where warnings go: stderr, or a test's buffer.
 pub(crate) type Sink = Arc<dyn Fn(&str) + Send + Sync>;
 
-#[allow(dead_code)] // used when the pipeline is wired
 pub(crate) fn stderr() -> Sink {
     Arc::new(|message: &str| eprintln!("{message}"))
 }
@@ -79,8 +78,8 @@ impl Warnings {
                  collector's own limit) to export {signal} this large"
             ),
             Some(status) => format!(
-                "the collector at {endpoint} refused a {item} of {bytes} bytes alone as too large ({status}), so it \
-                 is counted as rejected; raise the collector's request size limit, or lower \
+                "the collector at {endpoint} refuses a {item} of {bytes} bytes alone as too large ({status}), so \
+                 it is counted as rejected; raise the collector's request size limit, or lower \
                  TRACED_OTLP_MAX_REQUEST_BYTES (now {limit}) so larger batches are split before sending"
             ),
         });

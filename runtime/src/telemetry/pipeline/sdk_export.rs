@@ -1,5 +1,4 @@
-//! SDK exporters (`SpanExporter`, `LogExporter`, `PushMetricExporter`: the console exporters, and the
-//! `opentelemetry-otlp` ones until our own OTLP exporters replace them) as [`BatchExport`] and
+//! SDK exporters (`SpanExporter`, `LogExporter`, `PushMetricExporter`: the console exporters) as [`BatchExport`] and
 //! [`MetricExport`]: `Ok` is exported, a timeout unconfirmed, any other error failed.
 //!
 //! Span and log exports run on the export runtime's blocking threads, one at a time per exporter:
