@@ -157,7 +157,10 @@ function spanPanel(span) {
         el("div", {}, el("strong", {}, "type: "), text(a["exception.type"] ?? "")),
         el("div", {}, el("strong", {}, "message: "), text(a["exception.message"] ?? "")),
         a["exception.stacktrace"] ? el("pre", {}, text(a["exception.stacktrace"])) : null,
-        keyValues(Object.fromEntries(Object.entries(a).filter(([k]) => !["exception.type", "exception.message", "exception.stacktrace"].includes(k)))));
+        (() => {
+          const rest = Object.entries(a).filter(([k]) => !["exception.type", "exception.message", "exception.stacktrace"].includes(k));
+          return rest.length ? keyValues(Object.fromEntries(rest)) : null;
+        })());
     }
     return el("div", {}, el("h3", {}, event.name, " at +", ms(event.offset_ms)), keyValues(event.attributes));
   });
@@ -171,12 +174,14 @@ function spanPanel(span) {
     el("h3", {}, "Links"), span.links.length ? span.links.map((l) => el("div", {}, el("a", { href: "#/trace/" + l.trace_id }, l.trace_id), " / ", l.span_id)) : el("p", { class: "muted" }, "none"),
     el("h3", {}, "Resource"), keyValues(span.resource),
     el("div", { class: "muted" }, "scope: ", span.scope),
-  ];
+  ].flat();
 }
 
-async function renderTrace(traceId) {
+async function renderTrace(traceId, params) {
   const data = await api("/api/traces/" + encodeURIComponent(traceId));
-  if (!data) return [el("p", {}, `Trace ${traceId} is not in the store (never received, or evicted).`)];
+  if (!data) return [el("p", { id: "missing" }, `Trace ${traceId} is not in the store (never received, or evicted).`)];
+  // `#/trace/<id>?span=<span id>` opens on that span: a link to share.
+  if (!state.selected && params.get("span")) state.selected = params.get("span");
   const total = Math.max(data.duration_ms, 0.001);
   if (!data.spans.some((s) => s.span_id === state.selected)) state.selected = (data.spans.find((s) => s.status === "error") || data.spans[0] || {}).span_id;
   const panel = el("aside", { class: "panel", id: "span-panel" });
@@ -185,8 +190,12 @@ async function renderTrace(traceId) {
     bar.style.left = (span.offset_ms / total) * 100 + "%";
     bar.style.width = (span.duration_ms / total) * 100 + "%";
     bar.style.background = color(span.service, data.services);
+    // The duration sits after the bar, else before it, else inside it.
     const label = el("span", { class: "dur" }, ms(span.duration_ms));
-    label.style.left = `calc(${Math.min(85, ((span.offset_ms + span.duration_ms) / total) * 100)}% + 4px)`;
+    const [from, to] = [(span.offset_ms / total) * 100, ((span.offset_ms + span.duration_ms) / total) * 100];
+    if (to < 80) label.style.left = `calc(${to}% + 4px)`;
+    else if (from > 20) label.style.right = `calc(${100 - from}% + 4px)`;
+    else { label.style.left = `calc(${from}% + 4px)`; label.classList.add("inside"); }
     const name = el("div", { class: "name", title: span.name }, span.name, " ", el("span", { class: "muted" }, span.service));
     name.style.paddingLeft = 6 + span.depth * 14 + "px";
     const row = el("div", { class: "row" + (span.span_id === state.selected ? " selected" : ""), "data-span-id": span.span_id, "data-depth": span.depth,
@@ -265,7 +274,7 @@ async function render(force) {
   for (const name of ["services", "traces", "metrics"]) document.getElementById("nav-" + name).classList.toggle("active", parts[0] === name || (name === "traces" && parts[0] === "trace"));
   try {
     let content;
-    if (parts[0] === "trace" && parts[1]) content = await renderTrace(parts[1]);
+    if (parts[0] === "trace" && parts[1]) content = await renderTrace(parts[1], params);
     else if (parts[0] === "traces") content = await renderTraces(params);
     else if (parts[0] === "metrics") content = await renderMetrics();
     else content = await renderServices(params);

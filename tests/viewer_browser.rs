@@ -1,0 +1,198 @@
+//! The viewer's page in a real browser: headless Chromium loads each page against a viewer holding a trace
+//! across two services (with an exception and a correlated log) and a metric, lets the scripts run, and the test
+//! reads the DOM a person would see. A screenshot of each page is saved under the target directory.
+//!
+//! Needs Debian's `chromium` on the PATH (`.ci/run` installs it). Without it the test says so and passes, unless
+//! `TRACED_REQUIRE_BROWSER=1` (set by `.ci/run`) makes a missing browser a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use traced_examples::viewer::{self, RunningViewer, ViewerConfig};
+
+const BROWSER: &str = "chromium";
+const TRACE_ID: &str = "5b8efff798038103d269b633813fc60c";
+
+fn now() -> u64 {
+    u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_nanos()).expect("fits")
+}
+
+/// OTLP/JSON, as a collector or an SDK sends it: a checkout across `frontend` and `payments`.
+fn trace_json(end: u64) -> String {
+    let start = end - 50_000_000;
+    let span = |id: &str, parent: &str, name: &str, kind: u8, from: u64, to: u64, extra: &str| {
+        format!(
+            r#"{{"traceId":"{TRACE_ID}","spanId":"{id}","parentSpanId":"{parent}","name":"{name}","kind":{kind},
+            "startTimeUnixNano":"{}","endTimeUnixNano":"{}"{extra}}}"#,
+            start + from,
+            start + to
+        )
+    };
+    let error = r#","status":{"code":2,"message":"card declined"},
+        "attributes":[{"key":"http.route","value":{"stringValue":"/checkout"}}],
+        "events":[{"name":"exception","timeUnixNano":"1","attributes":[
+            {"key":"exception.type","value":{"stringValue":"PaymentError"}},
+            {"key":"exception.message","value":{"stringValue":"card declined"}},
+            {"key":"exception.stacktrace","value":{"stringValue":"at pay (payments.rs:12)\nat checkout"}}]}]"#;
+    let server = span("1111111111111111", "", "POST /checkout", 2, 0, 50_000_000, error);
+    let client = span("2222222222222222", "1111111111111111", "POST", 3, 5_000_000, 45_000_000, "");
+    let downstream = span("3333333333333333", "2222222222222222", "POST /pay", 2, 6_000_000, 44_000_000, "");
+    let resource = |service: &str, spans: &str| {
+        format!(
+            r#"{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"{service}"}}}}]}},
+            "scopeSpans":[{{"scope":{{"name":"test"}},"spans":[{spans}]}}]}}"#
+        )
+    };
+    format!(
+        r#"{{"resourceSpans":[{},{}]}}"#,
+        resource("frontend", &format!("{server},{client}")),
+        resource("payments", &downstream)
+    )
+}
+
+fn logs_json(time: u64) -> String {
+    format!(
+        r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"payments"}}}}]}},
+        "scopeLogs":[{{"logRecords":[{{"timeUnixNano":"{time}","severityText":"ERROR","body":{{"stringValue":"charge refused by the bank"}},
+        "traceId":"{TRACE_ID}","spanId":"3333333333333333"}}]}}]}}]}}"#
+    )
+}
+
+fn metrics_json(time: u64) -> String {
+    format!(
+        r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"payments"}}}}]}},
+        "scopeMetrics":[{{"metrics":[{{"name":"payment.duration","unit":"s","histogram":{{"aggregationTemporality":2,
+        "dataPoints":[{{"timeUnixNano":"{time}","count":"3","sum":0.12,"bucketCounts":["1","2","0"],"explicitBounds":[0.01,0.1],
+        "attributes":[{{"key":"card","value":{{"stringValue":"visa"}}}}]}}]}}}}]}}]}}]}}"#
+    )
+}
+
+fn browser_available() -> bool {
+    Command::new(BROWSER)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs headless Chromium on `url` with `mode` (`--dump-dom` or `--screenshot=...`) and returns its stdout;
+/// killed past a minute.
+fn chromium(url: &str, mode: &str, profile: &Path) -> String {
+    let mut child = Command::new(BROWSER)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1200,900",
+            "--virtual-time-budget=4000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(mode)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if child.try_wait().expect("poll chromium").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish {url} within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reader.join().expect("the reader thread")
+}
+
+async fn post(viewer: &RunningViewer, signal: &str, body: String) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/v1/{signal}", viewer.http_addr))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the receiver answers");
+    assert_eq!(response.status(), 200, "{signal}: {:?}", response.text().await);
+}
+
+/// Loads `page`, returns its DOM after the scripts ran, and saves a screenshot next to the test's temporary files.
+async fn visit(viewer: &RunningViewer, page: &str, name: &str, profile: &Path) -> String {
+    let url = format!("{}/{page}", viewer.ui_url());
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("viewer_browser");
+    std::fs::create_dir_all(&shots).expect("a screenshot folder");
+    let screenshot = format!("--screenshot={}", shots.join(format!("{name}.png")).display());
+    let profile = profile.to_owned();
+    tokio::task::spawn_blocking(move || {
+        chromium(&url, &screenshot, &profile);
+        chromium(&url, "--dump-dom", &profile)
+    })
+    .await
+    .expect("chromium ran")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_page_shows_what_was_received() {
+    if !browser_available() {
+        let required = std::env::var("TRACED_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+        assert!(!required, "TRACED_REQUIRE_BROWSER=1 but `{BROWSER}` is not installed (apt-get install -y chromium)");
+        eprintln!("viewer_browser: `{BROWSER}` not installed; skipping the browser test");
+        return;
+    }
+    let viewer = viewer::start(ViewerConfig::ephemeral()).await.expect("the viewer starts");
+    let time = now();
+    post(&viewer, "traces", trace_json(time)).await;
+    post(&viewer, "logs", logs_json(time)).await;
+    post(&viewer, "metrics", metrics_json(time)).await;
+    let profile = std::env::temp_dir().join(format!("traced-viewer-chromium-{}", std::process::id()));
+
+    let services = visit(&viewer, "#/services", "services", &profile).await;
+    assert!(
+        services.contains(r#"data-service="frontend""#) && services.contains(r#"data-service="payments""#),
+        "{services}"
+    );
+    assert!(services.contains(r#"data-operation="POST /checkout""#), "the route row: {services}");
+    assert!(services.contains("100.0%"), "the checkout's error rate is shown");
+    assert!(services.contains("<polyline"), "the charts are drawn");
+    assert!(services.contains("3/100000 spans"), "the store's counters: {services}");
+
+    let traces = visit(&viewer, "#/traces?errors=true", "traces", &profile).await;
+    assert!(traces.contains(&format!(r#"data-trace-id="{TRACE_ID}""#)), "{traces}");
+    assert!(traces.contains("frontend: POST /checkout"));
+    assert!(traces.contains("1 matching traces"));
+
+    let trace = visit(&viewer, &format!("#/trace/{TRACE_ID}"), "trace", &profile).await;
+    for (depth, id) in [(0, "1111111111111111"), (1, "2222222222222222"), (2, "3333333333333333")] {
+        assert!(
+            trace.contains(&format!(r#"data-span-id="{id}" data-depth="{depth}""#)),
+            "row {id} at depth {depth}: {trace}"
+        );
+    }
+    // The error span is selected first: its exception in the side panel.
+    assert!(trace.contains("PaymentError") && trace.contains("at pay (payments.rs:12)"), "the exception: {trace}");
+    assert!(trace.contains("charge refused by the bank"), "the correlated log");
+    assert!(trace.contains("card declined"));
+
+    let by_request_id =
+        visit(&viewer, &format!("#/traces?trace_id={}", TRACE_ID.to_uppercase()), "lookup", &profile).await;
+    assert!(by_request_id.contains(r#"data-span-id="3333333333333333""#), "a pasted id opens the trace");
+
+    let metrics = visit(&viewer, "#/metrics", "metrics", &profile).await;
+    assert!(metrics.contains(r#"data-metric="payment.duration""#), "{metrics}");
+    assert!(metrics.contains("card=visa") && metrics.contains("count 3"), "the histogram by attribute set");
+
+    let missing = visit(&viewer, &format!("#/trace/{}", "ab".repeat(16)), "missing", &profile).await;
+    assert!(missing.contains(r#"id="missing""#), "an unknown trace says so");
+    let _ = std::fs::remove_dir_all(&profile);
+    viewer.stop().await;
+}
