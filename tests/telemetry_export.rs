@@ -428,9 +428,8 @@ fn https_exports_with_the_system_roots(transport: Transport) {
 
     // Without trusting the test CA the server is rejected: verification is on.
     let untrusted = run("spans", &base_vars(&receiver));
-    assert!(
-        String::from_utf8_lossy(&untrusted.stderr).contains("traced: cannot connect to the OTLP collector at https://")
-    );
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(stderr.contains("traced: cannot connect to the OTLP collector at https://"), "{stderr}");
     assert!(receiver.spans().is_empty());
 
     // The child trusts the test CA the way a deployment trusts its own: through the system roots.

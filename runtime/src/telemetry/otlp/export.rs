@@ -179,19 +179,28 @@ impl<S: Signal> Exporter<S> {
     /// One request, retried on transient failures until it is answered or the deadline comes.
     async fn send(&self, body: Bytes, deadline: Instant) -> Sent<S::Response> {
         let mut backoff = Backoff::new(deadline);
+        let mut unreachable = None;
         loop {
             let attempt = tokio::time::timeout_at(deadline.into(), self.transport.send(body.clone())).await;
             let (asked, failure) = match attempt {
-                Err(_elapsed) => return Sent::NoAnswer,
+                // An attempt cut by the deadline right after one that could not connect is most likely
+                // connecting again (a TLS handshake, a slow refusal): not sent, like the one before.
+                Err(_elapsed) => return unreachable.map_or(Sent::NoAnswer, Sent::Unreachable),
                 Ok(Attempt::Answered { body, json }) => return Sent::Accepted(self.transport.decode(&body, json)),
                 Ok(Attempt::Refused { verdict, message }) => match verdict {
                     Verdict::TooLarge { status } => return Sent::TooLarge(status),
                     Verdict::Reject { status } => return Sent::Rejected { status, message },
                     Verdict::Retry { after, status } => (after, Sent::Failing { status, message }),
                 },
-                Ok(Attempt::Unreachable(error)) => (None, Sent::Unreachable(error)),
+                Ok(Attempt::Unreachable(error)) => {
+                    unreachable = Some(error.clone());
+                    (None, Sent::Unreachable(error))
+                }
                 Ok(Attempt::Broken(error)) => (None, Sent::Broken(error)),
             };
+            if !matches!(failure, Sent::Unreachable(_)) {
+                unreachable = None;
+            }
             match backoff.next(asked, Instant::now()) {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
                 None => return failure,
@@ -249,5 +258,135 @@ impl MetricExport for Exporter<Metrics> {
                 Delivery::exported(1)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+    use prost::Message;
+
+    use super::super::warnings::tests::captured;
+    use super::*;
+
+    /// A transport playing a script of attempts; `None` never answers.
+    #[derive(Debug, Default)]
+    struct Scripted {
+        script: Mutex<VecDeque<Option<Attempt>>>,
+        sent: Mutex<Vec<usize>>,
+    }
+
+    impl Transport<Traces> for Scripted {
+        fn encode(&self, request: &<Traces as Signal>::Request) -> Result<Encoded, String> {
+            let body = Bytes::from(request.encode_to_vec());
+            Ok(Encoded { size: body.len(), body })
+        }
+
+        fn send(&self, body: Bytes) -> BoxFuture<'_, Attempt> {
+            self.sent.lock().expect("lock").push(body.len());
+            let next = self.script.lock().expect("lock").pop_front().flatten();
+            Box::pin(async move {
+                match next {
+                    Some(attempt) => attempt,
+                    None => std::future::pending().await,
+                }
+            })
+        }
+
+        fn decode(&self, body: &[u8], _json: bool) -> Option<ExportTraceServiceResponse> {
+            ExportTraceServiceResponse::decode(body).ok()
+        }
+    }
+
+    fn scripted(script: Vec<Option<Attempt>>) -> (Exporter<Traces>, Arc<Mutex<Vec<String>>>) {
+        let transport = Scripted { script: Mutex::new(script.into()), sent: Mutex::default() };
+        let (sink, lines) = captured();
+        let warnings = Warnings::new("traces", "http://collector:4318/v1/traces", sink);
+        let resource = opentelemetry_sdk::Resource::builder_empty().build();
+        (Exporter::new(Box::new(transport), 1 << 20, Duration::from_secs(60), warnings, &resource), lines)
+    }
+
+    fn spans(count: usize) -> Vec<SpanData> {
+        use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
+        (0..count)
+            .map(|index| SpanData {
+                span_context: SpanContext::new(
+                    TraceId::from(index as u128 + 1),
+                    SpanId::from(index as u64 + 1),
+                    TraceFlags::SAMPLED,
+                    false,
+                    TraceState::default(),
+                ),
+                parent_span_id: opentelemetry::trace::SpanId::INVALID,
+                parent_span_is_remote: false,
+                span_kind: SpanKind::Internal,
+                name: "s".into(),
+                start_time: std::time::SystemTime::now(),
+                end_time: std::time::SystemTime::now(),
+                attributes: Vec::new(),
+                dropped_attributes_count: 0,
+                events: opentelemetry_sdk::trace::SpanEvents::default(),
+                links: opentelemetry_sdk::trace::SpanLinks::default(),
+                status: Status::Unset,
+                instrumentation_scope: opentelemetry::InstrumentationScope::builder("t").build(),
+            })
+            .collect()
+    }
+
+    fn answered(rejected: i64) -> Option<Attempt> {
+        let partial_success = Some(ExportTracePartialSuccess { rejected_spans: rejected, error_message: "no".into() });
+        let body = Bytes::from(ExportTraceServiceResponse { partial_success }.encode_to_vec());
+        Some(Attempt::Answered { body, json: false })
+    }
+
+    fn run(exporter: &Exporter<Traces>, count: usize, within: Duration) -> Delivery {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(exporter.export(spans(count), Instant::now() + within))
+    }
+
+    #[test]
+    fn a_partial_success_beyond_the_batch_is_clamped() {
+        let (exporter, _) = scripted(vec![answered(50)]);
+        assert_eq!(run(&exporter, 10, Duration::from_secs(5)), Delivery { rejected: 10, ..Delivery::default() });
+        let (exporter, _) = exporter_with_negative();
+        assert_eq!(run(&exporter, 10, Duration::from_secs(5)), Delivery::exported(10));
+    }
+
+    fn exporter_with_negative() -> (Exporter<Traces>, Arc<Mutex<Vec<String>>>) {
+        scripted(vec![answered(-3)])
+    }
+
+    #[test]
+    fn an_attempt_cut_by_the_deadline_after_a_refused_connection_is_failed_not_unconfirmed() {
+        let refused = || Some(Attempt::Unreachable("tcp connect error: Connection refused".into()));
+        let (exporter, lines) = scripted(vec![refused(), None]);
+        let delivery = run(&exporter, 7, Duration::from_millis(800));
+        assert_eq!(delivery, Delivery::failed(7));
+        assert!(lines.lock().expect("lock")[0].contains("cannot connect"));
+
+        let (exporter, lines) = scripted(vec![None]);
+        assert_eq!(run(&exporter, 7, Duration::from_millis(200)), Delivery::unconfirmed(7));
+        assert!(lines.lock().expect("lock")[0].contains("did not answer"));
+    }
+
+    #[test]
+    fn a_deadline_already_past_sends_nothing_and_counts_every_item_once() {
+        let (exporter, lines) = scripted(vec![]);
+        assert_eq!(run(&exporter, 5, Duration::ZERO), Delivery::failed(5));
+        assert!(lines.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn a_broken_connection_is_retried_then_unconfirmed() {
+        let broken = || Some(Attempt::Broken("connection reset".into()));
+        let (exporter, _) = scripted(vec![broken(), answered(0)]);
+        assert_eq!(run(&exporter, 4, Duration::from_secs(5)), Delivery::exported(4));
+        let (exporter, lines) = scripted((0..20).map(|_| broken()).collect());
+        assert_eq!(run(&exporter, 4, Duration::from_millis(400)), Delivery::unconfirmed(4));
+        assert!(lines.lock().expect("lock")[0].contains("broke"));
     }
 }
