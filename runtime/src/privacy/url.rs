@@ -78,13 +78,31 @@ fn redact_rest<'a>(rest: &'a str, keys: &SensitiveKeys, nested: Nested) -> Cow<'
 }
 
 /// The byte range of the authority (`user:pw@host:port`); empty when the URL has none.
+///
+/// Two mistakes people make with endpoints are read as userinfo too, so that an error quoting the
+/// value hides the password: a forgotten scheme (`user:pw@host:4317`), and a password with an
+/// unencoded `/` (`http://user:pa/ss@host`, base64 passwords have them), whose authority would end
+/// at that `/`: when what follows the authority's last `:` is not a port and an `@` comes before
+/// the query, the userinfo runs to that `@`.
 fn authority(url: &str) -> (usize, usize) {
+    let delimiter = |from: usize| url[from..].find(['/', '?', '#']).map_or(url.len(), |at| from + at);
     let start = match url.find("://") {
         Some(at) if at == 0 || is_scheme(&url[..at]) => at + 3,
         _ if url.starts_with("//") => 2,
+        _ if !url.starts_with('/') && url[..delimiter(0)].contains('@') => 0,
         _ => return (0, 0),
     };
-    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |at| start + at);
+    let end = delimiter(start);
+    let authority = &url[start..end];
+    let not_a_port = !authority.starts_with('[')
+        && !authority.contains('@')
+        && authority.rsplit_once(':').is_some_and(|(_, port)| !port.bytes().all(|b| b.is_ascii_digit()));
+    if not_a_port {
+        let before_query = url[end..].find(['?', '#']).map_or(url.len(), |at| end + at);
+        if let Some(at) = url[end..before_query].rfind('@') {
+            return (start, delimiter(end + at + 1));
+        }
+    }
     (start, end)
 }
 
@@ -197,5 +215,13 @@ mod tests {
         );
         // A path segment with `@` is not userinfo.
         assert_eq!(url("http://h/users/@me?q=1"), "http://h/users/@me?q=1");
+        assert_eq!(url("http://h:8080/users/@me"), "http://h:8080/users/@me");
+        assert_eq!(url("http://[::1]:80/a/@b"), "http://[::1]:80/a/@b");
+        // Endpoints written wrong: no scheme, a `/` in the password.
+        assert_eq!(url("user:PW@collector:4317"), "collector:4317");
+        assert_eq!(url("user:PW@collector:4317/v1/traces"), "collector:4317/v1/traces");
+        assert_eq!(url("http://user:P/W@collector:4318/v1?x#y"), "http://collector:4318/v1?x#y");
+        assert_eq!(url("http://user:ab/c/d@h"), "http://h");
+        assert_eq!(url("relative/path@x"), "relative/path@x");
     }
 }
