@@ -5,13 +5,14 @@
 //! Needs Debian's `chromium` on the PATH (`.ci/run` installs it). Without it the test says so and passes, unless
 //! `TRACED_REQUIRE_BROWSER=1` (set by `.ci/run`) makes a missing browser a failure.
 
+mod viewer_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use traced_examples::viewer::{self, RunningViewer, ViewerConfig};
+use viewer_support::{browser_available, chromium, BROWSER};
 
-const BROWSER: &str = "chromium";
 const TRACE_ID: &str = "5b8efff798038103d269b633813fc60c";
 
 fn now() -> u64 {
@@ -66,53 +67,6 @@ fn metrics_json(time: u64) -> String {
         "dataPoints":[{{"timeUnixNano":"{time}","count":"3","sum":0.12,"bucketCounts":["1","2","0"],"explicitBounds":[0.01,0.1],
         "attributes":[{{"key":"card","value":{{"stringValue":"visa"}}}}]}}]}}}}]}}]}}]}}"#
     )
-}
-
-fn browser_available() -> bool {
-    Command::new(BROWSER)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Runs headless Chromium on `url` with `mode` (`--dump-dom` or `--screenshot=...`) and returns its stdout;
-/// killed past a minute.
-fn chromium(url: &str, mode: &str, profile: &Path) -> String {
-    let mut child = Command::new(BROWSER)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--no-first-run",
-            "--hide-scrollbars",
-            "--window-size=1200,900",
-            "--virtual-time-budget=4000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(mode)
-        .arg(url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromium starts");
-    let stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if child.try_wait().expect("poll chromium").is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish {url} within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    reader.join().expect("the reader thread")
 }
 
 async fn post(viewer: &RunningViewer, signal: &str, body: String) {

@@ -1,6 +1,9 @@
 //! The viewer full: 100,000 spans (20,000 traces over three services) sent over OTLP/HTTP into a store bounded at
 //! 100,000, then 10,000 more. The bound holds, eviction is counted, and every API the page calls still answers
-//! right. The time of each call is printed (`--nocapture`) for the README; no test asserts a duration.
+//! right, and (with `chromium` installed) each page renders in a browser. The time of each call and of each page
+//! load is printed (`--nocapture`) for the README; no test asserts a duration.
+
+mod viewer_support;
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -148,5 +151,35 @@ async fn a_full_store_stays_bounded_and_answers() {
     let (direct, _) = timed_get(&viewer, &format!("/api/traces?trace_id={newest}")).await;
     assert_eq!(direct["matched"], 1);
     timed_get(&viewer, "/api/metrics").await;
+
+    if viewer_support::browser_available() {
+        // Chromium's own start-up, on an empty page, is the baseline the page times are read against (in-page
+        // clocks are virtual under --virtual-time-budget, so they cannot time the network).
+        let profile = std::env::temp_dir().join(format!("traced-viewer-scale-{}", std::process::id()));
+        let browse = |url: String| {
+            let profile = profile.clone();
+            async move {
+                let started = Instant::now();
+                let dom = tokio::task::spawn_blocking(move || viewer_support::chromium(&url, "--dump-dom", &profile))
+                    .await
+                    .expect("chromium ran");
+                (dom, started.elapsed().as_secs_f64() * 1000.0)
+            }
+        };
+        let (_, blank) = browse("about:blank".to_owned()).await;
+        for (page, expected) in [
+            ("#/services".to_owned(), r#"data-service="frontend""#.to_owned()),
+            ("#/traces".to_owned(), "20000 matching traces".to_owned()),
+            (format!("#/trace/{newest}"), r#"data-depth="4""#.to_owned()),
+        ] {
+            let (dom, elapsed) = browse(format!("{}/{page}", viewer.ui_url())).await;
+            assert!(dom.contains(&expected), "{page}: {expected} in {dom}");
+            eprintln!(
+                "viewer_scale: chromium --dump-dom {page} took {elapsed:.0} ms, about:blank {blank:.0} ms: {:.0} ms more",
+                elapsed - blank
+            );
+        }
+        let _ = std::fs::remove_dir_all(&profile);
+    }
     viewer.stop().await;
 }

@@ -49,11 +49,19 @@ async fn services(State(store): State<Arc<Store>>, Query(params): Query<Services
         all_kinds: params.all,
         buckets: params.buckets.unwrap_or(30),
     };
-    Json(query::services(&store.read(), query)).into_response()
+    off_the_runtime(move || query::services(&store.read(), query)).await
 }
 
 async fn traces(State(store): State<Arc<Store>>, Query(filter): Query<TraceFilter>) -> Response {
-    Json(query::traces(&store.read(), &filter)).into_response()
+    off_the_runtime(move || query::traces(&store.read(), &filter)).await
+}
+
+/// A query that scans the whole store runs on a blocking thread, so the receivers' tasks keep running.
+async fn off_the_runtime<T: serde::Serialize + Send + 'static>(scan: impl FnOnce() -> T + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(scan).await {
+        Ok(view) => Json(view).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
 }
 
 async fn trace(State(store): State<Arc<Store>>, Path(trace_id): Path<String>) -> Response {

@@ -110,13 +110,11 @@ pub fn services(data: &Data, query: ServicesQuery) -> ServicesView {
     let from = query.now.saturating_sub(window);
     let buckets = query.buckets.clamp(1, 240) as u64;
     let bucket_nanos = (window / buckets).max(1);
-    let mut stored: BTreeMap<&str, u64> = BTreeMap::new();
     let mut per_operation: HashMap<(&str, &str), Samples> = HashMap::new();
     let mut per_service: HashMap<&str, Samples> = HashMap::new();
     let mut per_bucket: HashMap<&str, Vec<Samples>> = HashMap::new();
     for span in data.traces.values().flat_map(|trace| trace.spans.iter()) {
         let service = span.origin.service.as_str();
-        *stored.entry(service).or_default() += 1;
         if !(query.all_kinds || span.kind == SERVER) || span.end < from || span.end > query.now {
             continue;
         }
@@ -131,9 +129,11 @@ pub fn services(data: &Data, query: ServicesQuery) -> ServicesView {
     for ((service, name), samples) in per_operation {
         operations.entry(service).or_default().push(Operation { name: name.to_owned(), red: samples.red(seconds) });
     }
-    let services = stored
-        .into_iter()
+    let services = data
+        .services
+        .iter()
         .map(|(name, spans_stored)| {
+            let name = name.as_str();
             let mut operations = operations.remove(name).unwrap_or_default();
             operations.sort_by(|a, b| a.name.cmp(&b.name));
             let series = per_bucket
@@ -153,7 +153,7 @@ pub fn services(data: &Data, query: ServicesQuery) -> ServicesView {
                 .collect();
             Service {
                 name: name.to_owned(),
-                spans_stored,
+                spans_stored: *spans_stored,
                 red: per_service.remove(name).unwrap_or_default().red(seconds),
                 operations,
                 series,
@@ -484,6 +484,8 @@ pub struct Stats {
     pub max_spans: usize,
     pub max_logs: usize,
     pub max_series: usize,
+    /// Every service with spans in the store, by name.
+    pub services: Vec<String>,
     #[serde(flatten)]
     pub counts: Counts,
 }
@@ -497,6 +499,7 @@ pub fn stats(data: &Data, limits: Limits) -> Stats {
         max_spans: limits.max_spans,
         max_logs: limits.max_logs,
         max_series: limits.max_series,
+        services: data.services.keys().cloned().collect(),
         counts: data.counts,
     }
 }

@@ -53,6 +53,8 @@ pub struct Data {
     pub arrivals: VecDeque<(u64, TraceId)>,
     next_arrival: u64,
     pub span_count: usize,
+    /// Spans stored per service name, kept with the store (a service whose spans were all evicted is removed).
+    pub services: BTreeMap<String, u64>,
     pub logs: VecDeque<Arc<LogRecord>>,
     pub series: BTreeMap<SeriesKey, MetricPoint>,
     pub counts: Counts,
@@ -96,6 +98,12 @@ impl Store {
         for span in batch.items {
             let arrival = data.next_arrival;
             let trace_id = span.trace_id;
+            match data.services.get_mut(&span.origin.service) {
+                Some(count) => *count += 1,
+                None => {
+                    data.services.insert(span.origin.service.clone(), 1);
+                }
+            }
             let trace = data.traces.entry(trace_id).or_insert_with(|| Trace { arrival, spans: Vec::new() });
             let new = trace.spans.is_empty();
             trace.spans.push(Arc::new(span));
@@ -110,6 +118,14 @@ impl Store {
             if data.traces.get(&trace_id).is_some_and(|trace| trace.arrival == arrival) {
                 let trace = data.traces.remove(&trace_id).expect("just seen");
                 data.span_count -= trace.spans.len();
+                for span in &trace.spans {
+                    if let Some(count) = data.services.get_mut(&span.origin.service) {
+                        *count -= 1;
+                        if *count == 0 {
+                            data.services.remove(&span.origin.service);
+                        }
+                    }
+                }
                 data.counts.spans_evicted += trace.spans.len() as u64;
                 data.counts.traces_evicted += 1;
             }
@@ -194,6 +210,7 @@ mod tests {
         assert!(!data.traces.contains_key(&[1; 16]));
         assert!(data.traces.contains_key(&[2; 16]) && data.traces.contains_key(&[4; 16]));
         assert_eq!((data.counts.spans_evicted, data.counts.traces_evicted), (2, 1));
+        assert_eq!(data.services.get("svc"), Some(&4), "the per-service count follows eviction");
         assert_eq!(data.counts.spans_received, 6);
     }
 

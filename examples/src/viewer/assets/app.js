@@ -4,7 +4,7 @@
 
 const POLL_MS = 3000;
 const SVG = "http://www.w3.org/2000/svg";
-const state = { selected: null, timer: null, busy: false };
+const state = { selected: null, timer: null, busy: false, again: false };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -106,7 +106,7 @@ async function renderTraces(params) {
     location.hash = "#/trace/" + traceId.toLowerCase();
     return [];
   }
-  const [data, services] = await Promise.all([api("/api/traces?" + query), api("/api/services?window=604800")]);
+  const [data, stats] = await Promise.all([api("/api/traces?" + query), api("/api/stats")]);
   const input = (name, label, attrs) => el("label", {}, label, el("input", { name, value: params.get(name) || "", ...attrs }));
   const form = el("form", { class: "filters", onsubmit: (event) => {
     event.preventDefault();
@@ -115,7 +115,7 @@ async function renderTraces(params) {
     setHash("/traces", values);
   } },
     el("label", {}, "service", el("select", { name: "service" }, el("option", { value: "" }, "any"),
-      services.services.map((s) => el("option", { value: s.name, selected: s.name === params.get("service") }, s.name)))),
+      stats.services.map((name) => el("option", { value: name, selected: name === params.get("service") }, name)))),
     input("name", "span name", { placeholder: "GET /items/{item_id}" }),
     el("label", {}, "errors only", el("input", { type: "checkbox", name: "errors", checked: params.get("errors") === "true" })),
     input("min_ms", "min duration (ms)", { type: "number", min: "0", step: "any", size: 6 }),
@@ -268,7 +268,11 @@ async function renderStats() {
 }
 
 async function render(force) {
-  if (state.busy) return;
+  // A navigation during a render runs once that render is done; a poll during one is skipped.
+  if (state.busy) {
+    state.again = state.again || force === true;
+    return;
+  }
   state.busy = true;
   const { parts, params } = route();
   for (const name of ["services", "traces", "metrics"]) document.getElementById("nav-" + name).classList.toggle("active", parts[0] === name || (name === "traces" && parts[0] === "trace"));
@@ -288,6 +292,10 @@ async function render(force) {
     document.getElementById("view").replaceChildren(el("p", { class: "error" }, String(error)));
   } finally {
     state.busy = false;
+  }
+  if (state.again) {
+    state.again = false;
+    await render(true);
   }
 }
 
