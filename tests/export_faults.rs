@@ -1,7 +1,9 @@
 //! The OTLP exporters against collectors that fail: dead, silent, slow, refusing large requests,
 //! `Unavailable` for a while, answering with partial success or a final status. Each export's
 //! accounting (`exported + rejected + failed + unconfirmed` = items handed over) is held against the
-//! receiver's own count, over gRPC, http/protobuf and http/json.
+//! receiver's own count, over gRPC, http/protobuf and http/json. The `init_*` tests then run
+//! `traced::init()` in a child process against the same collectors and hold the guard's accounting
+//! (`ended = exported + unconfirmed + pending + dropped by cause`) against the receiver.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
 use traced::telemetry::otlp_probe::{OtlpProbe, ProbeDelivery};
 use traced::telemetry::Settings;
-use traced_tests::{FaultOptions, Receiver, ReceiverOptions, SilentCollector, Transport};
+use traced_tests::{child, FaultOptions, Receiver, ReceiverOptions, SilentCollector, Transport};
 
 /// The three wire protocols, with the receiver transport each needs.
 const PROTOCOLS: [(Transport, &str); 3] =
@@ -376,4 +378,186 @@ async fn a_metric_collection_is_one_item() {
         assert!(probe.warnings()[0].contains("rejected 2 data points"), "{:?}", probe.warnings());
     }
     provider.shutdown().expect("shutdown");
+}
+
+// ---- Through `traced::init()`: the guard's accounting against the receiver's count. ----
+
+#[traced::traced(name = "work")]
+fn work(big: bool) {
+    let payload = if big { "p".repeat(300 * KIB) } else { "small".to_owned() };
+    traced::record("payload", payload);
+}
+
+/// The child side: `SCENARIO_SPANS` spans (one in 20 with a 300 KB attribute when `SCENARIO_BIG` is
+/// set), then shutdown; prints the span accounting and how long shutdown took.
+#[test]
+fn child_scenario() {
+    let Some(scenario) = child::scenario() else { return };
+    let count: usize = std::env::var("SCENARIO_SPANS").ok().and_then(|n| n.parse().ok()).unwrap_or(100);
+    let big = std::env::var("SCENARIO_BIG").is_ok();
+    let mut builder = traced::Telemetry::builder();
+    if scenario == "code_header" {
+        builder = builder.otlp_header("x-api-key", "from-code");
+    }
+    let telemetry = builder.init().expect("init from the environment");
+    for index in 0..count {
+        work(big && (index + 1) % 20 == 0);
+    }
+    let started = Instant::now();
+    let report = match telemetry.shutdown() {
+        Ok(report) => report,
+        Err(error) => error.report().clone(),
+    };
+    let spans = report.spans;
+    let dropped = spans.dropped;
+    println!(
+        "REPORT {} {} {} {} {} {} {} {} {} {}",
+        spans.ended,
+        spans.exported,
+        spans.unconfirmed,
+        spans.pending,
+        dropped.queue_full,
+        dropped.rejected,
+        dropped.failed,
+        dropped.shutdown_deadline,
+        dropped.after_shutdown,
+        started.elapsed().as_millis()
+    );
+}
+
+/// The span figures the child printed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Accounting {
+    ended: u64,
+    exported: u64,
+    unconfirmed: u64,
+    pending: u64,
+    queue_full: u64,
+    rejected: u64,
+    failed: u64,
+    shutdown_deadline: u64,
+    after_shutdown: u64,
+}
+
+/// Runs a child against `endpoint` and returns its accounting (checked to balance) and shutdown time.
+fn init_run(scenario: &str, endpoint: &str, protocol: &str, extra: &[(&'static str, &str)]) -> (Accounting, Duration) {
+    let mut vars: Vec<(&str, String)> = vec![
+        ("OTEL_SERVICE_NAME", "export-faults".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.to_owned()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "4096".to_owned()),
+    ];
+    vars.extend(extra.iter().map(|(name, value)| (*name, (*value).to_owned())));
+    let output = child::run("child_scenario", scenario, &vars);
+    child::assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|line| line.split_once("REPORT ").map(|(_, report)| report))
+        .unwrap_or_else(|| panic!("no report: {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
+    let n: Vec<u64> = line.split(' ').map(|n| n.parse().expect("a number")).collect();
+    let accounting = Accounting {
+        ended: n[0],
+        exported: n[1],
+        unconfirmed: n[2],
+        pending: n[3],
+        queue_full: n[4],
+        rejected: n[5],
+        failed: n[6],
+        shutdown_deadline: n[7],
+        after_shutdown: n[8],
+    };
+    let a = accounting;
+    let dropped = a.queue_full + a.rejected + a.failed + a.shutdown_deadline + a.after_shutdown;
+    assert_eq!(a.ended, a.exported + a.unconfirmed + a.pending + dropped, "the identity holds: {a:?}");
+    (accounting, Duration::from_millis(n[9]))
+}
+
+/// The case end to end: 2,100 spans, a 300 KB one every 20, a 4 MiB collector: all arrive.
+#[test]
+fn init_large_spans_into_a_4_mib_collector_all_arrive() {
+    for (transport, protocol) in PROTOCOLS {
+        let receiver = faulty(transport, FaultOptions { max_request_bytes: Some(4 * MIB), ..Default::default() });
+        let extra = [("SCENARIO_SPANS", "2100"), ("SCENARIO_BIG", "1")];
+        let (accounting, _) = init_run("spans", &receiver.endpoint(), protocol, &extra);
+        assert_eq!(accounting, Accounting { ended: 2100, exported: 2100, ..Default::default() }, "{protocol}");
+        let received = receiver.spans();
+        assert_eq!(received.len(), 2100, "{protocol}");
+        let big = received.iter().filter(|span| span.attribute("payload").is_some_and(|p| p.len() == 300 * KIB));
+        assert_eq!(big.count(), 105, "{protocol}");
+        assert!(receiver.refused().is_empty(), "{protocol}");
+    }
+}
+
+/// A 200 KB collector: the large spans are counted rejected, the rest exported, nothing else lost.
+#[test]
+fn init_spans_too_large_for_the_collector_are_counted_rejected() {
+    for (transport, protocol) in PROTOCOLS {
+        let receiver = faulty(transport, FaultOptions { max_request_bytes: Some(200 * KIB), ..Default::default() });
+        let extra = [("SCENARIO_SPANS", "400"), ("SCENARIO_BIG", "1")];
+        let (accounting, _) = init_run("spans", &receiver.endpoint(), protocol, &extra);
+        let expected = Accounting { ended: 400, exported: 380, rejected: 20, ..Default::default() };
+        assert_eq!(accounting, expected, "{protocol}");
+        assert_eq!(receiver.spans().len(), 380, "{protocol}");
+    }
+}
+
+/// `Unavailable` twice, then OK; and a partial success of 3 per request.
+#[test]
+fn init_transient_refusals_and_partial_success_balance_against_the_receiver() {
+    for (transport, protocol) in PROTOCOLS {
+        let receiver = faulty(transport, FaultOptions { unavailable_first: 2, ..Default::default() });
+        let (accounting, _) = init_run("spans", &receiver.endpoint(), protocol, &[("SCENARIO_SPANS", "300")]);
+        assert_eq!(accounting, Accounting { ended: 300, exported: 300, ..Default::default() }, "{protocol}");
+        assert_eq!(receiver.spans().len(), 300, "{protocol}");
+
+        let partial = faulty(transport, FaultOptions { reject_per_request: Some(3), ..Default::default() });
+        let (accounting, _) = init_run("spans", &partial.endpoint(), protocol, &[("SCENARIO_SPANS", "300")]);
+        assert_eq!(accounting.ended, 300, "{protocol}");
+        assert_eq!(accounting.rejected, partial.rejected_items(), "{protocol}: {accounting:?}");
+        assert_eq!(accounting.exported, partial.spans().len() as u64 - partial.rejected_items(), "{protocol}");
+        assert_eq!(accounting.exported + accounting.rejected, 300, "{protocol}: {accounting:?}");
+    }
+}
+
+/// Dead and silent collectors: nothing exported, everything accounted, shutdown within its deadline.
+#[test]
+fn init_dead_and_silent_collectors_cost_the_deadline_once_and_count_everything() {
+    let silent = SilentCollector::start();
+    let dead = Receiver::unreachable_endpoint();
+    for (_, protocol) in PROTOCOLS {
+        for (endpoint, answers) in [(&dead, false), (&silent.endpoint(), true)] {
+            let extra = [("SCENARIO_SPANS", "500"), ("TRACED_SHUTDOWN_TIMEOUT", "1500")];
+            let (accounting, took) = init_run("spans", endpoint, protocol, &extra);
+            assert_eq!(accounting.ended, 500, "{protocol} {endpoint}");
+            assert_eq!(accounting.exported, 0, "{protocol} {endpoint}: {accounting:?}");
+            assert!(took < Duration::from_millis(1500) + SLACK, "{protocol} {endpoint}: shutdown took {took:?}");
+            if answers {
+                // Sent, never answered: maybe delivered, not lost.
+                assert!(accounting.unconfirmed > 0, "{protocol} silent: {accounting:?}");
+            } else {
+                // Nothing can have been delivered: no connection was ever made.
+                assert_eq!(accounting.unconfirmed, 0, "{protocol} dead: {accounting:?}");
+                assert_eq!(accounting.failed + accounting.shutdown_deadline, 500, "{protocol} dead: {accounting:?}");
+            }
+        }
+    }
+}
+
+/// A header set in code wins over the same one from `OTEL_EXPORTER_OTLP_HEADERS`; only these are sent.
+#[test]
+fn init_code_headers_win_over_the_environment() {
+    for (transport, protocol) in PROTOCOLS {
+        let receiver = faulty(transport, FaultOptions::default());
+        let extra = [("SCENARIO_SPANS", "5"), ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=from-env,x-tenant=acme")];
+        let (accounting, _) = init_run("code_header", &receiver.endpoint(), protocol, &extra);
+        assert_eq!(accounting.exported, 5, "{protocol}");
+        for request in receiver.requests() {
+            assert_eq!(request.headers.get_all("x-api-key").iter().count(), 1, "{protocol}");
+            assert_eq!(request.header("x-api-key").as_deref(), Some("from-code"), "{protocol}");
+            assert_eq!(request.header("x-tenant").as_deref(), Some("acme"), "{protocol}");
+        }
+    }
 }
