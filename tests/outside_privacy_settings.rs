@@ -94,3 +94,25 @@ fn header_values_are_never_echoed() {
         assert_hidden(&format!("Debug of the settings for {variable}"), &format!("{settings:?}"));
     }
 }
+
+#[test]
+fn the_builder_and_the_guard_show_no_credential_in_debug() {
+    use traced::telemetry::{ExporterKind, Protocol};
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf, Protocol::HttpJson] {
+        let builder = traced::Telemetry::builder()
+            .ignore_environment()
+            .otlp_protocol(protocol)
+            .otlp_endpoint("http://user:PWSECRET@127.0.0.1:9/?token=PWSECRET")
+            .otlp_header("authorization", "Bearer PWSECRET")
+            .traces_exporters([ExporterKind::Otlp])
+            .metrics_exporters([ExporterKind::Otlp])
+            .logs_exporters([ExporterKind::Otlp])
+            .tracing_subscriber(false)
+            .shutdown_timeout(std::time::Duration::from_millis(200));
+        assert_hidden("Debug of the builder", &format!("{builder:?}"));
+        let guard = builder.init().unwrap_or_else(|error| panic!("{protocol:?}: {error}"));
+        let debug = format!("{guard:?} {guard:#?}");
+        assert_hidden(&format!("Debug of the guard ({protocol:?})"), &debug);
+        let _ = guard.shutdown();
+    }
+}
