@@ -42,6 +42,33 @@ mod traced_section {
     }
 }
 
+/// `#[traced]` on an impl block.
+mod impl_block_section {
+    use traced::traced;
+
+    pub trait Row: Clone {}
+    #[derive(Debug)]
+    pub struct DbError;
+    pub struct Repo<T> {
+        pub rows: Vec<T>,
+    }
+
+    #[traced(kind = client, attributes(db.system.name = "postgresql"))]
+    impl<T: Row> Repo<T> {
+        pub async fn get(&self, id: u64) -> Result<T, DbError> {
+            self.rows.get(usize::try_from(id).map_err(|_| DbError)?).cloned().ok_or(DbError)
+        }
+        #[traced(name = "repo-scan", level = debug)]
+        pub fn scan(&self) -> Vec<T> {
+            self.rows.clone()
+        }
+        #[traced(skip)]
+        pub fn len(&self) -> usize {
+            self.rows.len()
+        }
+    }
+}
+
 /// Configuration: `init()` and the builder (built, not run: they install process-wide telemetry).
 mod configuration {
     pub fn main() -> Result<(), traced::InitError> {
@@ -204,4 +231,33 @@ async fn the_errors_example_answers_and_records_as_the_readme_says() {
     let trace_id = capture.span("GET /checkout/{item_id}").span_context.trace_id().to_string();
     assert_eq!(body, serde_json::json!({"message": "something went wrong.", "request_id": trace_id}));
     assert!(capture.span("checkout").events.iter().any(|event| event.name == "exception"));
+}
+
+#[tokio::test]
+async fn the_impl_block_example_traces_as_its_comments_say() {
+    use impl_block_section::{Repo, Row};
+    #[derive(Clone)]
+    struct Line;
+    impl Row for Line {}
+
+    let capture = traced::testing::capture();
+    let repo = Repo { rows: vec![Line] };
+    assert!(repo.get(0).await.is_ok());
+    assert_eq!(repo.len(), 1);
+    let _restored = SpanLevelRestored(traced::span_level());
+    traced::set_span_level(tracing::level_filters::LevelFilter::DEBUG);
+    assert_eq!(repo.scan().len(), 1);
+    let get = capture.span("Repo::get");
+    assert_eq!(get.span_kind, opentelemetry::trace::SpanKind::Client);
+    assert_eq!(capture.span("repo-scan").span_kind, opentelemetry::trace::SpanKind::Client);
+    assert_eq!(capture.spans().len(), 2, "no span for `len`");
+}
+
+/// Puts the span level back before the capture lets another test run.
+struct SpanLevelRestored(tracing::level_filters::LevelFilter);
+
+impl Drop for SpanLevelRestored {
+    fn drop(&mut self) {
+        traced::set_span_level(self.0);
+    }
 }

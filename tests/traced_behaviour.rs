@@ -397,3 +397,459 @@ fn an_unsampled_span_still_propagates_its_trace_with_the_sampled_flag_off() {
     assert!(traceparent.starts_with(&format!("00-{trace_id}-")), "{traceparent}");
     assert!(traceparent.ends_with("-00"), "sampled flag off: {traceparent}");
 }
+
+// `parent = ..`, `root` and `links(..)`.
+
+fn remote(id: u8) -> opentelemetry::trace::SpanContext {
+    use opentelemetry::trace::{SpanContext, TraceFlags, TraceId, TraceState};
+    SpanContext::new(
+        TraceId::from_bytes([id; 16]),
+        SpanId::from_bytes([id; 8]),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    )
+}
+
+fn context_of(span_context: opentelemetry::trace::SpanContext) -> Context {
+    Context::new().with_remote_span_context(span_context)
+}
+
+#[traced(parent = cx)]
+fn parent_by_value(cx: Context) -> String {
+    inner_sync()
+}
+
+#[traced(parent = cx)]
+fn parent_by_reference(cx: &Context) -> String {
+    inner_sync()
+}
+
+#[traced(parent = span_context)]
+fn parent_span_context(span_context: opentelemetry::trace::SpanContext) -> String {
+    inner_sync()
+}
+
+#[traced(parent = &span_context)]
+fn parent_span_context_reference(span_context: opentelemetry::trace::SpanContext) -> String {
+    inner_sync()
+}
+
+#[traced(parent = cx.as_ref())]
+fn parent_optional_context(cx: Option<Context>) -> String {
+    inner_sync()
+}
+
+#[traced(parent = span_context)]
+fn parent_optional_span_context(span_context: Option<opentelemetry::trace::SpanContext>) -> String {
+    inner_sync()
+}
+
+#[traced(root)]
+fn new_root() -> String {
+    inner_sync()
+}
+
+#[traced(root)]
+fn root_keeps_baggage() -> Option<String> {
+    use opentelemetry::baggage::BaggageExt as _;
+    Context::current().baggage().get("tenant").map(|value| value.as_str().to_owned())
+}
+
+#[traced(parent = &cx)]
+async fn async_parent(cx: Context) -> u32 {
+    inner_async(1).await
+}
+
+#[traced]
+fn current_then(explicit: impl FnOnce() -> String) -> String {
+    explicit()
+}
+
+#[test]
+fn each_accepted_parent_type_becomes_the_parent_and_children_follow_it() {
+    let capture = capture();
+    type Call = Box<dyn FnOnce(opentelemetry::trace::SpanContext) -> String>;
+    let cases: [(&str, u8, Call); 6] = [
+        ("parent_by_value", 1, Box::new(|sc| parent_by_value(context_of(sc)))),
+        ("parent_by_reference", 2, Box::new(|sc| parent_by_reference(&context_of(sc)))),
+        ("parent_span_context", 3, Box::new(parent_span_context)),
+        ("parent_span_context_reference", 4, Box::new(parent_span_context_reference)),
+        ("parent_optional_context", 5, Box::new(|sc| parent_optional_context(Some(context_of(sc))))),
+        ("parent_optional_span_context", 6, Box::new(|sc| parent_optional_span_context(Some(sc)))),
+    ];
+    for (name, id, call) in cases {
+        let given = remote(id);
+        // Called inside another span: the explicit parent wins over the current one.
+        let trace_id = current_then(|| call(given.clone()));
+        let span = capture.span(name);
+        assert_eq!(span.span_context.trace_id(), given.trace_id(), "{name}");
+        assert_eq!(span.parent_span_id, given.span_id(), "{name}");
+        assert!(span.parent_span_is_remote, "{name}: the given span context was remote");
+        assert_eq!(trace_id, given.trace_id().to_string(), "{name}: the child runs in the given trace");
+        let children = capture.children(span.span_context.span_id());
+        assert_eq!(children.len(), 1, "{name}: `inner_sync` is the explicit-parent span's child");
+        capture.clear();
+    }
+}
+
+#[test]
+fn none_as_parent_is_the_current_context() {
+    let capture = capture();
+    current_then(|| parent_optional_context(None));
+    current_then(|| parent_optional_span_context(None));
+    let outers = capture.spans_named("current_then");
+    for (name, outer) in ["parent_optional_context", "parent_optional_span_context"].into_iter().zip(outers) {
+        let span = capture.span(name);
+        assert_eq!(span.parent_span_id, outer.span_context.span_id(), "{name}");
+        assert_eq!(span.span_context.trace_id(), outer.span_context.trace_id(), "{name}");
+    }
+}
+
+#[test]
+fn root_starts_a_new_trace_whatever_is_current_and_keeps_the_rest_of_the_context() {
+    use opentelemetry::baggage::BaggageExt as _;
+    let capture = capture();
+    let _attached = Context::current().with_baggage([KeyValue::new("tenant", "acme")]).attach();
+    assert_eq!(root_keeps_baggage().as_deref(), Some("acme"));
+    let child_trace = current_then(new_root);
+    let outer = capture.span("current_then");
+    let root = capture.span("new_root");
+    assert_eq!(root.parent_span_id, SpanId::INVALID);
+    assert_ne!(root.span_context.trace_id(), outer.span_context.trace_id());
+    assert_eq!(child_trace, root.span_context.trace_id().to_string(), "the child joins the new trace");
+    assert_eq!(capture.children(root.span_context.span_id()).len(), 1);
+}
+
+#[tokio::test]
+async fn an_async_fn_starts_under_its_explicit_parent() {
+    let capture = capture();
+    let given = remote(9);
+    assert_eq!(async_parent(context_of(given.clone())).await, 2);
+    let span = capture.span("async_parent");
+    assert_eq!(span.parent_span_id, given.span_id());
+    assert_eq!(capture.children(span.span_context.span_id()).len(), 1, "inner_async follows it");
+}
+
+#[traced(links(first, second.as_ref(), third, None::<opentelemetry::trace::SpanContext>))]
+fn linked(
+    first: opentelemetry::trace::SpanContext,
+    second: Option<opentelemetry::trace::SpanContext>,
+    third: &opentelemetry::trace::SpanContext,
+) {
+}
+
+#[traced]
+fn not_linked() {}
+
+#[test]
+fn links_are_recorded_invalid_ones_skipped_and_samplers_see_them() {
+    #[derive(Debug, Clone)]
+    struct KeepLinked;
+    impl opentelemetry_sdk::trace::ShouldSample for KeepLinked {
+        fn should_sample(
+            &self,
+            parent: Option<&Context>,
+            trace_id: opentelemetry::trace::TraceId,
+            name: &str,
+            kind: &SpanKind,
+            attributes: &[KeyValue],
+            links: &[opentelemetry::trace::Link],
+        ) -> opentelemetry_sdk::trace::SamplingResult {
+            let inner = if links.len() == 2 { Sampler::AlwaysOn } else { Sampler::AlwaysOff };
+            inner.should_sample(parent, trace_id, name, kind, attributes, links)
+        }
+    }
+    let capture = traced::testing::capture_with_sampler(KeepLinked);
+    not_linked();
+    linked(remote(1), Some(remote(2)), &opentelemetry::trace::SpanContext::empty_context());
+    assert_eq!(capture.spans().len(), 1, "the sampler kept the span with two links only");
+    let span = capture.span("linked");
+    let linked_to: Vec<_> = span.links.iter().map(|link| link.span_context.span_id()).collect();
+    assert_eq!(linked_to, [remote(1).span_id(), remote(2).span_id()]);
+    assert_eq!(span.parent_span_id, SpanId::INVALID, "links leave the parent as it was: none here");
+}
+
+#[test]
+fn links_and_parents_cost_nothing_when_no_provider_is_installed() {
+    let _no_provider = traced::testing::without_provider();
+    assert_eq!(new_root(), "0".repeat(32));
+    let given = remote(7);
+    // The given parent is still propagated, as a no-op provider keeps the parent's span context.
+    assert_eq!(parent_span_context(given.clone()), given.trace_id().to_string());
+}
+
+// `#[traced]` on impl blocks.
+
+#[derive(Debug, Default)]
+struct Repo<T> {
+    items: Vec<T>,
+}
+
+#[derive(Debug)]
+struct Missing;
+
+#[traced(attributes(repo.kind = "memory"))]
+impl<T: Clone + Send + Sync> Repo<T> {
+    fn new() -> Self {
+        Self { items: Vec::new() }
+    }
+
+    #[traced(name = "repo-put", kind = client)]
+    fn put(&mut self, item: T) -> usize {
+        self.items.push(item);
+        self.items.len()
+    }
+
+    #[traced(attributes(index))]
+    fn get(&self, index: usize) -> Result<T, Missing> {
+        self.items.get(index).cloned().ok_or(Missing)
+    }
+
+    #[traced(skip)]
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    async fn fetch(&self, index: usize) -> Result<T, Missing> {
+        tokio::task::yield_now().await;
+        self.get(index)
+    }
+
+    const fn capacity_hint() -> usize {
+        16
+    }
+}
+
+#[tokio::test]
+async fn every_method_of_a_traced_impl_gets_a_span_and_its_own_options_win_one_by_one() {
+    let capture = capture();
+    let mut repo = Repo::<String>::new();
+    assert_eq!(repo.put("a".to_owned()), 1);
+    assert_eq!(repo.get(0).ok().as_deref(), Some("a"));
+    assert_eq!(repo.len(), 1);
+    assert!(repo.fetch(3).await.is_err());
+    assert_eq!(Repo::<String>::capacity_hint(), 16);
+
+    let new = capture.span("Repo::new");
+    assert_eq!(attr(&new, "repo.kind"), Some(Value::String("memory".into())), "impl-level options apply");
+    let put = capture.span("repo-put");
+    assert_eq!(put.span_kind, SpanKind::Client, "the method's own kind");
+    assert_eq!(attr(&put, "repo.kind"), Some(Value::String("memory".into())), "options it does not give stay");
+    let get = capture.spans_named("Repo::get");
+    assert_eq!(get.len(), 2, "called directly and by `fetch`");
+    assert_eq!(attr(&get[0], "index"), Some(Value::I64(0)));
+    assert_eq!(attr(&get[0], "repo.kind"), None, "the method's `attributes` replace the impl's");
+    assert!(capture.spans_named("Repo::len").is_empty(), "`skip` leaves the method untouched");
+    let fetch = capture.span("Repo::fetch");
+    assert!(matches!(fetch.status, Status::Error { .. }), "an async method's `Err` is seen");
+    assert_eq!(get[1].parent_span_id, fetch.span_context.span_id(), "nested across `.await`");
+    assert_eq!(capture.spans().len(), 5, "no span for `len` nor the `const fn`");
+}
+
+trait Greeter {
+    fn greet(&self, who: &str) -> String;
+    fn bow(&self) {}
+}
+
+struct English;
+
+#[traced(kind = server)]
+impl Greeter for English {
+    fn greet(&self, who: &str) -> String {
+        format!("hello {who}")
+    }
+}
+
+#[async_trait::async_trait]
+trait Fetcher {
+    async fn fetch(&self, id: u64) -> Result<u64, Missing>;
+}
+
+struct TracedOutside;
+struct TracedInside;
+
+#[traced(attributes(id))]
+#[async_trait::async_trait]
+impl Fetcher for TracedOutside {
+    async fn fetch(&self, id: u64) -> Result<u64, Missing> {
+        tokio::task::yield_now().await;
+        if id == 0 {
+            Err(Missing)
+        } else {
+            Ok(id)
+        }
+    }
+}
+
+#[async_trait::async_trait]
+#[traced(attributes(id))]
+impl Fetcher for TracedInside {
+    async fn fetch(&self, id: u64) -> Result<u64, Missing> {
+        tokio::task::yield_now().await;
+        if id == 0 {
+            Err(Missing)
+        } else {
+            Ok(id)
+        }
+    }
+}
+
+#[tokio::test]
+async fn trait_impls_and_async_trait_impls_in_either_order_are_traced() {
+    let capture = capture();
+    assert_eq!(English.greet("you"), "hello you");
+    English.bow();
+    assert_eq!(capture.span("English::greet").span_kind, SpanKind::Server);
+    assert!(capture.spans_named("English::bow").is_empty(), "a default method of the trait is not in the impl");
+
+    for (name, fetcher) in [
+        ("TracedOutside::fetch", Box::new(TracedOutside) as Box<dyn Fetcher + Send + Sync>),
+        ("TracedInside::fetch", Box::new(TracedInside)),
+    ] {
+        assert_eq!(fetcher.fetch(4).await.ok(), Some(4));
+        assert!(fetcher.fetch(0).await.is_err());
+        let spans = capture.spans_named(name);
+        assert_eq!(spans.len(), 2, "{name}");
+        assert_eq!(attr(&spans[0], "id"), Some(Value::I64(4)), "{name}");
+        assert_eq!(spans[0].status, Status::Unset, "{name}");
+        assert!(matches!(spans[1].status, Status::Error { .. }), "{name}");
+    }
+}
+
+// `level = ..` against the run-time threshold.
+
+#[traced(level = error)]
+fn at_error() {}
+#[traced(level = warn)]
+fn at_warn() {}
+#[traced]
+fn at_info() {}
+#[traced(level = debug)]
+fn at_debug() {}
+#[traced(level = trace)]
+fn at_trace() {}
+
+#[traced(level = info)]
+fn chain_info() -> String {
+    chain_debug()
+}
+
+#[traced(level = debug)]
+fn chain_debug() -> String {
+    chain_leaf()
+}
+
+#[traced(level = warn)]
+fn chain_leaf() -> String {
+    traced::current_span_id()
+}
+
+/// Puts the threshold back when the test ends, before its capture lets the next test run.
+struct ThresholdRestored(tracing::level_filters::LevelFilter);
+
+impl Drop for ThresholdRestored {
+    fn drop(&mut self) {
+        traced::set_span_level(self.0);
+    }
+}
+
+#[test]
+fn each_level_is_created_only_at_or_below_the_threshold() {
+    use tracing::level_filters::LevelFilter;
+    let capture = capture();
+    let _restored = ThresholdRestored(traced::span_level());
+    assert_eq!(traced::span_level(), LevelFilter::INFO, "the default threshold");
+    let thresholds = [
+        LevelFilter::OFF,
+        LevelFilter::ERROR,
+        LevelFilter::WARN,
+        LevelFilter::INFO,
+        LevelFilter::DEBUG,
+        LevelFilter::TRACE,
+    ];
+    let functions: [(&str, fn()); 5] = [
+        ("at_error", at_error),
+        ("at_warn", at_warn),
+        ("at_info", at_info),
+        ("at_debug", at_debug),
+        ("at_trace", at_trace),
+    ];
+    for (created, threshold) in thresholds.into_iter().enumerate() {
+        traced::set_span_level(threshold);
+        for (_, function) in functions {
+            function();
+        }
+        let names: Vec<String> = capture.spans().iter().map(|span| span.name.to_string()).collect();
+        let expected: Vec<&str> = functions.iter().take(created).map(|(name, _)| *name).collect();
+        assert_eq!(names, expected, "threshold {threshold}");
+        capture.clear();
+    }
+}
+
+#[test]
+fn the_children_of_a_filtered_span_attach_to_the_nearest_created_ancestor() {
+    use tracing::level_filters::LevelFilter;
+    let capture = capture();
+    let _restored = ThresholdRestored(traced::span_level());
+
+    traced::set_span_level(LevelFilter::INFO);
+    let leaf_id = chain_info();
+    let outer = capture.span("chain_info");
+    let leaf = capture.span("chain_leaf");
+    assert!(capture.spans_named("chain_debug").is_empty(), "debug is above the info threshold");
+    assert_eq!(leaf.parent_span_id, outer.span_context.span_id(), "the leaf skips the filtered level");
+    assert_eq!(leaf_id, leaf.span_context.span_id().to_string(), "and is current inside itself");
+    capture.clear();
+
+    traced::set_span_level(LevelFilter::DEBUG);
+    chain_info();
+    let middle = capture.span("chain_debug");
+    assert_eq!(middle.parent_span_id, capture.span("chain_info").span_context.span_id());
+    assert_eq!(capture.span("chain_leaf").parent_span_id, middle.span_context.span_id());
+    capture.clear();
+
+    traced::set_span_level(LevelFilter::WARN);
+    chain_info();
+    let leaf = capture.span("chain_leaf");
+    assert_eq!(capture.spans().len(), 1);
+    assert_eq!(leaf.parent_span_id, SpanId::INVALID, "no created ancestor: a root");
+}
+
+// Code location.
+
+const LOCATED_LINE: i64 = line!() as i64 + 2;
+#[traced(name = "somewhere")]
+fn located() {}
+
+/// Puts the code-attribute switch back when the test ends, before its capture lets the next test run.
+struct CodeAttributesRestored(bool);
+
+impl Drop for CodeAttributesRestored {
+    fn drop(&mut self) {
+        traced::set_code_attributes(self.0);
+    }
+}
+
+#[test]
+fn every_span_carries_its_function_file_and_line_unless_turned_off() {
+    let capture = capture();
+    let _restored = CodeAttributesRestored(traced::code_attributes());
+    assert!(traced::code_attributes(), "on by default");
+    located();
+    let span = capture.span("somewhere");
+    let string = |value: &str| Some(Value::String(value.to_owned().into()));
+    assert_eq!(attr(&span, "code.function.name"), string("traced_behaviour::located"));
+    assert_eq!(attr(&span, "code.file.path"), string(file!()));
+    assert_eq!(attr(&span, "code.line.number"), Some(Value::I64(LOCATED_LINE)));
+
+    Repo::<u8>::new();
+    let method = capture.span("Repo::new");
+    assert_eq!(attr(&method, "code.function.name"), string("traced_behaviour::Repo::new"), "the type is named");
+    capture.clear();
+
+    traced::set_code_attributes(false);
+    located();
+    let span = capture.span("somewhere");
+    assert!(span.attributes.iter().all(|kv| !kv.key.as_str().starts_with("code.")), "{:?}", span.attributes);
+}

@@ -1,26 +1,40 @@
 //! The arguments of `#[traced(...)]`, as written: syntax only. Key rules live in `check.rs`.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, TokenStreamExt};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Expr, ExprLit, ExprPath, Ident, Lit, LitStr, Token};
 
 use crate::errors::Errors;
+use crate::options::{self, OptionName, OptionNames};
 
-mod kw {
-    syn::custom_keyword!(name);
-    syn::custom_keyword!(kind);
-    syn::custom_keyword!(attributes);
-}
-
-/// `#[traced(name = "..", kind = .., attributes(..))]`; every option is optional.
+/// `#[traced(name = "..", kind = .., attributes(..), parent = .. | root, links(..))]`; every option is
+/// optional.
 #[derive(Default)]
 pub(crate) struct TracedArgs {
     pub(crate) name: Option<LitStr>,
     pub(crate) kind: Option<SpanKind>,
     pub(crate) attributes: Vec<AttributeArg>,
+    /// `parent = expr`: the expression, of any type `traced::__private::SpanParent` accepts.
+    pub(crate) parent: Option<Expr>,
+    /// `root`, as written.
+    pub(crate) root: Option<Ident>,
+    /// `links(expr, ...)`: expressions of types `traced::__private::SpanLink` accepts.
+    pub(crate) links: Vec<Expr>,
+    /// `level = ..`: the span is created only at or below the thresholds.
+    pub(crate) level: Option<SpanLevel>,
+    /// `skip`, as written: only on a method of a `#[traced]` impl block, which it leaves untouched.
+    pub(crate) skip: Option<Ident>,
+    /// `__impl = "Type"`: written by `#[traced]` on an impl block for each method, whose code location
+    /// then names the type (`module::Type::method`).
+    pub(crate) impl_type: Option<LitStr>,
+    /// Each option as written, to hand on to the methods of an impl block.
+    pub(crate) written: Vec<(&'static str, TokenStream)>,
 }
+
+/// Every option of `#[traced]`, in the order its messages list them.
+const TRACED_OPTIONS: &[&str] = &["name", "kind", "attributes", "parent", "root", "links", "level", "skip", "__impl"];
 
 impl Parse for TracedArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
@@ -43,43 +57,73 @@ pub(crate) fn parse_traced_args(tokens: TokenStream, errors: &mut Errors) -> Tra
 }
 
 fn parse_traced(input: ParseStream, errors: &mut Errors) -> TracedArgs {
-    let mut options = OptionNames::new(&["name", "kind", "attributes"]);
+    let mut options = OptionNames::new(TRACED_OPTIONS);
     let mut args = TracedArgs::default();
-    let parsed = parse_traced_options(input, &mut options, &mut args);
+    let parsed = options::each_option(input, &mut options, |option, input, errors| {
+        match option.name {
+            "kind" => {
+                args.kind = options::value(option, input, errors, "kind = server", |input| input.parse::<Expr>())?
+                    .and_then(|kind| errors.take(SpanKind::from_expr(&kind)));
+            }
+            "level" => {
+                args.level = options::value(option, input, errors, "level = debug", |input| input.parse::<Expr>())?
+                    .and_then(|level| errors.take(SpanLevel::from_expr(&level)));
+            }
+            "parent" => args.parent = options::value(option, input, errors, "parent = &cx", Expr::parse)?,
+            "root" => {
+                options::flag(option, input, errors)?;
+                args.root = Some(option.ident.clone());
+            }
+            "__impl" => {
+                args.impl_type = options::value(option, input, errors, "__impl = \"Type\"", <LitStr as Parse>::parse)?
+            }
+            "skip" => {
+                options::flag(option, input, errors)?;
+                args.skip = Some(option.ident.clone());
+            }
+            "links" => {
+                if let Some(list) = options::list(option, input, errors, "links(span_context, ...)")? {
+                    let links = list.parse_terminated(Expr::parse, Token![,])?;
+                    if links.is_empty() {
+                        let message = "`links(..)` needs at least one span context, like `links(span_context)`";
+                        errors.push(syn::Error::new(option.ident.span(), message));
+                    }
+                    args.links.extend(links);
+                }
+            }
+            _ => parse_span_option(option, input, errors, &mut args)?,
+        }
+        Ok(())
+    });
     errors.extend(options.errors);
+    args.written = options.written;
     if let Err(error) = parsed {
         errors.push(error);
         // Past a syntax error nothing more can be understood.
-        skip_rest(input);
+        options::skip_rest(input);
     }
     args
 }
 
-fn parse_traced_options(input: ParseStream, options: &mut OptionNames, args: &mut TracedArgs) -> syn::Result<()> {
-    while !input.is_empty() {
-        if input.peek(kw::name) {
-            let key: kw::name = input.parse()?;
-            options.first_use("name", key.span);
-            input.parse::<Token![=]>()?;
-            args.name = options.errors.take(span_name(input.parse()?));
-        } else if input.peek(kw::kind) {
-            let key: kw::kind = input.parse()?;
-            options.first_use("kind", key.span);
-            input.parse::<Token![=]>()?;
-            args.kind = options.errors.take(SpanKind::from_expr(&input.parse()?));
-        } else if input.peek(kw::attributes) {
-            let key: kw::attributes = input.parse()?;
-            options.first_use("attributes", key.span);
-            let list;
-            syn::parenthesized!(list in input);
-            let entries = list.parse_terminated(AttributeArg::parse, Token![,])?;
-            args.attributes.extend(entries);
-        } else {
-            options.unknown(input)?;
+/// `name = ".."` and `attributes(..)`, the options every span-making macro shares; others are left
+/// to the caller.
+pub(crate) fn parse_span_option(
+    option: &OptionName,
+    input: ParseStream,
+    errors: &mut Errors,
+    args: &mut TracedArgs,
+) -> syn::Result<()> {
+    match option.name {
+        "name" => {
+            let name = options::value(option, input, errors, "name = \"load-item\"", |input| input.parse::<Expr>())?;
+            args.name = name.and_then(|name| errors.take(span_name(name)));
         }
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
+        "attributes" => {
+            if let Some(list) = options::list(option, input, errors, "attributes(key = value, ...)")? {
+                args.attributes.extend(list.parse_terminated(AttributeArg::parse, Token![,])?);
+            }
         }
+        _ => {}
     }
     Ok(())
 }
@@ -92,66 +136,6 @@ fn span_name(value: Expr) -> syn::Result<LitStr> {
         Expr::Lit(ExprLit { lit: Lit::Str(name), .. }) => Ok(name),
         other => Err(syn::Error::new_spanned(other, "expected a string literal, like `name = \"load-item\"`")),
     }
-}
-
-/// The options a macro accepts: rejects one given twice (at its second use) and names the valid ones
-/// when an unknown one shows up.
-pub(crate) struct OptionNames {
-    valid: &'static [&'static str],
-    seen: Vec<&'static str>,
-    pub(crate) errors: Errors,
-}
-
-impl OptionNames {
-    pub(crate) fn new(valid: &'static [&'static str]) -> Self {
-        Self { valid, seen: Vec::new(), errors: Errors::default() }
-    }
-
-    /// Notes a use of option `name`, reporting a repeat.
-    pub(crate) fn first_use(&mut self, name: &'static str, span: Span) {
-        if self.seen.contains(&name) {
-            self.errors.push(syn::Error::new(span, format!("option `{name}` is given more than once")));
-        } else {
-            self.seen.push(name);
-        }
-    }
-
-    /// Reports the unknown option at the cursor and skips it, up to the next `,`, so the options after
-    /// it are still checked.
-    pub(crate) fn unknown(&mut self, input: ParseStream) -> syn::Result<()> {
-        let valid = self.valid.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ");
-        let error = if input.peek(Ident::peek_any) {
-            let option = input.call(Ident::parse_any)?;
-            syn::Error::new(option.span(), format!("unknown option `{}`; the options are {valid}", option.unraw()))
-        } else {
-            input.error(format!("expected an option: {valid}"))
-        };
-        self.errors.push(error);
-        skip_to_comma(input)
-    }
-}
-
-fn skip_rest(input: ParseStream) {
-    let _: syn::Result<()> = input.step(|cursor| {
-        let mut rest = *cursor;
-        while let Some((_, next)) = rest.token_tree() {
-            rest = next;
-        }
-        Ok(((), rest))
-    });
-}
-
-fn skip_to_comma(input: ParseStream) -> syn::Result<()> {
-    input.step(|cursor| {
-        let mut rest = *cursor;
-        while let Some((token, next)) = rest.token_tree() {
-            if matches!(&token, TokenTree::Punct(punct) if punct.as_char() == ',') {
-                break;
-            }
-            rest = next;
-        }
-        Ok(((), rest))
-    })
 }
 
 /// The OpenTelemetry span kind, as written in `kind = ..`.
@@ -175,24 +159,7 @@ impl SpanKind {
     ];
 
     fn from_expr(value: &Expr) -> syn::Result<Self> {
-        let written = match value {
-            Expr::Path(ExprPath { path, qself: None, attrs }) if attrs.is_empty() => path.get_ident(),
-            _ => None,
-        };
-        let known = written.and_then(|ident| Self::ALL.iter().find(|(name, _)| ident == name));
-        let expected = "expected `internal`, `server`, `client`, `producer` or `consumer`";
-        let lowercase = written.map(|ident| ident.to_string().to_lowercase());
-        let case_slip = lowercase.filter(|name| Self::ALL.iter().any(|(kind, _)| kind == name));
-        match (known, written, case_slip) {
-            (Some((_, kind)), _, _) => Ok(*kind),
-            (None, Some(ident), Some(lowercase)) => {
-                Err(syn::Error::new(ident.span(), format!("span kinds are written in lowercase: `kind = {lowercase}`")))
-            }
-            (None, Some(ident), None) => {
-                Err(syn::Error::new(ident.span(), format!("unknown span kind `{ident}`; {expected}")))
-            }
-            (None, None, _) => Err(syn::Error::new_spanned(value, format!("{expected} as the span kind"))),
-        }
+        choice(value, "kind", "span kind", &Self::ALL)
     }
 
     /// The variant name in `opentelemetry::trace::SpanKind`.
@@ -204,6 +171,69 @@ impl SpanKind {
             SpanKind::Producer => "Producer",
             SpanKind::Consumer => "Consumer",
         }
+    }
+}
+
+/// The level of a span, as written in `level = ..`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum SpanLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+impl SpanLevel {
+    const ALL: [(&'static str, SpanLevel); 5] = [
+        ("error", SpanLevel::Error),
+        ("warn", SpanLevel::Warn),
+        ("info", SpanLevel::Info),
+        ("debug", SpanLevel::Debug),
+        ("trace", SpanLevel::Trace),
+    ];
+
+    fn from_expr(value: &Expr) -> syn::Result<Self> {
+        choice(value, "level", "span level", &Self::ALL)
+    }
+
+    /// The variant name in `traced::__private::Level`.
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            SpanLevel::Error => "Error",
+            SpanLevel::Warn => "Warn",
+            SpanLevel::Info => "Info",
+            SpanLevel::Debug => "Debug",
+            SpanLevel::Trace => "Trace",
+        }
+    }
+}
+
+/// One of `choices`, written as a bare lowercase identifier (`option = choice`); `what` names the
+/// choices in messages (`span kind`).
+fn choice<T: Copy>(value: &Expr, option: &str, what: &str, choices: &[(&'static str, T)]) -> syn::Result<T> {
+    let written = match value {
+        Expr::Path(ExprPath { path, qself: None, attrs }) if attrs.is_empty() => path.get_ident(),
+        _ => None,
+    };
+    let names: Vec<String> = choices.iter().map(|(name, _)| format!("`{name}`")).collect();
+    let expected = match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("expected {} or {last}", rest.join(", ")),
+        _ => format!("expected {}", names.join("")),
+    };
+    let known = written.and_then(|ident| choices.iter().find(|(name, _)| ident == name));
+    let lowercase = written.map(|ident| ident.to_string().to_lowercase());
+    let case_slip = lowercase.filter(|name| choices.iter().any(|(choice, _)| choice == name));
+    match (known, written, case_slip) {
+        (Some((_, chosen)), _, _) => Ok(*chosen),
+        (None, Some(ident), Some(lowercase)) => {
+            Err(syn::Error::new(ident.span(), format!("{what}s are written in lowercase: `{option} = {lowercase}`")))
+        }
+        (None, Some(ident), None) => {
+            Err(syn::Error::new(ident.span(), format!("unknown {what} `{ident}`; {expected}")))
+        }
+        (None, None, _) => Err(syn::Error::new_spanned(value, format!("{expected} as the {what}"))),
     }
 }
 
@@ -388,7 +418,7 @@ mod tests {
     fn independent_problems_are_reported_together() {
         assert_eq!(
             error_text(quote!(nam = "x", kind = sever, name = 5)),
-            "unknown option `nam`; the options are `name`, `kind`, `attributes` \
+            "unknown option `nam`; the options are `name`, `kind`, `attributes`, `parent`, `root`, `links`, `level`, `skip` \
              | unknown span kind `sever`; expected `internal`, `server`, `client`, `producer` or `consumer` \
              | expected a string literal, like `name = \"load-item\"`"
         );
@@ -406,6 +436,49 @@ mod tests {
     #[test]
     fn a_repeated_option_is_reported_at_its_second_use() {
         assert_eq!(error_text(quote!(kind = server, kind = client)), "option `kind` is given more than once");
+    }
+
+    #[test]
+    fn an_option_without_its_value_names_the_form() {
+        assert_eq!(error_text(quote!(name)), "option `name` needs a value, like `name = \"load-item\"`");
+        assert_eq!(error_text(quote!(name("x"))), "option `name` needs a value, like `name = \"load-item\"`");
+        assert_eq!(error_text(quote!(kind, name = "x")), "option `kind` needs a value, like `kind = server`");
+        assert_eq!(
+            error_text(quote!(attributes = 1)),
+            "option `attributes` takes a list, like `attributes(key = value, ...)`"
+        );
+    }
+
+    #[test]
+    fn parent_root_and_links_parse() {
+        let args = parse(quote!(parent = &cx, links(a, Some(b.clone())))).expect("valid arguments parse");
+        let parent = args.parent.expect("a parent");
+        assert_eq!(quote!(#parent).to_string(), "& cx");
+        assert_eq!(args.links.len(), 2);
+        assert!(parse(quote!(root)).expect("root parses").root.is_some());
+        assert_eq!(error_text(quote!(root = true)), "option `root` takes no value: write `root` alone");
+        assert_eq!(error_text(quote!(parent)), "option `parent` needs a value, like `parent = &cx`");
+        assert_eq!(
+            error_text(quote!(links())),
+            "`links(..)` needs at least one span context, like `links(span_context)`"
+        );
+    }
+
+    #[test]
+    fn levels_parse_and_each_mistake_lists_the_levels() {
+        assert_eq!(parse(quote!(level = debug)).expect("a level").level, Some(SpanLevel::Debug));
+        assert_eq!(parse(quote!(level = error)).expect("a level").level, Some(SpanLevel::Error));
+        assert_eq!(
+            error_text(quote!(level = verbose)),
+            "unknown span level `verbose`; expected `error`, `warn`, `info`, `debug` or `trace`"
+        );
+        assert_eq!(error_text(quote!(level = Debug)), "span levels are written in lowercase: `level = debug`");
+        assert_eq!(
+            error_text(quote!(level = "debug")),
+            "expected `error`, `warn`, `info`, `debug` or `trace` as the span level"
+        );
+        assert_eq!(error_text(quote!(level)), "option `level` needs a value, like `level = debug`");
+        assert_eq!(error_text(quote!(level = warn, level = info)), "option `level` is given more than once");
     }
 
     #[test]

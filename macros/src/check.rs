@@ -14,6 +14,11 @@ const KEY_SHAPE: &str = "keys are dot-separated segments of `a-z`, `0-9` and `_`
 /// Checks every attribute of `#[traced(...)]`, reporting all problems at once.
 pub(crate) fn traced_args(args: &TracedArgs) -> syn::Result<()> {
     let mut errors = Errors::default();
+    if let (Some(_), Some(root)) = (&args.parent, &args.root) {
+        let message = "`root` and `parent` cannot be used together: `root` starts a new trace, \
+                       `parent = ..` continues the given one";
+        errors.push(syn::Error::new(root.span(), message));
+    }
     let mut seen = HashSet::new();
     for attribute in &args.attributes {
         let key = &attribute.key;
@@ -47,6 +52,11 @@ fn attribute_key(key: &AttributeKey, text: &str) -> syn::Result<()> {
     if let Some((offset, problem)) = key_problem(text) {
         return Err(syn::Error::new(key.span_at(offset), problem));
     }
+    if let Some(advice) = reserved(text) {
+        let message =
+            format!("attribute key `{text}` is in the `otel.` namespace, which OpenTelemetry reserves; {advice}");
+        return Err(syn::Error::new_spanned(key, message));
+    }
     match deprecation(text) {
         Some("") => Err(syn::Error::new_spanned(key, format!("`{text}` is deprecated"))),
         Some(advice) => Err(syn::Error::new_spanned(key, format!("`{text}` is deprecated; {advice}"))),
@@ -78,6 +88,20 @@ fn key_problem(key: &str) -> Option<(usize, String)> {
     }
     // The second dot of `..` is where the missing segment should be.
     key.find("..").map(|at| (at + 1, format!("attribute key `{key}` has an empty segment between two dots")))
+}
+
+/// Keys of the `otel.` namespace are the specification's own (`otel.status_code`, `otel.scope.name`):
+/// refused, with the option that sets what they mean when there is one.
+fn reserved(key: &str) -> Option<&'static str> {
+    let advice = match key.strip_prefix("otel.")? {
+        "kind" | "span_kind" => "set the span kind with `kind = server` (or `client`, `producer`, ...)",
+        "name" => "set the span name with `name = \"...\"`",
+        "status_code" | "status_description" => {
+            "the status is set for you: ERROR when the function returns `Err` or panics"
+        }
+        _ => "choose a key outside it",
+    };
+    Some(advice)
 }
 
 fn is_key_char(c: char) -> bool {
@@ -146,6 +170,31 @@ mod tests {
     #[test]
     fn keys_moved_to_another_registry_are_not_deprecated() {
         assert_eq!(deprecation("gen_ai.request.model"), None);
+    }
+
+    #[test]
+    fn root_and_parent_exclude_each_other() {
+        assert_eq!(
+            messages(quote!(parent = cx, root)),
+            ["`root` and `parent` cannot be used together: `root` starts a new trace, `parent = ..` continues the given one"]
+        );
+    }
+
+    #[test]
+    fn the_otel_namespace_is_reserved() {
+        assert_eq!(
+            messages(quote!(attributes(otel.kind = "server", "otel.status_code" = 1, otel.scope.name = "x", otel = 1))),
+            [
+                "attribute key `otel.kind` is in the `otel.` namespace, which OpenTelemetry reserves; \
+                 set the span kind with `kind = server` (or `client`, `producer`, ...)",
+                "attribute key `otel.status_code` is in the `otel.` namespace, which OpenTelemetry reserves; \
+                 the status is set for you: ERROR when the function returns `Err` or panics",
+                "attribute key `otel.scope.name` is in the `otel.` namespace, which OpenTelemetry reserves; \
+                 choose a key outside it",
+            ]
+        );
+        assert_eq!(reserved("otelx.kind"), None);
+        assert_eq!(reserved("my.otel.kind"), None);
     }
 
     #[test]

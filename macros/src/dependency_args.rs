@@ -1,19 +1,12 @@
 //! The arguments of `#[traced_dependency(...)]` and of the derive's `#[dependency(...)]`: syntax only.
 //! Attribute keys are checked as `#[traced]`'s are (`check.rs`).
 
-use syn::parse::{ParseStream, Parser};
-use syn::{Ident, LitStr, Token, Type};
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::{Ident, Type};
 
-use crate::args::{AttributeArg, OptionNames, TracedArgs};
+use crate::args::{self, TracedArgs};
 use crate::errors::Errors;
-
-mod kw {
-    syn::custom_keyword!(name);
-    syn::custom_keyword!(attributes);
-    syn::custom_keyword!(state);
-    syn::custom_keyword!(extractor);
-    syn::custom_keyword!(field_spans);
-}
+use crate::options::{self, OptionNames};
 
 /// The options of `#[traced_dependency]`.
 pub(crate) const FUNCTION_OPTIONS: &[&str] = &["name", "attributes", "state", "extractor"];
@@ -41,55 +34,27 @@ pub(crate) fn parse(
 ) -> DependencyArgs {
     let mut options = OptionNames::new(valid);
     let mut args = DependencyArgs::default();
-    let parsed = (|input: ParseStream| parse_options(input, valid, &mut options, &mut args)).parse2(tokens);
+    let parsed = (|input: ParseStream| {
+        options::each_option(input, &mut options, |option, input, errors| {
+            match option.name {
+                "state" => args.state = options::value(option, input, errors, "state = AppState", Type::parse)?,
+                "extractor" => {
+                    args.extractor = options::value(option, input, errors, "extractor = Db", Ident::parse)?;
+                }
+                "field_spans" => {
+                    options::flag(option, input, errors)?;
+                    args.field_spans = true;
+                }
+                // `name` and `attributes`, parsed and hinted as `#[traced]` does.
+                _ => args::parse_span_option(option, input, errors, &mut args.span)?,
+            }
+            Ok(())
+        })
+    })
+    .parse2(tokens);
     errors.extend(options.errors);
     errors.take(parsed);
     args
-}
-
-fn parse_options(
-    input: ParseStream,
-    valid: &[&str],
-    options: &mut OptionNames,
-    args: &mut DependencyArgs,
-) -> syn::Result<()> {
-    let known = |name: &str| valid.contains(&name);
-    while !input.is_empty() {
-        if input.peek(kw::name) && known("name") {
-            options.first_use("name", input.parse::<kw::name>()?.span);
-            input.parse::<Token![=]>()?;
-            args.span.name = options.errors.take(span_name(input.parse()?));
-        } else if input.peek(kw::attributes) && known("attributes") {
-            options.first_use("attributes", input.parse::<kw::attributes>()?.span);
-            let list;
-            syn::parenthesized!(list in input);
-            args.span.attributes.extend(list.parse_terminated(<AttributeArg as syn::parse::Parse>::parse, Token![,])?);
-        } else if input.peek(kw::state) && known("state") {
-            options.first_use("state", input.parse::<kw::state>()?.span);
-            input.parse::<Token![=]>()?;
-            args.state = Some(input.parse()?);
-        } else if input.peek(kw::extractor) && known("extractor") {
-            options.first_use("extractor", input.parse::<kw::extractor>()?.span);
-            input.parse::<Token![=]>()?;
-            args.extractor = Some(input.parse()?);
-        } else if input.peek(kw::field_spans) && known("field_spans") {
-            options.first_use("field_spans", input.parse::<kw::field_spans>()?.span);
-            args.field_spans = true;
-        } else {
-            options.unknown(input)?;
-        }
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
-        }
-    }
-    Ok(())
-}
-
-fn span_name(name: LitStr) -> syn::Result<LitStr> {
-    if name.value().is_empty() {
-        return Err(syn::Error::new(name.span(), "the span name must not be empty"));
-    }
-    Ok(name)
 }
 
 #[cfg(test)]

@@ -43,10 +43,54 @@ fn start_span(args: &TracedArgs, item: &FnItem) -> TokenStream {
         let value = &attribute.value;
         quote_spanned!(value.span()=> #attrs.push(#key, &(#value));)
     });
-    quote! {
+    let level = Ident::new(args.level.unwrap_or_default().variant(), Span::call_site());
+    // `code.function.name` is `module::path::function` (`module::path::Type::method` in an impl block);
+    // file and line are those of the function's name.
+    let function = match &args.impl_type {
+        Some(type_name) => format!("::{}::{}", type_name.value(), item.name()),
+        None => format!("::{}", item.name()),
+    };
+    let location = item.ident().span();
+    let file = quote_spanned!(location=> ::core::file!());
+    let line = quote_spanned!(location=> ::core::line!());
+    let site = quote! {
         static __TRACED_SITE: ::traced::__private::Site =
-            ::traced::__private::Site::new(#name, ::traced::__private::SpanKind::#kind);
-        let #span = ::traced::__private::start_span(&__TRACED_SITE, |#attrs| { #(#pushes)* });
+            ::traced::__private::Site::new(#name, ::traced::__private::SpanKind::#kind)
+                .at_level(::traced::__private::Level::#level)
+                .with_code(::core::concat!(::core::module_path!(), #function), #file, #line);
+    };
+    // A level the `max_level_*` features compile out: a constant `false`, so only the body remains.
+    let compiled_in = quote!(const { ::traced::__private::Level::#level.compiled_in() });
+    if args.parent.is_none() && args.root.is_none() && args.links.is_empty() {
+        return quote! {
+            #site
+            let #span = if #compiled_in {
+                ::traced::__private::start_span(&__TRACED_SITE, |#attrs| { #(#pushes)* })
+            } else {
+                ::traced::__private::SpanHandle::none()
+            };
+        };
+    }
+    // Spanned at the user's expression: a value of a type that is no parent or link is reported there.
+    let parent = match (&args.parent, &args.root) {
+        (Some(parent), _) => quote_spanned!(parent.span()=> ::traced::__private::SpanParent::parent(&(#parent))),
+        (None, Some(_)) => quote!(::traced::__private::Parent::Root),
+        (None, None) => quote!(::traced::__private::Parent::Current),
+    };
+    let links = local("__traced_links");
+    let link_pushes = args.links.iter().map(|link| quote_spanned!(link.span()=> #links.push(&(#link));));
+    quote! {
+        #site
+        let #span = if #compiled_in {
+            ::traced::__private::start_span_with(
+                &__TRACED_SITE,
+                || #parent,
+                |#attrs| { #(#pushes)* },
+                |#links| { #(#link_pushes)* },
+            )
+        } else {
+            ::traced::__private::SpanHandle::none()
+        };
     }
 }
 

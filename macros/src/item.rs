@@ -44,7 +44,12 @@ impl FnItem {
     /// Accepts a function with a body; rejects anything else for `#[macro_name]`, pointing at what it
     /// is.
     pub(crate) fn parse(macro_name: &str, tokens: TokenStream) -> syn::Result<Self> {
-        match syn::parse2::<Item>(tokens)? {
+        Self::from_item(macro_name, syn::parse2::<Item>(tokens)?)
+    }
+
+    /// As [`parse`](Self::parse), for an item already parsed.
+    pub(crate) fn from_item(macro_name: &str, item: Item) -> syn::Result<Self> {
+        match item {
             Item::Fn(item) => match item.sig.constness {
                 Some(constness) => Err(syn::Error::new(
                     constness.span,
@@ -68,6 +73,11 @@ impl FnItem {
     /// The function's name, without `r#`.
     pub(crate) fn name(&self) -> String {
         self.item.sig.ident.unraw().to_string()
+    }
+
+    /// The function's name as written, for generated code to point at.
+    pub(crate) fn ident(&self) -> &Ident {
+        &self.item.sig.ident
     }
 
     /// Every name the parameters bind, `self` included, in order.
@@ -171,7 +181,8 @@ impl VisitMut for EraseImplTrait {
 }
 
 fn not_a_function(macro_name: &str, culprit: impl ToTokens) -> syn::Error {
-    syn::Error::new_spanned(culprit, format!("`#[{macro_name}]` can only be used on functions"))
+    let what = if macro_name == "traced" { "functions and impl blocks" } else { "functions" };
+    syn::Error::new_spanned(culprit, format!("`#[{macro_name}]` can only be used on {what}"))
 }
 
 /// The tokens naming what an item is (`struct Item`), for an error to point at.
@@ -212,9 +223,12 @@ mod tests {
             error(quote!(
                 struct Item;
             )),
-            "`#[traced]` can only be used on functions"
+            "`#[traced]` can only be used on functions and impl blocks"
         );
-        assert_eq!(error(quote!(impl Item {})), "`#[traced]` can only be used on functions");
+        assert_eq!(
+            FnItem::parse("record_errors", quote!(impl Item {})).err().map(|error| error.to_string()).as_deref(),
+            Some("`#[record_errors]` can only be used on functions")
+        );
         assert!(error(quote!(
             const fn f() {}
         ))

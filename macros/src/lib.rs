@@ -11,7 +11,9 @@ mod errors;
 mod expand_record_errors;
 mod expand_traced;
 mod expand_traced_dependency;
+mod impl_block;
 mod item;
+mod options;
 mod record_errors;
 mod record_errors_args;
 mod semconv_deprecated;
@@ -37,6 +39,14 @@ use crate::item::FnItem;
 /// `#[track_caller]` function keeps reporting its caller's location; its body then runs unwrapped, so
 /// its `Err` is not seen (the span still ends, and a panic still marks it ERROR).
 ///
+/// On an `impl` block (inherent or trait, generic or not, `#[async_trait]` above or below it), every
+/// method with a body is traced, its span named `Type::method`: the impl's options apply to every
+/// method, a method's own `#[traced(..)]` replaces them option by option, `#[traced(skip)]` leaves a
+/// method untouched (`skip` anywhere else is an error) and `const fn` methods are left as written.
+///
+/// Every span carries `code.function.name` (`module::path::function`), `code.file.path` and
+/// `code.line.number`, added once the sampler kept it (`TRACED_CODE_ATTRIBUTES=false` turns them off).
+///
 /// # Options
 ///
 /// All are optional, each may be given once:
@@ -51,7 +61,21 @@ use crate::item::FnItem;
 ///   records nothing) and `Vec`s or arrays of the scalars. A bare parameter name (`attributes(item_id)`)
 ///   records the parameter under its own name. The span starts, and the values are evaluated, when
 ///   the function is called, or at the first poll of an `async fn` (`#[async_trait]` methods alike);
-///   when telemetry is disabled they are not evaluated at all.
+///   when telemetry is disabled they are not evaluated at all. Keys of the `otel.` namespace are
+///   reserved by OpenTelemetry and refused.
+/// - `parent = expr`: the span's parent instead of the current context: `&opentelemetry::Context`,
+///   `Context`, `opentelemetry::trace::SpanContext`, `&SpanContext`, or an `Option` of those (`None`:
+///   the current context). Spans started inside the function follow this one.
+/// - `root`: a new trace, whatever is current (the rest of the context, such as baggage, is kept).
+///   Not with `parent`.
+/// - `links(expr, ...)`: span links, each a `SpanContext`, `&SpanContext`, `Option<SpanContext>` or
+///   `Option<&SpanContext>`; invalid ones and `None` are skipped. Known at span start, so samplers
+///   see them.
+/// - `level = error | warn | info | debug | trace`: default `info`. The span is created only at or
+///   below the run-time threshold (`TRACED_SPAN_LEVEL`, default `info`); the cargo features
+///   `max_level_*` / `release_max_level_*` of `traced` compile the spans above them out.
+///
+/// `parent`, `root` and `links` are evaluated with the attributes, before the sampler decides.
 ///
 /// # Example
 ///
@@ -112,7 +136,16 @@ fn traced_impl(
     let mut errors = Errors::default();
     let args = args::parse_traced_args(args, &mut errors);
     errors.take(check::traced_args(&args));
-    let item = errors.take(FnItem::parse("traced", item));
+    if let Some(skip) = &args.skip {
+        let message = "`skip` is for a method inside a `#[traced]` impl block, which it leaves untouched; \
+                       here, remove `#[traced]` instead";
+        errors.push(syn::Error::new(skip.span(), message));
+    }
+    let item = errors.take(syn::parse2::<syn::Item>(item));
+    if let Some(syn::Item::Impl(block)) = item {
+        return errors.finish(()).map(|()| impl_block::expand(&args, block));
+    }
+    let item = item.and_then(|item| errors.take(FnItem::from_item("traced", item)));
     if let Some(item) = &item {
         errors.take(check::bare_names_are_parameters(&args, &item.name(), &item.parameter_names()));
     }

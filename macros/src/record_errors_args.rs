@@ -2,16 +2,9 @@
 //! `request_id = false`. The status range is checked here, at the literal.
 
 use syn::parse::{Parse, ParseStream};
-use syn::{LitBool, LitInt, LitStr, Token};
+use syn::{LitBool, LitInt, LitStr};
 
-use crate::args::OptionNames;
-
-mod kw {
-    syn::custom_keyword!(response);
-    syn::custom_keyword!(message);
-    syn::custom_keyword!(status);
-    syn::custom_keyword!(request_id);
-}
+use crate::options::{self, OptionNames};
 
 /// `#[record_errors]`'s options; `message`, `status` and `request_id` shape the response, so giving
 /// one of them turns the response on as `response` does.
@@ -34,37 +27,33 @@ impl Parse for RecordErrorsArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut options = OptionNames::new(&["response", "message", "status", "request_id"]);
         let mut args = RecordErrorsArgs::default();
-        let parsed = parse_options(input, &mut options, &mut args);
+        let parsed = options::each_option(input, &mut options, |option, input, errors| {
+            match option.name {
+                "response" => {
+                    options::flag(option, input, errors)?;
+                    args.response = true;
+                }
+                "message" => {
+                    args.message = options::value(option, input, errors, "message = \"try again later\"", |input| {
+                        input.parse::<LitStr>()
+                    })?;
+                }
+                "status" => {
+                    let status =
+                        options::value(option, input, errors, "status = 503", |input| input.parse::<LitInt>())?;
+                    args.status = status.and_then(|status| errors.take(error_status(&status)));
+                }
+                _ => {
+                    let request_id =
+                        options::value(option, input, errors, "request_id = false", |input| input.parse::<LitBool>())?;
+                    args.request_id = request_id.map(|flag| flag.value);
+                }
+            }
+            Ok(())
+        });
         options.errors.take(parsed);
         options.errors.finish(args)
     }
-}
-
-fn parse_options(input: ParseStream, options: &mut OptionNames, args: &mut RecordErrorsArgs) -> syn::Result<()> {
-    while !input.is_empty() {
-        if input.peek(kw::response) {
-            options.first_use("response", input.parse::<kw::response>()?.span);
-            args.response = true;
-        } else if input.peek(kw::message) {
-            options.first_use("message", input.parse::<kw::message>()?.span);
-            input.parse::<Token![=]>()?;
-            args.message = Some(input.parse()?);
-        } else if input.peek(kw::status) {
-            options.first_use("status", input.parse::<kw::status>()?.span);
-            input.parse::<Token![=]>()?;
-            args.status = options.errors.take(error_status(&input.parse()?));
-        } else if input.peek(kw::request_id) {
-            options.first_use("request_id", input.parse::<kw::request_id>()?.span);
-            input.parse::<Token![=]>()?;
-            args.request_id = Some(input.parse::<LitBool>()?.value);
-        } else {
-            options.unknown(input)?;
-        }
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
-        }
-    }
-    Ok(())
 }
 
 /// An HTTP error status: 400 to 599.

@@ -78,6 +78,20 @@ async fn with_traced_async(x: u64) -> u64 {
     black_box(x) + 1
 }
 
+#[traced::traced(level = debug)]
+#[inline(never)]
+fn with_traced_debug(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+/// The name of the `level = debug` case: compiled out with `--features max_level_info`, else filtered at
+/// run time by the default `info` threshold.
+const DEBUG_CASE: &str = if cfg!(feature = "max_level_info") {
+    "#[traced(level = debug)], compiled out (max_level_info)"
+} else {
+    "#[traced(level = debug)], filtered (threshold info), sampled provider"
+};
+
 #[tracing::instrument(skip_all)]
 #[inline(never)]
 fn with_tracing(x: u64) -> u64 {
@@ -237,6 +251,15 @@ fn main() {
     case(&mut c, &mut rows, summary, "#[traced] async, sampled", |i| {
         started();
         black_box(poll_once(with_traced_async(i)));
+    });
+    traced::set_code_attributes(false);
+    case(&mut c, &mut rows, summary, "#[traced], sampled, code attributes off", |i| {
+        started();
+        black_box(with_traced(i));
+    });
+    traced::set_code_attributes(true);
+    case(&mut c, &mut rows, summary, DEBUG_CASE, |i| {
+        black_box(with_traced_debug(i));
     });
     let tracer = sampled.provider.tracer("bench");
     case(&mut c, &mut rows, summary, "SDK tracer.in_span, sampled", |i| {

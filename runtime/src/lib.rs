@@ -37,6 +37,7 @@ pub mod axum;
 mod backend;
 #[cfg(feature = "reqwest")]
 pub mod client;
+mod code_location;
 mod current;
 #[cfg(feature = "axum")]
 mod dependency;
@@ -55,6 +56,8 @@ mod privacy;
 pub mod propagation;
 mod sampling;
 mod span;
+mod span_level;
+mod span_origin;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 mod span_start;
 mod sync_body;
@@ -67,6 +70,7 @@ pub mod testing;
 pub mod __private;
 
 pub use attribute::AttributeValue;
+pub use code_location::{code_attributes, set_code_attributes};
 pub use current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
 #[cfg(feature = "axum")]
 pub use dependency::{Dependency, Depends, ResolveDependency};
@@ -74,6 +78,7 @@ pub use errors::{ErrorBacktrace, PublicError};
 #[cfg(feature = "axum")]
 pub use http_error::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
 pub use sampling::SharedSampler;
+pub use span_level::{set_span_level, span_level};
 pub use telemetry::{
     init, processors, Dropped, ExportReport, ExporterAccounting, InitError, ShutdownError, SignalAccounting, Telemetry,
     TelemetryGuard,

@@ -4,7 +4,9 @@ pub use opentelemetry::trace::SpanKind;
 
 pub use crate::attribute::AttributeValue;
 pub use crate::outcome::{ObserveOther, ObserveResult};
-pub use crate::span::{start_span, Attributes, Instrumented, Site, SpanHandle};
+pub use crate::span::{start_span, start_span_with, Attributes, Instrumented, Site, SpanHandle};
+pub use crate::span_level::Level;
+pub use crate::span_origin::{Links, Parent, SpanLink, SpanParent};
 pub use crate::sync_body::call_once;
 
 /// What `#[record_errors]` calls; `__traced_failure!` names these.

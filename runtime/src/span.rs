@@ -17,19 +17,34 @@ use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample as _};
 
 use crate::attribute::AttributeValue;
 use crate::backend::{self, Backend};
+use crate::code_location::CodeLocation;
 use crate::sampling::SharedSampler;
+use crate::span_level::Level;
+use crate::span_origin::{Links, Parent};
 
 /// What a `#[traced]` call site knows at compile time; one `static` per site.
 #[derive(Debug)]
 pub struct Site {
     name: &'static str,
     kind: SpanKind,
+    level: Level,
+    code: Option<CodeLocation>,
 }
 
 impl Site {
-    /// A call site whose spans are named `name` with the given kind.
+    /// A call site whose spans are named `name` with the given kind, at level `info`.
     pub const fn new(name: &'static str, kind: SpanKind) -> Self {
-        Self { name, kind }
+        Self { name, kind, level: Level::Info, code: None }
+    }
+
+    /// This site with its code location (`code.function.name`, `code.file.path`, `code.line.number`).
+    pub const fn with_code(self, function: &'static str, file: &'static str, line: u32) -> Self {
+        Self { code: Some(CodeLocation::new(function, file, line)), ..self }
+    }
+
+    /// This site at `level` (`#[traced(level = ..)]`).
+    pub const fn at_level(self, level: Level) -> Self {
+        Self { level, ..self }
     }
 }
 
@@ -66,7 +81,7 @@ pub struct SpanHandle {
 /// Starts a span for `site`, with the attributes `attributes` pushes, as a child of the current context.
 #[inline]
 pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes)) -> SpanHandle {
-    if backend::is_disabled() {
+    if backend::is_disabled() || !site.level.enabled() {
         return SpanHandle { cx: None };
     }
     backend::with_backend(|backend| match backend {
@@ -82,12 +97,62 @@ pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes))
                 return SpanHandle { cx: None };
             }
             let cx = Context::map_current(|parent| {
-                let span = installed.tracer.build_with_context(builder(site, attributes), parent);
+                let mut span = installed.tracer.build_with_context(builder(site, attributes), parent);
+                site.record_code(&mut span);
                 make_current(parent, span)
             });
             SpanHandle { cx: Some(cx) }
         }
         Backend::Global => start_on_global(site, attributes),
+    })
+}
+
+/// Starts a span for `site` under the parent `parent` returns (`parent = ..`, `root`), linked to the
+/// span contexts `links` pushes. Parent, attributes and links are evaluated before the sampler decides,
+/// and not at all when telemetry is disabled.
+///
+/// Off the plain `#[traced]` path: the sampler is left to the SDK here, which sees the links, and
+/// the span is always made current (a dropped one as its bare span context), so its children follow
+/// the parent given rather than whatever was current.
+#[inline(never)]
+pub fn start_span_with(
+    site: &'static Site,
+    parent: impl FnOnce() -> Parent,
+    attributes: impl FnOnce(&mut Attributes),
+    links: impl FnOnce(&mut Links),
+) -> SpanHandle {
+    if backend::is_disabled() || !site.level.enabled() {
+        return SpanHandle { cx: None };
+    }
+    backend::with_backend(|backend| {
+        let tracer = match backend {
+            Backend::Disabled => return SpanHandle { cx: None },
+            Backend::Sdk(installed) => Some(&installed.tracer),
+            Backend::Global => None,
+        };
+        let mut builder = builder(site, collect(attributes));
+        let mut collected = Links::default();
+        links(&mut collected);
+        if !collected.items.is_empty() {
+            builder.links = Some(collected.items);
+        }
+        parent().with_context(|parent| {
+            let cx = match tracer {
+                Some(tracer) => {
+                    let mut span = tracer.build_with_context(builder, parent);
+                    site.record_code(&mut span);
+                    Some(make_current(parent, span))
+                }
+                None => {
+                    let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(backend::scope());
+                    let mut span = tracer.build_with_context(builder, parent);
+                    site.record_code(&mut span);
+                    // A no-op provider with no valid parent: nothing to make current.
+                    span.span_context().is_valid().then(|| make_current(parent, span))
+                }
+            };
+            SpanHandle { cx }
+        })
     })
 }
 
@@ -97,7 +162,8 @@ fn start_on_global(site: &'static Site, attributes: impl FnOnce(&mut Attributes)
     let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(backend::scope());
     let builder = builder(site, collect(attributes));
     let cx = Context::map_current(|parent| {
-        let span = tracer.build_with_context(builder, parent);
+        let mut span = tracer.build_with_context(builder, parent);
+        site.record_code(&mut span);
         if !span.span_context().is_valid() && !parent.has_active_span() {
             // A no-op provider: nothing to make current, nothing to end.
             return None;
@@ -105,6 +171,15 @@ fn start_on_global(site: &'static Site, attributes: impl FnOnce(&mut Attributes)
         Some(make_current(parent, span))
     });
     SpanHandle { cx }
+}
+
+impl Site {
+    #[inline]
+    fn record_code<S: opentelemetry::trace::Span>(&self, span: &mut S) {
+        if let Some(code) = &self.code {
+            code.record(span);
+        }
+    }
 }
 
 /// The context with `span` current. A span the sampler dropped is kept as its bare span context:

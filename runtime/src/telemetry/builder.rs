@@ -224,6 +224,18 @@ impl TelemetryBuilder {
         self.set(move |s| s.log_level = level)
     }
 
+    /// The most verbose `#[traced(level = ..)]` spans created (`TRACED_SPAN_LEVEL`, default `info`); others
+    /// cost one atomic load and are not created. [`crate::set_span_level`] changes it later.
+    pub fn span_level(self, level: LevelFilter) -> Self {
+        self.set(move |s| s.span_level = level)
+    }
+
+    /// Whether `#[traced]` spans carry `code.function.name`, `code.file.path` and `code.line.number`
+    /// (`TRACED_CODE_ATTRIBUTES`, default `true`). [`crate::set_code_attributes`] changes it later.
+    pub fn code_attributes(self, enabled: bool) -> Self {
+        self.set(move |s| s.code_attributes = enabled)
+    }
+
     /// Whether to install a global `tracing` subscriber that turns events into logs or span events
     /// (default: yes, unless the application already installed one).
     pub fn tracing_subscriber(mut self, install: bool) -> Self {
@@ -251,6 +263,8 @@ impl TelemetryBuilder {
         crate::privacy::keys::install(crate::privacy::keys::SensitiveKeys::with_extra(&settings.redacted_query_keys));
         limits::set_log_value_length(settings.log_attribute_value_length);
         crate::http_settings::install(settings.http.clone());
+        crate::set_span_level(settings.span_level);
+        crate::set_code_attributes(settings.code_attributes);
         if settings.disabled {
             return Ok(TelemetryGuard::disabled(claim));
         }

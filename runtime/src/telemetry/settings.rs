@@ -255,6 +255,11 @@ pub struct Settings {
     pub console_format: ConsoleFormat,
     /// `TRACED_LOG_LEVEL` (default `info`): the most verbose `tracing` events exported as logs or span events.
     pub log_level: LevelFilter,
+    /// `TRACED_SPAN_LEVEL` (default `info`): the most verbose `#[traced(level = ..)]` spans created.
+    pub span_level: LevelFilter,
+    /// `TRACED_CODE_ATTRIBUTES` (default `true`): `code.function.name`, `code.file.path` and
+    /// `code.line.number` on every `#[traced]` span.
+    pub code_attributes: bool,
     /// `TRACED_REDACTED_QUERY_KEYS`: query keys whose values are redacted in addition to the default list
     /// (comma-separated, matched case-insensitively after percent-decoding; default none).
     pub redacted_query_keys: Vec<String>,
@@ -317,6 +322,8 @@ impl Settings {
             span_limits: span_limits(vars)?,
             console_format: console_format(vars)?,
             log_level: log_level(vars)?,
+            span_level: span_level(vars)?,
+            code_attributes: code_attributes(vars)?,
             redacted_query_keys: redacted_query_keys(vars),
             log_attribute_value_length: log_attribute_value_length(vars)?,
             http: http(vars)?,
@@ -852,6 +859,20 @@ fn console_format(vars: &Vars<'_>) -> Result<ConsoleFormat, InvalidSetting> {
 
 fn log_level(vars: &Vars<'_>) -> Result<LevelFilter, InvalidSetting> {
     const NAME: &str = "TRACED_LOG_LEVEL";
+    let Some(value) = vars.get(NAME) else { return Ok(LevelFilter::INFO) };
+    value.parse().map_err(|_| InvalidSetting::new(NAME, value, "`off`, `error`, `warn`, `info`, `debug` or `trace`"))
+}
+
+fn code_attributes(vars: &Vars<'_>) -> Result<bool, InvalidSetting> {
+    const NAME: &str = "TRACED_CODE_ATTRIBUTES";
+    match vars.get(NAME) {
+        None => Ok(true),
+        Some(_) => vars.boolean(NAME),
+    }
+}
+
+fn span_level(vars: &Vars<'_>) -> Result<LevelFilter, InvalidSetting> {
+    const NAME: &str = "TRACED_SPAN_LEVEL";
     let Some(value) = vars.get(NAME) else { return Ok(LevelFilter::INFO) };
     value.parse().map_err(|_| InvalidSetting::new(NAME, value, "`off`, `error`, `warn`, `info`, `debug` or `trace`"))
 }

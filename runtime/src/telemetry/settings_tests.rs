@@ -350,6 +350,23 @@ fn metric_interval_and_console_format() {
 }
 
 #[test]
+fn code_attributes() {
+    assert!(Settings::default().code_attributes);
+    assert!(!settings(&[("TRACED_CODE_ATTRIBUTES", "false")]).code_attributes);
+    assert!(settings(&[("TRACED_CODE_ATTRIBUTES", "true")]).code_attributes);
+    assert_eq!(error(&[("TRACED_CODE_ATTRIBUTES", "no")]).variable, "TRACED_CODE_ATTRIBUTES");
+}
+
+#[test]
+fn span_level() {
+    assert_eq!(Settings::default().span_level, LevelFilter::INFO);
+    assert_eq!(settings(&[("TRACED_SPAN_LEVEL", "trace")]).span_level, LevelFilter::TRACE);
+    assert_eq!(settings(&[("TRACED_SPAN_LEVEL", "Warn")]).span_level, LevelFilter::WARN);
+    assert_eq!(settings(&[("TRACED_SPAN_LEVEL", "off")]).span_level, LevelFilter::OFF);
+    assert_eq!(error(&[("TRACED_SPAN_LEVEL", "verbose")]).variable, "TRACED_SPAN_LEVEL");
+}
+
+#[test]
 fn log_level() {
     assert_eq!(Settings::default().log_level, LevelFilter::INFO);
     assert_eq!(settings(&[("TRACED_LOG_LEVEL", "debug")]).log_level, LevelFilter::DEBUG);

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(links())]
+fn handle() {}
+
+fn main() {
+    handle();
+}
