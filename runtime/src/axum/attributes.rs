@@ -70,7 +70,7 @@ pub(crate) fn request_attributes<B>(
         span.push(version.clone());
         metric.push(version);
     }
-    span.push(KeyValue::new(URL_PATH, privacy::cap(request.uri().path(), caps::URL_PATH).to_owned()));
+    span.push(KeyValue::new(URL_PATH, privacy::path_value(request.uri().path(), caps::URL_PATH)));
     if let Some(query) = request.uri().query() {
         span.push(KeyValue::new(URL_QUERY, privacy::query_value(query, caps::URL_QUERY)));
     }

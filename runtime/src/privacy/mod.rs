@@ -25,7 +25,7 @@ mod url;
 
 pub(crate) use cap::{cap, cap_display, cap_display_cut, cap_string};
 pub(crate) use text::redact_text;
-pub(crate) use url::{redact_query, redact_url};
+pub(crate) use url::{redact_path, redact_query, redact_url};
 
 use std::borrow::Cow;
 use std::fmt;
@@ -45,7 +45,33 @@ fn cap_cow(value: Cow<'_, str>, max_bytes: usize) -> String {
 /// A query string as recorded: cut to `max_bytes`, then redacted. Cutting first bounds the work a
 /// client can ask for; a cut inside a value still leaves the key, so the value's start is redacted.
 pub(crate) fn query_value(query: &str, max_bytes: usize) -> String {
-    cap_cow(redact_query(cap(query, max_bytes)), max_bytes)
+    cap_cow(redact_query(cut_target(query, max_bytes)), max_bytes)
+}
+
+/// A request path as recorded: cut to `max_bytes`, then URLs nested in it lose their userinfo (see
+/// [`redact_path`]). Cut first, like the query, so the work is bounded whatever the client sends.
+pub(crate) fn path_value(path: &str, max_bytes: usize) -> String {
+    cap_cow(redact_path(cut_target(path, max_bytes)), max_bytes)
+}
+
+/// `value` (a path or a query) cut to `max_bytes`. A cut can land inside a nested URL's userinfo
+/// (`next=http://user:pa`), where no `@` says it is one: then the partial authority goes too.
+fn cut_target(value: &str, max_bytes: usize) -> &str {
+    let capped = cap(value, max_bytes);
+    if capped.len() == value.len() {
+        return capped;
+    }
+    let lower = capped.to_ascii_lowercase();
+    let plain = lower.rfind("//").map(|at| at + 2);
+    let encoded = lower.rfind("%2f%2f").map(|at| at + 6);
+    let Some(start) = plain.max(encoded) else { return capped };
+    let rest = &lower[start..];
+    let ended = rest.contains(['/', '?', '#', '&', ';']) || ["%2f", "%3f", "%23"].iter().any(|end| rest.contains(end));
+    if ended {
+        capped
+    } else {
+        &capped[..start]
+    }
 }
 
 /// A URL the application built (e.g. an outbound request's) as recorded: redacted whole, then cut,
@@ -103,7 +129,7 @@ mod tests {
             let _ = (redact_text(&text), redact_url(&text), redact_query(&text));
             for max in [0, 1, 3, 7, 16] {
                 assert!(query_value(&text, max).len() <= max && text_value(&text, max).len() <= max);
-                assert!(url_value(&text, max).len() <= max);
+                assert!(url_value(&text, max).len() <= max && path_value(&text, max).len() <= max);
             }
         }
     }
@@ -150,6 +176,12 @@ mod tests {
         assert_eq!(query_value(&query, 20), "token=REDACTED&q=xxx");
         assert_eq!(query_value("q=1", 20), "q=1");
         assert_eq!(url_value("http://u:p@h/?sig=abc", 100), "http://h/?sig=REDACTED");
+        // A cut inside a nested URL's userinfo, plain or encoded, in a query or a path.
+        assert_eq!(query_value("a=1&next=http://user:PWSECRET@h/", 26), "a=1&next=http://");
+        assert_eq!(query_value("next=http%3A%2F%2Fuser%3APWSECRET%40h", 30), "next=http%3A%2F%2F");
+        assert_eq!(path_value("/go/http://user:PWSECRET@h/x", 20), "/go/http://");
+        assert_eq!(path_value("/go/http://user:PW@h/x", 100), "/go/http://h/x");
+        assert_eq!(path_value(&"/p".repeat(2000), 2048).len(), 2048);
         assert_eq!(url_value("http://h/?sig=abc", 12), "http://h/?si");
         assert_eq!(text_value("failed: http://u:PW@h/?token=T", 100), "failed: http://h/?token=REDACTED");
         assert_eq!(text_value(&"a".repeat(100), 10).len(), 10);

@@ -15,9 +15,81 @@ pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
     keys::with_current(|keys| redact_url_with(url, keys, Nested::Redact))
 }
 
-/// `query` (without the `?`) with the values of sensitive keys redacted.
+/// `query` (without the `?`) with the values of sensitive keys redacted, and URLs nested in its
+/// values (`next=http://user:pw@h/`, also percent-encoded) without their userinfo.
 pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
-    keys::with_current(|keys| redact_pairs(query, keys))
+    keys::with_current(|keys| {
+        let pairs = redact_pairs(query, keys);
+        match redact_nested_userinfo(&pairs, keys) {
+            Cow::Borrowed(_) => pairs,
+            Cow::Owned(redacted) => Cow::Owned(redacted),
+        }
+    })
+}
+
+/// A request path with the userinfo of URLs nested in it removed (`/go/http://user:pw@h/`, also
+/// percent-encoded), as proxies and redirectors take them. Nothing else in a path is touched.
+pub(crate) fn redact_path(path: &str) -> Cow<'_, str> {
+    keys::with_current(|keys| redact_nested_userinfo(path, keys))
+}
+
+/// URLs inside `text` (a query, a path) without userinfo: plain ones through the text redaction,
+/// percent-encoded ones (`http%3A%2F%2Fuser%3Apw%40h`) here.
+fn redact_nested_userinfo<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
+    // Per-request path (`url.path`, `url.query`): two byte scans when there is nothing to hide.
+    let plain = if text.contains("//") { redact_urls(text, keys) } else { Cow::Borrowed(text) };
+    if !plain.contains('%') {
+        return plain;
+    }
+    match redact_encoded_userinfo(&plain) {
+        Cow::Borrowed(_) => plain,
+        Cow::Owned(redacted) => Cow::Owned(redacted),
+    }
+}
+
+/// Percent-encoded URLs (`%3A%2F%2F`, any case) lose their userinfo: everything of the authority up
+/// to its last `@` / `%40`. The authority ends at a `/`, `?`, `#` (plain or encoded), `&` or `;`.
+fn redact_encoded_userinfo(text: &str) -> Cow<'_, str> {
+    const SEPARATOR: &[u8] = b"%3a%2f%2f";
+    const ENDS: [&[u8]; 3] = [b"%2f", b"%3f", b"%23"];
+    let bytes = text.as_bytes();
+    let at_ci = |at: usize, what: &[u8]| bytes.get(at..at + what.len()).is_some_and(|b| b.eq_ignore_ascii_case(what));
+    let mut redacted: Option<String> = None;
+    let mut copied = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if !at_ci(at, SEPARATOR) {
+            at += 1;
+            continue;
+        }
+        let start = at + SEPARATOR.len();
+        let mut end = start;
+        while end < bytes.len()
+            && !matches!(bytes[end], b'/' | b'?' | b'#' | b'&' | b';')
+            && !ENDS.iter().any(|e| at_ci(end, e))
+        {
+            end += 1;
+        }
+        let authority = &bytes[start..end];
+        let userinfo_end = (0..authority.len()).rev().find_map(|i| match authority[i] {
+            b'@' => Some(i + 1),
+            b'%' if at_ci(start + i, b"%40") => Some(i + 3),
+            _ => None,
+        });
+        if let Some(userinfo_end) = userinfo_end {
+            let out = redacted.get_or_insert_with(|| String::with_capacity(text.len()));
+            out.push_str(&text[copied..start]);
+            copied = start + userinfo_end;
+        }
+        at = end.max(at + 1);
+    }
+    match redacted {
+        None => Cow::Borrowed(text),
+        Some(mut out) => {
+            out.push_str(&text[copied..]);
+            Cow::Owned(out)
+        }
+    }
 }
 
 /// Whether URLs nested in a URL's path, query or fragment are looked for.
@@ -192,6 +264,23 @@ mod tests {
         assert_eq!(query("code=a=b&page=1"), "code=REDACTED&page=1");
         assert_eq!(query("token=a&token=b"), "token=REDACTED&token=REDACTED");
         assert_eq!(query("next=/cb?token=t&q=1"), "next=/cb?token=REDACTED&q=1");
+    }
+
+    #[test]
+    fn urls_nested_in_a_query_or_a_path_lose_their_userinfo() {
+        let query = |query: &str| {
+            keys::with_current(|keys| redact_nested_userinfo(&redact_pairs(query, keys), keys).into_owned())
+        };
+        assert_eq!(query("next=http://admin:PW@internal/x&lang=en"), "next=http://internal/x&lang=en");
+        assert_eq!(query("r=//u:PW@h/p;x=1"), "r=//h/p;x=1");
+        assert_eq!(query("b=https%3A%2F%2Fu%3APW%40h%2Fcb&x=1"), "b=https%3A%2F%2Fh%2Fcb&x=1");
+        assert_eq!(query("b=HTTPS%3a%2f%2fPW%40h&token=T"), "b=HTTPS%3a%2f%2fh&token=REDACTED");
+        assert_eq!(query("b=http%3A%2F%2Fh%2Fp%40x"), "b=http%3A%2F%2Fh%2Fp%40x");
+        assert_eq!(query("q=%3A%2F%2F"), "q=%3A%2F%2F");
+        assert!(matches!(redact_path("/items/1"), Cow::Borrowed(_)));
+        assert_eq!(redact_path("/go/http://u:PW@h/x"), "/go/http://h/x");
+        assert_eq!(redact_path("/go/http%3A%2F%2Fu%3APW%40h%2Fx"), "/go/http%3A%2F%2Fh%2Fx");
+        assert_eq!(redact_path("/users/@me//x"), "/users/@me//x");
     }
 
     #[test]
