@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::keys::{self, SensitiveKeys};
-use super::url::{redact_url_with, Nested};
+use super::url::{redact_url_with, without_encoded_userinfo, Nested};
 use super::REDACTED;
 
 /// `text` with the URLs, sensitive `key=value` pairs, `Bearer` tokens and `Basic` credentials in it redacted; borrowed when
@@ -20,10 +20,12 @@ fn redact_text_with<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
         Cow::Borrowed(_) => urls,
         Cow::Owned(redacted) => Cow::Owned(redacted),
     };
-    match redact_scheme_tokens(&pairs) {
+    let tokens = match redact_scheme_tokens(&pairs) {
         Cow::Borrowed(_) => pairs,
         Cow::Owned(redacted) => Cow::Owned(redacted),
-    }
+    };
+    // Percent-encoded URLs (a reqwest error quoting `?next=http%3A%2F%2Fuser%3Apw%40h`).
+    without_encoded_userinfo(tokens)
 }
 
 /// Bytes that end a URL or a value in prose: whitespace, quotes and angle brackets.

@@ -12,7 +12,21 @@ use super::REDACTED;
 /// Works on absolute URLs (`https://user:pw@host/p?q#f`), scheme-relative ones (`//host/p`) and
 /// paths with a query (`/p?token=x`).
 pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
-    keys::with_current(|keys| redact_url_with(url, keys, Nested::Redact))
+    keys::with_current(|keys| {
+        let redacted = redact_url_with(url, keys, Nested::Redact);
+        without_encoded_userinfo(redacted)
+    })
+}
+
+/// `text` after [`redact_encoded_userinfo`], kept borrowed when that changes nothing.
+pub(super) fn without_encoded_userinfo(text: Cow<'_, str>) -> Cow<'_, str> {
+    if !text.contains('%') {
+        return text;
+    }
+    match redact_encoded_userinfo(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(redacted) => Cow::Owned(redacted),
+    }
 }
 
 /// `query` (without the `?`) with the values of sensitive keys redacted, and URLs nested in its
@@ -38,13 +52,7 @@ pub(crate) fn redact_path(path: &str) -> Cow<'_, str> {
 fn redact_nested_userinfo<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
     // Per-request path (`url.path`, `url.query`): two byte scans when there is nothing to hide.
     let plain = if text.contains("//") { redact_urls(text, keys) } else { Cow::Borrowed(text) };
-    if !plain.contains('%') {
-        return plain;
-    }
-    match redact_encoded_userinfo(&plain) {
-        Cow::Borrowed(_) => plain,
-        Cow::Owned(redacted) => Cow::Owned(redacted),
-    }
+    without_encoded_userinfo(plain)
 }
 
 /// Percent-encoded URLs (`%3A%2F%2F`, any case) lose their userinfo: everything of the authority up
@@ -281,6 +289,12 @@ mod tests {
         assert_eq!(redact_path("/go/http://u:PW@h/x"), "/go/http://h/x");
         assert_eq!(redact_path("/go/http%3A%2F%2Fu%3APW%40h%2Fx"), "/go/http%3A%2F%2Fh%2Fx");
         assert_eq!(redact_path("/users/@me//x"), "/users/@me//x");
+        // A client's `url.full`, and error text quoting it.
+        assert_eq!(redact_url("https://h/cb?next=http%3A%2F%2Fu%3APW%40i%2Fx"), "https://h/cb?next=http%3A%2F%2Fi%2Fx");
+        assert_eq!(
+            super::super::redact_text("error sending request for url (https://h/?n=http%3A%2F%2Fu%3APW%40i)"),
+            "error sending request for url (https://h/?n=http%3A%2F%2Fi)"
+        );
     }
 
     #[test]
