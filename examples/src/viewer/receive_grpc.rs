@@ -38,15 +38,25 @@ pub fn rejection(rejected: i64) -> String {
     }
 }
 
+/// Converting and storing a batch is CPU work that waits for the store's lock: a blocking thread does it.
+async fn off_the_runtime(work: impl FnOnce() -> i64 + Send + 'static) -> Result<i64, Status> {
+    tokio::task::spawn_blocking(work).await.map_err(|failed| Status::internal(failed.to_string()))
+}
+
 #[tonic::async_trait]
 impl TraceService for Sink {
     async fn export(
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let batch = ingest::spans(request.into_inner());
-        let rejected = batch.rejected;
-        self.0.add_spans(batch);
+        let store = Arc::clone(&self.0);
+        let rejected = off_the_runtime(move || {
+            let batch = ingest::spans(request.into_inner());
+            let rejected = batch.rejected;
+            store.add_spans(batch);
+            rejected
+        })
+        .await?;
         let partial_success = (rejected > 0)
             .then(|| ExportTracePartialSuccess { rejected_spans: rejected, error_message: rejection(rejected) });
         Ok(Response::new(ExportTraceServiceResponse { partial_success }))
@@ -59,9 +69,14 @@ impl MetricsService for Sink {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let batch = ingest::metrics(request.into_inner());
-        let rejected = batch.rejected;
-        self.0.add_metrics(batch);
+        let store = Arc::clone(&self.0);
+        let rejected = off_the_runtime(move || {
+            let batch = ingest::metrics(request.into_inner());
+            let rejected = batch.rejected;
+            store.add_metrics(batch);
+            rejected
+        })
+        .await?;
         let partial_success = (rejected > 0).then(|| ExportMetricsPartialSuccess {
             rejected_data_points: rejected,
             error_message: rejection(rejected),
@@ -76,9 +91,14 @@ impl LogsService for Sink {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let batch = ingest::logs(request.into_inner());
-        let rejected = batch.rejected;
-        self.0.add_logs(batch);
+        let store = Arc::clone(&self.0);
+        let rejected = off_the_runtime(move || {
+            let batch = ingest::logs(request.into_inner());
+            let rejected = batch.rejected;
+            store.add_logs(batch);
+            rejected
+        })
+        .await?;
         let partial_success = (rejected > 0)
             .then(|| ExportLogsPartialSuccess { rejected_log_records: rejected, error_message: rejection(rejected) });
         Ok(Response::new(ExportLogsServiceResponse { partial_success }))

@@ -78,12 +78,21 @@ async fn export(
             return (StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response();
         }
     };
-    let body = match decompress(&headers, &body) {
-        Ok(body) => body,
-        Err((status, message)) => return error(status, message, encoding),
+    // Inflating, decoding and storing up to 16 MiB is CPU work: a blocking thread does it.
+    let work = move || match decompress(&headers, &body) {
+        Ok(body) => store_body(&signal, &body, encoding, &store),
+        Err((status, message)) => error(status, message, encoding),
     };
-    let decoded = match signal.as_str() {
-        "traces" => decode::<ExportTraceServiceRequest>(&body, encoding).map(|request| {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(response) => response,
+        Err(failed) => (StatusCode::INTERNAL_SERVER_ERROR, failed.to_string()).into_response(),
+    }
+}
+
+/// Decodes `body` as the export request of `signal`, stores it, and answers in the request's encoding.
+fn store_body(signal: &str, body: &[u8], encoding: Encoding, store: &Store) -> Response {
+    let decoded = match signal {
+        "traces" => decode::<ExportTraceServiceRequest>(body, encoding).map(|request| {
             let batch = ingest::spans(request);
             let rejected = batch.rejected;
             store.add_spans(batch);
@@ -91,7 +100,7 @@ async fn export(
                 .then(|| ExportTracePartialSuccess { rejected_spans: rejected, error_message: rejection(rejected) });
             answer(ExportTraceServiceResponse { partial_success }, encoding)
         }),
-        "metrics" => decode::<ExportMetricsServiceRequest>(&body, encoding).map(|request| {
+        "metrics" => decode::<ExportMetricsServiceRequest>(body, encoding).map(|request| {
             let batch = ingest::metrics(request);
             let rejected = batch.rejected;
             store.add_metrics(batch);
@@ -101,7 +110,7 @@ async fn export(
             });
             answer(ExportMetricsServiceResponse { partial_success }, encoding)
         }),
-        _ => decode::<ExportLogsServiceRequest>(&body, encoding).map(|request| {
+        _ => decode::<ExportLogsServiceRequest>(body, encoding).map(|request| {
             let batch = ingest::logs(request);
             let rejected = batch.rejected;
             store.add_logs(batch);
