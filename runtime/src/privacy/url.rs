@@ -215,11 +215,19 @@ pub(super) fn redact_pairs<'a>(pairs: &'a str, keys: &SensitiveKeys) -> Cow<'a, 
     for end in ends {
         let pair = &pairs[start..end];
         if let Some((key, value)) = pair.split_once('=') {
-            if !value.is_empty() && value != REDACTED && keys.matches(key) {
-                let value_start = start + key.len() + 1;
+            let value_start = start + key.len() + 1;
+            let replacement = if value.is_empty() || value == REDACTED {
+                None
+            } else if keys.matches(key) {
+                Some(Cow::Borrowed(REDACTED))
+            } else {
+                // A percent-encoded query nested in the value (`?url=https%3A%2F%2Fs3%2Fk%3FX-Amz-Signature%3D..`).
+                Some(redact_encoded_pairs(value, keys)).filter(|nested| matches!(nested, Cow::Owned(_)))
+            };
+            if let Some(replacement) = replacement {
                 let out = redacted.get_or_insert_with(|| String::with_capacity(pairs.len()));
                 out.push_str(&pairs[copied..value_start]);
-                out.push_str(REDACTED);
+                out.push_str(&replacement);
                 copied = end;
             }
         }
@@ -234,9 +242,63 @@ pub(super) fn redact_pairs<'a>(pairs: &'a str, keys: &SensitiveKeys) -> Cow<'a, 
     }
 }
 
+/// `value` read as a percent-encoded query (`%26`, `%3B`, `%3F`, `%23` between pairs, `%3D` in them,
+/// any case): the encoded values of sensitive keys become `REDACTED`. Borrowed when there is none.
+fn redact_encoded_pairs<'a>(value: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
+    const SEPARATORS: [&[u8]; 4] = [b"%26", b"%3b", b"%3f", b"%23"];
+    const EQUALS: &[u8] = b"%3d";
+    let bytes = value.as_bytes();
+    if !bytes.windows(EQUALS.len()).any(|window| window.eq_ignore_ascii_case(EQUALS)) {
+        return Cow::Borrowed(value);
+    }
+    let at_ci = |at: usize, what: &[u8]| bytes.get(at..at + what.len()).is_some_and(|b| b.eq_ignore_ascii_case(what));
+    // Segment boundaries: (end of a segment, start of the next).
+    let mut bounds: Vec<(usize, usize)> = (0..bytes.len())
+        .filter(|&at| SEPARATORS.iter().any(|separator| at_ci(at, separator)))
+        .map(|at| (at, at + 3))
+        .collect();
+    bounds.push((bytes.len(), bytes.len()));
+    let mut redacted: Option<String> = None;
+    let mut copied = 0;
+    let mut start = 0;
+    for (end, next) in bounds {
+        let equals = (start..end.saturating_sub(2)).find(|&at| at_ci(at, EQUALS));
+        if let Some(equals) = equals {
+            let value_start = equals + EQUALS.len();
+            let nested_value = &value[value_start..end];
+            if !nested_value.is_empty() && nested_value != REDACTED && keys.matches(&value[start..equals]) {
+                let out = redacted.get_or_insert_with(|| String::with_capacity(value.len()));
+                out.push_str(&value[copied..value_start]);
+                out.push_str(REDACTED);
+                copied = end;
+            }
+        }
+        start = next;
+    }
+    match redacted {
+        None => Cow::Borrowed(value),
+        Some(mut out) => {
+            out.push_str(&value[copied..]);
+            Cow::Owned(out)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_queries_nested_in_a_value_are_redacted_too() {
+        assert_eq!(
+            query("url=https%3A%2F%2Fs3%2Fb%2Fk%3FX-Amz-Signature%3DSIG%26X-Amz-Date%3D1&q=1"),
+            "url=https%3A%2F%2Fs3%2Fb%2Fk%3FX-Amz-Signature%3DREDACTED%26X-Amz-Date%3D1&q=1"
+        );
+        assert_eq!(query("next=%2Fcb%3ftoken%3dT%3Bsig%3DS"), "next=%2Fcb%3ftoken%3dREDACTED%3Bsig%3DREDACTED");
+        assert_eq!(query("next=%2Fcb%3Fpage%3D2"), "next=%2Fcb%3Fpage%3D2");
+        assert!(matches!(query("a=%3D&b=%3D%3D"), Cow::Borrowed(_)));
+        assert_eq!(query("x=token%3D"), "x=token%3D");
+    }
 
     fn url(url: &str) -> Cow<'_, str> {
         redact_url_with(url, &SensitiveKeys::default(), Nested::Redact)
