@@ -1,5 +1,6 @@
-//! What the server layer costs per request, next to no layer and to axum-tracing-opentelemetry, in one
-//! run: `cargo bench -p traced --bench http_overhead`.
+//! What the server layer costs per request, next to no layer, a naive middleware,
+//! axum-tracing-opentelemetry and opentelemetry-instrumentation-tower, in one run:
+//! `cargo bench -p traced --bench http_overhead` (`-- --rounds=3` for a shorter run).
 //!
 //! Each case serves an axum hello world on 127.0.0.1 from a one-worker tokio runtime, with every span
 //! sampled and exported through a batch processor into an exporter that discards. A raw HTTP/1.1
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use axum::Router;
+use opentelemetry::metrics::NoopMeterProvider;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -47,11 +49,18 @@ enum Case {
     TracedWithoutMetrics,
     NaiveMiddleware,
     AxumTracingOpentelemetry,
+    InstrumentationTower,
 }
 
 impl Case {
-    const ALL: [Case; 5] =
-        [Case::Bare, Case::Traced, Case::TracedWithoutMetrics, Case::NaiveMiddleware, Case::AxumTracingOpentelemetry];
+    const ALL: [Case; 6] = [
+        Case::Bare,
+        Case::Traced,
+        Case::TracedWithoutMetrics,
+        Case::NaiveMiddleware,
+        Case::AxumTracingOpentelemetry,
+        Case::InstrumentationTower,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -60,6 +69,7 @@ impl Case {
             Case::TracedWithoutMetrics => "TracedLayer, spans only (no meter provider)",
             Case::NaiveMiddleware => "naive middleware (span, status code)",
             Case::AxumTracingOpentelemetry => "axum-tracing-opentelemetry 0.42",
+            Case::InstrumentationTower => "opentelemetry-instrumentation-tower 0.19",
         }
     }
 
@@ -68,12 +78,16 @@ impl Case {
         match self {
             Case::Bare => app,
             Case::Traced => app.layer(traced::axum::TracedLayer::new().meter(meter)),
-            // The global meter provider is never set in this bench: its instruments are no-ops.
-            Case::TracedWithoutMetrics => app.layer(traced::axum::TracedLayer::new()),
+            Case::TracedWithoutMetrics => {
+                let noop = opentelemetry::metrics::MeterProvider::meter(&NoopMeterProvider::new(), "spans-only");
+                app.layer(traced::axum::TracedLayer::new().meter(&noop))
+            }
             Case::NaiveMiddleware => app.layer(axum::middleware::from_fn(naive_middleware)),
             Case::AxumTracingOpentelemetry => {
                 app.layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
             }
+            // Takes its tracer and meter from `opentelemetry::global` (the same providers as the others).
+            Case::InstrumentationTower => app.layer(opentelemetry_instrumentation_tower::http::server::Layer::new()),
         }
     }
 }
@@ -113,6 +127,8 @@ fn main() {
         .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
         .build();
     let meter = opentelemetry::metrics::MeterProvider::meter(&meter_provider, "http_overhead");
+    // opentelemetry-instrumentation-tower only reads the global meter provider.
+    opentelemetry::global::set_meter_provider(meter_provider.clone());
     traced::install_tracer_provider(&provider);
     traced::propagation::set_text_map_propagator(TraceContextPropagator::new());
     // axum-tracing-opentelemetry creates `tracing` spans that tracing-opentelemetry turns into OTel spans.
@@ -136,7 +152,7 @@ fn main() {
     let mut samples: Vec<(Case, Vec<Sample>)> =
         Case::ALL.iter().filter(|case| selected(case)).map(|case| (*case, Vec::new())).collect();
     // `-- --in-process` skips the TCP rounds (quick iterations on the layer's own cost).
-    let rounds = if std::env::args().any(|arg| arg == "--in-process") { 0 } else { ROUNDS };
+    let rounds = if std::env::args().any(|arg| arg == "--in-process") { 0 } else { rounds() };
     // `cargo test --all-targets` runs benches without `--bench` (and unoptimised): one round of each
     // case proves the harness works without spending minutes on numbers nobody reads.
     let smoke_test = !std::env::args().any(|arg| arg == "--bench");
@@ -170,8 +186,9 @@ fn in_process_report(meter: &opentelemetry::metrics::Meter, cases: &[Case]) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let apps: Vec<Router> = cases.iter().map(|case| case.app(meter)).collect();
     let mut runs: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    let peer = SocketAddr::from(([127, 0, 0, 1], 50_000));
     // Rounds interleave the cases, so a busy moment on the machine hits them all alike.
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds() {
         for (app, runs) in apps.iter().zip(&mut runs) {
             let cpu_before = process_cpu_ns();
             runtime.block_on(async {
@@ -179,6 +196,7 @@ fn in_process_report(meter: &opentelemetry::metrics::Meter, cases: &[Case]) {
                     let request = axum::http::Request::get("/")
                         .header("host", "127.0.0.1:8000")
                         .header("user-agent", "http_overhead")
+                        .extension(axum::extract::ConnectInfo(peer))
                         .body(axum::body::Body::empty())
                         .expect("request");
                     let response = tower::ServiceExt::oneshot(app.clone(), request).await.expect("infallible");
@@ -191,7 +209,7 @@ fn in_process_report(meter: &opentelemetry::metrics::Meter, cases: &[Case]) {
     }
     let results: Vec<(Case, f64)> = cases.iter().copied().zip(runs.into_iter().map(lowest)).collect();
     let bare = results[0].1;
-    println!("\nin process (no sockets): {CALLS} calls x {ROUNDS} rounds, best round\n");
+    println!("\nin process (no sockets): {CALLS} calls x {} rounds, best round\n", rounds());
     println!("| case | CPU µs/request | extra CPU µs/request |");
     println!("| --- | ---: | ---: |");
     for (case, cpu) in results {
@@ -216,6 +234,8 @@ fn measure(case: Case, meter: &opentelemetry::metrics::Meter, loadgen: &tokio::r
     let address = server.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let address = listener.local_addr().expect("local address");
+        // With the peer's address, as the README tells users to serve (client.address, network.peer.*).
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
         address
     });
@@ -303,6 +323,11 @@ fn cpu_ns_of_threads(include: impl Fn(&std::fs::DirEntry) -> bool) -> u64 {
         .sum()
 }
 
+/// `--rounds=N` (default 7): rounds of each case, interleaved.
+fn rounds() -> usize {
+    std::env::args().find_map(|arg| arg.strip_prefix("--rounds=")?.parse().ok()).unwrap_or(ROUNDS)
+}
+
 fn lowest(values: impl IntoIterator<Item = f64>) -> f64 {
     values.into_iter().fold(f64::INFINITY, f64::min)
 }
@@ -321,7 +346,7 @@ fn report(samples: &[(Case, Vec<Sample>)]) {
         })
         .collect();
     let (_, bare_rps, bare_cpu) = summary[0];
-    println!("\nhttp_overhead: {REQUESTS} requests x {ROUNDS} rounds, {CONNECTIONS} connections, best round\n");
+    println!("\nhttp_overhead: {REQUESTS} requests x {} rounds, {CONNECTIONS} connections, best round\n", rounds());
     println!("| case | req/s | req/s vs no layer | CPU µs/request | extra CPU µs/request | CPU vs no layer |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for (case, rps, cpu) in summary {
