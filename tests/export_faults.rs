@@ -238,6 +238,8 @@ async fn a_final_refusal_is_rejected_without_retry() {
         (Transport::Grpc, "grpc", 16, "gRPC Unauthenticated"),
         (Transport::Http, "http/protobuf", 400, "HTTP 400 Bad Request"),
         (Transport::Http, "http/json", 401, "HTTP 401 Unauthorized"),
+        // Not followed: the headers (API keys) never go where the collector points.
+        (Transport::Http, "http/protobuf", 307, "HTTP 307 Temporary Redirect"),
     ] {
         let receiver = faulty(transport, FaultOptions { refuse_with: Some(code), ..Default::default() });
         let probe = probe(&receiver.endpoint(), protocol, &[]);

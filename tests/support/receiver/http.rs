@@ -187,7 +187,13 @@ fn refused(answer: Answer, retry_after: Option<std::time::Duration>) -> Response
         }
         Answer::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request entity too large").into_response(),
         Answer::Refuse(code) => {
-            (StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), "test receiver refuses").into_response()
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = (status, "test receiver refuses").into_response();
+            if status.is_redirection() {
+                // Back to itself: a client that follows redirects comes again.
+                response.headers_mut().insert(header::LOCATION, header::HeaderValue::from_static("/v1/traces"));
+            }
+            response
         }
         Answer::Accept { .. } => StatusCode::OK.into_response(),
     }

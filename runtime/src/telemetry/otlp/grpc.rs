@@ -28,7 +28,9 @@ pub(super) struct Grpc {
 
 impl Grpc {
     pub(super) fn new(settings: &OtlpSettings) -> Result<Self, tonic::transport::Error> {
-        let mut endpoint = Endpoint::from_shared(settings.endpoint.clone())?.user_agent(USER_AGENT)?;
+        let mut endpoint = Endpoint::from_shared(settings.endpoint.clone())?
+            .user_agent(USER_AGENT)?
+            .connect_timeout(super::connect_timeout(settings));
         if settings.endpoint.starts_with("https://") {
             // Native roots honour SSL_CERT_FILE / SSL_CERT_DIR; webpki roots cover machines without a store.
             endpoint = endpoint.tls_config(ClientTlsConfig::new().with_native_roots().with_webpki_roots())?;

@@ -32,7 +32,13 @@ pub(super) struct Http {
 impl Http {
     pub(super) fn new(settings: &OtlpSettings) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let url = reqwest::Url::parse(&settings.endpoint).map_err(|_| "the endpoint is not a valid URL")?;
-        let client = reqwest::Client::builder().user_agent(USER_AGENT).build().map_err(reqwest::Error::without_url)?;
+        // No redirects: a collector's 3xx is a refusal, so the headers (API keys) never go to another host.
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(super::connect_timeout(settings))
+            .build()
+            .map_err(reqwest::Error::without_url)?;
         let json = settings.protocol == Protocol::HttpJson;
         let mut headers = HeaderMap::new();
         for (key, value) in &settings.headers {

@@ -38,6 +38,13 @@ use super::settings::{OtlpSettings, Protocol};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 const USER_AGENT: &str = concat!("traced/", env!("CARGO_PKG_VERSION"));
 
+/// How long a connection may take to set up (TCP and TLS): a collector whose host drops packets is
+/// then "unreachable" (failed: nothing was sent) and retried, rather than a request without an answer.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn connect_timeout(settings: &OtlpSettings) -> std::time::Duration {
+    settings.timeout.min(std::time::Duration::from_secs(5))
+}
+
 /// The OTLP span exporter of `settings`; `resource` goes into every request, warnings to stderr.
 pub(crate) fn span_exporter(
     settings: &OtlpSettings,
