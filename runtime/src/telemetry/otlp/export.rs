@@ -15,8 +15,9 @@ use super::retry::Backoff;
 use super::warnings::Warnings;
 use crate::telemetry::pipeline::delivery::{BatchExport, Delivery, LogItem, MetricExport};
 
-/// Splits of one batch at most after "too large" answers (halvings: 2^24 items is beyond any batch).
-const MAX_SPLIT_DEPTH: u32 = 24;
+/// Splits of one request, nested, at most. Every split makes strictly smaller requests and the deadline
+/// bounds the work; this bounds it for a collector that refuses anything (halvings of 2^32 items).
+const MAX_SPLIT_DEPTH: u32 = 64;
 
 /// A request ready to send: `body` goes on the wire, `size` is the encoded size before compression.
 #[derive(Debug)]
@@ -130,7 +131,8 @@ impl<S: Signal> Exporter<S> {
                 Sent::Accepted(response) => delivery = delivery + self.accepted(response.as_ref(), count),
                 Sent::TooLarge(status) => {
                     limit = limit.min(size.saturating_sub(1));
-                    match split::<S>(request, count, depth, limit) {
+                    // Halves: a cut just under the refused size would peel off a few items per round trip.
+                    match split::<S>(request, count, depth, usize::MAX) {
                         Some(pieces) => work.extend(pieces),
                         None => {
                             self.warnings.too_large(S::ITEM, size, self.limit, Some(&status));
@@ -210,7 +212,7 @@ impl<S: Signal> Exporter<S> {
 }
 
 /// A request of `count` items cut into requests under `limit` by estimate, or in halves when the
-/// estimate keeps it whole; `None` when it cannot be split further.
+/// estimate keeps it whole (always with `usize::MAX`); `None` when it cannot be split further.
 fn split<S: Signal>(request: S::Request, count: usize, depth: u32, limit: usize) -> Option<Vec<(Parts<S::Item>, u32)>> {
     if count < 2 || depth >= MAX_SPLIT_DEPTH {
         return None;
@@ -335,6 +337,53 @@ mod tests {
                 instrumentation_scope: opentelemetry::InstrumentationScope::builder("t").build(),
             })
             .collect()
+    }
+
+    /// A collector refusing requests above `limit` bytes as too large, counting the requests.
+    #[derive(Debug)]
+    struct SizeLimited {
+        limit: usize,
+        requests: Mutex<usize>,
+    }
+
+    impl Transport<Traces> for SizeLimited {
+        fn encode(&self, request: &<Traces as Signal>::Request) -> Result<Encoded, String> {
+            let body = Bytes::from(request.encode_to_vec());
+            Ok(Encoded { size: body.len(), body })
+        }
+
+        fn send(&self, body: Bytes) -> BoxFuture<'_, Attempt> {
+            *self.requests.lock().expect("lock") += 1;
+            let attempt = if body.len() > self.limit {
+                let verdict = Verdict::TooLarge { status: "gRPC ResourceExhausted".into() };
+                Attempt::Refused { verdict, message: "too large".into() }
+            } else {
+                answered(0).expect("an answer")
+            };
+            Box::pin(async move { attempt })
+        }
+
+        fn decode(&self, body: &[u8], _json: bool) -> Option<ExportTraceServiceResponse> {
+            ExportTraceServiceResponse::decode(body).ok()
+        }
+    }
+
+    #[test]
+    fn only_items_too_large_alone_are_rejected_whatever_the_mix() {
+        let (sink, lines) = captured();
+        let warnings = Warnings::new("traces", "http://collector:4317", sink);
+        let resource = opentelemetry_sdk::Resource::builder_empty().build();
+        let transport = SizeLimited { limit: 200 * 1024, requests: Mutex::new(0) };
+        let exporter = Exporter::new(Box::new(transport), 4 << 20, Duration::from_secs(60), warnings, &resource);
+        let mut batch = spans(512);
+        for span in batch.iter_mut().skip(19).step_by(20) {
+            span.attributes.push(opentelemetry::KeyValue::new("big", "b".repeat(300 * 1024)));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let delivery = runtime.block_on(exporter.export(batch, Instant::now() + Duration::from_secs(60)));
+        assert_eq!(delivery, Delivery { exported: 487, rejected: 25, ..Delivery::default() });
+        let lines = lines.lock().expect("lock").clone();
+        assert_eq!(lines.iter().filter(|line| line.contains("alone as too large")).count(), 1, "{lines:#?}");
     }
 
     fn answered(rejected: i64) -> Option<Attempt> {
