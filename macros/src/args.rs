@@ -24,6 +24,8 @@ pub(crate) struct TracedArgs {
     pub(crate) links: Vec<Expr>,
     /// `level = ..`: the span is created only at or below the thresholds.
     pub(crate) level: Option<SpanLevel>,
+    /// `metrics`, as written: count and time the calls (autometrics' names and labels).
+    pub(crate) metrics: Option<Ident>,
     /// `skip`, as written: only on a method of a `#[traced]` impl block, which it leaves untouched.
     pub(crate) skip: Option<Ident>,
     /// `__impl = "Type"`: written by `#[traced]` on an impl block for each method, whose code location
@@ -34,7 +36,8 @@ pub(crate) struct TracedArgs {
 }
 
 /// Every option of `#[traced]`, in the order its messages list them.
-const TRACED_OPTIONS: &[&str] = &["name", "kind", "attributes", "parent", "root", "links", "level", "skip", "__impl"];
+const TRACED_OPTIONS: &[&str] =
+    &["name", "kind", "attributes", "parent", "root", "links", "level", "metrics", "skip", "__impl"];
 
 impl Parse for TracedArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
@@ -76,6 +79,10 @@ fn parse_traced(input: ParseStream, errors: &mut Errors) -> TracedArgs {
             }
             "__impl" => {
                 args.impl_type = options::value(option, input, errors, "__impl = \"Type\"", <LitStr as Parse>::parse)?
+            }
+            "metrics" => {
+                options::flag(option, input, errors)?;
+                args.metrics = Some(option.ident.clone());
             }
             "skip" => {
                 options::flag(option, input, errors)?;
@@ -418,7 +425,7 @@ mod tests {
     fn independent_problems_are_reported_together() {
         assert_eq!(
             error_text(quote!(nam = "x", kind = sever, name = 5)),
-            "unknown option `nam`; the options are `name`, `kind`, `attributes`, `parent`, `root`, `links`, `level`, `skip` \
+            "unknown option `nam`; the options are `name`, `kind`, `attributes`, `parent`, `root`, `links`, `level`, `metrics`, `skip` \
              | unknown span kind `sever`; expected `internal`, `server`, `client`, `producer` or `consumer` \
              | expected a string literal, like `name = \"load-item\"`"
         );

@@ -15,14 +15,15 @@ use crate::item::{Body, FnItem, Output};
 /// The traced function: the same signature, a body that runs the original one inside a span.
 pub(crate) fn expand(args: &TracedArgs, item: &FnItem) -> TokenStream {
     let start = start_span(args, item);
+    let metrics = args.metrics.is_some();
     let run = match item.body() {
         // The boxed future starts its span itself, at its first poll.
-        Body::BoxedFuture { pin, future } => return item.with_body(boxed_future_body(start, pin, future)),
+        Body::BoxedFuture { pin, future } => return item.with_body(boxed_future_body(start, pin, future, metrics)),
         // Nothing may come between a `#[track_caller]` body and its caller, so no closure: the span
         // still ends on return and panic, but an `Err` is not seen.
-        Body::Sync(block) if item.tracks_caller() => sync_body(block, &Output::Unit),
-        Body::Sync(block) => sync_body(block, &item.output()),
-        Body::Async(block) => async_body(block, &item.output()),
+        Body::Sync(block) if item.tracks_caller() => sync_body(block, &Output::Unit, metrics),
+        Body::Sync(block) => sync_body(block, &item.output(), metrics),
+        Body::Async(block) => async_body(block, &item.output(), metrics),
     };
     item.with_body(quote!(#start #run))
 }
@@ -61,6 +62,20 @@ fn start_span(args: &TracedArgs, item: &FnItem) -> TokenStream {
     };
     // A level the `max_level_*` features compile out: a constant `false`, so only the body remains.
     let compiled_in = quote!(const { ::traced::__private::Level::#level.compiled_in() });
+    // Started after the span, so the duration is the body's; recorded when it drops, before the span ends.
+    let call = local("__traced_call");
+    let metrics = args.metrics.as_ref().map(|_| {
+        let label = match &args.impl_type {
+            Some(type_name) => format!("{}::{}", type_name.value(), item.name()),
+            None => item.name(),
+        };
+        quote! {
+            static __TRACED_METRICS: ::traced::__private::FunctionMetrics =
+                ::traced::__private::FunctionMetrics::new(#label, ::core::module_path!());
+            #[allow(unused_mut)]
+            let mut #call = __TRACED_METRICS.start();
+        }
+    });
     if args.parent.is_none() && args.root.is_none() && args.links.is_empty() {
         return quote! {
             #site
@@ -69,6 +84,7 @@ fn start_span(args: &TracedArgs, item: &FnItem) -> TokenStream {
             } else {
                 ::traced::__private::SpanHandle::none()
             };
+            #metrics
         };
     }
     // Spanned at the user's expression: a value of a type that is no parent or link is reported there.
@@ -91,15 +107,30 @@ fn start_span(args: &TracedArgs, item: &FnItem) -> TokenStream {
         } else {
             ::traced::__private::SpanHandle::none()
         };
+        #metrics
+    }
+}
+
+/// The future of an async body, with its function as the metrics caller while it is polled.
+fn in_function(future: TokenStream, metrics: bool) -> TokenStream {
+    if metrics {
+        quote!(__TRACED_METRICS.scope(#future))
+    } else {
+        future
     }
 }
 
 /// A sync body runs in a closure so that its `return` and `?` produce a value the span sees.
-fn sync_body(block: &Block, output: &Output) -> TokenStream {
+fn sync_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
     let span = local("__traced_span");
     let guard = local("__traced_guard");
     let ret = local("__traced_ret");
-    let enter = quote!(let #guard = #span.enter(););
+    let caller = local("__traced_caller");
+    let enter = if metrics {
+        quote!(let #guard = #span.enter(); let #caller = __TRACED_METRICS.enter();)
+    } else {
+        quote!(let #guard = #span.enter();)
+    };
     match output {
         // Nothing to observe: the body runs in place, and `return` still ends the span on the way out.
         // Its statements, not the block: a nested `{ helper() }` would trip `unused_braces`.
@@ -114,7 +145,7 @@ fn sync_body(block: &Block, output: &Output) -> TokenStream {
             #ret
         },
         Output::Value(ty) => {
-            let observe = observe();
+            let observe = observe(metrics);
             // Naming the return type checks the body against it, so a wrong value is reported there.
             quote! {
                 #enter
@@ -128,33 +159,41 @@ fn sync_body(block: &Block, output: &Output) -> TokenStream {
 }
 
 /// An async body runs as a future made current at every poll.
-fn async_body(block: &Block, output: &Output) -> TokenStream {
+fn async_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
     let span = local("__traced_span");
     let ret = local("__traced_ret");
     match output {
-        Output::Unit | Output::Opaque => quote!(#span.instrument(async move #block).await),
+        Output::Unit | Output::Opaque => {
+            let future = in_function(quote!(async move #block), metrics);
+            quote!(#span.instrument(#future).await)
+        }
         Output::Never => {
             // An async block whose body diverges would infer `()` as its output; `Infallible` is the
             // stable spelling of `!` that keeps the `-> !` signature satisfied.
             let never = local("__traced_never");
-            quote! {
-                #[allow(unreachable_code)]
-                let #never: ::core::convert::Infallible = #span.instrument(async move {
+            let future = in_function(
+                quote!(async move {
                     let #never: ::core::convert::Infallible = #block;
                     #never
-                }).await;
+                }),
+                metrics,
+            );
+            quote! {
+                #[allow(unreachable_code)]
+                let #never: ::core::convert::Infallible = #span.instrument(#future).await;
                 match #never {}
             }
         }
         Output::Value(ty) => {
             let pin_type = pin_future_output(ty);
-            let observe = observe();
+            let observe = observe(metrics);
             // The body's statements go straight into the async block: nesting the block itself would
             // make `{ Ok(1) }` a braced tail expression, and rustc's `unused_braces` lint would blame
             // the user's braces.
             let statements = &block.stmts;
+            let future = in_function(quote!(async move { #pin_type #(#statements)* }), metrics);
             quote! {
-                let #ret = #span.instrument(async move { #pin_type #(#statements)* }).await;
+                let #ret = #span.instrument(#future).await;
                 #observe
                 #ret
             }
@@ -165,10 +204,11 @@ fn async_body(block: &Block, output: &Output) -> TokenStream {
 /// `#[async_trait]`'s `Box::pin(async move { .. })`: as for an `async fn`, the span starts at the first
 /// poll (where `self` still has its name: async-trait renames it inside its own block only), and the
 /// inner future runs inside it.
-fn boxed_future_body(start: TokenStream, pin: &Expr, future: &ExprAsync) -> TokenStream {
+fn boxed_future_body(start: TokenStream, pin: &Expr, future: &ExprAsync, metrics: bool) -> TokenStream {
     let span = local("__traced_span");
     let ret = local("__traced_ret");
-    let observe = observe();
+    let observe = observe(metrics);
+    let future = in_function(quote!(#future), metrics);
     quote! {
         #pin(async move {
             #start
@@ -198,15 +238,19 @@ fn pin_future_output(ty: &Type) -> TokenStream {
     }
 }
 
-/// Marks the span failed when the returned value is an `Err`; does nothing for other types.
-fn observe() -> TokenStream {
+/// Marks the span failed when the returned value is an `Err`, and notes `ok`/`error` for the metrics;
+/// does nothing for other types.
+fn observe(metrics: bool) -> TokenStream {
     let span = local("__traced_span");
     let ret = local("__traced_ret");
+    let call = local("__traced_call");
+    let outcome = metrics.then(|| quote!(#call.outcome((&&#ret).__traced_outcome());));
     quote! {
         {
             #[allow(unused_imports)]
             use ::traced::__private::{ObserveOther as _, ObserveResult as _};
             (&&#ret).__traced_observe(&#span);
+            #outcome
         }
     }
 }

@@ -74,6 +74,9 @@ use crate::item::FnItem;
 /// - `level = error | warn | info | debug | trace`: default `info`. The span is created only at or
 ///   below the run-time threshold (`TRACED_SPAN_LEVEL`, default `info`); the cargo features
 ///   `max_level_*` / `release_max_level_*` of `traced` compile the spans above them out.
+/// - `metrics`: also count the calls (`function.calls` {`function`, `module`, `result`,
+///   `caller.function`, `caller.module`}) and time them (`function.calls.duration`, seconds), with
+///   autometrics' names and labels; recorded for every call, sampled or not.
 ///
 /// `parent`, `root` and `links` are evaluated with the attributes, before the sampler decides.
 ///

@@ -92,6 +92,12 @@ const DEBUG_CASE: &str = if cfg!(feature = "max_level_info") {
     "#[traced(level = debug)], filtered (threshold info), sampled provider"
 };
 
+#[traced::traced(metrics)]
+#[inline(never)]
+fn with_traced_metrics(x: u64) -> Result<u64, ()> {
+    Ok(black_box(x) + 1)
+}
+
 #[tracing::instrument(skip_all)]
 #[inline(never)]
 fn with_tracing(x: u64) -> u64 {
@@ -260,6 +266,22 @@ fn main() {
     traced::set_code_attributes(true);
     case(&mut c, &mut rows, summary, DEBUG_CASE, |i| {
         black_box(with_traced_debug(i));
+    });
+    // Its instruments come from the global meter provider at the first call: a real one, exporting to
+    // memory once a minute (never during the run).
+    let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_reader(
+            opentelemetry_sdk::metrics::PeriodicReader::builder(
+                opentelemetry_sdk::metrics::InMemoryMetricExporter::default(),
+            )
+            .with_interval(Duration::from_secs(60))
+            .build(),
+        )
+        .build();
+    opentelemetry::global::set_meter_provider(meters.clone());
+    case(&mut c, &mut rows, summary, "#[traced(metrics)], sampled", |i| {
+        started();
+        black_box(with_traced_metrics(i)).ok();
     });
     let tracer = sampled.provider.tracer("bench");
     case(&mut c, &mut rows, summary, "SDK tracer.in_span, sampled", |i| {

@@ -42,6 +42,7 @@ mod current;
 #[cfg(feature = "axum")]
 mod dependency;
 mod errors;
+mod function_metrics;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 mod header_capture;
 #[cfg(feature = "axum")]

@@ -10,6 +10,9 @@ use crate::span::SpanHandle;
 pub trait ObserveResult {
     /// Records the outcome on `span`.
     fn __traced_observe(&self, span: &SpanHandle);
+
+    /// `Some(is_ok)`: the `result` label of `#[traced(metrics)]`.
+    fn __traced_outcome(&self) -> Option<bool>;
 }
 
 // One reference less than `ObserveOther`: on a `&&Result` receiver this impl matches by value, before
@@ -21,15 +24,28 @@ impl<T, E> ObserveResult for &core::result::Result<T, E> {
             span.fail(core::any::type_name::<E>());
         }
     }
+
+    #[inline]
+    fn __traced_outcome(&self) -> Option<bool> {
+        Some(self.is_ok())
+    }
 }
 
 /// The fallback for return types that cannot fail.
 pub trait ObserveOther {
     /// Does nothing.
     fn __traced_observe(&self, span: &SpanHandle);
+
+    /// `None`: no `result` label.
+    fn __traced_outcome(&self) -> Option<bool>;
 }
 
 impl<T: ?Sized> ObserveOther for &&T {
     #[inline]
     fn __traced_observe(&self, _span: &SpanHandle) {}
+
+    #[inline]
+    fn __traced_outcome(&self) -> Option<bool> {
+        None
+    }
 }

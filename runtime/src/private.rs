@@ -3,6 +3,7 @@
 pub use opentelemetry::trace::SpanKind;
 
 pub use crate::attribute::AttributeValue;
+pub use crate::function_metrics::{CallerGuard, FunctionCall, FunctionMetrics, InFunction};
 pub use crate::outcome::{ObserveOther, ObserveResult};
 pub use crate::span::{start_span, start_span_with, Attributes, Instrumented, Site, SpanHandle};
 pub use crate::span_level::Level;
