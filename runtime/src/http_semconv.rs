@@ -27,6 +27,8 @@ pub(crate) struct RequestMethod {
     pub(crate) value: StringValue,
     /// Whether the method is known; when not, the caller records `http.request.method_original`.
     pub(crate) known: bool,
+    /// Its position in the known methods; their number for an unknown method.
+    pub(crate) index: usize,
 }
 
 impl Default for KnownMethods {
@@ -58,9 +60,9 @@ impl KnownMethods {
     /// `http.request.method` for `method`.
     pub(crate) fn classify(&self, method: &Method) -> RequestMethod {
         let wanted = method.as_str();
-        match self.names.iter().find(|known| known.as_str() == wanted) {
-            Some(known) => RequestMethod { value: known.clone(), known: true },
-            None => RequestMethod { value: StringValue::from(OTHER_METHOD), known: false },
+        match self.names.iter().position(|known| known.as_str() == wanted) {
+            Some(index) => RequestMethod { value: self.names[index].clone(), known: true, index },
+            None => RequestMethod { value: StringValue::from(OTHER_METHOD), known: false, index: self.names.len() },
         }
     }
 }
@@ -108,9 +110,11 @@ mod tests {
         let known = KnownMethods::default();
         let get = known.classify(&Method::GET);
         assert_eq!((get.value.as_str(), get.known, get.span_name()), ("GET", true, Cow::Borrowed("GET")));
+        assert_eq!((get.index, known.classify(&Method::POST).index), (0, 1));
         assert!(known.classify(&Method::from_bytes(b"QUERY").expect("valid method")).known);
         let purge = known.classify(&Method::from_bytes(b"PURGE").expect("valid method"));
         assert_eq!((purge.value.as_str(), purge.known, purge.span_name()), ("_OTHER", false, Cow::Borrowed("HTTP")));
+        assert_eq!(purge.index, known.names().len());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! request is cut to its budget in [`crate::privacy::caps`] here, so a fat header never reaches a span.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, MatchedPath};
@@ -17,6 +17,7 @@ use opentelemetry_semantic_conventions::attribute::{
     USER_AGENT_ORIGINAL,
 };
 
+use super::routes::{self, Route, RouteCache};
 use crate::header_capture::CapturedHeaders;
 use crate::http_semconv::{self, KnownMethods};
 use crate::privacy::{self, caps};
@@ -37,15 +38,21 @@ pub(crate) struct RequestAttributes {
     pub(crate) scheme: &'static str,
 }
 
-/// The request's attributes; `captured` adds the opted-in request headers.
+/// The request's attributes; `captured` adds the opted-in request headers, `routes` holds the
+/// interned values of the matched routes.
 pub(crate) fn request_attributes<B>(
     request: &Request<B>,
     known_methods: &KnownMethods,
     captured: &CapturedHeaders,
+    routes: &RouteCache,
 ) -> RequestAttributes {
     let method = known_methods.classify(request.method());
     let scheme = scheme(request);
-    let route = request.extensions().get::<MatchedPath>().map(|path| Arc::<str>::from(path.as_str()));
+    let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let route = matched.map(|template| match routes.get(template) {
+        Some(route) => Matched::Interned(route),
+        None => Matched::Copied(template),
+    });
     let version = http_semconv::protocol_version(request.version());
 
     let mut span = Vec::with_capacity(14);
@@ -61,7 +68,7 @@ pub(crate) fn request_attributes<B>(
     span.push(scheme_kv.clone());
     metric.push(scheme_kv);
     if let Some(route) = &route {
-        let route = KeyValue::new(HTTP_ROUTE, StringValue::from(route.clone()));
+        let route = KeyValue::new(HTTP_ROUTE, route.value());
         span.push(route.clone());
         metric.push(route);
     }
@@ -70,7 +77,13 @@ pub(crate) fn request_attributes<B>(
         span.push(version.clone());
         metric.push(version);
     }
-    span.push(KeyValue::new(URL_PATH, privacy::path_value(request.uri().path(), caps::URL_PATH)));
+    let path = request.uri().path();
+    let path = match route {
+        // A route without parameters: the path is the interned template itself.
+        Some(Matched::Interned(route)) if route.is_path(path) => StringValue::from(route.template()),
+        _ => StringValue::from(privacy::path_value(path, caps::URL_PATH)),
+    };
+    span.push(KeyValue::new(URL_PATH, path));
     if let Some(query) = request.uri().query() {
         span.push(KeyValue::new(URL_QUERY, privacy::query_value(query, caps::URL_QUERY)));
     }
@@ -81,26 +94,28 @@ pub(crate) fn request_attributes<B>(
     }
     captured.record(request.headers(), &mut span);
 
-    RequestAttributes {
-        span_name: span_name(method.span_name(), route.as_deref()),
-        span,
-        metric,
-        method: method.value,
-        scheme,
-    }
+    let span_name = match route {
+        Some(Matched::Interned(route)) => route.span_name(&method),
+        Some(Matched::Copied(template)) => Cow::Owned(routes::join(&method.span_name(), template)),
+        None => method.span_name(),
+    };
+    RequestAttributes { span_name, span, metric, method: method.value, scheme }
 }
 
-/// `{METHOD} {route}`, or `{METHOD}` alone when no route matched.
-fn span_name(method: Cow<'static, str>, route: Option<&str>) -> Cow<'static, str> {
-    match route {
-        Some(route) => {
-            let mut name = String::with_capacity(method.len() + 1 + route.len());
-            name.push_str(&method);
-            name.push(' ');
-            name.push_str(route);
-            Cow::Owned(name)
+/// The route a request matched: interned, or copied per request when the route cache is full.
+#[derive(Clone, Copy)]
+enum Matched<'a> {
+    Interned(&'a Route),
+    Copied(&'a str),
+}
+
+impl Matched<'_> {
+    /// `http.route`.
+    fn value(self) -> StringValue {
+        match self {
+            Matched::Interned(route) => StringValue::from(route.template()),
+            Matched::Copied(template) => StringValue::from(template.to_owned()),
         }
-        None => method,
     }
 }
 
@@ -152,17 +167,54 @@ fn push_client<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
         .and_then(|list| list.split(',').next())
         .map(str::trim)
         .filter(|client| !client.is_empty());
-    match (forwarded_for, peer) {
-        (Some(client), _) => {
-            span.push(KeyValue::new(CLIENT_ADDRESS, privacy::cap(client, caps::CLIENT_ADDRESS).to_owned()));
-        }
-        (None, Some(peer)) => span.push(KeyValue::new(CLIENT_ADDRESS, peer.ip().to_string())),
-        (None, None) => {}
+    if let Some(client) = forwarded_for {
+        span.push(KeyValue::new(CLIENT_ADDRESS, privacy::cap(client, caps::CLIENT_ADDRESS).to_owned()));
     }
     if let Some(peer) = peer {
-        span.push(KeyValue::new(NETWORK_PEER_ADDRESS, peer.ip().to_string()));
+        // One copy of the peer's address serves both attributes.
+        let address = ip_value(peer.ip());
+        if forwarded_for.is_none() {
+            span.push(KeyValue::new(CLIENT_ADDRESS, address.clone()));
+        }
+        span.push(KeyValue::new(NETWORK_PEER_ADDRESS, address));
         span.push(KeyValue::new(NETWORK_PEER_PORT, i64::from(peer.port())));
     }
+}
+
+/// The address as text, shared: an IPv4 address is written digit by digit (no formatter).
+fn ip_value(ip: IpAddr) -> StringValue {
+    match ip {
+        IpAddr::V4(ip) => {
+            let mut text = [0_u8; 15];
+            let mut len = 0;
+            for (index, octet) in ip.octets().into_iter().enumerate() {
+                if index > 0 {
+                    text[len] = b'.';
+                    len += 1;
+                }
+                len += write_octet(octet, &mut text[len..]);
+            }
+            // Digits and dots only: always UTF-8.
+            StringValue::from(Arc::<str>::from(std::str::from_utf8(&text[..len]).unwrap_or_default()))
+        }
+        IpAddr::V6(ip) => StringValue::from(Arc::<str>::from(ip.to_string())),
+    }
+}
+
+/// Writes `octet` in decimal at the start of `out`; returns the number of digits.
+fn write_octet(octet: u8, out: &mut [u8]) -> usize {
+    let digits = [octet / 100, octet / 10 % 10, octet % 10];
+    let skip = if octet >= 100 {
+        0
+    } else if octet >= 10 {
+        1
+    } else {
+        2
+    };
+    for (slot, digit) in out.iter_mut().zip(&digits[skip..]) {
+        *slot = b'0' + digit;
+    }
+    3 - skip
 }
 
 fn header_str<'a, B>(request: &'a Request<B>, name: &HeaderName) -> Option<&'a str> {
@@ -174,6 +226,11 @@ mod tests {
     use opentelemetry::Value;
 
     use super::*;
+
+    fn attributes_of<B>(request: &Request<B>) -> RequestAttributes {
+        let known = KnownMethods::default();
+        request_attributes(request, &known, &CapturedHeaders::default(), &RouteCache::new(known.names().len()))
+    }
 
     fn value<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
         attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
@@ -187,7 +244,7 @@ mod tests {
             .header("x-forwarded-for", "203.0.113.7, 10.0.0.1")
             .body(())
             .expect("valid request");
-        let attributes = request_attributes(&request, &KnownMethods::default(), &CapturedHeaders::default());
+        let attributes = attributes_of(&request);
         assert_eq!(attributes.span_name, "GET");
         let span = &attributes.span;
         assert_eq!(value(span, "http.request.method"), Some(&Value::from("GET")));
@@ -202,10 +259,48 @@ mod tests {
         assert_eq!(value(span, "http.route"), None);
     }
 
+    /// `MatchedPath` has no public constructor: take one from a router.
+    fn routed(uri: &str, template: &str) -> Request<()> {
+        use tower::ServiceExt as _;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let router = axum::Router::new().route(
+            template,
+            axum::routing::get(move |path: MatchedPath| {
+                let _ = sender.send(path);
+                async {}
+            }),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        runtime
+            .block_on(router.oneshot(Request::get(uri).body(axum::body::Body::empty()).expect("request")))
+            .expect("routed");
+        let mut request = Request::get(uri).body(()).expect("valid request");
+        request.extensions_mut().insert(receiver.recv().expect("matched path"));
+        request
+    }
+
+    #[test]
+    fn a_routed_request_is_named_after_its_template_and_keeps_its_path() {
+        let known = KnownMethods::default();
+        let routes = RouteCache::new(known.names().len());
+        for _ in 0..2 {
+            let request = routed("/items/42", "/items/{item_id}");
+            let attributes = request_attributes(&request, &known, &CapturedHeaders::default(), &routes);
+            assert_eq!(attributes.span_name, "GET /items/{item_id}");
+            assert_eq!(value(&attributes.span, "http.route"), Some(&Value::from("/items/{item_id}")));
+            assert_eq!(value(&attributes.span, "url.path"), Some(&Value::from("/items/42")));
+            assert_eq!(value(&attributes.metric, "http.route"), Some(&Value::from("/items/{item_id}")));
+            let request = routed("/ping", "/ping");
+            let attributes = request_attributes(&request, &known, &CapturedHeaders::default(), &routes);
+            assert_eq!(attributes.span_name, "GET /ping");
+            assert_eq!(value(&attributes.span, "url.path"), Some(&Value::from("/ping")));
+        }
+    }
+
     #[test]
     fn an_unknown_method_is_other_with_the_original_kept() {
         let request = Request::builder().method("PURGE").uri("/cache").body(()).expect("valid request");
-        let attributes = request_attributes(&request, &KnownMethods::default(), &CapturedHeaders::default());
+        let attributes = attributes_of(&request);
         assert_eq!(attributes.span_name, "HTTP");
         assert_eq!(value(&attributes.span, "http.request.method"), Some(&Value::from("_OTHER")));
         assert_eq!(value(&attributes.span, "http.request.method_original"), Some(&Value::from("PURGE")));
@@ -218,7 +313,7 @@ mod tests {
             .header("x-forwarded-proto", "https")
             .body(())
             .expect("valid request");
-        let attributes = request_attributes(&request, &KnownMethods::default(), &CapturedHeaders::default());
+        let attributes = attributes_of(&request);
         assert_eq!(value(&attributes.span, "server.address"), Some(&Value::from("::1")));
         assert_eq!(value(&attributes.span, "url.scheme"), Some(&Value::from("https")));
     }
@@ -234,7 +329,7 @@ mod tests {
             .header("x-forwarded-for", format!("{}, 10.0.0.1", "c".repeat(100_000)))
             .body(())
             .expect("valid request");
-        let attributes = request_attributes(&request, &KnownMethods::default(), &CapturedHeaders::default());
+        let attributes = attributes_of(&request);
         let text = |key: &str| match value(&attributes.span, key) {
             Some(Value::String(text)) => text.as_str().to_owned(),
             other => panic!("{key}: {other:?}"),
@@ -257,8 +352,22 @@ mod tests {
     #[test]
     fn percent_encoded_sensitive_keys_are_redacted_too() {
         let request = Request::get("/items/1?%70assword=P&%53ig=S&q=ok").body(()).expect("valid request");
-        let attributes = request_attributes(&request, &KnownMethods::default(), &CapturedHeaders::default());
+        let attributes = attributes_of(&request);
         assert_eq!(value(&attributes.span, "url.query"), Some(&Value::from("%70assword=REDACTED&%53ig=REDACTED&q=ok")));
+    }
+
+    #[test]
+    fn the_peer_address_is_written_as_the_standard_library_writes_it() {
+        for ip in ["0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255", "1.2.3.4", "::1", "2001:db8::7"] {
+            let ip: IpAddr = ip.parse().expect("valid address");
+            assert_eq!(ip_value(ip).as_str(), ip.to_string());
+        }
+        let mut request = Request::get("/").body(()).expect("valid request");
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 9], 4321))));
+        let attributes = attributes_of(&request);
+        assert_eq!(value(&attributes.span, "client.address"), Some(&Value::from("192.0.2.9")));
+        assert_eq!(value(&attributes.span, "network.peer.address"), Some(&Value::from("192.0.2.9")));
+        assert_eq!(value(&attributes.span, "network.peer.port"), Some(&Value::from(4321_i64)));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use tower::Layer;
 
 use super::excluded::ExcludedUrls;
 use super::metrics::Instruments;
+use super::routes::RouteCache;
 use super::service::TracedService;
 use crate::header_capture::{CapturedHeaders, REQUEST_PREFIX, RESPONSE_PREFIX};
 use crate::http_error::ErrorResponse;
@@ -32,6 +33,7 @@ pub(crate) struct Config {
     pub(crate) trace_response: bool,
     pub(crate) panic_response: ErrorResponse,
     pub(crate) instruments: Instruments,
+    pub(crate) routes: RouteCache,
     /// Where `instruments` come from (`None`: the global meter provider), kept to rebuild them when
     /// the known methods change.
     meter: Option<Meter>,
@@ -86,6 +88,7 @@ impl TracedLayer {
                 trace_response: false,
                 panic_response: ErrorResponse::new(),
                 instruments: Instruments::from_global(&known_methods),
+                routes: RouteCache::new(known_methods.names().len()),
                 known_methods,
                 meter: None,
             }),
@@ -161,6 +164,7 @@ impl TracedLayer {
         let methods: Vec<String> = methods.into_iter().map(|method| method.as_ref().to_owned()).collect();
         let config = self.config_mut();
         config.known_methods = KnownMethods::from_settings(Some(&methods));
+        config.routes = RouteCache::new(config.known_methods.names().len());
         config.instruments = match &config.meter {
             Some(meter) => Instruments::new(meter, &config.known_methods),
             None => Instruments::from_global(&config.known_methods),

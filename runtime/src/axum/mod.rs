@@ -43,6 +43,7 @@ mod layer;
 mod metrics;
 mod panic;
 mod request_scope;
+mod routes;
 mod service;
 
 pub use body::ResponseBody;

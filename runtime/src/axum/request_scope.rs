@@ -41,7 +41,7 @@ impl RequestScope {
         }
         let parent = crate::propagation::extract(request.headers());
         let RequestAttributes { span_name, span, metric, method, scheme } =
-            attributes::request_attributes(request, &config.known_methods, &config.request_headers);
+            attributes::request_attributes(request, &config.known_methods, &config.request_headers, &config.routes);
         let builder = SpanBuilder::from_name(span_name).with_kind(SpanKind::Server).with_attributes(span);
         let cx = crate::span_start::start_with_parent(builder, &parent)?;
         let active = config.instruments.request_started(&method, scheme);

@@ -1,0 +1,209 @@
+//! What a request to a known route shares with every other request to it: the `http.route` value and
+//! the span name `{METHOD} {route}`, interned once, so a matched request allocates neither.
+//! Per-request path, guarded by the `http_overhead` benchmark: a lookup hashes the template and reads
+//! one atomic per probed slot, no lock. Only the first request of a route (and of a method on it)
+//! takes the intern table's lock.
+//!
+//! Bounded twice: a layer keeps at most [`SLOTS`] routes (a route past that is served as before, with
+//! per-request copies), and the process interns at most [`INTERN_BUDGET_BYTES`] of text in total
+//! (interned text lives as long as the process, shared by every layer). Templates come from the app's
+//! router, never from the client, so neither bound is reached by traffic.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::{Mutex, OnceLock};
+
+use crate::http_semconv::RequestMethod;
+use crate::privacy::{self, caps};
+
+/// Routes one layer keeps.
+pub(crate) const SLOTS: usize = 128;
+/// Slots looked at for one template before giving up (open addressing).
+const PROBES: usize = 8;
+/// Bytes of route text the process interns, over all layers.
+pub(crate) const INTERN_BUDGET_BYTES: usize = 256 * 1024;
+
+/// The interned routes of one layer.
+pub(crate) struct RouteCache {
+    slots: Box<[OnceLock<Route>]>,
+    /// Span-name slots per route: one per known method, and one for the others (`HTTP {route}`).
+    names_per_route: usize,
+}
+
+/// One route template and the span names of the methods seen on it.
+pub(crate) struct Route {
+    template: &'static str,
+    /// Whether `url.path` of a request to the template's own path is the template (nothing to cut or
+    /// redact in it).
+    template_is_path_value: bool,
+    names: Box<[OnceLock<Option<&'static str>>]>,
+}
+
+impl RouteCache {
+    /// An empty cache for a layer that knows `known_methods` methods.
+    pub(crate) fn new(known_methods: usize) -> Self {
+        Self { slots: (0..SLOTS).map(|_| OnceLock::new()).collect(), names_per_route: known_methods + 1 }
+    }
+
+    /// The route of `template`, interned on first sight; `None` when the cache or the budget is full.
+    pub(crate) fn get(&self, template: &str) -> Option<&Route> {
+        let start = fnv1a(template.as_bytes()) as usize;
+        for probe in 0..PROBES {
+            let slot = &self.slots[(start + probe) % SLOTS];
+            let route = match slot.get() {
+                Some(route) => route,
+                None => {
+                    let interned = intern(template)?;
+                    // Another thread may fill the slot first, with this route or another one.
+                    slot.get_or_init(|| Route::new(interned, self.names_per_route))
+                }
+            };
+            if route.template == template {
+                return Some(route);
+            }
+        }
+        None
+    }
+
+    fn len(&self) -> usize {
+        self.slots.iter().filter(|slot| slot.get().is_some()).count()
+    }
+}
+
+impl Clone for RouteCache {
+    /// An empty cache of the same shape: a builder method copies the configuration before any request.
+    fn clone(&self) -> Self {
+        Self::new(self.names_per_route - 1)
+    }
+}
+
+impl fmt::Debug for RouteCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteCache").field("routes", &self.len()).finish()
+    }
+}
+
+impl Route {
+    fn new(template: &'static str, names: usize) -> Self {
+        Self {
+            template,
+            template_is_path_value: privacy::path_value(template, caps::URL_PATH) == template,
+            names: (0..names).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The template, for `http.route` (and `url.path` when the path is the template itself).
+    pub(crate) fn template(&self) -> &'static str {
+        self.template
+    }
+
+    /// Whether `path` is this route's template and records as it (so `url.path` can share it).
+    pub(crate) fn is_path(&self, path: &str) -> bool {
+        self.template_is_path_value && self.template == path
+    }
+
+    /// `{METHOD} {route}` for `method` (`HTTP {route}` for an unknown one).
+    pub(crate) fn span_name(&self, method: &RequestMethod) -> Cow<'static, str> {
+        let method_name = method.span_name();
+        let interned = self
+            .names
+            .get(method.index)
+            .and_then(|slot| *slot.get_or_init(|| intern(&join(&method_name, self.template))));
+        match interned {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(join(&method_name, self.template)),
+        }
+    }
+}
+
+/// `{method} {route}`.
+pub(crate) fn join(method: &str, route: &str) -> String {
+    let mut name = String::with_capacity(method.len() + 1 + route.len());
+    name.push_str(method);
+    name.push(' ');
+    name.push_str(route);
+    name
+}
+
+/// Texts interned so far (shared by every layer, so rebuilding a layer interns nothing new) and their
+/// total size.
+static INTERNED: Mutex<(BTreeSet<&'static str>, usize)> = Mutex::new((BTreeSet::new(), 0));
+
+/// `text` with a `'static` lifetime, or `None` once [`INTERN_BUDGET_BYTES`] are spent.
+fn intern(text: &str) -> Option<&'static str> {
+    let mut interned = INTERNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(existing) = interned.0.get(text) {
+        return Some(existing);
+    }
+    if interned.1 + text.len() > INTERN_BUDGET_BYTES {
+        return None;
+    }
+    let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    interned.0.insert(leaked);
+    interned.1 += leaked.len();
+    Some(leaked)
+}
+
+/// FNV-1a: a few instructions per byte, good enough to spread route templates over the slots.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use super::*;
+    use crate::http_semconv::KnownMethods;
+
+    #[test]
+    fn a_route_is_interned_once_and_named_per_method() {
+        let known = KnownMethods::default();
+        let cache = RouteCache::new(known.names().len());
+        let first = cache.get("/items/{item_id}").expect("room for a route");
+        let again = cache.get(&String::from("/items/{item_id}")).expect("cached");
+        assert!(std::ptr::eq(first, again));
+        assert_eq!(first.template(), "/items/{item_id}");
+        let get = first.span_name(&known.classify(&Method::GET));
+        assert_eq!(get, "GET /items/{item_id}");
+        assert!(matches!(get, Cow::Borrowed(_)), "an interned name is borrowed");
+        assert_eq!(first.span_name(&known.classify(&Method::POST)), "POST /items/{item_id}");
+        let purge = Method::from_bytes(b"PURGE").expect("valid method");
+        assert_eq!(first.span_name(&known.classify(&purge)), "HTTP /items/{item_id}");
+        assert!(first.is_path("/items/{item_id}") && !first.is_path("/items/1"));
+        assert_eq!(cache.get("/").expect("another route").template(), "/");
+        let nested_url = cache.get("/go/http://user:pw@host/x").expect("room");
+        assert!(!nested_url.is_path("/go/http://user:pw@host/x"), "its url.path is redacted per request");
+    }
+
+    #[test]
+    fn a_full_cache_still_answers_by_missing() {
+        let cache = RouteCache::new(KnownMethods::default().names().len());
+        let templates: Vec<String> = (0..SLOTS * 2).map(|index| format!("/full-cache-test/{index}")).collect();
+        let cached = templates.iter().filter(|template| cache.get(template).is_some()).count();
+        assert!(cached <= SLOTS);
+        assert!(cached >= SLOTS / 2, "only {cached} of {SLOTS} slots used");
+        for template in &templates {
+            if let Some(route) = cache.get(template) {
+                assert_eq!(route.template(), template);
+            }
+        }
+    }
+
+    #[test]
+    fn interning_is_shared_and_bounded() {
+        let first = intern("/shared/route").expect("budget");
+        let second = intern(&String::from("/shared/route")).expect("budget");
+        assert!(std::ptr::eq(first, second));
+        assert_eq!(intern(&"x".repeat(INTERN_BUDGET_BYTES + 1)), None);
+    }
+
+    #[test]
+    fn a_cloned_cache_starts_empty_with_the_same_shape() {
+        let cache = RouteCache::new(3);
+        cache.get("/a").expect("room");
+        let clone = cache.clone();
+        assert_eq!((cache.len(), clone.len(), clone.names_per_route), (1, 0, 4));
+    }
+}
