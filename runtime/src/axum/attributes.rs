@@ -10,11 +10,12 @@ use axum::extract::{ConnectInfo, MatchedPath};
 use http::header::{HeaderName, HOST, USER_AGENT};
 use http::uri::Authority;
 use http::Request;
+use opentelemetry::metrics::Histogram;
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{
-    CLIENT_ADDRESS, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_ROUTE, NETWORK_PEER_ADDRESS,
-    NETWORK_PEER_PORT, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
-    USER_AGENT_ORIGINAL,
+    CLIENT_ADDRESS, ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT,
+    URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
 };
 
 use super::routes::{self, Route, RouteCache};
@@ -32,7 +33,7 @@ pub(crate) struct RequestAttributes {
     pub(crate) span_name: Cow<'static, str>,
     pub(crate) span: Vec<KeyValue>,
     /// `http.server.request.duration` attributes known at the start; the status is added at the end.
-    pub(crate) metric: Vec<KeyValue>,
+    pub(crate) metric: DurationAttributes,
     /// `http.request.method` and `url.scheme`, the `http.server.active_requests` attributes.
     pub(crate) method: StringValue,
     pub(crate) scheme: &'static str,
@@ -50,37 +51,29 @@ pub(crate) fn request_attributes<B>(
     let scheme = scheme(request);
     let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
     let route = matched.map(|template| match routes.get(template) {
-        Some(route) => Matched::Interned(route),
+        Some((slot, route)) => Matched::Interned(slot, route),
         None => Matched::Copied(template),
     });
     let version = http_semconv::protocol_version(request.version());
 
     let mut span = Vec::with_capacity(14);
-    let mut metric = Vec::with_capacity(6);
-    let method_kv = KeyValue::new(HTTP_REQUEST_METHOD, method.value.clone());
-    let scheme_kv = KeyValue::new(URL_SCHEME, scheme);
-    span.push(method_kv.clone());
-    metric.push(method_kv);
+    span.push(KeyValue::new(HTTP_REQUEST_METHOD, method.value.clone()));
     if !method.known {
         let original = privacy::cap(request.method().as_str(), caps::METHOD_ORIGINAL);
         span.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, original.to_owned()));
     }
-    span.push(scheme_kv.clone());
-    metric.push(scheme_kv);
-    if let Some(route) = &route {
-        let route = KeyValue::new(HTTP_ROUTE, route.value());
-        span.push(route.clone());
-        metric.push(route);
+    span.push(KeyValue::new(URL_SCHEME, scheme));
+    let route_value = route.map(Matched::value);
+    if let Some(route) = &route_value {
+        span.push(KeyValue::new(HTTP_ROUTE, route.clone()));
     }
     if let Some(version) = version {
-        let version = KeyValue::new(NETWORK_PROTOCOL_VERSION, version);
-        span.push(version.clone());
-        metric.push(version);
+        span.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
     }
     let path = request.uri().path();
     let path = match route {
         // A route without parameters: the path is the interned template itself.
-        Some(Matched::Interned(route)) if route.is_path(path) => StringValue::from(route.template()),
+        Some(Matched::Interned(_, route)) if route.is_path(path) => StringValue::from(route.template()),
         _ => StringValue::from(privacy::path_value(path, caps::URL_PATH)),
     };
     span.push(KeyValue::new(URL_PATH, path));
@@ -95,17 +88,97 @@ pub(crate) fn request_attributes<B>(
     captured.record(request.headers(), &mut span);
 
     let span_name = match route {
-        Some(Matched::Interned(route)) => route.span_name(&method),
+        Some(Matched::Interned(_, route)) => route.span_name(&method),
         Some(Matched::Copied(template)) => Cow::Owned(routes::join(&method.span_name(), template)),
         None => method.span_name(),
     };
+    let metric = DurationAttributes {
+        method: method.value.clone(),
+        method_index: method.index,
+        scheme,
+        route: route_value,
+        route_slot: match route {
+            Some(Matched::Interned(slot, _)) => Some(slot),
+            _ => None,
+        },
+        version,
+    };
     RequestAttributes { span_name, span, metric, method: method.value, scheme }
+}
+
+/// The `http.server.request.duration` attributes of a request, short of its outcome.
+#[derive(Debug)]
+pub(crate) struct DurationAttributes {
+    method: StringValue,
+    method_index: usize,
+    scheme: &'static str,
+    route: Option<StringValue>,
+    /// The slot of an interned route, whose attribute sets requests share.
+    route_slot: Option<usize>,
+    version: Option<&'static str>,
+}
+
+impl DurationAttributes {
+    /// Records `seconds` with these attributes, the status (when a response was sent) and `error.type`
+    /// (when the request failed). A successful request to an interned route records a set shared with
+    /// the route's other requests of the same method, scheme, version and status.
+    pub(crate) fn record(
+        &self,
+        histogram: &Histogram<f64>,
+        seconds: f64,
+        routes: &RouteCache,
+        status: Option<u16>,
+        error_type: Option<&Cow<'static, str>>,
+    ) {
+        if error_type.is_none() {
+            let route = self.route_slot.and_then(|slot| routes.route(slot));
+            let shared = route
+                .zip(self.shared_key(status))
+                .and_then(|(route, key)| route.metric_set(key, || self.attributes(status, None)));
+            if let Some(attributes) = shared {
+                histogram.record(seconds, attributes);
+                return;
+            }
+        }
+        histogram.record(seconds, &self.attributes(status, error_type));
+    }
+
+    /// Method, scheme, version and status in one number; `None` for a method past the 65,536th.
+    fn shared_key(&self, status: Option<u16>) -> Option<u64> {
+        let method = u16::try_from(self.method_index).ok()?;
+        let version = ["0.9", "1.0", "1.1", "2", "3"]
+            .iter()
+            .position(|known| Some(*known) == self.version)
+            .map_or(0, |position| position as u64 + 1);
+        let scheme = u64::from(self.scheme == "https");
+        Some(u64::from(method) << 32 | scheme << 31 | version << 24 | u64::from(status.unwrap_or(0)))
+    }
+
+    /// The attribute list, in the order the conventions list them.
+    pub(crate) fn attributes(&self, status: Option<u16>, error_type: Option<&Cow<'static, str>>) -> Vec<KeyValue> {
+        let mut attributes = Vec::with_capacity(6);
+        attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, self.method.clone()));
+        attributes.push(KeyValue::new(URL_SCHEME, self.scheme));
+        if let Some(route) = &self.route {
+            attributes.push(KeyValue::new(HTTP_ROUTE, route.clone()));
+        }
+        if let Some(version) = self.version {
+            attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+        }
+        if let Some(status) = status {
+            attributes.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
+        }
+        if let Some(error_type) = error_type {
+            attributes.push(KeyValue::new(ERROR_TYPE, error_type.clone()));
+        }
+        attributes
+    }
 }
 
 /// The route a request matched: interned, or copied per request when the route cache is full.
 #[derive(Clone, Copy)]
 enum Matched<'a> {
-    Interned(&'a Route),
+    Interned(usize, &'a Route),
     Copied(&'a str),
 }
 
@@ -113,7 +186,7 @@ impl Matched<'_> {
     /// `http.route`.
     fn value(self) -> StringValue {
         match self {
-            Matched::Interned(route) => StringValue::from(route.template()),
+            Matched::Interned(_, route) => StringValue::from(route.template()),
             Matched::Copied(template) => StringValue::from(template.to_owned()),
         }
     }
@@ -289,7 +362,9 @@ mod tests {
             assert_eq!(attributes.span_name, "GET /items/{item_id}");
             assert_eq!(value(&attributes.span, "http.route"), Some(&Value::from("/items/{item_id}")));
             assert_eq!(value(&attributes.span, "url.path"), Some(&Value::from("/items/42")));
-            assert_eq!(value(&attributes.metric, "http.route"), Some(&Value::from("/items/{item_id}")));
+            let metric = attributes.metric.attributes(Some(200), None);
+            assert_eq!(value(&metric, "http.route"), Some(&Value::from("/items/{item_id}")));
+            assert_eq!(value(&metric, "http.response.status_code"), Some(&Value::from(200_i64)));
             let request = routed("/ping", "/ping");
             let attributes = request_attributes(&request, &known, &CapturedHeaders::default(), &routes);
             assert_eq!(attributes.span_name, "GET /ping");

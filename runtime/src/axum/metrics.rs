@@ -60,9 +60,10 @@ impl Instruments {
         self.active.start(method, scheme)
     }
 
-    pub(crate) fn request_ended(&self, slot: ActiveSlot, seconds: f64, attributes: &[KeyValue]) {
+    /// Counts the request out of the active ones; `record` records its duration.
+    pub(crate) fn request_ended(&self, slot: ActiveSlot, record: impl FnOnce(&Histogram<f64>)) {
         self.active.end(slot);
-        self.duration.record(seconds, attributes);
+        record(&self.duration);
     }
 }
 

@@ -11,7 +11,7 @@ use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE};
 
-use super::attributes::{self, RequestAttributes};
+use super::attributes::{self, DurationAttributes, RequestAttributes};
 use super::layer::Config;
 use super::metrics::ActiveSlot;
 use crate::http_semconv;
@@ -24,9 +24,12 @@ pub(crate) struct RequestScope {
     cx: Context,
     config: Arc<Config>,
     started: Instant,
-    metric: Vec<KeyValue>,
+    metric: DurationAttributes,
     active: ActiveSlot,
-    failed: bool,
+    /// The response's status, once its head was sent.
+    status: Option<u16>,
+    /// `error.type`, once the request failed (the first failure wins).
+    error_type: Option<Cow<'static, str>>,
 }
 
 impl RequestScope {
@@ -45,7 +48,15 @@ impl RequestScope {
         let builder = SpanBuilder::from_name(span_name).with_kind(SpanKind::Server).with_attributes(span);
         let cx = crate::span_start::start_with_parent(builder, &parent)?;
         let active = config.instruments.request_started(&method, scheme);
-        Some(Self { cx, config: config.clone(), started: Instant::now(), metric, active, failed: false })
+        Some(Self {
+            cx,
+            config: config.clone(),
+            started: Instant::now(),
+            metric,
+            active,
+            status: None,
+            error_type: None,
+        })
     }
 
     /// Makes the request's span current until the guard drops.
@@ -60,7 +71,7 @@ impl RequestScope {
     /// Records the response head: status, ERROR for 5xx, captured headers, `traceresponse`.
     pub(crate) fn record_response<B>(&mut self, response: &mut Response<B>) {
         let status = response.status();
-        self.metric.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())));
+        self.status = Some(status.as_u16());
         let span = self.cx.span();
         span.set_attribute(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())));
         if !self.config.response_headers.is_empty() {
@@ -81,14 +92,13 @@ impl RequestScope {
     /// Marks the request failed: `error.type` on the span and the duration metric, status ERROR.
     /// The first failure wins (a panic's response is a 500, but its `error.type` stays `panic`).
     pub(crate) fn fail(&mut self, error_type: Cow<'static, str>, description: &str) {
-        if self.failed {
+        if self.error_type.is_some() {
             return;
         }
-        self.failed = true;
         let span = self.cx.span();
         span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
         span.set_status(Status::error(description.to_owned()));
-        self.metric.push(KeyValue::new(ERROR_TYPE, error_type));
+        self.error_type = Some(error_type);
     }
 
     /// Records an error of the inner service or of the response body, named by its type.
@@ -101,7 +111,10 @@ impl Drop for RequestScope {
     fn drop(&mut self) {
         // Metrics first: whoever sees the ended span can rely on the request being counted.
         let seconds = self.started.elapsed().as_secs_f64();
-        self.config.instruments.request_ended(self.active, seconds, &self.metric);
+        let config = &self.config;
+        config.instruments.request_ended(self.active, |histogram| {
+            self.metric.record(histogram, seconds, &config.routes, self.status, self.error_type.as_ref());
+        });
         self.cx.span().end();
     }
 }

@@ -14,6 +14,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
+use opentelemetry::KeyValue;
+
 use crate::http_semconv::RequestMethod;
 use crate::privacy::{self, caps};
 
@@ -21,6 +23,10 @@ use crate::privacy::{self, caps};
 pub(crate) const SLOTS: usize = 128;
 /// Slots looked at for one template before giving up (open addressing).
 const PROBES: usize = 8;
+/// `http.server.request.duration` attribute sets one route keeps (method, scheme, version, status).
+pub(crate) const METRIC_SETS: usize = 16;
+/// Slots looked at for one attribute set.
+const METRIC_SET_PROBES: usize = 4;
 /// Bytes of route text the process interns, over all layers.
 pub(crate) const INTERN_BUDGET_BYTES: usize = 256 * 1024;
 
@@ -38,6 +44,13 @@ pub(crate) struct Route {
     /// redact in it).
     template_is_path_value: bool,
     names: Box<[OnceLock<Option<&'static str>>]>,
+    metric_sets: Box<[OnceLock<MetricSet>]>,
+}
+
+/// One attribute set of the duration histogram, built once and recorded by every request like it.
+struct MetricSet {
+    key: u64,
+    attributes: Box<[KeyValue]>,
 }
 
 impl RouteCache {
@@ -46,11 +59,13 @@ impl RouteCache {
         Self { slots: (0..SLOTS).map(|_| OnceLock::new()).collect(), names_per_route: known_methods + 1 }
     }
 
-    /// The route of `template`, interned on first sight; `None` when the cache or the budget is full.
-    pub(crate) fn get(&self, template: &str) -> Option<&Route> {
+    /// The route of `template` and its slot, interned on first sight; `None` when the cache or the
+    /// budget is full.
+    pub(crate) fn get(&self, template: &str) -> Option<(usize, &Route)> {
         let start = fnv1a(template.as_bytes()) as usize;
         for probe in 0..PROBES {
-            let slot = &self.slots[(start + probe) % SLOTS];
+            let index = (start + probe) % SLOTS;
+            let slot = &self.slots[index];
             let route = match slot.get() {
                 Some(route) => route,
                 None => {
@@ -60,10 +75,15 @@ impl RouteCache {
                 }
             };
             if route.template == template {
-                return Some(route);
+                return Some((index, route));
             }
         }
         None
+    }
+
+    /// The route in `slot`, as [`get`](Self::get) returned it.
+    pub(crate) fn route(&self, slot: usize) -> Option<&Route> {
+        self.slots.get(slot)?.get()
     }
 
     fn len(&self) -> usize {
@@ -90,6 +110,7 @@ impl Route {
             template,
             template_is_path_value: privacy::path_value(template, caps::URL_PATH) == template,
             names: (0..names).map(|_| OnceLock::new()).collect(),
+            metric_sets: (0..METRIC_SETS).map(|_| OnceLock::new()).collect(),
         }
     }
 
@@ -101,6 +122,28 @@ impl Route {
     /// Whether `path` is this route's template and records as it (so `url.path` can share it).
     pub(crate) fn is_path(&self, path: &str) -> bool {
         self.template_is_path_value && self.template == path
+    }
+
+    /// The attribute set of `key`, built by `build` the first time; `None` when the route keeps
+    /// [`METRIC_SETS`] other sets already.
+    pub(crate) fn metric_set(&self, key: u64, build: impl FnOnce() -> Vec<KeyValue>) -> Option<&[KeyValue]> {
+        let start = key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60;
+        let mut build = Some(build);
+        for probe in 0..METRIC_SET_PROBES {
+            let slot = &self.metric_sets[(start as usize + probe) % METRIC_SETS];
+            let set = match (slot.get(), build.take()) {
+                (Some(set), unused) => {
+                    build = unused;
+                    set
+                }
+                (None, Some(build)) => slot.get_or_init(|| MetricSet { key, attributes: build().into() }),
+                (None, None) => return None,
+            };
+            if set.key == key {
+                return Some(&set.attributes);
+            }
+        }
+        None
     }
 
     /// `{METHOD} {route}` for `method` (`HTTP {route}` for an unknown one).
@@ -161,9 +204,9 @@ mod tests {
     fn a_route_is_interned_once_and_named_per_method() {
         let known = KnownMethods::default();
         let cache = RouteCache::new(known.names().len());
-        let first = cache.get("/items/{item_id}").expect("room for a route");
-        let again = cache.get(&String::from("/items/{item_id}")).expect("cached");
-        assert!(std::ptr::eq(first, again));
+        let (slot, first) = cache.get("/items/{item_id}").expect("room for a route");
+        let (_, again) = cache.get(&String::from("/items/{item_id}")).expect("cached");
+        assert!(std::ptr::eq(first, again) && std::ptr::eq(first, cache.route(slot).expect("filled")));
         assert_eq!(first.template(), "/items/{item_id}");
         let get = first.span_name(&known.classify(&Method::GET));
         assert_eq!(get, "GET /items/{item_id}");
@@ -172,8 +215,8 @@ mod tests {
         let purge = Method::from_bytes(b"PURGE").expect("valid method");
         assert_eq!(first.span_name(&known.classify(&purge)), "HTTP /items/{item_id}");
         assert!(first.is_path("/items/{item_id}") && !first.is_path("/items/1"));
-        assert_eq!(cache.get("/").expect("another route").template(), "/");
-        let nested_url = cache.get("/go/http://user:pw@host/x").expect("room");
+        assert_eq!(cache.get("/").expect("another route").1.template(), "/");
+        let (_, nested_url) = cache.get("/go/http://user:pw@host/x").expect("room");
         assert!(!nested_url.is_path("/go/http://user:pw@host/x"), "its url.path is redacted per request");
     }
 
@@ -185,9 +228,23 @@ mod tests {
         assert!(cached <= SLOTS);
         assert!(cached >= SLOTS / 2, "only {cached} of {SLOTS} slots used");
         for template in &templates {
-            if let Some(route) = cache.get(template) {
+            if let Some((_, route)) = cache.get(template) {
                 assert_eq!(route.template(), template);
             }
+        }
+    }
+
+    #[test]
+    fn metric_sets_are_built_once_per_key_and_bounded() {
+        let cache = RouteCache::new(1);
+        let (_, route) = cache.get("/metric-sets").expect("room");
+        let set = |key: u64| route.metric_set(key, || vec![KeyValue::new("key", key as i64)]).map(<[_]>::to_vec);
+        assert_eq!(set(7), Some(vec![KeyValue::new("key", 7_i64)]));
+        assert_eq!(route.metric_set(7, || unreachable!("built once")).map(<[_]>::len), Some(1));
+        let kept = (0..100_u64).filter_map(set).collect::<Vec<_>>();
+        assert!(kept.len() <= METRIC_SETS && kept.len() >= METRIC_SETS / 2, "{} sets kept", kept.len());
+        for (key, attributes) in (0..100_u64).filter_map(|key| Some((key, set(key)?))) {
+            assert_eq!(attributes, vec![KeyValue::new("key", key as i64)], "a set is only ever its own key's");
         }
     }
 
