@@ -13,6 +13,7 @@ use super::classify::Verdict;
 use super::encode::{self, Logs, Metrics, Parts, Signal, Traces};
 use super::retry::Backoff;
 use super::warnings::Warnings;
+use crate::telemetry::pipeline::deadline;
 use crate::telemetry::pipeline::delivery::{BatchExport, Delivery, LogItem, MetricExport};
 
 /// Splits of one request, nested, at most. Every split makes strictly smaller requests and the deadline
@@ -98,7 +99,8 @@ impl<S: Signal> Exporter<S> {
             if count == 0 {
                 continue;
             }
-            if Instant::now() >= deadline {
+            // The shutdown deadline, when it comes during this export, ends it too.
+            if Instant::now() >= deadline::effective(deadline) {
                 delivery.failed += count as u64;
                 continue;
             }
@@ -183,7 +185,11 @@ impl<S: Signal> Exporter<S> {
         let mut backoff = Backoff::new(deadline);
         let mut unreachable = None;
         loop {
-            let attempt = tokio::time::timeout_at(deadline.into(), self.transport.send(body.clone())).await;
+            let attempt = tokio::select! {
+                biased;
+                attempt = self.transport.send(body.clone()) => Ok(attempt),
+                () = deadline::reached(deadline) => Err(()),
+            };
             let (asked, failure) = match attempt {
                 // An attempt cut by the deadline right after one that could not connect is most likely
                 // connecting again (a TLS handshake, a slow refusal): not sent, like the one before.
@@ -204,7 +210,10 @@ impl<S: Signal> Exporter<S> {
                 unreachable = None;
             }
             match backoff.next(asked, Instant::now()) {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
+                Some(at) => tokio::select! {
+                    () = tokio::time::sleep_until(at.into()) => {}
+                    () = deadline::reached(deadline) => return failure,
+                },
                 None => return failure,
             }
         }

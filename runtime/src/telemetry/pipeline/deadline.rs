@@ -4,8 +4,11 @@
 //! shutdown gets `min(its export timeout, what is left)`, and the periodic metric reader's last export
 //! too, so a dead collector costs the deadline once, not once per signal.
 
+use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
 
 /// How long past its deadline an export may take before the worker stops waiting for it (the
 /// contract gives exporters "a few milliseconds").
@@ -46,6 +49,40 @@ impl SharedDeadline {
 pub(crate) fn after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout).unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
+tokio::task_local! {
+    /// The shutdown deadline of the worker running this export, once the guard set it.
+    static STOP: watch::Receiver<Option<Instant>>;
+}
+
+/// Runs an exporter's `export` future so that [`effective`] and [`reached`] see the worker's shutdown
+/// deadline: an export started before shutdown (with its own, later deadline) then ends by the
+/// shutdown deadline itself and says what became of its items, instead of being cut blind.
+pub(crate) async fn with_stop<F: Future>(stop: watch::Receiver<Option<Instant>>, export: F) -> F::Output {
+    STOP.scope(stop, export).await
+}
+
+/// `deadline`, or the shutdown deadline of the export running on this task if that is earlier.
+pub(crate) fn effective(deadline: Instant) -> Instant {
+    STOP.try_with(|stop| stop.borrow().map_or(deadline, |stop| stop.min(deadline))).unwrap_or(deadline)
+}
+
+/// Resolves at `deadline`, or at the shutdown deadline of the export running on this task if one is
+/// set meanwhile and is earlier.
+pub(crate) async fn reached(deadline: Instant) {
+    let Ok(mut stop) = STOP.try_with(Clone::clone) else {
+        return tokio::time::sleep_until(deadline.into()).await;
+    };
+    loop {
+        let at = stop.borrow_and_update().map_or(deadline, |stop| stop.min(deadline));
+        tokio::select! {
+            () = tokio::time::sleep_until(at.into()) => return,
+            changed = stop.changed() => if changed.is_err() {
+                return tokio::time::sleep_until(at.into()).await;
+            },
+        }
+    }
 }
 
 /// Something that finishes once (a flush, a worker's stop), waited for from plain threads.
@@ -99,6 +136,25 @@ mod tests {
         shared.clear();
         assert!(shared.or_after(Duration::from_secs(60)) > soon + Duration::from_secs(50));
         assert!(after(Duration::MAX) > Instant::now(), "no overflow panic");
+    }
+
+    #[tokio::test]
+    async fn an_export_sees_a_shutdown_deadline_set_while_it_runs() {
+        let (stop, stopped) = watch::channel(None);
+        let far = Instant::now() + Duration::from_secs(600);
+        assert_eq!(effective(far), far, "outside an export: its own deadline");
+        let export = with_stop(stopped, async move {
+            assert_eq!(effective(far), far);
+            reached(far).await;
+            effective(far)
+        });
+        let setter = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            stop.send_replace(Some(Instant::now() + Duration::from_millis(30)));
+        };
+        let started = Instant::now();
+        let (seen, ()) = tokio::join!(export, setter);
+        assert!(seen < far && started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 use super::accounting::{Counts, SignalAccounting};
 use super::deadline::Completion;
@@ -74,6 +74,8 @@ pub(crate) struct Shared {
     pub(super) wake: Notify,
     requests: Mutex<Requests>,
     pub(super) requested: Notify,
+    /// The stop deadline again, for the export in flight (see `deadline::with_stop`).
+    stop_deadline: watch::Sender<Option<Instant>>,
     pub(crate) stopped: Completion,
     warned: AtomicBool,
 }
@@ -89,6 +91,7 @@ impl Shared {
             wake: Notify::new(),
             requests: Mutex::new(Requests::default()),
             requested: Notify::new(),
+            stop_deadline: watch::Sender::new(None),
             stopped: Completion::default(),
             warned: AtomicBool::new(false),
         }
@@ -103,6 +106,11 @@ impl Shared {
         if let Ok(mut requests) = self.requests.lock() {
             requests.stop.get_or_insert(deadline);
         }
+        self.stop_deadline.send_if_modified(|stop| {
+            let first = stop.is_none();
+            stop.get_or_insert(deadline);
+            first
+        });
         self.requested.notify_one();
     }
 
@@ -114,6 +122,11 @@ impl Shared {
         }
         self.requested.notify_one();
         completion
+    }
+
+    /// The stop deadline as the export in flight watches it.
+    pub(super) fn watch_stop(&self) -> watch::Receiver<Option<Instant>> {
+        self.stop_deadline.subscribe()
     }
 
     pub(super) fn take_requests(&self) -> Requests {

@@ -36,18 +36,60 @@ impl ExportReport {
             && self.exporters.iter().all(|exporter| exporter.accounting.balances())
     }
 
-    /// The shutdown summary: one line per signal that has items, when anything was not confirmed.
+    /// The shutdown summary, when anything was not confirmed: one line per signal that has items, or,
+    /// for a signal with several exporters (`console,otlp`), one line per exporter naming it: a sum
+    /// would count each item once per exporter and hide which exporter lost what.
     pub(crate) fn summary(&self) -> Option<String> {
         let signals =
             [("spans", self.spans), ("log records", self.log_records), ("metric exports", self.metric_exports)];
         if !signals.iter().any(|(_, accounting)| accounting.is_incomplete()) {
             return None;
         }
-        let lines: Vec<String> = signals
-            .iter()
-            .filter(|(_, accounting)| accounting.ended > 0)
-            .map(|(signal, accounting)| format!("traced: {}", accounting.line(signal)))
-            .collect();
+        let mut lines = Vec::new();
+        for (signal, accounting) in signals.iter().filter(|(_, accounting)| accounting.ended > 0) {
+            let exporters: Vec<&ExporterAccounting> =
+                self.exporters.iter().filter(|exporter| exporter.signal == *signal).collect();
+            if exporters.len() > 1 {
+                for exporter in exporters {
+                    let named = format!("{signal} ({})", exporter.exporter);
+                    lines.push(format!("traced: {}", exporter.accounting.line(&named)));
+                }
+            } else {
+                lines.push(format!("traced: {}", accounting.line(signal)));
+            }
+        }
         Some(lines.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::pipeline::accounting::Dropped;
+
+    fn accounting(ended: u64, exported: u64, failed: u64) -> SignalAccounting {
+        SignalAccounting { ended, exported, dropped: Dropped { failed, ..Dropped::default() }, ..Default::default() }
+    }
+
+    #[test]
+    fn a_signal_with_two_exporters_prints_one_line_per_exporter() {
+        let (console, otlp) = (accounting(10, 10, 0), accounting(10, 0, 10));
+        let report = ExportReport {
+            spans: console + otlp,
+            metric_exports: accounting(1, 1, 0),
+            exporters: vec![
+                ExporterAccounting { signal: "spans", exporter: "console", accounting: console },
+                ExporterAccounting { signal: "spans", exporter: "otlp", accounting: otlp },
+                ExporterAccounting { signal: "metric exports", exporter: "otlp", accounting: accounting(1, 1, 0) },
+            ],
+            ..ExportReport::default()
+        };
+        let summary = report.summary().expect("the otlp spans failed");
+        let lines: Vec<&str> = summary.lines().collect();
+        assert_eq!(lines.len(), 3, "{summary}");
+        assert!(lines[0].starts_with("traced: spans (console): 10 ended = 10 exported + "), "{summary}");
+        assert!(lines[1].starts_with("traced: spans (otlp): 10 ended = 0 exported + "), "{summary}");
+        assert!(lines[1].contains("failed 10"), "{summary}");
+        assert!(lines[2].starts_with("traced: metric exports: 1 ended = 1 exported"), "{summary}");
     }
 }

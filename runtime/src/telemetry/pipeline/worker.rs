@@ -15,7 +15,7 @@ use futures_util::FutureExt as _;
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
-use super::deadline::{after, Completion, EXPORT_GRACE};
+use super::deadline::{after, with_stop, Completion, EXPORT_GRACE};
 use super::delivery::{BatchExport, Delivery};
 use super::queue::{Requests, Shared};
 
@@ -116,7 +116,8 @@ impl<T: Send + 'static> Worker<T> {
         let count = batch.len();
         let mut cut_at = deadline + EXPORT_GRACE;
         // An exporter that panics fails its batch instead of taking the worker down.
-        let export = AssertUnwindSafe(self.exporter.export(batch, deadline)).catch_unwind();
+        let export =
+            with_stop(self.shared.watch_stop(), AssertUnwindSafe(self.exporter.export(batch, deadline)).catch_unwind());
         tokio::pin!(export);
         loop {
             tokio::select! {
