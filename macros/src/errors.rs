@@ -25,6 +25,16 @@ impl Errors {
         result.map_err(|error| self.push(error)).ok()
     }
 
+    /// The value built when nothing went wrong (a step that failed recorded its error and gave `None`),
+    /// otherwise every error found.
+    pub(crate) fn result<T>(self, value: Option<T>) -> syn::Result<T> {
+        match (self.0, value) {
+            (None, Some(value)) => Ok(value),
+            (Some(error), _) => Err(error),
+            (None, None) => Err(syn::Error::new(proc_macro2::Span::call_site(), "a step failed without an error")),
+        }
+    }
+
     /// `value` when nothing went wrong, otherwise every error found.
     pub(crate) fn finish<T>(self, value: T) -> syn::Result<T> {
         match self.0 {

@@ -70,6 +70,16 @@ impl FnItem {
         }
     }
 
+    /// The function as parsed, for a macro that rebuilds it whole.
+    pub(crate) fn item_fn(&self) -> &ItemFn {
+        &self.item
+    }
+
+    /// The function as parsed, owned.
+    pub(crate) fn into_item_fn(self) -> ItemFn {
+        self.item
+    }
+
     /// The function's name, without `r#`.
     pub(crate) fn name(&self) -> String {
         self.item.sig.ident.unraw().to_string()

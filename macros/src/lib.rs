@@ -1,8 +1,12 @@
 //! Procedural macros of `traced`. Depend on `traced`, which re-exports them with compiled examples.
 //!
-//! Each macro parses its arguments (`args`), checks them (`check`), parses the function (`item`) and
-//! generates code (`expand_*`). Errors become `compile_error!` here, next to the unchanged item, so a
-//! mistake in the attribute never hides the function from the rest of the crate.
+//! Each macro parses its arguments (`args`, `record_errors_args`, `dependency_args`, all through the one
+//! option loop of `options`), checks them (`check`, `record_errors`, `traced_dependency`), parses the
+//! function once (`item`) and generates code (`expand_*`); the entry points below call the check, then
+//! the expansion, so no module calls back into another. `#[traced]` on an impl block (`impl_block`)
+//! hands each method on to `#[traced]` with the merged options. Errors become `compile_error!` here,
+//! next to the unchanged item, so a mistake in the attribute never hides the function from the rest
+//! of the crate.
 
 mod args;
 mod check;
@@ -173,14 +177,19 @@ pub fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn traced_dependency(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
-    emit(traced_dependency::traced_dependency(args.into(), item.clone()), item)
+    let expansion = traced_dependency::check_fn(args.into(), item.clone())
+        .map(|dependency| expand_traced_dependency::expand_fn(&dependency));
+    emit(expansion, item)
 }
 
 /// A dependency made of a struct whose fields are extractors, used as `traced::Depends<TheStruct>`.
 /// Documented with examples on its re-export, `traced::TracedDependency`.
 #[proc_macro_derive(TracedDependency, attributes(dependency))]
 pub fn derive_traced_dependency(item: TokenStream) -> TokenStream {
-    traced_dependency::derive(item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    traced_dependency::check_struct(item.into())
+        .map(|dependency| expand_traced_dependency::expand_struct(&dependency))
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// The expansion, or the errors followed by the item exactly as written.

@@ -14,21 +14,16 @@ use crate::record_errors_args::RecordErrorsArgs;
 pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let args = errors.take(syn::parse2::<RecordErrorsArgs>(args));
-    let parsed = errors.take(FnItem::parse("record_errors", item.clone()));
-    // `FnItem` accepted a function with a body, which is what `ItemFn` parses.
-    let function = parsed.as_ref().and_then(|_| errors.take(syn::parse2::<ItemFn>(item)));
-    let result = match (&parsed, &function) {
-        (Some(parsed), Some(function)) => errors.take(result_type(parsed, function)),
-        _ => None,
-    };
-    if let (Some(args), Some(parsed), Some(function)) = (&args, &parsed, &function) {
+    let parsed = errors.take(FnItem::parse("record_errors", item));
+    let result = parsed.as_ref().and_then(|parsed| errors.take(result_type(parsed, parsed.item_fn())));
+    if let (Some(args), Some(parsed)) = (&args, &parsed) {
         if args.responds() {
-            errors.take(can_be_a_handler(parsed, function));
+            errors.take(can_be_a_handler(parsed, parsed.item_fn()));
         }
     }
-    match (args, parsed, function, result) {
-        (Some(args), Some(parsed), Some(function), Some(result)) => {
-            errors.finish(()).map(|()| crate::expand_record_errors::expand(&args, &parsed, &function, &result))
+    match (args, parsed, result) {
+        (Some(args), Some(parsed), Some(result)) => {
+            errors.finish(()).map(|()| crate::expand_record_errors::expand(&args, &parsed, parsed.item_fn(), &result))
         }
         _ => errors.finish(TokenStream::new()),
     }

@@ -1,5 +1,5 @@
 //! `#[traced_dependency]` and `#[derive(TracedDependency)]`: parse, check, and build the model the
-//! expansion works from (`expand_traced_dependency.rs`).
+//! expansion works from (`expand_traced_dependency.rs`, which `lib.rs` calls with it).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
@@ -47,21 +47,19 @@ pub(crate) struct Common {
     pub(crate) check_state: TokenStream,
 }
 
-pub(crate) fn traced_dependency(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+/// The `#[traced_dependency]` function, checked; every problem of the options and the function at once.
+pub(crate) fn check_fn(args: TokenStream, item: TokenStream) -> syn::Result<DependencyFn> {
     let mut errors = Errors::default();
     let args = dependency_args::parse(args, FUNCTION_OPTIONS, &mut errors);
     errors.take(crate::check::traced_args(&args.span));
     let checked = errors
-        .take(FnItem::parse("traced_dependency", item.clone()))
-        .and_then(|_| errors.take(syn::parse2::<ItemFn>(item)))
-        .and_then(|function| errors.take(dependency_fn(args, function)));
-    match checked {
-        Some(dependency) => errors.finish(()).map(|()| crate::expand_traced_dependency::expand_fn(&dependency)),
-        None => errors.finish(TokenStream::new()),
-    }
+        .take(FnItem::parse("traced_dependency", item))
+        .and_then(|function| errors.take(dependency_fn(args, function.into_item_fn())));
+    errors.result(checked)
 }
 
-pub(crate) fn derive(item: TokenStream) -> syn::Result<TokenStream> {
+/// The `#[derive(TracedDependency)]` struct, checked.
+pub(crate) fn check_struct(item: TokenStream) -> syn::Result<DependencyStruct> {
     let input = syn::parse2::<DeriveInput>(item)?;
     let mut errors = Errors::default();
     let mut args = DependencyArgs::default();
@@ -70,10 +68,7 @@ pub(crate) fn derive(item: TokenStream) -> syn::Result<TokenStream> {
         args = dependency_args::parse(tokens.unwrap_or_default(), DERIVE_OPTIONS, &mut errors);
     }
     let checked = errors.take(dependency_struct(args, input));
-    match checked {
-        Some(dependency) => errors.finish(()).map(|()| crate::expand_traced_dependency::expand_struct(&dependency)),
-        None => errors.finish(TokenStream::new()),
-    }
+    errors.result(checked)
 }
 
 fn dependency_fn(args: DependencyArgs, function: ItemFn) -> syn::Result<DependencyFn> {
@@ -223,7 +218,7 @@ mod tests {
 
     #[test]
     fn sync_and_generic_functions_are_rejected() {
-        let errors = |item| match traced_dependency(TokenStream::new(), item) {
+        let errors = |item| match check_fn(TokenStream::new(), item) {
             Ok(_) => Vec::new(),
             Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
         };
