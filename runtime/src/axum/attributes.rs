@@ -134,9 +134,9 @@ impl DurationAttributes {
             let route = self.route_slot.and_then(|slot| routes.route(slot));
             let shared = route
                 .zip(self.shared_key(status))
-                .and_then(|(route, key)| route.metric_set(key, || self.attributes(status, None)));
-            if let Some(attributes) = shared {
-                histogram.record(seconds, attributes);
+                .and_then(|(route, key)| route.bound(key, histogram, || self.attributes(status, None)));
+            if let Some(bound) = shared {
+                bound.record(seconds);
                 return;
             }
         }

@@ -189,6 +189,8 @@ impl TracedLayer {
     pub fn meter(mut self, meter: &Meter) -> Self {
         let config = self.config_mut();
         config.instruments = Instruments::new(meter, &config.known_methods);
+        // The route cache holds histograms bound to the old instruments.
+        config.routes = RouteCache::new(config.known_methods.names().len());
         config.meter = Some(meter.clone());
         self
     }

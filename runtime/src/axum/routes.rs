@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
+use opentelemetry::metrics::{BoundHistogram, Histogram};
 use opentelemetry::KeyValue;
 
 use crate::http_semconv::RequestMethod;
@@ -47,10 +48,11 @@ pub(crate) struct Route {
     metric_sets: Box<[OnceLock<MetricSet>]>,
 }
 
-/// One attribute set of the duration histogram, built once and recorded by every request like it.
+/// One attribute set of the duration histogram, built and bound once, recorded by every request like it.
 struct MetricSet {
     key: u64,
-    attributes: Box<[KeyValue]>,
+    /// The duration histogram bound to the set: recording skips the SDK's hashing and lookup of it.
+    bound: BoundHistogram<f64>,
 }
 
 impl RouteCache {
@@ -126,7 +128,15 @@ impl Route {
 
     /// The attribute set of `key`, built by `build` the first time; `None` when the route keeps
     /// [`METRIC_SETS`] other sets already.
-    pub(crate) fn metric_set(&self, key: u64, build: impl FnOnce() -> Vec<KeyValue>) -> Option<&[KeyValue]> {
+    /// `histogram` bound to the attribute set of `key`, which `build` makes the first time; `None` when
+    /// the route keeps [`METRIC_SETS`] other sets already. The cache must be dropped with the histogram
+    /// (the layer rebuilds it whenever it changes its instruments).
+    pub(crate) fn bound(
+        &self,
+        key: u64,
+        histogram: &Histogram<f64>,
+        build: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Option<&BoundHistogram<f64>> {
         let start = key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60;
         let mut build = Some(build);
         for probe in 0..METRIC_SET_PROBES {
@@ -136,11 +146,11 @@ impl Route {
                     build = unused;
                     set
                 }
-                (None, Some(build)) => slot.get_or_init(|| MetricSet { key, attributes: build().into() }),
+                (None, Some(build)) => slot.get_or_init(|| MetricSet { key, bound: histogram.bind(&build()) }),
                 (None, None) => return None,
             };
             if set.key == key {
-                return Some(&set.attributes);
+                return Some(&set.bound);
             }
         }
         None
@@ -235,17 +245,42 @@ mod tests {
     }
 
     #[test]
-    fn metric_sets_are_built_once_per_key_and_bounded() {
+    fn metric_sets_are_bound_once_per_key_and_bounded() {
+        use opentelemetry::metrics::MeterProvider as _;
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+
+        let exporter = InMemoryMetricExporter::default();
+        let provider =
+            SdkMeterProvider::builder().with_reader(PeriodicReader::builder(exporter.clone()).build()).build();
+        let histogram = provider.meter("routes").f64_histogram("duration").build();
         let cache = RouteCache::new(1);
         let (_, route) = cache.get("/metric-sets").expect("room");
-        let set = |key: u64| route.metric_set(key, || vec![KeyValue::new("key", key as i64)]).map(<[_]>::to_vec);
-        assert_eq!(set(7), Some(vec![KeyValue::new("key", 7_i64)]));
-        assert_eq!(route.metric_set(7, || unreachable!("built once")).map(<[_]>::len), Some(1));
-        let kept = (0..100_u64).filter_map(set).collect::<Vec<_>>();
-        assert!(kept.len() <= METRIC_SETS && kept.len() >= METRIC_SETS / 2, "{} sets kept", kept.len());
-        for (key, attributes) in (0..100_u64).filter_map(|key| Some((key, set(key)?))) {
-            assert_eq!(attributes, vec![KeyValue::new("key", key as i64)], "a set is only ever its own key's");
+        let mut built = 0;
+        let mut kept = 0;
+        for round in 0..2 {
+            for key in 0..100_u64 {
+                let bound = route.bound(key, &histogram, || {
+                    built += 1;
+                    vec![KeyValue::new("key", key as i64)]
+                });
+                if let Some(bound) = bound {
+                    bound.record(1.0);
+                    kept += usize::from(round == 0);
+                }
+            }
         }
+        assert!((METRIC_SETS / 2..=METRIC_SETS).contains(&kept), "{kept} sets kept");
+        assert_eq!(built, kept, "each set is built once, a full route builds none");
+        provider.force_flush().expect("flush");
+        let metrics = exporter.get_finished_metrics().expect("exported");
+        let data = &metrics.last().expect("one export").scope_metrics().next().expect("scope").metrics().next();
+        let Some(AggregatedMetrics::F64(MetricData::Histogram(histogram))) = data.map(|metric| metric.data()) else {
+            panic!("a histogram: {data:?}");
+        };
+        let points: Vec<_> = histogram.data_points().collect();
+        assert_eq!(points.len(), kept);
+        assert!(points.iter().all(|point| point.count() == 2), "both rounds reach the same bound set");
     }
 
     #[test]
