@@ -200,18 +200,30 @@ async fn a_collector_unavailable_until_the_deadline_fails_the_batch_in_time() {
     }
 }
 
-/// A `Retry-After` longer than the deadline is not waited for: the batch fails at once.
+/// The collector's delay (HTTP `Retry-After`, gRPC `ResourceExhausted` with `RetryInfo`) is honoured;
+/// one longer than the deadline is not waited for: the batch fails at once.
 #[tokio::test]
-async fn a_retry_after_beyond_the_deadline_fails_at_once() {
-    let options =
-        FaultOptions { unavailable_first: 1, retry_after: Some(Duration::from_secs(60)), ..Default::default() };
-    let receiver = faulty(Transport::Http, options);
-    let probe = probe(&receiver.endpoint(), "http/protobuf", &[]);
-    let started = Instant::now();
-    let delivery = probe.export_spans(spans(10, 1000, 0), Duration::from_secs(5)).await;
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
-    assert_eq!(delivery, ProbeDelivery { failed: 10, ..Default::default() });
-    assert_eq!(receiver.refused().len(), 1);
+async fn the_collector_retry_delay_is_honoured_within_the_deadline() {
+    for (transport, protocol) in PROTOCOLS {
+        let asked = Duration::from_secs(1);
+        let options = FaultOptions { unavailable_first: 1, retry_after: Some(asked), ..Default::default() };
+        let receiver = faulty(transport, options);
+        let probe = probe(&receiver.endpoint(), protocol, &[]);
+        let started = Instant::now();
+        let delivery = probe.export_spans(spans(10, 1000, 0), Duration::from_secs(5)).await;
+        assert_eq!(delivery, ProbeDelivery { exported: 10, ..Default::default() }, "{protocol}");
+        assert!(started.elapsed() >= asked, "{protocol}: waited {:?}", started.elapsed());
+        assert_eq!(receiver.refused().len(), 1, "{protocol}");
+
+        let far = Some(Duration::from_secs(60));
+        let receiver = faulty(transport, FaultOptions { unavailable_first: 1, retry_after: far, ..Default::default() });
+        let probe = self::probe(&receiver.endpoint(), protocol, &[]);
+        let started = Instant::now();
+        let delivery = probe.export_spans(spans(10, 1000, 0), Duration::from_secs(5)).await;
+        assert!(started.elapsed() < Duration::from_secs(2), "{protocol}: {:?}", started.elapsed());
+        assert_eq!(delivery, ProbeDelivery { failed: 10, ..Default::default() }, "{protocol}");
+        assert_eq!(receiver.refused().len(), 1, "{protocol}");
+    }
 }
 
 /// A partial success: the rejected count moves from exported to rejected, with the collector's message.

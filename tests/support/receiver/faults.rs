@@ -10,7 +10,8 @@ use std::time::Duration;
 pub struct FaultOptions {
     /// Answer the first `n` export requests with gRPC `Unavailable` / HTTP 503.
     pub unavailable_first: usize,
-    /// With `unavailable_first`: the delay to ask for (gRPC `RetryInfo` is not sent; HTTP `Retry-After`).
+    /// With `unavailable_first`: the delay to ask for. HTTP: 503 with `Retry-After`; gRPC: the refusals
+    /// become `ResourceExhausted` with a `RetryInfo` (throttling, not a size problem).
     pub retry_after: Option<Duration>,
     /// Refuse a request whose encoded (uncompressed) payload is above this many bytes: gRPC
     /// `ResourceExhausted` without `RetryInfo`, HTTP 413 (what a collector with the usual 4 MiB limit does).

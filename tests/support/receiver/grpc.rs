@@ -55,7 +55,14 @@ impl Sink {
             Answer::Accept { rejected } => rejected,
             Answer::Unavailable => {
                 self.store.refuse(signal, export.items());
-                return Err(Status::unavailable("test receiver is unavailable"));
+                return Err(match self.faults.retry_after() {
+                    Some(delay) => {
+                        use tonic_types::{ErrorDetails, StatusExt as _};
+                        let details = ErrorDetails::with_retry_info(Some(delay));
+                        Status::with_error_details(tonic::Code::ResourceExhausted, "test receiver throttles", details)
+                    }
+                    None => Status::unavailable("test receiver is unavailable"),
+                });
             }
             Answer::TooLarge => {
                 self.store.refuse(signal, export.items());
