@@ -64,12 +64,14 @@ pub(crate) async fn with_stop<F: Future>(stop: watch::Receiver<Option<Instant>>,
 }
 
 /// `deadline`, or the shutdown deadline of the export running on this task if that is earlier.
+#[cfg_attr(not(any(feature = "otlp-grpc", feature = "otlp-http")), allow(dead_code))] // the OTLP exporters
 pub(crate) fn effective(deadline: Instant) -> Instant {
     STOP.try_with(|stop| stop.borrow().map_or(deadline, |stop| stop.min(deadline))).unwrap_or(deadline)
 }
 
 /// Resolves at `deadline`, or at the shutdown deadline of the export running on this task if one is
 /// set meanwhile and is earlier.
+#[cfg_attr(not(any(feature = "otlp-grpc", feature = "otlp-http")), allow(dead_code))] // the OTLP exporters
 pub(crate) async fn reached(deadline: Instant) {
     let Ok(mut stop) = STOP.try_with(Clone::clone) else {
         return tokio::time::sleep_until(deadline.into()).await;
