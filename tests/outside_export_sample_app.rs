@@ -324,3 +324,30 @@ fn console_and_otlp_together_print_figures_per_exporter() {
     let console = summary(&stderr, "spans (console)").unwrap_or_else(|| panic!("a console line\n{stderr}"));
     assert_eq!((console.ended, console.exported), (2 * answered, 2 * answered), "{stderr}");
 }
+
+/// Metric exports every 100 ms into a dead collector: each retries for its whole timeout, so one is
+/// in flight at SIGTERM. It ends by the shutdown deadline like spans and log records do: nothing
+/// left pending, no timeout error, the exit within the deadline.
+#[test]
+fn a_metric_export_in_flight_at_sigterm_ends_by_the_shutdown_deadline() {
+    if child::scenario().is_some() {
+        return;
+    }
+    let mut vars = otlp_only(Receiver::unreachable_endpoint(), "grpc");
+    vars.push(("OTEL_METRICS_EXPORTER", "otlp".to_owned()));
+    vars.push(("OTEL_METRIC_EXPORT_INTERVAL", "100".to_owned()));
+    vars.push(("TRACED_SHUTDOWN_TIMEOUT", "2000".to_owned()));
+    let app = start_app(&vars);
+    let answered = load(app.address, 1, 20, Duration::from_secs(20)) as u64;
+    std::thread::sleep(Duration::from_millis(500));
+    let (output, took) = app.terminate();
+    assert_clean_exit(&output);
+    let stderr = stderr(&output);
+    println!("{answered} requests, exit {took:?}\n{stderr}");
+    assert!(took < Duration::from_secs(2) + MARGIN, "exit took {took:?}");
+    assert!(!stderr.contains("did not shut down cleanly"), "{stderr}");
+    let metrics = summary(&stderr, "metric exports").unwrap_or_else(|| panic!("a metrics line\n{stderr}"));
+    assert_eq!((metrics.exported, metrics.unconfirmed, metrics.pending), (0, 0, 0), "{stderr}");
+    let spans = summary(&stderr, "spans").unwrap_or_else(|| panic!("a spans line\n{stderr}"));
+    assert_eq!((spans.ended, spans.exported, spans.pending), (2 * answered, 0, 0), "{stderr}");
+}

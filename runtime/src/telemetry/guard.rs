@@ -129,7 +129,7 @@ impl TelemetryGuard {
         if let Some(logger) = providers.logger.clone() {
             jobs.push(("logs", Box::new(move || logger.force_flush())));
         }
-        let mut failures = in_parallel(jobs, deadline);
+        let mut failures = in_parallel(jobs, deadline, pipeline.shutdown_timeout());
         if !flushes.iter().all(|flush| flush.wait_until(deadline)) && failures.is_empty() {
             failures.push(("traces and logs", OTelSdkError::Timeout(pipeline.shutdown_timeout())));
         }
@@ -191,8 +191,9 @@ impl Drop for TelemetryGuard {
 type Job = (&'static str, Box<dyn FnOnce() -> OTelSdkResult + Send>);
 
 /// Runs `jobs` on threads of their own, waiting for them until `deadline` (plus the time the workers
-/// need to count what it cut); returns the failures, a job still running counting as timed out.
-fn in_parallel(jobs: Vec<Job>, deadline: Instant) -> Vec<(&'static str, OTelSdkError)> {
+/// need to count what it cut); returns the failures, a job still running counting as timed out after
+/// `timeout` (the deadline's length, for the message).
+fn in_parallel(jobs: Vec<Job>, deadline: Instant, timeout: Duration) -> Vec<(&'static str, OTelSdkError)> {
     let (finished, results) = mpsc::channel();
     let mut running = Vec::new();
     for (signal, job) in jobs {
@@ -220,7 +221,6 @@ fn in_parallel(jobs: Vec<Job>, deadline: Instant) -> Vec<(&'static str, OTelSdkE
             Err(_) => break,
         }
     }
-    let timeout = deadline.saturating_duration_since(Instant::now());
     failures.extend(running.into_iter().map(|signal| (signal, OTelSdkError::Timeout(timeout))));
     failures
 }
@@ -239,7 +239,7 @@ pub(crate) fn shut_down(providers: Providers) -> Result<ExportReport, ShutdownEr
     if let Some(logger) = logger {
         jobs.push(("logs", Box::new(move || logger.shutdown())));
     }
-    let failures = in_parallel(jobs, deadline);
+    let failures = in_parallel(jobs, deadline, pipeline.shutdown_timeout());
     pipeline.metrics_stopped();
     pipeline.wait_stopped(deadline + COUNTING_GRACE);
     let report = pipeline.report();

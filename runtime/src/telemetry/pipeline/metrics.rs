@@ -13,7 +13,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 use tokio::runtime::Handle;
 
-use super::deadline::{after, SharedDeadline, EXPORT_GRACE};
+use super::deadline::{after, reached, with_stop, SharedDeadline, EXPORT_GRACE};
 use super::delivery::{Delivery, MetricExport};
 use super::queue::Shared;
 use crate::telemetry::export_runtime::in_runtime;
@@ -39,11 +39,20 @@ impl CountedMetricExport {
         Self { inner, shared, handle, timeout, shutdown }
     }
 
+    /// The export's delivery; it ends by `deadline`, or by the shutdown deadline if one comes while it
+    /// runs (an export started before shutdown would otherwise hold the reader's last one past it).
     async fn delivery(&self, metrics: &ResourceMetrics, deadline: Instant) -> Delivery {
         let export = async {
-            let cut_at = tokio::time::Instant::from_std(deadline + EXPORT_GRACE);
-            tokio::time::timeout_at(cut_at, self.inner.export(metrics, deadline)).await
+            tokio::select! {
+                biased;
+                delivery = self.inner.export(metrics, deadline) => Some(delivery),
+                () = async {
+                    reached(deadline).await;
+                    tokio::time::sleep(EXPORT_GRACE).await;
+                } => None,
+            }
         };
+        let export = with_stop(self.shared.watch_stop(), export);
         in_runtime(self.handle.clone(), export).await.unwrap_or(Delivery::unconfirmed(1)).fitted_to(1)
     }
 }
@@ -58,8 +67,9 @@ impl PushMetricExporter for CountedMetricExport {
         let mut deadline = after(self.timeout);
         if let Some(stop) = self.shutdown.get() {
             if Instant::now() >= stop {
+                // Counted as cut by the deadline: like any export's fate, not a shutdown error.
                 counts.cut_on_arrival();
-                return Err(OTelSdkError::Timeout(Duration::ZERO));
+                return Ok(());
             }
             deadline = deadline.min(stop);
         }

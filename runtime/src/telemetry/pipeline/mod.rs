@@ -182,7 +182,8 @@ impl Pipeline {
     /// Sets the one shutdown deadline and asks every worker to drain by it (without waiting).
     pub(crate) fn begin_shutdown(&self, deadline: std::time::Instant) {
         self.control.shutdown.set(deadline);
-        for shared in &self.queues {
+        // Metric exporters have no worker: `stop` only ends the export in flight by the deadline.
+        for shared in self.queues.iter().chain(&self.metrics) {
             shared.stop(deadline);
         }
     }
