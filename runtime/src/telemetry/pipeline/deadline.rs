@@ -71,7 +71,6 @@ pub(crate) fn effective(deadline: Instant) -> Instant {
 
 /// Resolves at `deadline`, or at the shutdown deadline of the export running on this task if one is
 /// set meanwhile and is earlier.
-#[cfg_attr(not(any(feature = "otlp-grpc", feature = "otlp-http")), allow(dead_code))] // the OTLP exporters
 pub(crate) async fn reached(deadline: Instant) {
     let Ok(mut stop) = STOP.try_with(Clone::clone) else {
         return tokio::time::sleep_until(deadline.into()).await;
