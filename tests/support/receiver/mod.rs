@@ -75,6 +75,21 @@ impl Receiver {
     /// Starts a receiver from code that has no async runtime (a plain `fn main` test).
     pub fn start_blocking(transport: Transport, options: ReceiverOptions) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port on 127.0.0.1");
+        Self::serve(listener, transport, options)
+    }
+
+    /// Starts a receiver on `address` (a collector coming back on the port of one that stopped).
+    pub fn start_at(address: SocketAddr, transport: Transport, options: ReceiverOptions) -> Self {
+        let listener = TcpListener::bind(address).unwrap_or_else(|error| panic!("bind {address}: {error}"));
+        Self::serve(listener, transport, options)
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    fn serve(listener: TcpListener, transport: Transport, options: ReceiverOptions) -> Self {
         listener.set_nonblocking(true).expect("non-blocking listener");
         let address = listener.local_addr().expect("listener address");
         let store = Arc::new(Store::default());

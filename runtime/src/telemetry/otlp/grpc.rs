@@ -68,9 +68,10 @@ impl Grpc {
 
 /// A failed call: a status made on our side (no connection, broken connection) or the collector's.
 fn attempt(status: &Status) -> Attempt {
-    let local = std::error::Error::source(status).is_some();
-    if local {
-        let text = format!("{}: {}", status.message(), chain(status));
+    if let Some(source) = std::error::Error::source(status) {
+        // The source chain in words: a status's own `Display` dumps the sources with `Debug`.
+        let causes = chain(source);
+        let text = if causes.contains(status.message()) { causes } else { format!("{}: {causes}", status.message()) };
         return if is_connect_error(status) { Attempt::Unreachable(text) } else { Attempt::Broken(text) };
     }
     let retry_delay = status.get_details_retry_info().and_then(|info| info.retry_delay);
@@ -191,6 +192,8 @@ mod tests {
         let connect = Status::from_error(Box::new(tonic::ConnectError(Box::new(std::io::Error::from(
             std::io::ErrorKind::ConnectionRefused,
         )))));
-        assert!(matches!(attempt(&connect), Attempt::Unreachable(text) if text.contains("refused")), "{connect:?}");
+        let Attempt::Unreachable(text) = attempt(&connect) else { panic!("unreachable: {connect:?}") };
+        assert!(text.contains("refused"), "{text}");
+        assert!(!text.contains("code:") && !text.contains("source:") && !text.contains("Kind("), "{text}");
     }
 }
