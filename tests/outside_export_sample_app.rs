@@ -446,3 +446,81 @@ fn a_collector_that_dies_and_comes_back_loses_nothing_uncounted() {
         assert!(received + 1024 >= 2 * answered, "{transport:?}: {received} of {} received\n{stderr}", 2 * answered);
     }
 }
+
+/// The sample app's own default with an endpoint set: console and OTLP together, a burst, SIGTERM at
+/// once. The OTLP receiver gets every span, the console prints every trace, and whatever is printed
+/// as lost is said per exporter.
+#[test]
+fn console_and_otlp_by_default_a_burst_then_sigterm() {
+    if child::scenario().is_some() {
+        return;
+    }
+    let receiver = Receiver::start_blocking(Transport::Grpc, ReceiverOptions::default());
+    let vars = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", receiver.protocol().to_owned()),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "200000".to_owned()),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "200000".to_owned()),
+    ];
+    let app = start_app(&vars);
+    let answered = load(app.address, 4, burst() / 2, Duration::from_secs(120)) as u64;
+    let (output, took) = app.terminate();
+    assert_clean_exit(&output);
+    let stderr = stderr(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let spans = receiver.wait_for_spans_blocking(2 * answered as usize, Duration::from_secs(5)).len() as u64;
+    let printed = stdout.matches("GET /items/{item_id} [server]").count() as u64;
+    let tail: String = stderr.lines().filter(|line| line.starts_with("traced:")).collect::<Vec<_>>().join("\n");
+    println!("{answered} requests, {spans} spans received, {printed} traces printed, exit {took:?}\n{tail}");
+    match summary(&stderr, "spans (otlp)") {
+        None => assert_eq!(spans, 2 * answered, "{tail}"),
+        Some(otlp) => {
+            assert_eq!(otlp.ended, 2 * answered, "{tail}");
+            assert_eq!(spans, otlp.exported + otlp.unconfirmed, "{tail}");
+        }
+    }
+    match summary(&stderr, "spans (console)") {
+        None => assert_eq!(printed, answered, "{tail}"),
+        Some(console) => assert_eq!(console.ended, 2 * answered, "{tail}"),
+    }
+}
+
+/// `OTEL_EXPORTER_OTLP_TIMEOUT=1` (the smallest accepted; 0 is refused at start-up): exports race their
+/// 1 ms deadline. Whatever the race gives, nothing that arrived is reported lost, and nothing reported
+/// exported is missing.
+#[test]
+fn a_1_ms_otlp_timeout_never_reports_as_lost_what_arrived() {
+    if child::scenario().is_some() {
+        return;
+    }
+    for (transport, protocol) in [(Transport::Grpc, "grpc"), (Transport::Http, "http/protobuf")] {
+        let receiver = Receiver::start_blocking(transport, ReceiverOptions::default());
+        let mut vars = otlp_only(receiver.endpoint(), protocol);
+        vars.push(("OTEL_EXPORTER_OTLP_TIMEOUT", "1".to_owned()));
+        vars.push(("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()));
+        let app = start_app(&vars);
+        let answered = load(app.address, 2, 2000, Duration::from_secs(30)) as u64;
+        let (output, _) = app.terminate();
+        assert_clean_exit(&output);
+        let stderr = stderr(&output);
+        // Requests sent unanswered may still be recorded: give the receiver a moment.
+        std::thread::sleep(Duration::from_secs(1));
+        let received = receiver.spans().len() as u64;
+        println!("{protocol}: {answered} requests, {received} spans received\n{stderr}");
+        match summary(&stderr, "spans") {
+            None => assert_eq!(received, 2 * answered, "{protocol}\n{stderr}"),
+            Some(spans) => {
+                assert_eq!(spans.ended, 2 * answered, "{protocol}\n{stderr}");
+                assert!(spans.exported <= received, "{protocol}: {received} received\n{stderr}");
+                assert!(received <= spans.exported + spans.unconfirmed, "{protocol}: {received} received\n{stderr}");
+            }
+        }
+    }
+    let output = child::run(
+        "sample_app_process",
+        "sample-app",
+        &[("SAMPLE_APP_PORT", "0".to_owned()), ("OTEL_EXPORTER_OTLP_TIMEOUT", "0".to_owned())],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("invalid value `0` for `OTEL_EXPORTER_OTLP_TIMEOUT`"), "{}", stderr(&output));
+}
