@@ -60,8 +60,11 @@ fn start_span(args: &TracedArgs, item: &FnItem) -> TokenStream {
                 .at_level(::traced::__private::Level::#level)
                 .with_code(::core::concat!(::core::module_path!(), #function), #file, #line);
     };
-    // A level the `max_level_*` features compile out: a constant `false`, so only the body remains.
-    let compiled_in = quote!(const { ::traced::__private::Level::#level.compiled_in() });
+    // A level the `max_level_*` features compile out selects `Gate<false>`, whose handle is an empty
+    // type with nothing to drop: only the body remains.
+    let gate = quote! {
+        <::traced::__private::Gate<{ ::traced::__private::Level::#level.compiled_in() }> as ::traced::__private::Gated>
+    };
     // Started after the span, so the duration is the body's; recorded when it drops, before the span ends.
     let call = local("__traced_call");
     let metrics = args.metrics.as_ref().map(|_| {
@@ -79,11 +82,7 @@ fn start_span(args: &TracedArgs, item: &FnItem) -> TokenStream {
     if args.parent.is_none() && args.root.is_none() && args.links.is_empty() {
         return quote! {
             #site
-            let #span = if #compiled_in {
-                ::traced::__private::start_span(&__TRACED_SITE, |#attrs| { #(#pushes)* })
-            } else {
-                ::traced::__private::SpanHandle::none()
-            };
+            let #span = #gate::start(|| ::traced::__private::start_span(&__TRACED_SITE, |#attrs| { #(#pushes)* }));
             #metrics
         };
     }
@@ -97,16 +96,14 @@ fn start_span(args: &TracedArgs, item: &FnItem) -> TokenStream {
     let link_pushes = args.links.iter().map(|link| quote_spanned!(link.span()=> #links.push(&(#link));));
     quote! {
         #site
-        let #span = if #compiled_in {
+        let #span = #gate::start(|| {
             ::traced::__private::start_span_with(
                 &__TRACED_SITE,
                 || #parent,
                 |#attrs| { #(#pushes)* },
                 |#links| { #(#link_pushes)* },
             )
-        } else {
-            ::traced::__private::SpanHandle::none()
-        };
+        });
         #metrics
     }
 }
@@ -127,9 +124,9 @@ fn sync_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
     let ret = local("__traced_ret");
     let caller = local("__traced_caller");
     let enter = if metrics {
-        quote!(let #guard = #span.enter(); let #caller = __TRACED_METRICS.enter();)
+        quote!(let #guard = ::traced::__private::span_enter(&#span); let #caller = __TRACED_METRICS.enter();)
     } else {
-        quote!(let #guard = #span.enter();)
+        quote!(let #guard = ::traced::__private::span_enter(&#span);)
     };
     match output {
         // Nothing to observe: the body runs in place, and `return` still ends the span on the way out.
@@ -165,7 +162,7 @@ fn async_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
     match output {
         Output::Unit | Output::Opaque => {
             let future = in_function(quote!(async move #block), metrics);
-            quote!(#span.instrument(#future).await)
+            quote!(::traced::__private::span_instrument(&#span, #future).await)
         }
         Output::Never => {
             // An async block whose body diverges would infer `()` as its output; `Infallible` is the
@@ -180,7 +177,7 @@ fn async_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
             );
             quote! {
                 #[allow(unreachable_code)]
-                let #never: ::core::convert::Infallible = #span.instrument(#future).await;
+                let #never: ::core::convert::Infallible = ::traced::__private::span_instrument(&#span, #future).await;
                 match #never {}
             }
         }
@@ -193,7 +190,7 @@ fn async_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
             let statements = &block.stmts;
             let future = in_function(quote!(async move { #pin_type #(#statements)* }), metrics);
             quote! {
-                let #ret = #span.instrument(#future).await;
+                let #ret = ::traced::__private::span_instrument(&#span, #future).await;
                 #observe
                 #ret
             }
@@ -212,7 +209,7 @@ fn boxed_future_body(start: TokenStream, pin: &Expr, future: &ExprAsync, metrics
     quote! {
         #pin(async move {
             #start
-            let #ret = #span.instrument(#future).await;
+            let #ret = ::traced::__private::span_instrument(&#span, #future).await;
             #observe
             #ret
         })
@@ -249,7 +246,7 @@ fn observe(metrics: bool) -> TokenStream {
         {
             #[allow(unused_imports)]
             use ::traced::__private::{ObserveOther as _, ObserveResult as _};
-            (&&#ret).__traced_observe(&#span);
+            (&&#ret).__traced_observe(::traced::__private::span_of(&#span));
             #outcome
         }
     }

@@ -9,7 +9,7 @@ use crate::span::SpanHandle;
 /// Marks the span failed when the value is an `Err`, with the error's concrete type as `error.type`.
 pub trait ObserveResult {
     /// Records the outcome on `span`.
-    fn __traced_observe(&self, span: &SpanHandle);
+    fn __traced_observe(&self, span: Option<&SpanHandle>);
 
     /// `Some(is_ok)`: the `result` label of `#[traced(metrics)]`.
     fn __traced_outcome(&self) -> Option<bool>;
@@ -19,8 +19,8 @@ pub trait ObserveResult {
 // the fallback needs an autoref (with the same depth the fallback would win).
 impl<T, E> ObserveResult for &core::result::Result<T, E> {
     #[inline]
-    fn __traced_observe(&self, span: &SpanHandle) {
-        if self.is_err() {
+    fn __traced_observe(&self, span: Option<&SpanHandle>) {
+        if let (Err(_), Some(span)) = (self, span) {
             span.fail(core::any::type_name::<E>());
         }
     }
@@ -34,7 +34,7 @@ impl<T, E> ObserveResult for &core::result::Result<T, E> {
 /// The fallback for return types that cannot fail.
 pub trait ObserveOther {
     /// Does nothing.
-    fn __traced_observe(&self, span: &SpanHandle);
+    fn __traced_observe(&self, span: Option<&SpanHandle>);
 
     /// `None`: no `result` label.
     fn __traced_outcome(&self) -> Option<bool>;
@@ -42,7 +42,7 @@ pub trait ObserveOther {
 
 impl<T: ?Sized> ObserveOther for &&T {
     #[inline]
-    fn __traced_observe(&self, _span: &SpanHandle) {}
+    fn __traced_observe(&self, _span: Option<&SpanHandle>) {}
 
     #[inline]
     fn __traced_outcome(&self) -> Option<bool> {

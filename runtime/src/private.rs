@@ -5,7 +5,10 @@ pub use opentelemetry::trace::SpanKind;
 pub use crate::attribute::AttributeValue;
 pub use crate::function_metrics::{CallerGuard, FunctionCall, FunctionMetrics, InFunction};
 pub use crate::outcome::{ObserveOther, ObserveResult};
-pub use crate::span::{start_span, start_span_with, Attributes, Instrumented, Site, SpanHandle};
+pub use crate::span::{
+    span_enter, span_instrument, span_of, start_span, start_span_with, Attributes, Gate, Gated, Instrumented, NoSpan,
+    Site, SpanHandle, SpanSlot,
+};
 pub use crate::span_level::Level;
 pub use crate::span_origin::{Links, Parent, SpanLink, SpanParent};
 pub use crate::sync_body::call_once;

@@ -256,7 +256,7 @@ impl SpanHandle {
     /// Makes this span current whenever `future` is polled (async functions).
     #[inline]
     pub fn instrument<F: Future>(&self, future: F) -> Instrumented<'_, F> {
-        Instrumented { span: self, inner: future }
+        Instrumented { span: Some(self), inner: future }
     }
 
     /// The context holding this span, to hand to work that outlives the call.
@@ -296,6 +296,80 @@ impl Drop for SpanHandle {
     }
 }
 
+/// Chooses at compile time whether a `#[traced]` site starts spans: `Gate<false>` (a level compiled out
+/// by a `max_level_*` feature) never calls `start` and hands out [`NoSpan`], which has nothing to drop.
+#[derive(Debug)]
+pub struct Gate<const ON: bool>;
+
+/// See [`Gate`].
+pub trait Gated {
+    /// What the function body holds while it runs.
+    type Handle: SpanSlot;
+
+    /// The handle, from `start` when spans are compiled in.
+    fn start(start: impl FnOnce() -> SpanHandle) -> Self::Handle;
+}
+
+impl Gated for Gate<true> {
+    type Handle = SpanHandle;
+
+    #[inline]
+    fn start(start: impl FnOnce() -> SpanHandle) -> SpanHandle {
+        start()
+    }
+}
+
+impl Gated for Gate<false> {
+    type Handle = NoSpan;
+
+    #[inline(always)]
+    fn start(_start: impl FnOnce() -> SpanHandle) -> NoSpan {
+        NoSpan
+    }
+}
+
+/// The handle of a span compiled out.
+#[derive(Debug)]
+pub struct NoSpan;
+
+/// A span handle, or nothing.
+pub trait SpanSlot {
+    /// The started span, if any.
+    fn span(&self) -> Option<&SpanHandle>;
+}
+
+impl SpanSlot for SpanHandle {
+    #[inline(always)]
+    fn span(&self) -> Option<&SpanHandle> {
+        Some(self)
+    }
+}
+
+impl SpanSlot for NoSpan {
+    #[inline(always)]
+    fn span(&self) -> Option<&SpanHandle> {
+        None
+    }
+}
+
+/// The started span of `slot`, if any.
+#[inline(always)]
+pub fn span_of<S: SpanSlot>(slot: &S) -> Option<&SpanHandle> {
+    slot.span()
+}
+
+/// [`SpanHandle::enter`] for the span of `slot`, if any.
+#[inline]
+pub fn span_enter<S: SpanSlot>(slot: &S) -> Option<opentelemetry::ContextGuard> {
+    slot.span().and_then(SpanHandle::enter)
+}
+
+/// [`SpanHandle::instrument`] for the span of `slot`, if any.
+#[inline]
+pub fn span_instrument<S: SpanSlot, F: Future>(slot: &S, future: F) -> Instrumented<'_, F> {
+    Instrumented { span: slot.span(), inner: future }
+}
+
 #[cold]
 fn mark_panicked(span: &opentelemetry::trace::SpanRef<'_>) {
     span.set_status(Status::error("panicked"));
@@ -305,7 +379,7 @@ pin_project_lite::pin_project! {
     /// A future polled with its span current; see [`SpanHandle::instrument`].
     #[derive(Debug)]
     pub struct Instrumented<'a, F> {
-        span: &'a SpanHandle,
+        span: Option<&'a SpanHandle>,
         #[pin]
         inner: F,
     }
@@ -317,7 +391,7 @@ impl<F: Future> Future for Instrumented<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _guard = this.span.enter();
+        let _guard = this.span.and_then(SpanHandle::enter);
         this.inner.poll(cx)
     }
 }
