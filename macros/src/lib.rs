@@ -105,10 +105,15 @@ use crate::item::FnItem;
 /// ```ignore
 /// fn load_item(item_id: u64) -> Result<Item, StoreError> {
 ///     static SITE: traced::__private::Site =
-///         traced::__private::Site::new("load-item", traced::__private::SpanKind::Internal);
-///     // Attributes are evaluated once, before the sampler decides.
-///     let span = traced::__private::start_span(&SITE, |attrs| attrs.push("item.id", &(item_id)));
-///     let guard = span.enter();
+///         traced::__private::Site::new("load-item", traced::__private::SpanKind::Internal)
+///             .at_level(traced::__private::Level::Info)
+///             .with_code(concat!(module_path!(), "::load_item"), file!(), line!());
+///     // Attributes are evaluated once, before the sampler decides. A level compiled out by a
+///     // `max_level_*` feature selects `Gate<false>`, which never starts a span.
+///     let span = <Gate<{ Level::Info.compiled_in() }> as Gated>::start(|| {
+///         traced::__private::start_span(&SITE, |attrs| attrs.push("item.id", &(item_id)))
+///     });
+///     let guard = traced::__private::span_enter(&span);
 ///     // The original body, whose `return` and `?` end up in `ret`.
 ///     let ret: Result<Item, StoreError> = traced::__private::call_once(move || { /* body */ });
 ///     if let Err(_) = &ret {

@@ -300,6 +300,16 @@ mod tests {
     }
 
     #[test]
+    fn span_level_and_code_attributes_are_set_by_code() {
+        let s = settings(Telemetry::builder().span_level(LevelFilter::DEBUG).code_attributes(false));
+        assert_eq!(s.span_level, LevelFilter::DEBUG);
+        assert!(!s.code_attributes);
+        let defaults = settings(Telemetry::builder());
+        assert_eq!(defaults.span_level, LevelFilter::INFO);
+        assert!(defaults.code_attributes);
+    }
+
+    #[test]
     fn code_overrides_the_defaults() {
         let s = settings(
             Telemetry::builder()
