@@ -42,7 +42,11 @@ fn start_app(vars: &[(&str, String)]) -> App {
         ("OTEL_SERVICE_NAME", "outside-export".to_owned()),
     ];
     all.extend(vars.iter().cloned());
-    let mut process = child::start("sample_app_process", "sample-app", &all);
+    // `OUTSIDE_EXPORT_APP=target/release/sample-app`: the release build instead of this binary.
+    let mut process = match std::env::var_os("OUTSIDE_EXPORT_APP") {
+        Some(program) => child::start_program(std::path::Path::new(&program), &all),
+        None => child::start("sample_app_process", "sample-app", &all),
+    };
     let line = process.wait_for_stderr("sample-app: listening on http://", START_LIMIT);
     let address = line.rsplit("http://").next().and_then(|a| a.trim().parse().ok());
     App { process, address: address.unwrap_or_else(|| panic!("an address in `{line}`")) }
@@ -195,8 +199,8 @@ fn otlp_only(endpoint: String, protocol: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Requests of the burst: 6,000 in CI; `OUTSIDE_EXPORT_BURST=100000` is the case (use a release
-/// build: `cargo test --release`).
+/// Requests of the burst: 6,000 in CI; `OUTSIDE_EXPORT_BURST=100000` is the case (with
+/// `OUTSIDE_EXPORT_APP=target/release/sample-app`, the release build).
 fn burst() -> usize {
     std::env::var("OUTSIDE_EXPORT_BURST").ok().and_then(|n| n.parse().ok()).unwrap_or(6000)
 }

@@ -33,6 +33,15 @@ pub fn start(test_name: &str, scenario: &str, vars: &[(&str, String)]) -> Runnin
     let exe = std::env::current_exe().expect("the test binary knows its path");
     let mut command = Command::new(exe);
     command.args([test_name, "--exact", "--nocapture", "--test-threads=1"]);
+    spawn(command, scenario, vars)
+}
+
+/// Like [`start`], but runs `program` (e.g. a release build of the sample app) with `vars`.
+pub fn start_program(program: &std::path::Path, vars: &[(&str, String)]) -> RunningChild {
+    spawn(Command::new(program), "program", vars)
+}
+
+fn spawn(mut command: Command, scenario: &str, vars: &[(&str, String)]) -> RunningChild {
     for (name, _) in std::env::vars_os() {
         let name_text = name.to_string_lossy();
         if name_text.starts_with("OTEL_") || name_text.starts_with("SAMPLE_APP_") {
