@@ -528,3 +528,29 @@ fn a_1_ms_otlp_timeout_never_reports_as_lost_what_arrived() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("invalid value `0` for `OTEL_EXPORTER_OTLP_TIMEOUT`"), "{}", stderr(&output));
 }
+
+/// A collector taking 200 ms per export falls behind a burst, so the queue is long at SIGTERM: the
+/// whole queue is exported batch after batch within the shutdown deadline, not one batch.
+#[test]
+fn a_queue_behind_a_slow_collector_is_drained_batch_after_batch_at_sigterm() {
+    if child::scenario().is_some() {
+        return;
+    }
+    let options = ReceiverOptions { response_delay: Some(Duration::from_millis(200)), ..Default::default() };
+    let receiver = Receiver::start_blocking(Transport::Grpc, options);
+    let mut vars = otlp_only(receiver.endpoint(), receiver.protocol());
+    vars.push(("OTEL_BSP_MAX_QUEUE_SIZE", "200000".to_owned()));
+    vars.push(("OTEL_BLRP_MAX_QUEUE_SIZE", "200000".to_owned()));
+    vars.push(("TRACED_SHUTDOWN_TIMEOUT", "20000".to_owned()));
+    let app = start_app(&vars);
+    let answered = load(app.address, 4, 4000, Duration::from_secs(60)) as u64;
+    let queued = receiver.spans().len() as u64;
+    let (output, took) = app.terminate();
+    assert_clean_exit(&output);
+    let stderr = stderr(&output);
+    let spans = receiver.wait_for_spans_blocking(2 * answered as usize, Duration::from_secs(5)).len() as u64;
+    println!("{answered} requests, {queued} spans received before SIGTERM, {spans} after, exit {took:?}\n{stderr}");
+    assert!(!stderr.contains("traced:"), "nothing lost\n{stderr}");
+    assert_eq!(spans, 2 * answered, "{stderr}");
+    assert_eq!(receiver.logs().len() as u64, answered, "{stderr}");
+}
