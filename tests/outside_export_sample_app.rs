@@ -554,3 +554,79 @@ fn a_queue_behind_a_slow_collector_is_drained_batch_after_batch_at_sigterm() {
     assert_eq!(spans, 2 * answered, "{stderr}");
     assert_eq!(receiver.logs().len() as u64, answered, "{stderr}");
 }
+
+/// `TRACED_LOG_LEVEL=trace` with OTLP logs: the exporters' own events (tonic, h2, hyper, reqwest) are
+/// not exported, so an export cannot make the records of the next one: an idle app exports nothing.
+#[test]
+fn trace_level_logs_do_not_feed_on_their_own_export() {
+    if child::scenario().is_some() {
+        return;
+    }
+    for (transport, protocol) in [(Transport::Grpc, "grpc"), (Transport::Http, "http/protobuf")] {
+        let receiver = Receiver::start_blocking(transport, ReceiverOptions::default());
+        let mut vars = otlp_only(receiver.endpoint(), protocol);
+        vars.push(("TRACED_LOG_LEVEL", "trace".to_owned()));
+        vars.push(("OTEL_BLRP_SCHEDULE_DELAY", "50".to_owned()));
+        let app = start_app(&vars);
+        let answered = load(app.address, 1, 20, Duration::from_secs(20)) as u64;
+        std::thread::sleep(Duration::from_secs(1));
+        let settled = receiver.logs().len();
+        std::thread::sleep(Duration::from_secs(2));
+        let idle = receiver.logs().len();
+        let (output, _) = app.terminate();
+        assert_clean_exit(&output);
+        let targets: std::collections::BTreeSet<String> =
+            receiver.logs().iter().filter_map(|log| log.attribute("target")).collect();
+        println!("{protocol}: {answered} requests, {settled} then {idle} log records; targets {targets:?}");
+        assert!(settled as u64 >= answered, "{protocol}");
+        assert_eq!(idle, settled, "{protocol}: records made while idle: {targets:?}");
+        for internal in ["tonic", "h2", "hyper", "reqwest", "tower"] {
+            assert!(!targets.iter().any(|t| t.starts_with(internal)), "{protocol}: {targets:?}");
+        }
+    }
+}
+
+/// CPU time (user + system, in clock ticks) the process `pid` used so far, from `/proc/<pid>/stat`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
+    // Fields after the command name (which may hold spaces) start after the last `)`.
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("a stat line").1.split_whitespace().collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// Every delay and interval at its smallest accepted value, both exporters, a dead collector: after a
+/// few requests the idle app uses almost no CPU (the issue saw 100% of a core with delays of 0).
+#[test]
+#[cfg(target_os = "linux")]
+fn the_smallest_delays_do_not_make_an_idle_app_spin() {
+    if child::scenario().is_some() {
+        return;
+    }
+    let vars = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", Receiver::unreachable_endpoint()),
+        ("OTEL_TRACES_EXPORTER", "console,otlp".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "console,otlp".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "1".to_owned()),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "1".to_owned()),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "100".to_owned()),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "1".to_owned()),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "1000000".to_owned()),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1".to_owned()),
+        ("TRACED_SHUTDOWN_TIMEOUT", "1".to_owned()),
+    ];
+    let app = start_app(&vars);
+    let answered = load(app.address, 1, 50, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(1));
+    let pid = app.process.id();
+    let before = cpu_ticks(pid);
+    let idle = Duration::from_secs(3);
+    std::thread::sleep(idle);
+    let used = cpu_ticks(pid) - before;
+    let (output, took) = app.terminate();
+    assert_clean_exit(&output);
+    // Clock ticks are 1/100 s on Linux: 300 would be a core spinning for the whole 3 s.
+    println!("{answered} requests; {used} ticks of CPU in {idle:?} idle; exit {took:?}");
+    assert!(used < 60, "{used} ticks of CPU in {idle:?} while idle\n{}", stderr(&output));
+    assert!(took < Duration::from_millis(1) + MARGIN, "exit took {took:?}");
+}

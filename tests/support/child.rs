@@ -111,6 +111,11 @@ impl RunningChild {
         }
     }
 
+    /// The child's process id (e.g. to read `/proc/<id>/stat`).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM, as `docker stop` and Kubernetes do.
     pub fn terminate(&self) {
         let status = Command::new("kill")
