@@ -327,3 +327,63 @@ async fn assert_checkout_tree_kept(viewer: &RunningViewer, trace: u8) {
     let view = get(viewer, &format!("/api/traces/{}", format!("{trace:02x}").repeat(16))).await;
     assert_eq!(view["spans"].as_array().expect("spans").len(), 3);
 }
+
+/// Opens an OTLP/HTTP request whose body is announced but not yet sent: the viewer waits for it.
+async fn unfinished_upload(viewer: &RunningViewer, body: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut stream = tokio::net::TcpStream::connect(viewer.http_addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: {}\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+        viewer.http_addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(&body[..1]).await.expect("first byte");
+    stream
+}
+
+/// A 16 KiB gzip body of empty spans decodes to 8 million structs (2 GB): without a bound on the requests
+/// decoded at once, a handful of them sent together exhausted the machine's memory. Past
+/// `MAX_REQUESTS_IN_FLIGHT`, an OTLP request (either door) waits for one to finish.
+#[tokio::test]
+async fn otlp_requests_in_flight_are_bounded_across_both_doors() {
+    use tokio::io::AsyncWriteExt as _;
+    let viewer = start(Limits::default()).await;
+    let bodies: Vec<Vec<u8>> =
+        (0..viewer::MAX_REQUESTS_IN_FLIGHT).map(|i| checkout_trace(10 + i as u8).encode_to_vec()).collect();
+    let mut uploads = Vec::new();
+    for body in &bodies {
+        uploads.push(unfinished_upload(&viewer, body).await);
+    }
+    // Give the server time to take the uploads in (they hold every slot from then on).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let mut client = TraceServiceClient::connect(format!("http://{}", viewer.grpc_addr)).await.expect("connect");
+    let mut waiting = tonic::Request::new(checkout_trace(2));
+    waiting.set_timeout(std::time::Duration::from_millis(700));
+    let status = client.export(waiting).await.expect_err("no slot for it while the uploads run");
+    assert!(matches!(status.code(), tonic::Code::DeadlineExceeded | tonic::Code::Cancelled), "{status}");
+    let http = reqwest::Client::new()
+        .post(format!("http://{}/v1/traces", viewer.http_addr))
+        .header("content-type", "application/x-protobuf")
+        .timeout(std::time::Duration::from_millis(700))
+        .body(checkout_trace(3).encode_to_vec())
+        .send()
+        .await;
+    assert!(http.as_ref().is_err_and(reqwest::Error::is_timeout), "{http:?}");
+    assert_eq!(get(&viewer, "/api/stats").await["spans"], 0, "nothing decoded while every slot is taken");
+
+    // The uploads finish: their slots free, the next requests go through at once.
+    for (upload, body) in uploads.iter_mut().zip(&bodies) {
+        upload.write_all(&body[1..]).await.expect("rest of the body");
+    }
+    assert_eq!(client.export(checkout_trace(4)).await.expect("a free slot").into_inner().partial_success, None);
+    assert_eq!(
+        post(&viewer, "traces", "application/x-protobuf", checkout_trace(5).encode_to_vec()).await.status(),
+        200
+    );
+    for trace in [10, 4, 5] {
+        assert_checkout_tree_kept(&viewer, trace).await;
+    }
+    viewer.stop().await;
+}

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 pub use config::{ConfigError, ViewerArgs, ViewerConfig};
@@ -25,6 +25,11 @@ pub use store::{Limits, Store};
 
 /// The largest OTLP request accepted, as sent and once decompressed.
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// OTLP requests read, decoded and stored at once, over gRPC and HTTP together; the next ones wait (their bodies
+/// unread). A request's decoded form can be a hundred times its size on the wire (a 16 KiB gzip body of empty
+/// spans is 8 million structs, 2 GB), so this is what bounds the viewer's memory while it takes data in.
+pub const MAX_REQUESTS_IN_FLIGHT: usize = 2;
 
 /// A viewer serving on its three addresses until [`RunningViewer::stop`]; dropping it stops the servers too
 /// (the stop channel closes).
@@ -49,6 +54,7 @@ pub async fn start(config: ViewerConfig) -> std::io::Result<RunningViewer> {
     let http = bind(config.http_addr, "OTLP/HTTP").await?;
     let ui = bind(config.ui_addr, "web page").await?;
     let store = Arc::new(Store::new(config.limits));
+    let intake = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
     let (stop, stopped) = watch::channel(false);
     let signal = move || {
         let mut stopped = stopped.clone();
@@ -67,9 +73,14 @@ pub async fn start(config: ViewerConfig) -> std::io::Result<RunningViewer> {
     let ui_app = api::router(Arc::clone(&store)).merge(page::router());
     let (grpc_store, http_store, grpc_stop, http_stop, ui_stop) =
         (Arc::clone(&store), Arc::clone(&store), signal(), signal(), signal());
+    let (grpc_intake, http_intake) = (Arc::clone(&intake), intake);
     let tasks = vec![
-        tokio::spawn(async move { receive_grpc::serve(grpc, grpc_store, grpc_stop).await.map_err(|e| e.to_string()) }),
-        tokio::spawn(async move { receive_http::serve(http, http_store, http_stop).await.map_err(|e| e.to_string()) }),
+        tokio::spawn(async move {
+            receive_grpc::serve(grpc, grpc_store, grpc_intake, grpc_stop).await.map_err(|e| e.to_string())
+        }),
+        tokio::spawn(async move {
+            receive_http::serve(http, http_store, http_intake, http_stop).await.map_err(|e| e.to_string())
+        }),
         tokio::spawn(async move {
             axum::serve(ui, ui_app).with_graceful_shutdown(ui_stop).await.map_err(|e| e.to_string())
         }),

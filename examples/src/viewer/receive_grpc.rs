@@ -1,6 +1,7 @@
 //! OTLP/gRPC in: the collector's three `Export` services (gzip accepted), messages capped at
 //! [`MAX_REQUEST_BYTES`] (tonic's decoder answers `OUT_OF_RANGE` past it, `INTERNAL` for bytes that are not the
-//! message).
+//! message). At most [`MAX_REQUESTS_IN_FLIGHT`](super::MAX_REQUESTS_IN_FLIGHT) requests are read and decoded at once,
+//! with the HTTP door's.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,8 +20,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{Tra
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use tokio::sync::Semaphore;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 use super::ingest;
 use super::store::Store;
@@ -108,10 +111,13 @@ impl LogsService for Sink {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<Store>,
+    intake: Arc<Semaphore>,
     stopped: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     let sink = Sink(store);
     tonic::transport::Server::builder()
+        // A permit from reading the message to storing it, shared with the HTTP door.
+        .layer(GlobalConcurrencyLimitLayer::with_semaphore(intake))
         .add_service(
             TraceServiceServer::new(sink.clone())
                 .accept_compressed(CompressionEncoding::Gzip)

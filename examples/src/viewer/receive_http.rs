@@ -1,15 +1,17 @@
 //! OTLP/HTTP in: `POST /v1/{traces,metrics,logs}` with `application/x-protobuf` or `application/json` bodies,
 //! gzip or not. Bodies are capped at [`MAX_REQUEST_BYTES`] as sent and once decompressed (413), another media
 //! type gets 415, an undecodable body 400 with a `google.rpc.Status` in the request's encoding, as the OTLP/HTTP
-//! specification asks.
+//! specification asks. At most [`MAX_REQUESTS_IN_FLIGHT`](super::MAX_REQUESTS_IN_FLIGHT) requests are read and
+//! decoded at once, with the gRPC door's.
 
 use std::future::Future;
 use std::io::Read;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -23,6 +25,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
+use tokio::sync::Semaphore;
 
 use super::ingest;
 use super::receive_grpc::rejection;
@@ -44,20 +47,31 @@ enum Encoding {
     Json,
 }
 
-pub fn router(store: Arc<Store>) -> Router {
+pub fn router(store: Arc<Store>, intake: Arc<Semaphore>) -> Router {
     Router::new()
         .route("/v1/{signal}", post(export))
         // Room for the largest accepted body; `DefaultBodyLimit` answers 413 past it.
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        // Outermost: the body is read only with a permit, shared with the gRPC door.
+        .layer(middleware::from_fn_with_state(intake, in_turn))
         .with_state(store)
+}
+
+/// Runs the request (reading its body, decoding, storing) holding one of the intake's permits.
+async fn in_turn(State(intake): State<Arc<Semaphore>>, request: Request, next: Next) -> Response {
+    match intake.acquire_owned().await {
+        Ok(_permit) => next.run(request).await,
+        Err(closed) => (StatusCode::SERVICE_UNAVAILABLE, closed.to_string()).into_response(),
+    }
 }
 
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<Store>,
+    intake: Arc<Semaphore>,
     stopped: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(store)).with_graceful_shutdown(stopped).await
+    axum::serve(listener, router(store, intake)).with_graceful_shutdown(stopped).await
 }
 
 async fn export(
@@ -184,18 +198,18 @@ mod tests {
     use std::io::Write as _;
 
     use axum::body::Body;
-    use axum::http::Request;
     use tower::ServiceExt as _;
 
     use super::*;
 
     async fn post(content_type: &str, encoding: Option<&str>, body: Vec<u8>) -> (StatusCode, Vec<u8>, Arc<Store>) {
         let store = Arc::new(Store::default());
-        let mut request = Request::post("/v1/traces").header(header::CONTENT_TYPE, content_type);
+        let mut request = axum::http::Request::post("/v1/traces").header(header::CONTENT_TYPE, content_type);
         if let Some(encoding) = encoding {
             request = request.header(header::CONTENT_ENCODING, encoding);
         }
-        let response = router(Arc::clone(&store))
+        let intake = Arc::new(Semaphore::new(super::super::MAX_REQUESTS_IN_FLIGHT));
+        let response = router(Arc::clone(&store), intake)
             .oneshot(request.body(Body::from(body)).expect("a request"))
             .await
             .expect("infallible");
