@@ -387,3 +387,26 @@ async fn otlp_requests_in_flight_are_bounded_across_both_doors() {
     }
     viewer.stop().await;
 }
+
+/// DNS rebinding: a web site whose name is made to resolve to 127.0.0.1 reads the page and its API as its own
+/// origin (the browser sends the site's name as `Host`). The page and the API answer only loopback names.
+#[tokio::test]
+async fn the_page_answers_loopback_host_names_only() {
+    let viewer = start(Limits::default()).await;
+    let port = viewer.ui_addr.port();
+    let client = reqwest::Client::new();
+    let status = |host: String, path: &'static str| {
+        let request = client.get(format!("{}{path}", viewer.ui_url())).header("host", host);
+        async move { request.send().await.expect("an answer").status().as_u16() }
+    };
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), "[::1]".to_owned(), "app.localhost".into()] {
+        assert_eq!(status(host.clone(), "/api/stats").await, 200, "{host}");
+        assert_eq!(status(host.clone(), "/").await, 200, "{host}");
+    }
+    for host in [format!("attacker.example:{port}"), "attacker.example".to_owned(), "127.0.0.1.nip.io".into()] {
+        assert_eq!(status(host.clone(), "/api/stats").await, 403, "{host}");
+        assert_eq!(status(host.clone(), "/api/traces").await, 403, "{host}");
+        assert_eq!(status(host.clone(), "/").await, 403, "{host}");
+    }
+    viewer.stop().await;
+}

@@ -40,13 +40,15 @@ pub struct ViewerConfig {
     pub http_addr: SocketAddr,
     pub ui_addr: SocketAddr,
     pub limits: Limits,
+    /// Non-loopback addresses allowed, and the page answers any `Host` name (else loopback names only).
+    pub allow_remote: bool,
 }
 
 impl ViewerConfig {
     /// Every address on 127.0.0.1 port 0 (the tests' choice), default limits.
     pub fn ephemeral() -> Self {
         let any: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
-        ViewerConfig { grpc_addr: any, http_addr: any, ui_addr: any, limits: Limits::default() }
+        ViewerConfig { grpc_addr: any, http_addr: any, ui_addr: any, limits: Limits::default(), allow_remote: false }
     }
 }
 
@@ -79,6 +81,7 @@ impl TryFrom<ViewerArgs> for ViewerConfig {
                 max_logs: clamp(args.max_logs),
                 max_series: clamp(args.max_series),
             },
+            allow_remote: args.allow_remote,
         })
     }
 }

@@ -70,7 +70,9 @@ pub async fn start(config: ViewerConfig) -> std::io::Result<RunningViewer> {
         stop,
         tasks: Vec::new(),
     };
-    let ui_app = api::router(Arc::clone(&store)).merge(page::router());
+    let ui_app = api::router(Arc::clone(&store))
+        .merge(page::router())
+        .layer(axum::middleware::from_fn_with_state(config.allow_remote, page::loopback_names_only));
     let (grpc_store, http_store, grpc_stop, http_stop, ui_stop) =
         (Arc::clone(&store), Arc::clone(&store), signal(), signal(), signal());
     let (grpc_intake, http_intake) = (Arc::clone(&intake), intake);
