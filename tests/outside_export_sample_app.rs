@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use traced_examples::app::{run, AppArgs, EXIT_OK};
 use traced_tests::child::{self, RunningChild};
-use traced_tests::{Receiver, ReceiverOptions, SilentCollector, Transport};
+use traced_tests::{FaultOptions, Receiver, ReceiverOptions, SilentCollector, Transport};
 
 /// Room for a loaded 2-core machine: a correctness bound, not a performance assertion.
 const MARGIN: Duration = Duration::from_secs(8);
@@ -629,4 +629,50 @@ fn the_smallest_delays_do_not_make_an_idle_app_spin() {
     println!("{answered} requests; {used} ticks of CPU in {idle:?} idle; exit {took:?}");
     assert!(used < 60, "{used} ticks of CPU in {idle:?} while idle\n{}", stderr(&output));
     assert!(took < Duration::from_millis(1) + MARGIN, "exit took {took:?}");
+}
+
+/// `Unavailable` (503) twice then accepted: retried, nothing lost, nothing printed. A partial success
+/// rejecting 3 of every request: the printed `rejected` is exactly what the receiver said it rejected,
+/// and `exported` what it kept.
+#[test]
+fn transient_refusals_and_partial_success_print_what_the_receiver_counted() {
+    if child::scenario().is_some() {
+        return;
+    }
+    for (transport, protocol) in
+        [(Transport::Grpc, "grpc"), (Transport::Http, "http/protobuf"), (Transport::Http, "http/json")]
+    {
+        let faults = FaultOptions { unavailable_first: 2, ..Default::default() };
+        let receiver = Receiver::start_blocking(transport, ReceiverOptions { faults, ..Default::default() });
+        let mut vars = otlp_only(receiver.endpoint(), protocol);
+        vars.push(("OTEL_LOGS_EXPORTER", "none".to_owned()));
+        let app = start_app(&vars);
+        let answered = load(app.address, 2, 600, Duration::from_secs(20)) as u64;
+        let (output, _) = app.terminate();
+        assert_clean_exit(&output);
+        let text = stderr(&output);
+        assert_eq!(receiver.spans().len() as u64, 2 * answered, "{protocol}\n{text}");
+        assert_eq!(receiver.refused().len(), 2, "{protocol}");
+        assert!(!text.contains("traced:"), "{protocol}\n{text}");
+
+        let faults = FaultOptions { reject_per_request: Some(3), ..Default::default() };
+        let receiver = Receiver::start_blocking(transport, ReceiverOptions { faults, ..Default::default() });
+        let mut vars = otlp_only(receiver.endpoint(), protocol);
+        vars.push(("OTEL_LOGS_EXPORTER", "none".to_owned()));
+        let app = start_app(&vars);
+        let answered = load(app.address, 2, 600, Duration::from_secs(20)) as u64;
+        let (output, _) = app.terminate();
+        assert_clean_exit(&output);
+        let stderr = stderr(&output);
+        let spans = summary(&stderr, "spans").unwrap_or_else(|| panic!("{protocol}: a spans line\n{stderr}"));
+        let (received, rejected) = (receiver.spans().len() as u64, receiver.rejected_items());
+        println!("{protocol}: {answered} requests, {received} received, {rejected} rejected\n{stderr}");
+        assert_eq!(spans.ended, 2 * answered, "{protocol}\n{stderr}");
+        assert_eq!(spans.rejected, rejected, "{protocol}\n{stderr}");
+        assert_eq!(spans.exported, received - rejected, "{protocol}\n{stderr}");
+        assert_eq!(spans.exported + spans.rejected, spans.ended, "{protocol}\n{stderr}");
+        assert!(stderr.contains("test receiver rejects 3"), "the collector's message is shown\n{stderr}");
+        // A request of spans, not of traces (a batch's spans belong to many traces).
+        assert!(stderr.contains("rejected 3 spans of a request of 512 spans"), "{protocol}\n{stderr}");
+    }
 }

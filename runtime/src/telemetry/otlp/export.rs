@@ -174,7 +174,7 @@ impl<S: Signal> Exporter<S> {
             return Delivery::exported(count);
         };
         if rejected > 0 || !message.is_empty() {
-            self.warnings.partial_success(rejected.max(0) as u64, count, S::REJECTED_UNIT, &message);
+            self.warnings.partial_success(rejected.max(0) as u64, count, S::ITEM, S::REJECTED_UNIT, &message);
         }
         let rejected = S::rejected_items(rejected, count);
         Delivery { exported: (count - rejected) as u64, rejected: rejected as u64, ..Delivery::default() }

@@ -85,8 +85,8 @@ impl Warnings {
         });
     }
 
-    /// `rejected` counts `unit`s (data points for metrics) of a request of `sent` items.
-    pub(super) fn partial_success(&self, rejected: u64, sent: usize, unit: &str, message: &str) {
+    /// `rejected` counts `unit`s (data points for metrics) of a request of `sent` `item`s.
+    pub(super) fn partial_success(&self, rejected: u64, sent: usize, item: &str, unit: &str, message: &str) {
         let (signal, endpoint) = (self.signal, &self.endpoint);
         let message = clean(message);
         self.once(Problem::PartialSuccess, || {
@@ -94,7 +94,7 @@ impl Warnings {
                 format!("the collector at {endpoint} accepted {signal} with a warning: {message}")
             } else {
                 format!(
-                    "the collector at {endpoint} rejected {rejected} {unit} of a request of {sent} {signal} \
+                    "the collector at {endpoint} rejected {rejected} {unit} of a request of {sent} {item}s \
                      ({message}); they are counted as rejected"
                 )
             }
