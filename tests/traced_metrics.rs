@@ -93,13 +93,13 @@ fn leaf() -> u8 {
 }
 
 #[traced]
-fn untracked_middle() -> u8 {
+fn middle() -> u8 {
     leaf()
 }
 
 #[traced(metrics)]
 fn entry() -> u8 {
-    untracked_middle() + leaf()
+    middle() + leaf()
 }
 
 #[traced(metrics)]
@@ -114,7 +114,7 @@ async fn async_entry() {
 }
 
 #[tokio::test]
-async fn the_caller_is_the_enclosing_metrics_function_across_await_points_and_none_outside() {
+async fn the_caller_is_the_enclosing_traced_function_across_await_points_and_none_outside() {
     meters();
     let _capture = traced::testing::capture();
     leaf();
@@ -129,7 +129,11 @@ async fn the_caller_is_the_enclosing_metrics_function_across_await_points_and_no
             ("caller.module", caller_module),
         ])
     };
-    assert_eq!(calls, [(from("", ""), 1), (from("entry", "traced_metrics"), 2)], "no `result` for a non-Result");
+    assert_eq!(
+        calls,
+        [(from("", ""), 1), (from("entry", "traced_metrics"), 1), (from("middle", "traced_metrics"), 1)],
+        "no `result` for a non-Result; the plain `middle` is the caller inside it, `entry` again after it"
+    );
     let async_calls = points("function.calls", "async_leaf");
     assert_eq!(async_calls.len(), 1);
     assert_eq!(async_calls[0].0.get("caller.function").map(String::as_str), Some("async_entry"));
@@ -170,4 +174,145 @@ fn impl_block_methods_are_named_type_colon_colon_method() {
     Cart.peek();
     assert_eq!(points("function.calls", "Cart::add").len(), 1);
     assert!(points("function.calls", "Cart::peek").is_empty());
+}
+
+// ---- a `#[traced]` function without `metrics` as the caller ------------------------------------------
+//
+// Plain functions are tracked once the process has called a `metrics` function (before that they cost
+// one atomic load and are nobody's caller): each test below makes such a call first.
+
+#[traced(metrics)]
+fn start_tracking() {}
+
+#[traced(metrics)]
+fn stock(fail: bool) -> Result<u8, Refused> {
+    if fail {
+        Err(Refused)
+    } else {
+        Ok(1)
+    }
+}
+
+#[traced]
+fn plain_outer() -> u8 {
+    stock(false).unwrap_or(0) + stock(true).unwrap_or(0)
+}
+
+mod web {
+    use super::*;
+
+    #[traced(metrics)]
+    pub(super) async fn fetch_price() -> u8 {
+        tokio::task::yield_now().await;
+        2
+    }
+
+    #[traced]
+    pub(super) async fn plain_handler() -> u8 {
+        tokio::task::yield_now().await;
+        let price = fetch_price().await;
+        // After an await point the handler may be polled on another thread: still the caller there.
+        tokio::task::yield_now().await;
+        price + super::stock(false).unwrap_or(0)
+    }
+}
+
+#[test]
+fn a_plain_traced_sync_function_is_the_caller_of_the_metrics_functions_it_calls() {
+    meters();
+    let _capture = traced::testing::capture();
+    start_tracking();
+    assert_eq!(plain_outer(), 1);
+    let from_outer = |result| {
+        labels(&[
+            ("function", "stock"),
+            ("module", "traced_metrics"),
+            ("result", result),
+            ("caller.function", "plain_outer"),
+            ("caller.module", "traced_metrics"),
+        ])
+    };
+    let calls: Vec<_> = points("function.calls", "stock")
+        .into_iter()
+        .filter(|(labels, _)| labels["caller.function"] == "plain_outer")
+        .collect();
+    assert_eq!(calls, [(from_outer("error"), 1), (from_outer("ok"), 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_traced_async_function_is_the_caller_across_await_points_and_in_its_module() {
+    meters();
+    let _capture = traced::testing::capture();
+    start_tracking();
+    assert_eq!(tokio::spawn(web::plain_handler()).await.expect("handler"), 3);
+    let handler = [("caller.function", "plain_handler"), ("caller.module", "traced_metrics::web")];
+    let price = points("function.calls", "fetch_price");
+    let expected = labels(&[&[("function", "fetch_price"), ("module", "traced_metrics::web")], &handler[..]].concat());
+    assert_eq!(price, [(expected, 1)]);
+    let stock: Vec<_> = points("function.calls", "stock")
+        .into_iter()
+        .filter(|(labels, _)| labels["caller.function"] == "plain_handler")
+        .collect();
+    assert_eq!(stock.len(), 1);
+    assert_eq!(stock[0].0["caller.module"], "traced_metrics::web");
+}
+
+#[traced(metrics)]
+fn nested_leaf() {}
+
+#[traced]
+fn nested_inner() {
+    nested_leaf();
+}
+
+#[traced]
+async fn nested_async_inner() {
+    tokio::task::yield_now().await;
+    nested_leaf();
+}
+
+#[traced]
+fn nested_outer() {
+    nested_leaf();
+    nested_inner();
+    nested_leaf();
+}
+
+#[traced(metrics)]
+async fn nested_metrics_outer() {
+    nested_async_inner().await;
+    nested_leaf();
+}
+
+struct Basket;
+
+#[traced]
+impl Basket {
+    fn total(&self) {
+        nested_leaf();
+    }
+}
+
+#[tokio::test]
+async fn each_caller_is_restored_when_the_traced_function_it_called_returns() {
+    meters();
+    let _capture = traced::testing::capture();
+    start_tracking();
+    nested_outer();
+    nested_metrics_outer().await;
+    Basket.total();
+    nested_leaf();
+    let callers: Vec<(String, u64)> = points("function.calls", "nested_leaf")
+        .into_iter()
+        .map(|(labels, count)| (labels["caller.function"].clone(), count))
+        .collect();
+    let expected = [
+        ("", 1),
+        ("Basket::total", 1),
+        ("nested_async_inner", 1),
+        ("nested_inner", 1),
+        ("nested_metrics_outer", 1),
+        ("nested_outer", 2),
+    ];
+    assert_eq!(callers, expected.map(|(caller, count)| (caller.to_owned(), count)));
 }

@@ -15,21 +15,60 @@ use crate::item::{Body, FnItem, Output};
 /// The traced function: the same signature, a body that runs the original one inside a span.
 pub(crate) fn expand(args: &TracedArgs, item: &FnItem) -> TokenStream {
     let start = start_span(args, item);
-    let metrics = args.metrics.is_some();
+    let caller = if args.metrics.is_some() { Caller::Metrics } else { Caller::Gated(gate(args)) };
     let run = match item.body() {
         // The boxed future starts its span itself, at its first poll.
-        Body::BoxedFuture { pin, future } => return item.with_body(boxed_future_body(start, pin, future, metrics)),
+        Body::BoxedFuture { pin, future } => return item.with_body(boxed_future_body(start, pin, future, &caller)),
         // Nothing may come between a `#[track_caller]` body and its caller, so no closure: the span
         // still ends on return and panic, but an `Err` is not seen.
-        Body::Sync(block) if item.tracks_caller() => sync_body(block, &Output::Unit, metrics),
-        Body::Sync(block) => sync_body(block, &item.output(), metrics),
-        Body::Async(block) => async_body(block, &item.output(), metrics),
+        Body::Sync(block) if item.tracks_caller() => sync_body(block, &Output::Unit, &caller),
+        Body::Sync(block) => sync_body(block, &item.output(), &caller),
+        Body::Async(block) => async_body(block, &item.output(), &caller),
     };
     item.with_body(quote!(#start #run))
 }
 
 fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
+}
+
+/// A level the `max_level_*` features compile out selects `Gate<false>`, whose handle is an empty type
+/// with nothing to drop, and which is no metrics caller: only the body remains.
+fn gate(args: &TracedArgs) -> TokenStream {
+    let level = Ident::new(args.level.unwrap_or_default().variant(), Span::call_site());
+    quote! {
+        <::traced::__private::Gate<{ ::traced::__private::Level::#level.compiled_in() }> as ::traced::__private::Gated>
+    }
+}
+
+/// How the function becomes the caller of the `#[traced(metrics)]` functions it calls.
+enum Caller {
+    /// Always, with its metrics site.
+    Metrics,
+    /// Once a metrics function ran in the process, through its level's gate.
+    Gated(TokenStream),
+}
+
+impl Caller {
+    /// Held by a sync body while it runs.
+    fn enter(&self) -> TokenStream {
+        match self {
+            Caller::Metrics => quote!(__TRACED_METRICS.enter()),
+            Caller::Gated(gate) => quote!(#gate::enter_caller(&__TRACED_SITE)),
+        }
+    }
+
+    /// The future of an async body, with its function as the caller while it is polled.
+    fn scope(&self, future: TokenStream) -> TokenStream {
+        match self {
+            Caller::Metrics => quote!(__TRACED_METRICS.scope(#future)),
+            Caller::Gated(gate) => quote!(#gate::in_caller(&__TRACED_SITE, #future)),
+        }
+    }
+
+    fn metrics(&self) -> bool {
+        matches!(self, Caller::Metrics)
+    }
 }
 
 /// The call site's `static` and the span start; attribute values are evaluated here, once.
@@ -58,23 +97,16 @@ fn start_span(args: &TracedArgs, item: &FnItem) -> TokenStream {
         static __TRACED_SITE: ::traced::__private::Site =
             ::traced::__private::Site::new(#name, ::traced::__private::SpanKind::#kind)
                 .at_level(::traced::__private::Level::#level)
-                .with_code(::core::concat!(::core::module_path!(), #function), #file, #line);
+                .with_code(::core::module_path!(), ::core::concat!(::core::module_path!(), #function), #file, #line);
     };
-    // A level the `max_level_*` features compile out selects `Gate<false>`, whose handle is an empty
-    // type with nothing to drop: only the body remains.
-    let gate = quote! {
-        <::traced::__private::Gate<{ ::traced::__private::Level::#level.compiled_in() }> as ::traced::__private::Gated>
-    };
+    let gate = gate(args);
     // Started after the span, so the duration is the body's; recorded when it drops, before the span ends.
+    // Its `function` and `module` labels are those of the site's code location.
     let call = local("__traced_call");
     let metrics = args.metrics.as_ref().map(|_| {
-        let label = match &args.impl_type {
-            Some(type_name) => format!("{}::{}", type_name.value(), item.name()),
-            None => item.name(),
-        };
         quote! {
             static __TRACED_METRICS: ::traced::__private::FunctionMetrics =
-                ::traced::__private::FunctionMetrics::new(#label, ::core::module_path!());
+                ::traced::__private::FunctionMetrics::new(&__TRACED_SITE);
             #[allow(unused_mut)]
             let mut #call = __TRACED_METRICS.start();
         }
@@ -108,26 +140,15 @@ fn start_span(args: &TracedArgs, item: &FnItem) -> TokenStream {
     }
 }
 
-/// The future of an async body, with its function as the metrics caller while it is polled.
-fn in_function(future: TokenStream, metrics: bool) -> TokenStream {
-    if metrics {
-        quote!(__TRACED_METRICS.scope(#future))
-    } else {
-        future
-    }
-}
-
 /// A sync body runs in a closure so that its `return` and `?` produce a value the span sees.
-fn sync_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
+fn sync_body(block: &Block, output: &Output, caller: &Caller) -> TokenStream {
     let span = local("__traced_span");
     let guard = local("__traced_guard");
     let ret = local("__traced_ret");
-    let caller = local("__traced_caller");
-    let enter = if metrics {
-        quote!(let #guard = ::traced::__private::span_enter(&#span); let #caller = __TRACED_METRICS.enter();)
-    } else {
-        quote!(let #guard = ::traced::__private::span_enter(&#span);)
-    };
+    let in_caller = local("__traced_caller");
+    let enter_caller = caller.enter();
+    let enter = quote!(let #guard = ::traced::__private::span_enter(&#span); let #in_caller = #enter_caller;);
+    let metrics = caller.metrics();
     match output {
         // Nothing to observe: the body runs in place, and `return` still ends the span on the way out.
         // Its statements, not the block: a nested `{ helper() }` would trip `unused_braces`.
@@ -156,25 +177,23 @@ fn sync_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
 }
 
 /// An async body runs as a future made current at every poll.
-fn async_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
+fn async_body(block: &Block, output: &Output, caller: &Caller) -> TokenStream {
     let span = local("__traced_span");
     let ret = local("__traced_ret");
+    let metrics = caller.metrics();
     match output {
         Output::Unit | Output::Opaque => {
-            let future = in_function(quote!(async move #block), metrics);
+            let future = caller.scope(quote!(async move #block));
             quote!(::traced::__private::span_instrument(&#span, #future).await)
         }
         Output::Never => {
             // An async block whose body diverges would infer `()` as its output; `Infallible` is the
             // stable spelling of `!` that keeps the `-> !` signature satisfied.
             let never = local("__traced_never");
-            let future = in_function(
-                quote!(async move {
-                    let #never: ::core::convert::Infallible = #block;
-                    #never
-                }),
-                metrics,
-            );
+            let future = caller.scope(quote!(async move {
+                let #never: ::core::convert::Infallible = #block;
+                #never
+            }));
             quote! {
                 #[allow(unreachable_code)]
                 let #never: ::core::convert::Infallible = ::traced::__private::span_instrument(&#span, #future).await;
@@ -188,7 +207,7 @@ fn async_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
             // make `{ Ok(1) }` a braced tail expression, and rustc's `unused_braces` lint would blame
             // the user's braces.
             let statements = &block.stmts;
-            let future = in_function(quote!(async move { #pin_type #(#statements)* }), metrics);
+            let future = caller.scope(quote!(async move { #pin_type #(#statements)* }));
             quote! {
                 let #ret = ::traced::__private::span_instrument(&#span, #future).await;
                 #observe
@@ -201,11 +220,11 @@ fn async_body(block: &Block, output: &Output, metrics: bool) -> TokenStream {
 /// `#[async_trait]`'s `Box::pin(async move { .. })`: as for an `async fn`, the span starts at the first
 /// poll (where `self` still has its name: async-trait renames it inside its own block only), and the
 /// inner future runs inside it.
-fn boxed_future_body(start: TokenStream, pin: &Expr, future: &ExprAsync, metrics: bool) -> TokenStream {
+fn boxed_future_body(start: TokenStream, pin: &Expr, future: &ExprAsync, caller: &Caller) -> TokenStream {
     let span = local("__traced_span");
     let ret = local("__traced_ret");
-    let observe = observe(metrics);
-    let future = in_function(quote!(#future), metrics);
+    let observe = observe(caller.metrics());
+    let future = caller.scope(quote!(#future));
     quote! {
         #pin(async move {
             #start

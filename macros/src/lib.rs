@@ -80,7 +80,8 @@ use crate::item::FnItem;
 ///   `max_level_*` / `release_max_level_*` of `traced` compile the spans above them out.
 /// - `metrics`: also count the calls (`function.calls` {`function`, `module`, `result`,
 ///   `caller.function`, `caller.module`}) and time them (`function.calls.duration`, seconds), with
-///   autometrics' names and labels; recorded for every call, sampled or not.
+///   autometrics' names and labels; recorded for every call, sampled or not. The caller is the
+///   enclosing `#[traced]` function, with or without `metrics`.
 ///
 /// `parent`, `root` and `links` are evaluated with the attributes, before the sampler decides.
 ///
@@ -107,13 +108,16 @@ use crate::item::FnItem;
 ///     static SITE: traced::__private::Site =
 ///         traced::__private::Site::new("load-item", traced::__private::SpanKind::Internal)
 ///             .at_level(traced::__private::Level::Info)
-///             .with_code(concat!(module_path!(), "::load_item"), file!(), line!());
+///             .with_code(module_path!(), concat!(module_path!(), "::load_item"), file!(), line!());
 ///     // Attributes are evaluated once, before the sampler decides. A level compiled out by a
 ///     // `max_level_*` feature selects `Gate<false>`, which never starts a span.
 ///     let span = <Gate<{ Level::Info.compiled_in() }> as Gated>::start(|| {
 ///         traced::__private::start_span(&SITE, |attrs| attrs.push("item.id", &(item_id)))
 ///     });
 ///     let guard = traced::__private::span_enter(&span);
+///     // Once the process has called a `#[traced(metrics)]` function: this function is the
+///     // `caller.function` of the metrics functions it calls, until `caller` drops.
+///     let caller = <Gate<{ Level::Info.compiled_in() }> as Gated>::enter_caller(&SITE);
 ///     // The original body, whose `return` and `?` end up in `ret`.
 ///     let ret: Result<Item, StoreError> = traced::__private::call_once(move || { /* body */ });
 ///     if let Err(_) = &ret {
@@ -121,7 +125,7 @@ use crate::item::FnItem;
 ///     }
 ///     drop(guard);
 ///     ret
-/// } // `span` drops here and ends the span
+/// } // `caller` drops here and restores the previous caller, then `span` ends the span
 /// ```
 ///
 /// # Compile-time checks

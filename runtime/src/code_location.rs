@@ -15,15 +15,29 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// The location of a traced function, as the macro wrote it.
 #[derive(Debug)]
 pub struct CodeLocation {
+    module: &'static str,
     function: &'static str,
     file: &'static str,
     line: u32,
 }
 
 impl CodeLocation {
-    /// `function` is `module::path::function` (`module::path::Type::method` in an impl block).
-    pub const fn new(function: &'static str, file: &'static str, line: u32) -> Self {
-        Self { function, file, line }
+    /// `function` is `module::path::function` (`module::path::Type::method` in an impl block), where
+    /// `module` is the `module_path!()` it starts with.
+    pub const fn new(module: &'static str, function: &'static str, file: &'static str, line: u32) -> Self {
+        Self { module, function, file, line }
+    }
+
+    /// The `module_path!()` of the function.
+    pub(crate) fn module(&self) -> &'static str {
+        self.module
+    }
+
+    /// The function's name inside its module: `function`, or `Type::method` in an impl block (the
+    /// `function` label of `#[traced(metrics)]`). A slice of the full name, which it repeats nothing of.
+    pub(crate) fn name(&self) -> &'static str {
+        let function: &'static str = self.function;
+        function.strip_prefix(self.module).and_then(|name| name.strip_prefix("::")).unwrap_or(function)
     }
 
     /// Adds the location to `span`, unless turned off or the span records nothing.
@@ -62,12 +76,21 @@ mod tests {
 
     #[test]
     fn the_location_is_three_static_values() {
-        static SITE: CodeLocation = CodeLocation::new("shop::store::Store::get", "src/store.rs", 42);
+        static SITE: CodeLocation = CodeLocation::new("shop::store", "shop::store::Store::get", "src/store.rs", 42);
         let [function, file, line] = SITE.attributes();
         assert_eq!((function.key.as_str(), file.key.as_str()), ("code.function.name", "code.file.path"));
         assert_eq!(line.key.as_str(), "code.line.number");
         assert_eq!(function.value, Value::String(StringValue::from("shop::store::Store::get")));
         assert_eq!(file.value, Value::String(StringValue::from("src/store.rs")));
         assert_eq!(line.value, Value::I64(42));
+        assert_eq!((SITE.module(), SITE.name()), ("shop::store", "Store::get"));
+    }
+
+    #[test]
+    fn a_function_name_outside_its_module_is_kept_whole() {
+        let location = CodeLocation::new("shop", "other::load", "src/lib.rs", 1);
+        assert_eq!(location.name(), "other::load");
+        let location = CodeLocation::new("shop", "shopping::load", "src/lib.rs", 1);
+        assert_eq!(location.name(), "shopping::load");
     }
 }

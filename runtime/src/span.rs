@@ -18,6 +18,7 @@ use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample as _};
 use crate::attribute::AttributeValue;
 use crate::backend::{self, Backend};
 use crate::code_location::CodeLocation;
+use crate::function_metrics::{self, CallerGuard, InFunction};
 use crate::sampling::SharedSampler;
 use crate::span_level::Level;
 use crate::span_origin::{Links, Parent};
@@ -37,9 +38,16 @@ impl Site {
         Self { name, kind, level: Level::Info, code: None }
     }
 
-    /// This site with its code location (`code.function.name`, `code.file.path`, `code.line.number`).
-    pub const fn with_code(self, function: &'static str, file: &'static str, line: u32) -> Self {
-        Self { code: Some(CodeLocation::new(function, file, line)), ..self }
+    /// This site with its code location (`code.function.name`, `code.file.path`, `code.line.number`):
+    /// `function` is `module::path::function`, `module` the `module_path!()` it starts with.
+    pub const fn with_code(self, module: &'static str, function: &'static str, file: &'static str, line: u32) -> Self {
+        Self { code: Some(CodeLocation::new(module, function, file, line)), ..self }
+    }
+
+    /// Where the site's function is, if the macro said.
+    #[inline]
+    pub(crate) fn code(&self) -> Option<&CodeLocation> {
+        self.code.as_ref()
     }
 
     /// This site at `level` (`#[traced(level = ..)]`).
@@ -297,7 +305,8 @@ impl Drop for SpanHandle {
 }
 
 /// Chooses at compile time whether a `#[traced]` site starts spans: `Gate<false>` (a level compiled out
-/// by a `max_level_*` feature) never calls `start` and hands out [`NoSpan`], which has nothing to drop.
+/// by a `max_level_*` feature) never calls `start` and hands out [`NoSpan`], which has nothing to drop,
+/// nor is its function ever a metrics caller.
 #[derive(Debug)]
 pub struct Gate<const ON: bool>;
 
@@ -305,26 +314,60 @@ pub struct Gate<const ON: bool>;
 pub trait Gated {
     /// What the function body holds while it runs.
     type Handle: SpanSlot;
+    /// What a sync body without `metrics` holds while its function is the metrics caller.
+    type Caller;
+    /// An async body without `metrics`, polled with its function as the metrics caller.
+    type InCaller<F: Future>: Future<Output = F::Output>;
 
     /// The handle, from `start` when spans are compiled in.
     fn start(start: impl FnOnce() -> SpanHandle) -> Self::Handle;
+
+    /// Makes the function at `site` the caller of `#[traced(metrics)]` functions until the value drops,
+    /// once callers are tracked (see `function_metrics`).
+    fn enter_caller(site: &'static Site) -> Self::Caller;
+
+    /// Makes the function at `site` the caller of `#[traced(metrics)]` functions whenever `future` is
+    /// polled, once callers are tracked.
+    fn in_caller<F: Future>(site: &'static Site, future: F) -> Self::InCaller<F>;
 }
 
 impl Gated for Gate<true> {
     type Handle = SpanHandle;
+    type Caller = Option<CallerGuard>;
+    type InCaller<F: Future> = InFunction<F>;
 
     #[inline]
     fn start(start: impl FnOnce() -> SpanHandle) -> SpanHandle {
         start()
     }
+
+    #[inline]
+    fn enter_caller(site: &'static Site) -> Option<CallerGuard> {
+        function_metrics::enter_if_tracking(site)
+    }
+
+    #[inline]
+    fn in_caller<F: Future>(site: &'static Site, future: F) -> InFunction<F> {
+        function_metrics::scope_if_tracking(site, future)
+    }
 }
 
 impl Gated for Gate<false> {
     type Handle = NoSpan;
+    type Caller = ();
+    type InCaller<F: Future> = F;
 
     #[inline(always)]
     fn start(_start: impl FnOnce() -> SpanHandle) -> NoSpan {
         NoSpan
+    }
+
+    #[inline(always)]
+    fn enter_caller(_site: &'static Site) {}
+
+    #[inline(always)]
+    fn in_caller<F: Future>(_site: &'static Site, future: F) -> F {
+        future
     }
 }
 
