@@ -316,3 +316,23 @@ async fn each_caller_is_restored_when_the_traced_function_it_called_returns() {
     ];
     assert_eq!(callers, expected.map(|(caller, count)| (caller.to_owned(), count)));
 }
+
+#[traced(metrics)]
+fn quiet_leaf() {}
+
+#[traced(level = trace)]
+fn below_the_threshold() {
+    quiet_leaf();
+}
+
+#[test]
+fn a_function_whose_span_is_filtered_out_at_run_time_is_still_the_caller() {
+    meters();
+    let capture = traced::testing::capture();
+    start_tracking();
+    below_the_threshold();
+    assert!(capture.spans_named("below_the_threshold").is_empty(), "trace is below `info`");
+    let calls = points("function.calls", "quiet_leaf");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].0["caller.function"], "below_the_threshold");
+}
