@@ -332,6 +332,17 @@ fn main() {
         case(&mut c, &mut rows, summary, "#[traced] async, child of an unsampled parent", |i| {
             black_box(poll_once(with_traced_async(i)));
         });
+        // Once the process has called a `metrics` function, every `#[traced]` function makes itself the
+        // metrics caller (a thread-local set and restored); before, it only loads an atomic. A full run
+        // has called one above ("#[traced(metrics)], sampled"), so the two rows above are the cost
+        // without any `metrics` function only in a run filtered to them (`-- "unsampled parent"`).
+        black_box(with_traced_metrics(0)).ok();
+        case(&mut c, &mut rows, summary, "#[traced], child of an unsampled parent, metrics in use", |i| {
+            black_box(with_traced(i));
+        });
+        case(&mut c, &mut rows, summary, "#[traced] async, child of an unsampled parent, metrics in use", |i| {
+            black_box(poll_once(with_traced_async(i)));
+        });
     }
 
     // The production shape of `traced::init()`: the export pipeline (our queue and worker) into an
