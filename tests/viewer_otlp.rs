@@ -410,3 +410,44 @@ async fn the_page_answers_loopback_host_names_only() {
     }
     viewer.stop().await;
 }
+
+/// Counting spans does not bound memory: a span of 128 events of 128 empty attributes is 33 KB on the wire (and a
+/// few hundred bytes gzipped) but 1 MB stored, so 100,000 of them took 100 GB. Spans are evicted past a byte
+/// budget too, oldest traces first, and the bytes held are shown.
+#[tokio::test]
+async fn the_span_store_is_bounded_in_bytes_too() {
+    let max_bytes = 16 * 1024 * 1024;
+    let viewer = start(Limits { max_bytes, ..Limits::default() }).await;
+    let heavy = |trace: u16| {
+        let mut request = checkout_trace(1);
+        let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+        span.trace_id = [trace.to_be_bytes().as_slice(), &[7; 14]].concat();
+        span.events =
+            (0..128).map(|_| Event { attributes: vec![KeyValue::default(); 128], ..Default::default() }).collect();
+        request.resource_spans.truncate(1);
+        request.resource_spans[0].scope_spans[0].spans.truncate(1);
+        request
+    };
+    for batch in 0..4u16 {
+        let mut request = heavy(batch * 50);
+        for trace in 1..50 {
+            request.resource_spans[0].scope_spans[0]
+                .spans
+                .extend(heavy(batch * 50 + trace).resource_spans[0].scope_spans[0].spans.drain(..));
+        }
+        assert_eq!(post(&viewer, "traces", "application/x-protobuf", request.encode_to_vec()).await.status(), 200);
+        let stats = get(&viewer, "/api/stats").await;
+        assert!(stats["span_bytes"].as_u64().expect("span_bytes") <= max_bytes as u64, "{stats}");
+    }
+    let stats = get(&viewer, "/api/stats").await;
+    let (kept, evicted) = (stats["spans"].as_u64().expect("spans"), stats["spans_evicted"].as_u64().expect("evicted"));
+    assert!(kept > 0 && evicted > 0 && kept + evicted == 200, "{stats}");
+    // The newest trace is kept.
+    let newest = get(&viewer, &format!("/api/traces/{}", hex_id(199))).await;
+    assert_eq!(newest["spans"][0]["events"].as_array().expect("events").len(), 128);
+    viewer.stop().await;
+}
+
+fn hex_id(trace: u16) -> String {
+    format!("{trace:04x}{}", "07".repeat(14))
+}

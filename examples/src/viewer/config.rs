@@ -28,6 +28,9 @@ pub struct ViewerArgs {
     /// Metric series (metric, service and attribute set) kept; new series past it are dropped and counted.
     #[arg(long, env = "VIEWER_MAX_SERIES", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_series: u64,
+    /// MiB held by spans, and apart by log records, at most; past it the oldest go as past the counts.
+    #[arg(long, env = "VIEWER_MAX_MEMORY_MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub max_memory_mib: u64,
     /// Allow binding addresses other than loopback (the viewer has no authentication).
     #[arg(long)]
     pub allow_remote: bool,
@@ -80,6 +83,7 @@ impl TryFrom<ViewerArgs> for ViewerConfig {
                 max_spans: clamp(args.max_spans),
                 max_logs: clamp(args.max_logs),
                 max_series: clamp(args.max_series),
+                max_bytes: clamp(args.max_memory_mib.saturating_mul(1024 * 1024)),
             },
             allow_remote: args.allow_remote,
         })

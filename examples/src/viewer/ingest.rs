@@ -61,6 +61,47 @@ impl Span {
     pub fn is_error(&self) -> bool {
         self.status_code == 2
     }
+    /// The bytes this span holds, about: its struct, its text and its lists (the shared resource not counted).
+    pub fn weight(&self) -> usize {
+        let events: usize = self
+            .events
+            .iter()
+            .map(|event| std::mem::size_of::<Event>() + event.name.len() + attributes_weight(&event.attributes))
+            .sum();
+        let links: usize = self
+            .links
+            .iter()
+            .map(|link| {
+                std::mem::size_of::<Link>()
+                    + link.trace_id.len()
+                    + link.span_id.len()
+                    + attributes_weight(&link.attributes)
+            })
+            .sum();
+        std::mem::size_of::<Span>()
+            + std::mem::size_of::<std::sync::Arc<Span>>()
+            + self.name.len()
+            + self.status_message.len()
+            + attributes_weight(&self.attributes)
+            + events
+            + links
+    }
+}
+
+/// The bytes of a list of attributes, about.
+pub fn attributes_weight(attributes: &Attributes) -> usize {
+    attributes.iter().map(|(key, value)| std::mem::size_of::<(String, Value)>() + key.len() + value_weight(value)).sum()
+}
+
+fn value_weight(value: &Value) -> usize {
+    match value {
+        Value::String(text) => text.len(),
+        Value::Array(values) => values.iter().map(|v| std::mem::size_of::<Value>() + value_weight(v)).sum(),
+        Value::Object(map) => {
+            map.iter().map(|(k, v)| 2 * std::mem::size_of::<Value>() + k.len() + value_weight(v)).sum()
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+    }
 }
 
 #[derive(Debug)]
@@ -86,6 +127,17 @@ pub struct LogRecord {
     pub trace_id: Option<TraceId>,
     pub span_id: Option<SpanId>,
     pub origin: Arc<Origin>,
+}
+
+impl LogRecord {
+    /// The bytes this record holds, about (the shared resource not counted).
+    pub fn weight(&self) -> usize {
+        std::mem::size_of::<LogRecord>()
+            + std::mem::size_of::<Arc<LogRecord>>()
+            + self.severity.len()
+            + value_weight(&self.body)
+            + attributes_weight(&self.attributes)
+    }
 }
 
 /// One data point of a metric, the latest one the viewer got for its series.

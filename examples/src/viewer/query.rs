@@ -484,6 +484,9 @@ pub struct Stats {
     pub max_spans: usize,
     pub max_logs: usize,
     pub max_series: usize,
+    pub span_bytes: usize,
+    pub log_bytes: usize,
+    pub max_bytes: usize,
     /// Every service with spans in the store, by name.
     pub services: Vec<String>,
     #[serde(flatten)]
@@ -499,6 +502,9 @@ pub fn stats(data: &Data, limits: Limits) -> Stats {
         max_spans: limits.max_spans,
         max_logs: limits.max_logs,
         max_series: limits.max_series,
+        span_bytes: data.span_bytes,
+        log_bytes: data.log_bytes,
+        max_bytes: limits.max_bytes,
         services: data.services.keys().cloned().collect(),
         counts: data.counts,
     }

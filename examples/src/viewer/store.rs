@@ -12,11 +12,13 @@ pub struct Limits {
     pub max_spans: usize,
     pub max_logs: usize,
     pub max_series: usize,
+    /// Bytes held by spans (and, apart, by log records), as [`Span::weight`] counts them.
+    pub max_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_spans: 100_000, max_logs: 100_000, max_series: 10_000 }
+        Limits { max_spans: 100_000, max_logs: 100_000, max_series: 10_000, max_bytes: 1024 * 1024 * 1024 }
     }
 }
 
@@ -53,6 +55,10 @@ pub struct Data {
     pub arrivals: VecDeque<(u64, TraceId)>,
     next_arrival: u64,
     pub span_count: usize,
+    /// What the stored spans weigh ([`Span::weight`]).
+    pub span_bytes: usize,
+    /// What the stored log records weigh ([`LogRecord::weight`]).
+    pub log_bytes: usize,
     /// Spans stored per service name, kept with the store (a service whose spans were all evicted is removed).
     pub services: BTreeMap<String, u64>,
     pub logs: VecDeque<Arc<LogRecord>>,
@@ -72,6 +78,7 @@ impl Store {
             max_spans: limits.max_spans.max(1),
             max_logs: limits.max_logs.max(1),
             max_series: limits.max_series.max(1),
+            max_bytes: limits.max_bytes.max(1),
         };
         Store { limits, data: RwLock::default() }
     }
@@ -98,6 +105,7 @@ impl Store {
         for span in batch.items {
             let arrival = data.next_arrival;
             let trace_id = span.trace_id;
+            data.span_bytes += span.weight();
             match data.services.get_mut(&span.origin.service) {
                 Some(count) => *count += 1,
                 None => {
@@ -113,12 +121,13 @@ impl Store {
             }
             data.span_count += 1;
         }
-        while data.span_count > self.limits.max_spans {
+        while data.span_count > self.limits.max_spans || data.span_bytes > self.limits.max_bytes {
             let Some((arrival, trace_id)) = data.arrivals.pop_front() else { break };
             if data.traces.get(&trace_id).is_some_and(|trace| trace.arrival == arrival) {
                 let trace = data.traces.remove(&trace_id).expect("just seen");
                 data.span_count -= trace.spans.len();
                 for span in &trace.spans {
+                    data.span_bytes -= span.weight();
                     if let Some(count) = data.services.get_mut(&span.origin.service) {
                         *count -= 1;
                         if *count == 0 {
@@ -137,11 +146,14 @@ impl Store {
         data.counts.logs_received += batch.items.len() as u64;
         data.counts.logs_rejected += batch.rejected.unsigned_abs();
         for record in batch.items {
+            data.log_bytes += record.weight();
             data.logs.push_back(Arc::new(record));
         }
-        let excess = data.logs.len().saturating_sub(self.limits.max_logs);
-        data.logs.drain(..excess);
-        data.counts.logs_evicted += excess as u64;
+        while data.logs.len() > self.limits.max_logs || data.log_bytes > self.limits.max_bytes {
+            let Some(oldest) = data.logs.pop_front() else { break };
+            data.log_bytes -= oldest.weight();
+            data.counts.logs_evicted += 1;
+        }
     }
 
     /// Keeps the latest point of each series (by point time; a later arrival wins a tie).
@@ -236,11 +248,13 @@ mod tests {
         let data = store.read();
         assert_eq!(data.counts.spans_evicted + data.span_count as u64, 256 * 3);
         assert!(data.arrivals.len() <= data.traces.len() + 1);
+        let weight: usize = data.traces.values().flat_map(|t| t.spans.iter()).map(|s| s.weight()).sum();
+        assert_eq!(data.span_bytes, weight, "the bytes follow eviction");
     }
 
     #[test]
     fn logs_and_series_are_bounded() {
-        let store = Store::new(Limits { max_spans: 1, max_logs: 2, max_series: 1 });
+        let store = Store::new(Limits { max_spans: 1, max_logs: 2, max_series: 1, ..Limits::default() });
         let origin = Arc::new(Origin { service: "svc".into(), resource: Vec::new(), scope: String::new() });
         let log = |time| LogRecord {
             time,
@@ -268,5 +282,25 @@ mod tests {
         assert_eq!(data.series.len(), 1);
         assert_eq!(data.series.values().next().map(|p| p.time), Some(2), "the latest point of `a`");
         assert_eq!(data.counts.series_dropped, 1);
+    }
+
+    #[test]
+    fn log_records_are_bounded_in_bytes_too() {
+        let origin = Arc::new(Origin { service: "svc".into(), resource: Vec::new(), scope: String::new() });
+        let log = |time| LogRecord {
+            time,
+            severity: "INFO".into(),
+            body: serde_json::Value::String("x".repeat(1000)),
+            attributes: Vec::new(),
+            trace_id: None,
+            span_id: None,
+            origin: Arc::clone(&origin),
+        };
+        let weight = log(0).weight();
+        let store = Store::new(Limits { max_bytes: 3 * weight, ..Limits::default() });
+        store.add_logs(Batch { items: (1..=5).map(log).collect(), rejected: 0 });
+        let data = store.read();
+        assert_eq!(data.logs.iter().map(|l| l.time).collect::<Vec<_>>(), [3, 4, 5], "the oldest went");
+        assert_eq!((data.log_bytes, data.counts.logs_evicted), (3 * weight, 2));
     }
 }
