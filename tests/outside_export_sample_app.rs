@@ -47,17 +47,13 @@ fn start_app(vars: &[(&str, String)]) -> App {
         Some(program) => child::start_program(std::path::Path::new(&program), &all),
         None => child::start("sample_app_process", "sample-app", &all),
     };
-    let line = process.wait_for_stderr("sample-app: listening on http://", START_LIMIT);
-    let address = line.rsplit("http://").next().and_then(|a| a.trim().parse().ok());
-    App { process, address: address.unwrap_or_else(|| panic!("an address in `{line}`")) }
+    let address = process.wait_for_listening(START_LIMIT);
+    App { process, address }
 }
 
 impl App {
     fn terminate(self) -> (Output, Duration) {
-        let signalled = Instant::now();
-        self.process.terminate();
-        let output = self.process.wait();
-        (output, signalled.elapsed())
+        self.process.terminate_and_wait()
     }
 }
 

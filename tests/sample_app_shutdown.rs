@@ -50,18 +50,14 @@ fn start_app(vars: &[(&str, String)]) -> App {
     let mut all = vec![("SAMPLE_APP_HOST", "127.0.0.1".to_owned()), ("SAMPLE_APP_PORT", "0".to_owned())];
     all.extend(vars.iter().cloned());
     let mut process = child::start("sample_app_process", "sample-app", &all);
-    let line = process.wait_for_stderr("sample-app: listening on http://", START_LIMIT);
-    let address = line.rsplit("http://").next().and_then(|a| a.trim().parse().ok());
-    App { process, address: address.unwrap_or_else(|| panic!("an address in `{line}`")) }
+    let address = process.wait_for_listening(START_LIMIT);
+    App { process, address }
 }
 
 impl App {
     /// Sends SIGTERM, waits for the exit; returns the output and how long the exit took.
     fn terminate(self) -> (Output, Duration) {
-        let signalled = Instant::now();
-        self.process.terminate();
-        let output = self.process.wait();
-        let took = signalled.elapsed();
+        let (output, took) = self.process.terminate_and_wait();
         println!("sample-app exited ({}) {took:?} after SIGTERM", output.status);
         (output, took)
     }

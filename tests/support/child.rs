@@ -111,6 +111,13 @@ impl RunningChild {
         }
     }
 
+    /// Waits up to `limit` for the sample app's `sample-app: listening on http://<address>` line; the address.
+    pub fn wait_for_listening(&mut self, limit: Duration) -> std::net::SocketAddr {
+        let line = self.wait_for_stderr("sample-app: listening on http://", limit);
+        let address = line.rsplit("http://").next().and_then(|address| address.trim().parse().ok());
+        address.unwrap_or_else(|| panic!("an address in `{line}`"))
+    }
+
     /// The child's process id (e.g. to read `/proc/<id>/stat`).
     pub fn id(&self) -> u32 {
         self.child.id()
@@ -123,6 +130,14 @@ impl RunningChild {
             .status()
             .expect("the kill command runs");
         assert!(status.success(), "kill -s TERM failed: {status}");
+    }
+
+    /// Sends SIGTERM and waits for the exit: the output, and how long the exit took after the signal.
+    pub fn terminate_and_wait(self) -> (Output, Duration) {
+        let signalled = Instant::now();
+        self.terminate();
+        let output = self.wait();
+        (output, signalled.elapsed())
     }
 
     /// Waits for the child to end (killing it past [`CHILD_LIMIT`] from its start) and returns its output.
