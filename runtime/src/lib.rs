@@ -31,55 +31,39 @@
 //! The README has the quick start, every variable honoured, and the benchmarks.
 #![doc(test(attr(deny(warnings))))]
 
-mod attribute;
 #[cfg(feature = "axum")]
 pub mod axum;
-mod backend;
 #[cfg(feature = "reqwest")]
 pub mod client;
-mod code_location;
-mod current;
 #[cfg(feature = "axum")]
 mod dependency;
 mod errors;
-mod function_metrics;
-#[cfg(any(feature = "axum", feature = "reqwest"))]
-mod header_capture;
-#[cfg(feature = "axum")]
-mod http_error;
-#[cfg(any(feature = "axum", feature = "reqwest"))]
-mod http_semconv;
-pub mod http_settings;
-mod outcome;
+mod http;
 // Its recorders are the server layer and the client: without them part of it has no caller.
 #[cfg_attr(not(all(feature = "axum", feature = "reqwest")), allow(dead_code))]
 mod privacy;
 pub mod propagation;
-mod sampling;
 mod span;
-mod span_level;
-mod span_origin;
-#[cfg(any(feature = "axum", feature = "reqwest"))]
-mod span_start;
-mod sync_body;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 #[doc(hidden)]
-#[path = "private.rs"]
+#[path = "private/mod.rs"]
 pub mod __private;
 
-pub use attribute::AttributeValue;
-pub use code_location::{code_attributes, set_code_attributes};
-pub use current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
 #[cfg(feature = "axum")]
 pub use dependency::{Dependency, Depends, ResolveDependency};
 pub use errors::{ErrorBacktrace, PublicError};
+pub use http::settings as http_settings;
 #[cfg(feature = "axum")]
-pub use http_error::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
-pub use sampling::SharedSampler;
-pub use span_level::{set_span_level, span_level};
+pub use http::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
+pub use span::attribute::AttributeValue;
+pub use span::backend::{install_tracer_provider, install_tracer_provider_with_sampler};
+pub use span::code_location::{code_attributes, set_code_attributes};
+pub use span::current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
+pub use span::level::{set_span_level, span_level};
+pub use span::sampling::SharedSampler;
 pub use telemetry::{
     init, processors, Dropped, ExportReport, ExporterAccounting, InitError, ShutdownError, SignalAccounting, Telemetry,
     TelemetryGuard,
@@ -317,25 +301,3 @@ pub use traced_macros::traced_dependency;
 /// ```
 #[cfg(feature = "axum")]
 pub use traced_macros::TracedDependency;
-
-/// Routes `#[traced]` spans to `provider` and sets it as the global tracer provider.
-///
-/// `traced::init()` does this for you. Call it when you build the SDK provider yourself: spans then
-/// skip the `opentelemetry::global` indirection (which boxes the tracer and every span).
-///
-/// Replacing it later with `opentelemetry::global::set_tracer_provider` works as usual: `#[traced]`
-/// notices that the global provider changed and follows it (through `opentelemetry::global` again).
-pub fn install_tracer_provider(provider: &opentelemetry_sdk::trace::SdkTracerProvider) {
-    backend::install_sdk(provider, None);
-}
-
-/// Like [`install_tracer_provider`], for a provider built with `.with_sampler(sampler.clone())`.
-///
-/// Knowing the sampler lets `#[traced]` skip the child of an unsampled parent with one sampler call
-/// and no allocation (`traced::init()` does this for you).
-pub fn install_tracer_provider_with_sampler(
-    provider: &opentelemetry_sdk::trace::SdkTracerProvider,
-    sampler: SharedSampler,
-) {
-    backend::install_sdk(provider, Some(sampler));
-}

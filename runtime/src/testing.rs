@@ -15,8 +15,8 @@ use opentelemetry::global::GlobalTracerProvider;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample, SpanData};
 
-use crate::backend;
-use crate::sampling::SharedSampler;
+use crate::span::backend;
+use crate::span::sampling::SharedSampler;
 
 /// Tests in one binary run in parallel but the tracer provider is process-wide: captures take turns.
 static CAPTURE_LOCK: Mutex<()> = Mutex::new(());

@@ -19,8 +19,8 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 
 use super::routes::{self, Route, RouteCache};
-use crate::header_capture::CapturedHeaders;
-use crate::http_semconv::{self, KnownMethods};
+use crate::http::header_capture::CapturedHeaders;
+use crate::http::semconv::{self, KnownMethods};
 use crate::privacy::{self, caps};
 
 // Typed names: looking a header up by `&str` parses and lowercases the name on every request.
@@ -54,7 +54,7 @@ pub(crate) fn request_attributes<B>(
         Some((slot, route)) => Matched::Interned(slot, route),
         None => Matched::Copied(template),
     });
-    let version = http_semconv::protocol_version(request.version());
+    let version = semconv::protocol_version(request.version());
 
     let mut span = Vec::with_capacity(14);
     span.push(KeyValue::new(HTTP_REQUEST_METHOD, method.value.clone()));

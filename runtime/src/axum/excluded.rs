@@ -11,7 +11,7 @@
 use axum::extract::MatchedPath;
 use http::Request;
 
-pub use crate::http_settings::{
+pub use crate::http::settings::{
     ExcludedUrls, PatternError as ExcludedUrlsError, EXCLUDED_URLS_ENV, GENERIC_EXCLUDED_URLS_ENV,
 };
 

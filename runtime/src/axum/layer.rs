@@ -9,10 +9,10 @@ use super::excluded::ExcludedUrls;
 use super::metrics::Instruments;
 use super::routes::RouteCache;
 use super::service::TracedService;
-use crate::header_capture::{CapturedHeaders, REQUEST_PREFIX, RESPONSE_PREFIX};
-use crate::http_error::ErrorResponse;
-use crate::http_semconv::KnownMethods;
-use crate::http_settings::{HeaderPatterns, HttpSettings};
+use crate::http::error::ErrorResponse;
+use crate::http::header_capture::{CapturedHeaders, REQUEST_PREFIX, RESPONSE_PREFIX};
+use crate::http::semconv::KnownMethods;
+use crate::http::settings::{HeaderPatterns, HttpSettings};
 use crate::telemetry::Settings;
 
 /// Traces every request of the service it wraps; see the [module docs](super).
@@ -50,7 +50,7 @@ impl TracedLayer {
     /// captured headers: [`HttpSettings`]) and instruments from the global meter provider; build it
     /// after `traced::init()`. Without `init()`, the settings come from the environment.
     pub fn new() -> Self {
-        Self::from_http_settings(&crate::http_settings::installed())
+        Self::from_http_settings(&crate::http::settings::installed())
     }
 
     /// A layer with the HTTP settings of `settings` (e.g. [`Settings::from_vars`] in a test);

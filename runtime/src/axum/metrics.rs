@@ -14,7 +14,7 @@ use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{HTTP_REQUEST_METHOD, URL_SCHEME};
 use opentelemetry_semantic_conventions::metric::{HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION};
 
-use crate::http_semconv::{KnownMethods, OTHER_METHOD};
+use crate::http::semconv::{KnownMethods, OTHER_METHOD};
 
 /// The explicit bucket boundaries the conventions advise for `http.server.request.duration`.
 pub(crate) const DURATION_BOUNDARIES: [f64; 14] =
@@ -53,7 +53,7 @@ impl Instruments {
 
     /// The default: instruments from the global meter provider, under the `traced` scope.
     pub(crate) fn from_global(known_methods: &KnownMethods) -> Self {
-        Self::new(&opentelemetry::global::meter_with_scope(crate::backend::scope()), known_methods)
+        Self::new(&opentelemetry::global::meter_with_scope(crate::span::backend::scope()), known_methods)
     }
 
     pub(crate) fn request_started(&self, method: &StringValue, scheme: &'static str) -> ActiveSlot {

@@ -11,7 +11,7 @@ use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_TYPE};
 
 use super::request_scope::RequestScope;
-use crate::http_error::ErrorResponse;
+use crate::http::error::ErrorResponse;
 use crate::privacy::{self, caps};
 
 /// `exception.type` and `error.type` of a panic: Rust panics carry no type, only a payload.

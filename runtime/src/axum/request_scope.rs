@@ -14,7 +14,7 @@ use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, HTTP_RESPONSE_ST
 use super::attributes::{self, DurationAttributes, RequestAttributes};
 use super::layer::Config;
 use super::metrics::ActiveSlot;
-use crate::http_semconv;
+use crate::http::semconv;
 
 const TRACERESPONSE: &str = "traceresponse";
 
@@ -36,7 +36,7 @@ impl RequestScope {
     /// Starts the span and counts the request as active; `None` for an excluded URL or when
     /// telemetry is disabled.
     pub(crate) fn start<B>(config: &Arc<Config>, request: &Request<B>) -> Option<Self> {
-        if crate::backend::is_disabled() {
+        if crate::span::backend::is_disabled() {
             return None;
         }
         if super::excluded::excludes(&config.excluded, request) {
@@ -46,7 +46,7 @@ impl RequestScope {
         let RequestAttributes { span_name, span, metric, method, scheme } =
             attributes::request_attributes(request, &config.known_methods, &config.request_headers, &config.routes);
         let builder = SpanBuilder::from_name(span_name).with_kind(SpanKind::Server).with_attributes(span);
-        let cx = crate::span_start::start_with_parent(builder, &parent)?;
+        let cx = crate::span::start::start_with_parent(builder, &parent)?;
         let active = config.instruments.request_started(&method, scheme);
         Some(Self {
             cx,
@@ -79,7 +79,7 @@ impl RequestScope {
             self.config.response_headers.record(response.headers(), &mut attributes);
             span.set_attributes(attributes);
         }
-        if let Some(error_type) = http_semconv::status_error_type(status, false) {
+        if let Some(error_type) = semconv::status_error_type(status, false) {
             self.fail(error_type, "");
         }
         if self.config.trace_response {

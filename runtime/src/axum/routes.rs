@@ -17,7 +17,7 @@ use std::sync::{Mutex, OnceLock};
 use opentelemetry::metrics::{BoundHistogram, Histogram};
 use opentelemetry::KeyValue;
 
-use crate::http_semconv::RequestMethod;
+use crate::http::semconv::RequestMethod;
 use crate::privacy::{self, caps};
 
 /// Routes one layer keeps.
@@ -208,7 +208,7 @@ mod tests {
     use http::Method;
 
     use super::*;
-    use crate::http_semconv::KnownMethods;
+    use crate::http::semconv::KnownMethods;
 
     #[test]
     fn a_route_is_interned_once_and_named_per_method() {

@@ -8,7 +8,7 @@ use opentelemetry_semantic_conventions::attribute::{
     SERVER_ADDRESS, SERVER_PORT, URL_FULL,
 };
 
-use crate::http_semconv::{self, KnownMethods};
+use crate::http::semconv::{self, KnownMethods};
 use crate::privacy::{self, caps};
 
 /// The span name (`{METHOD}`: a client knows no route template) and the attributes known before
@@ -41,7 +41,7 @@ pub(crate) fn request_attributes(
 pub(crate) fn response_attributes(response: &reqwest::Response) -> Vec<KeyValue> {
     let mut attributes = Vec::with_capacity(2);
     attributes.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(response.status().as_u16())));
-    if let Some(version) = http_semconv::protocol_version(response.version()) {
+    if let Some(version) = semconv::protocol_version(response.version()) {
         attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
     }
     attributes

@@ -4,9 +4,9 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::header_capture::{CapturedHeaders, REQUEST_PREFIX, RESPONSE_PREFIX};
-use crate::http_semconv::KnownMethods;
-use crate::http_settings::{HeaderPatterns, HttpSettings};
+use crate::http::header_capture::{CapturedHeaders, REQUEST_PREFIX, RESPONSE_PREFIX};
+use crate::http::semconv::KnownMethods;
+use crate::http::settings::{HeaderPatterns, HttpSettings};
 
 /// A client's configuration; shared by its clones and the requests they build.
 #[derive(Debug, Clone, Default)]
@@ -38,7 +38,7 @@ impl ClientConfig {
     /// (requests sent with `send_traced` from a plain `reqwest::Client` use it).
     pub(crate) fn installed() -> Arc<Self> {
         static BUILT: RwLock<Option<(Arc<HttpSettings>, Arc<ClientConfig>)>> = RwLock::new(None);
-        let settings = crate::http_settings::installed();
+        let settings = crate::http::settings::installed();
         if let Ok(built) = BUILT.read() {
             if let Some((from, config)) = built.as_ref().filter(|(from, _)| Arc::ptr_eq(from, &settings)) {
                 let _ = from;

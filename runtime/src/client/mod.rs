@@ -28,8 +28,8 @@ use reqwest::{IntoUrl, Method};
 pub use request_builder::{RequestBuilder, RequestBuilderExt};
 
 use self::config::ClientConfig;
-use crate::http_semconv::KnownMethods;
-use crate::http_settings::{HeaderPatterns, HttpSettings};
+use crate::http::semconv::KnownMethods;
+use crate::http::settings::{HeaderPatterns, HttpSettings};
 use crate::telemetry::Settings;
 
 /// A `reqwest::Client` whose requests are traced. Cheap to clone, like the client it wraps.

@@ -9,7 +9,7 @@ use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
 use super::attributes;
 use super::config::ClientConfig;
-use crate::http_semconv;
+use crate::http::semconv;
 use crate::privacy::{self, caps};
 
 /// Sends `request` on `client` inside a CLIENT span, child of the current span.
@@ -21,7 +21,7 @@ pub(crate) async fn execute(
     let (name, mut request_attributes) = attributes::request_attributes(&request, &config.known_methods);
     config.request_headers.record(request.headers(), &mut request_attributes);
     let builder = SpanBuilder::from_name(name).with_kind(SpanKind::Client).with_attributes(request_attributes);
-    let Some(cx) = Context::map_current(|parent| crate::span_start::start_with_parent(builder, parent)) else {
+    let Some(cx) = Context::map_current(|parent| crate::span::start::start_with_parent(builder, parent)) else {
         return client.execute(request).await;
     };
     crate::propagation::inject_context(&cx, request.headers_mut());
@@ -33,7 +33,7 @@ pub(crate) async fn execute(
             let mut response_attributes = attributes::response_attributes(response);
             config.response_headers.record(response.headers(), &mut response_attributes);
             span.set_attributes(response_attributes);
-            if let Some(error_type) = http_semconv::status_error_type(response.status(), true) {
+            if let Some(error_type) = semconv::status_error_type(response.status(), true) {
                 fail(&span, error_type, String::new());
             }
         }

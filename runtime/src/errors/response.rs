@@ -8,7 +8,7 @@ use http::StatusCode;
 
 use super::probe::Failure;
 use super::result::{record_unless_client_error, ReturnsResult};
-use crate::http_error::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
+use crate::http::error::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
 
 /// The macro's `status`, `message` and `request_id` options, one `static` per handler.
 #[derive(Debug)]

@@ -57,6 +57,8 @@ const BAGGAGE_NAME: HeaderName = HeaderName::from_static(BAGGAGE);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static INSTALLED: RwLock<Option<SharedPropagator>> = RwLock::new(None);
 
+// Hand-written twin of the tracer cache in `crate::span::backend` (same generation scheme): keep the two
+// alike until one generic version matches them in `span_cost`.
 thread_local! {
     static CACHED: RefCell<(u64, Option<SharedPropagator>)> = const { RefCell::new((u64::MAX, None)) };
 }

@@ -18,7 +18,7 @@ use super::providers::{self, AddProcessor, Plan};
 use super::settings::{
     BatchSettings, ConsoleFormat, ExporterKind, LevelFilter, PropagatorKind, Protocol, SamplerKind, Settings,
 };
-use crate::http_settings::HttpSettings;
+use crate::http::settings::HttpSettings;
 use crate::SharedSampler;
 
 /// Entry point of the builder: `traced::Telemetry::builder()`.
@@ -262,7 +262,7 @@ impl TelemetryBuilder {
         let claim = guard::claim()?;
         crate::privacy::keys::install(crate::privacy::keys::SensitiveKeys::with_extra(&settings.redacted_query_keys));
         limits::set_log_value_length(settings.log_attribute_value_length);
-        crate::http_settings::install(settings.http.clone());
+        crate::http::settings::install(settings.http.clone());
         crate::set_span_level(settings.span_level);
         crate::set_code_attributes(settings.code_attributes);
         if settings.disabled {

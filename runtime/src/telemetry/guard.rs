@@ -20,7 +20,7 @@ use super::pipeline::accounting::SignalAccounting;
 use super::pipeline::deadline::{after, COUNTING_GRACE};
 use super::pipeline::report::ExportReport;
 use super::providers::Providers;
-use crate::backend;
+use crate::span::backend;
 
 /// Set while a guard is alive: a second `init()` is an error, not a silent replacement.
 static ACTIVE: AtomicBool = AtomicBool::new(false);

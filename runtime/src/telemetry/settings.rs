@@ -12,7 +12,7 @@ use std::time::Duration;
 pub use tracing::level_filters::LevelFilter;
 
 use super::error::InvalidSetting;
-use crate::http_settings::{
+use crate::http::settings::{
     ExcludedUrls, HeaderPatterns, HttpSettings, PatternError, EXCLUDED_URLS_ENV, GENERIC_EXCLUDED_URLS_ENV,
 };
 

@@ -5,7 +5,7 @@
 use opentelemetry::trace::{SpanBuilder, Tracer as _, TracerProvider as _};
 use opentelemetry::Context;
 
-use crate::backend::{self, Backend};
+use crate::span::backend::{self, Backend};
 use crate::span::make_current;
 
 /// Starts the span `builder` describes as a child of `parent`; the returned context holds it.

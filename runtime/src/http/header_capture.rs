@@ -13,7 +13,7 @@ use http::header::{HeaderMap, HeaderName, AUTHORIZATION, COOKIE, PROXY_AUTHORIZA
 use http::HeaderValue;
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 
-use crate::http_settings::{HeaderPatterns, Searched};
+use crate::http::settings::{HeaderPatterns, Searched};
 use crate::privacy::{self, caps};
 
 /// Never captured, whatever the configuration.

@@ -4,6 +4,17 @@
 //! telemetry is disabled. A span that the sampler drops still becomes current (so its children inherit
 //! the decision and outgoing requests propagate the unsampled trace context).
 
+pub(crate) mod attribute;
+pub(crate) mod backend;
+pub(crate) mod code_location;
+pub(crate) mod current;
+pub(crate) mod function_metrics;
+pub(crate) mod level;
+pub(crate) mod origin;
+pub(crate) mod sampling;
+#[cfg(any(feature = "axum", feature = "reqwest"))]
+pub(crate) mod start;
+
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
@@ -15,13 +26,13 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample as _};
 
-use crate::attribute::AttributeValue;
-use crate::backend::{self, Backend};
-use crate::code_location::CodeLocation;
-use crate::function_metrics::{self, CallerGuard, InFunction};
-use crate::sampling::SharedSampler;
-use crate::span_level::Level;
-use crate::span_origin::{Links, Parent};
+use crate::span::attribute::AttributeValue;
+use crate::span::backend::Backend;
+use crate::span::code_location::CodeLocation;
+use crate::span::function_metrics::{CallerGuard, InFunction};
+use crate::span::level::Level;
+use crate::span::origin::{Links, Parent};
+use crate::span::sampling::SharedSampler;
 
 /// What a `#[traced]` call site knows at compile time; one `static` per site.
 #[derive(Debug)]

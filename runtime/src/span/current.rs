@@ -6,7 +6,7 @@ use std::future::Future;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, Key, KeyValue};
 
-use crate::attribute::AttributeValue;
+use crate::span::attribute::AttributeValue;
 
 /// Sets an attribute on the current span (the innermost `#[traced]` function, the server span, ...).
 ///

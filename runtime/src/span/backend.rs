@@ -17,7 +17,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use crate::sampling::SharedSampler;
+use crate::span::sampling::SharedSampler;
 
 const MODE_GLOBAL: u8 = 0;
 const MODE_DISABLED: u8 = 1;
@@ -27,6 +27,8 @@ static MODE: AtomicU8 = AtomicU8::new(MODE_GLOBAL);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static INSTALLED: RwLock<Option<Installed>> = RwLock::new(None);
 
+// Hand-written twin of the propagator cache in `crate::propagation` (same generation scheme): keep the two
+// alike until one generic version matches them in `span_cost`.
 thread_local! {
     static CACHED: RefCell<(u64, Option<Installed>)> = const { RefCell::new((u64::MAX, None)) };
 }
@@ -136,6 +138,25 @@ fn set(mode: u8, next: Option<Installed>) {
     }
     GENERATION.fetch_add(1, Ordering::AcqRel);
     MODE.store(mode, Ordering::Release);
+}
+
+/// Routes `#[traced]` spans to `provider` and sets it as the global tracer provider.
+///
+/// `traced::init()` does this for you. Call it when you build the SDK provider yourself: spans then
+/// skip the `opentelemetry::global` indirection (which boxes the tracer and every span).
+///
+/// Replacing it later with `opentelemetry::global::set_tracer_provider` works as usual: `#[traced]`
+/// notices that the global provider changed and follows it (through `opentelemetry::global` again).
+pub fn install_tracer_provider(provider: &SdkTracerProvider) {
+    install_sdk(provider, None);
+}
+
+/// Like [`install_tracer_provider`], for a provider built with `.with_sampler(sampler.clone())`.
+///
+/// Knowing the sampler lets `#[traced]` skip the child of an unsampled parent with one sampler call
+/// and no allocation (`traced::init()` does this for you).
+pub fn install_tracer_provider_with_sampler(provider: &SdkTracerProvider, sampler: SharedSampler) {
+    install_sdk(provider, Some(sampler));
 }
 
 /// Sets `provider` as the global tracer provider and routes `#[traced]` spans to its tracer directly,

@@ -28,7 +28,7 @@ use std::time::Instant;
 use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::KeyValue;
 
-use crate::code_location::CodeLocation;
+use crate::span::code_location::CodeLocation;
 use crate::span::Site;
 
 /// The histogram's bucket boundaries, in seconds (autometrics' defaults).
@@ -102,7 +102,7 @@ impl FunctionMetrics {
 
     fn instruments(&self) -> &Instruments {
         self.instruments.get_or_init(|| {
-            let meter = opentelemetry::global::meter_with_scope(crate::backend::scope());
+            let meter = opentelemetry::global::meter_with_scope(crate::span::backend::scope());
             Instruments {
                 calls: meter.u64_counter("function.calls").with_description("Calls of the function.").build(),
                 duration: meter
