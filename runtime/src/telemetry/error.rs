@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use opentelemetry_sdk::error::OTelSdkError;
+
 /// A setting that cannot be used: names the variable (or builder method), the value and what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidSetting {
@@ -25,8 +27,9 @@ impl fmt::Display for InvalidSetting {
 
 impl std::error::Error for InvalidSetting {}
 
-/// The error returned by `traced::init()` and `Telemetry::builder().init()`. Its `Display` and `Debug`
-/// (what `fn main() -> Result<(), InitError>` prints) carry no credential: exporter errors are redacted.
+/// The error returned by `traced::init()` and `Telemetry::builder().init()`. Its `Display`, `Debug`
+/// (what `fn main() -> Result<(), InitError>` prints) and its `source()` chain (what `anyhow` prints
+/// as "Caused by") carry no credential: exporter errors are redacted when the error is made.
 #[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum InitError {
@@ -43,7 +46,7 @@ pub enum InitError {
     Exporter {
         /// `traces`, `metrics` or `logs`.
         signal: &'static str,
-        /// What the exporter reported.
+        /// What the exporter reported, redacted (each error of its `source()` chain too).
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -76,6 +79,51 @@ impl fmt::Debug for Redacted<'_> {
     }
 }
 
+impl InitError {
+    /// The exporter for `signal` could not be built: `source` and its chain are kept as redacted text only.
+    pub(crate) fn exporter(signal: &'static str, source: &(dyn std::error::Error + 'static)) -> Self {
+        Self::Exporter { signal, source: Box::new(RedactedError::of(source)) }
+    }
+}
+
+/// An error's text and `source()` chain, redacted; what [`InitError::Exporter`] keeps of the original.
+#[derive(Debug)]
+struct RedactedError {
+    message: String,
+    source: Option<Box<RedactedError>>,
+}
+
+impl RedactedError {
+    /// How many errors of a chain are kept (a cycle or a very long chain stops here).
+    const MAX_CHAIN: usize = 16;
+
+    fn of(error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = Vec::new();
+        let mut next = Some(error);
+        while let Some(error) = next.filter(|_| chain.len() < Self::MAX_CHAIN) {
+            chain.push(crate::privacy::redact_text(&error.to_string()).into_owned());
+            next = error.source();
+        }
+        let mut redacted: Option<Box<RedactedError>> = None;
+        for message in chain.into_iter().rev() {
+            redacted = Some(Box::new(RedactedError { message, source: redacted }));
+        }
+        redacted.map_or_else(|| RedactedError { message: String::new(), source: None }, |error| *error)
+    }
+}
+
+impl fmt::Display for RedactedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RedactedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
+
 impl InvalidSetting {
     pub(crate) fn new(variable: &str, value: &str, expected: impl Into<String>) -> Self {
         Self { variable: variable.to_owned(), value: value.to_owned(), expected: expected.into() }
@@ -91,19 +139,35 @@ impl InvalidSetting {
 /// failed). What became of every item is in [`ShutdownError::report`] either way. `Display` and `Debug`
 /// show the failures redacted (exporter errors quote the endpoint).
 pub struct ShutdownError {
-    pub(crate) failures: Vec<(&'static str, opentelemetry_sdk::error::OTelSdkError)>,
-    pub(crate) report: Box<crate::ExportReport>,
+    failures: Vec<(&'static str, OTelSdkError)>,
+    report: Box<crate::ExportReport>,
 }
 
 impl ShutdownError {
+    /// The failures are redacted here, so that [`ShutdownError::failures`] quotes no credential either.
+    pub(crate) fn new(failures: Vec<(&'static str, OTelSdkError)>, report: crate::ExportReport) -> Self {
+        let failures = failures.into_iter().map(|(signal, error)| (signal, redacted_sdk_error(error))).collect();
+        Self { failures, report: Box::new(report) }
+    }
+
     /// Each signal that failed (`traces`, `metrics`, `logs`) with the reason.
-    pub fn failures(&self) -> &[(&'static str, opentelemetry_sdk::error::OTelSdkError)] {
+    pub fn failures(&self) -> &[(&'static str, OTelSdkError)] {
         &self.failures
     }
 
     /// What became of every span, log record and metric export (for a flush: so far).
     pub fn report(&self) -> &crate::ExportReport {
         &self.report
+    }
+}
+
+/// `error` with the text it carries redacted (exporter errors quote the endpoint).
+fn redacted_sdk_error(error: OTelSdkError) -> OTelSdkError {
+    match error {
+        OTelSdkError::InternalFailure(text) => {
+            OTelSdkError::InternalFailure(crate::privacy::redact_text(&text).into_owned())
+        }
+        other => other,
     }
 }
 
@@ -132,21 +196,56 @@ impl std::error::Error for ShutdownError {}
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry_sdk::error::OTelSdkError;
-
     use super::*;
 
     #[test]
     fn exporter_and_shutdown_errors_print_no_credentials() {
         let url = "error sending request for url (http://user:PWSECRET@collector:4318/v1/traces?token=T0PSECRET)";
-        let init = InitError::Exporter { signal: "traces", source: url.into() };
-        let shutdown = ShutdownError {
-            failures: vec![("traces", OTelSdkError::InternalFailure(url.to_owned()))],
-            report: Box::default(),
-        };
-        for text in [init.to_string(), format!("{init:?}"), shutdown.to_string(), format!("{shutdown:?}")] {
-            assert!(text.contains("collector:4318"), "{text}");
+        let init = InitError::exporter("traces", &Outer(Cause(url)));
+        let shutdown = ShutdownError::new(
+            vec![("traces", OTelSdkError::InternalFailure(url.to_owned()))],
+            crate::ExportReport::default(),
+        );
+        let mut texts = vec![init.to_string(), format!("{init:?}"), shutdown.to_string(), format!("{shutdown:?}")];
+        // What `anyhow` prints as "Caused by", and what a caller reads from `failures()`.
+        let mut source = std::error::Error::source(&init);
+        while let Some(error) = source {
+            texts.push(error.to_string());
+            texts.push(format!("{error:?}"));
+            source = error.source();
+        }
+        texts.extend(shutdown.failures().iter().map(|(_, error)| format!("{error} {error:?}")));
+        assert_eq!(texts.len(), 9, "the whole chain was walked: {texts:?}");
+        for text in texts {
+            assert!(text.contains("collector:4318") || text.contains("cannot connect"), "{text}");
             assert!(!text.contains("PWSECRET") && !text.contains("T0PSECRET"), "{text}");
         }
     }
+
+    /// An exporter error whose own text is harmless and whose cause quotes the endpoint.
+    #[derive(Debug)]
+    struct Outer(Cause);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("cannot connect")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[derive(Debug)]
+    struct Cause(&'static str);
+
+    impl fmt::Display for Cause {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Cause {}
 }

@@ -137,7 +137,7 @@ impl TelemetryGuard {
         if failures.is_empty() {
             Ok(())
         } else {
-            Err(ShutdownError { failures, report: Box::new(pipeline.report()) })
+            Err(ShutdownError::new(failures, pipeline.report()))
         }
     }
 
@@ -250,7 +250,7 @@ pub(crate) fn shut_down(providers: Providers) -> Result<ExportReport, ShutdownEr
     if failures.is_empty() {
         Ok(report)
     } else {
-        Err(ShutdownError { failures, report: Box::new(report) })
+        Err(ShutdownError::new(failures, report))
     }
 }
 

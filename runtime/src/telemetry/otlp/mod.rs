@@ -127,11 +127,11 @@ where
     S::Response: serde_bound::Deserialize,
 {
     fn make(settings: &OtlpSettings) -> Result<Box<dyn export::Transport<S>>, InitError> {
-        let build_error = |source| InitError::Exporter { signal: S::NAME, source };
+        let build_error = |source: Box<dyn std::error::Error + Send + Sync>| InitError::exporter(S::NAME, &*source);
         match settings.protocol {
             #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => {
-                let transport = grpc::Grpc::new(settings).map_err(|e| build_error(Box::new(e)))?;
+                let transport = grpc::Grpc::new(settings).map_err(|error| build_error(Box::new(error)))?;
                 Ok(Box::new(transport))
             }
             #[cfg(feature = "otlp-http")]
