@@ -53,11 +53,22 @@ pub(super) fn http(status: http::StatusCode, retry_after: Option<Duration>) -> V
     }
 }
 
-/// `Retry-After` as a number of seconds (the HTTP-date form falls back to our own backoff).
+/// `Retry-After` in either form HTTP allows: a number of seconds, or an HTTP-date (the time until it,
+/// zero when it is past). Anything else falls back to our own backoff; the retry loop caps the wait by
+/// the export's deadline either way.
 #[cfg(feature = "otlp-http")]
 pub(super) fn retry_after(value: Option<&http::HeaderValue>) -> Option<Duration> {
-    let seconds: u64 = value?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds))
+    retry_after_at(value, std::time::SystemTime::now())
+}
+
+#[cfg(feature = "otlp-http")]
+fn retry_after_at(value: Option<&http::HeaderValue>, now: std::time::SystemTime) -> Option<Duration> {
+    let text = value?.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(text).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -105,11 +116,23 @@ mod tests {
 
     #[cfg(feature = "otlp-http")]
     #[test]
-    fn retry_after_reads_seconds_only() {
-        let header = |text: &str| http::HeaderValue::from_str(text).expect("header value");
-        assert_eq!(retry_after(Some(&header("3"))), Some(Duration::from_secs(3)));
-        assert_eq!(retry_after(Some(&header("Wed, 21 Oct 2015 07:28:00 GMT"))), None);
-        assert_eq!(retry_after(Some(&header("-1"))), None);
+    fn retry_after_reads_seconds_and_http_dates() {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let header = |value: &str| http::HeaderValue::from_str(value).expect("header");
+        // Wed, 21 Oct 2015 07:28:00 GMT
+        let date = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        let at = |value: &str, now: SystemTime| retry_after_at(Some(&header(value)), now);
+        assert_eq!(at("3", date), Some(Duration::from_secs(3)));
+        assert_eq!(at(" 120 ", date), Some(Duration::from_secs(120)));
+        let http_date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        assert_eq!(at(http_date, date - Duration::from_secs(30)), Some(Duration::from_secs(30)));
+        assert_eq!(at(http_date, date + Duration::from_secs(30)), Some(Duration::ZERO), "a past date: now");
+        // The obsolete forms HTTP still asks recipients to accept.
+        assert_eq!(at("Wednesday, 21-Oct-15 07:28:00 GMT", date), Some(Duration::ZERO));
+        assert_eq!(at("Wed Oct 21 07:28:00 2015", date), Some(Duration::ZERO));
+        for bad in ["-1", "soon", "Wed, 32 Oct 2015 07:28:00 GMT", ""] {
+            assert_eq!(at(bad, date), None, "{bad:?}");
+        }
         assert_eq!(retry_after(None), None);
     }
 }
