@@ -182,7 +182,7 @@ fn main() {
 /// The same cases without sockets: requests handed straight to the router on one thread, so the
 /// layer's own cost shows without the kernel's noise. CPU of every thread (the batch processor's too).
 fn in_process_report(meter: &opentelemetry::metrics::Meter, cases: &[Case]) {
-    const CALLS: usize = 100_000;
+    let calls = calls();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let apps: Vec<Router> = cases.iter().map(|case| case.app(meter)).collect();
     let mut runs: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
@@ -192,7 +192,7 @@ fn in_process_report(meter: &opentelemetry::metrics::Meter, cases: &[Case]) {
         for (app, runs) in apps.iter().zip(&mut runs) {
             let cpu_before = process_cpu_ns();
             runtime.block_on(async {
-                for _ in 0..CALLS {
+                for _ in 0..calls {
                     let request = axum::http::Request::get("/")
                         .header("host", "127.0.0.1:8000")
                         .header("user-agent", "http_overhead")
@@ -204,12 +204,12 @@ fn in_process_report(meter: &opentelemetry::metrics::Meter, cases: &[Case]) {
                     std::hint::black_box(body);
                 }
             });
-            runs.push(process_cpu_ns().saturating_sub(cpu_before) as f64 / CALLS as f64);
+            runs.push(process_cpu_ns().saturating_sub(cpu_before) as f64 / calls as f64);
         }
     }
     let results: Vec<(Case, f64)> = cases.iter().copied().zip(runs.into_iter().map(lowest)).collect();
     let bare = results[0].1;
-    println!("\nin process (no sockets): {CALLS} calls x {} rounds, best round\n", rounds());
+    println!("\nin process (no sockets): {calls} calls x {} rounds, best round\n", rounds());
     println!("| case | CPU µs/request | extra CPU µs/request |");
     println!("| --- | ---: | ---: |");
     for (case, cpu) in results {
@@ -321,6 +321,12 @@ fn cpu_ns_of_threads(include: impl Fn(&std::fs::DirEntry) -> bool) -> u64 {
         .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
         .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// `--calls=N` (default 100,000): requests per case and round in process (a few thousand under
+/// `valgrind --tool=callgrind`, whose instruction counts are steady on a busy machine).
+fn calls() -> usize {
+    std::env::args().find_map(|arg| arg.strip_prefix("--calls=")?.parse().ok()).unwrap_or(100_000)
 }
 
 /// `--rounds=N` (default 7): rounds of each case, interleaved.
