@@ -184,7 +184,9 @@ fn main() {
 fn in_process_report(meter: &opentelemetry::metrics::Meter, cases: &[Case]) {
     let calls = calls();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let apps: Vec<Router> = cases.iter().map(|case| case.app(meter)).collect();
+    // `with_state(())` turns every route into its service once, as `axum::serve` does
+    // (`into_make_service*`); a bare `Router<()>` would rebuild the layered route on each request.
+    let apps: Vec<Router> = cases.iter().map(|case| case.app(meter).with_state(())).collect();
     let mut runs: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
     let peer = SocketAddr::from(([127, 0, 0, 1], 50_000));
     // Rounds interleave the cases, so a busy moment on the machine hits them all alike.

@@ -3,8 +3,7 @@
 //! request is cut to its budget in [`crate::privacy::caps`] here, so a fat header never reaches a span.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, MatchedPath};
 use http::header::{HeaderName, HOST, USER_AGENT};
@@ -18,6 +17,7 @@ use opentelemetry_semantic_conventions::attribute::{
     URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
 };
 
+use super::request_values::RequestValues;
 use super::routes::{self, Route, RouteCache};
 use crate::http::header_capture::CapturedHeaders;
 use crate::http::semconv::{self, KnownMethods};
@@ -40,12 +40,13 @@ pub(crate) struct RequestAttributes {
 }
 
 /// The request's attributes; `captured` adds the opted-in request headers, `routes` holds the
-/// interned values of the matched routes.
+/// interned values of the matched routes, `values` those of the repeated request values.
 pub(crate) fn request_attributes<B>(
     request: &Request<B>,
     known_methods: &KnownMethods,
     captured: &CapturedHeaders,
     routes: &RouteCache,
+    values: &RequestValues,
 ) -> RequestAttributes {
     let method = known_methods.classify(request.method());
     let scheme = scheme(request);
@@ -80,10 +81,10 @@ pub(crate) fn request_attributes<B>(
     if let Some(query) = request.uri().query() {
         span.push(KeyValue::new(URL_QUERY, privacy::query_value(query, caps::URL_QUERY)));
     }
-    push_server(request, &mut span);
-    push_client(request, &mut span);
+    push_server(request, values, &mut span);
+    push_client(request, values, &mut span);
     if let Some(agent) = header_str(request, &USER_AGENT) {
-        span.push(KeyValue::new(USER_AGENT_ORIGINAL, privacy::cap(agent, caps::USER_AGENT).to_owned()));
+        span.push(KeyValue::new(USER_AGENT_ORIGINAL, values.user_agents.value(privacy::cap(agent, caps::USER_AGENT))));
     }
     captured.record(request.headers(), &mut span);
 
@@ -202,10 +203,13 @@ fn scheme<B>(request: &Request<B>) -> &'static str {
 }
 
 /// `server.address` and `server.port` from the URI authority (HTTP/2) or the `Host` header.
-fn push_server<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
+fn push_server<B>(request: &Request<B>, values: &RequestValues, span: &mut Vec<KeyValue>) {
     let authority = request.uri().authority().map(Authority::as_str).or_else(|| header_str(request, &HOST));
     if let Some((host, port)) = authority.and_then(split_host_port) {
-        span.push(KeyValue::new(SERVER_ADDRESS, privacy::cap(host, caps::SERVER_ADDRESS).to_owned()));
+        span.push(KeyValue::new(
+            SERVER_ADDRESS,
+            values.server_addresses.value(privacy::cap(host, caps::SERVER_ADDRESS)),
+        ));
         if let Some(port) = port {
             span.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
@@ -214,14 +218,18 @@ fn push_server<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
 
 /// `host[:port]` or `[ipv6][:port]`, without brackets; `None` for an empty host or a bad port.
 fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    // Byte searches: `str::rsplit_once` with a char pattern costs more than the whole short authority.
+    let authority = match authority.bytes().rposition(|byte| byte == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
     let (host, port) = match authority.strip_prefix('[') {
         Some(bracketed) => {
-            let (host, rest) = bracketed.split_once(']')?;
-            (host, rest.strip_prefix(':'))
+            let end = bracketed.bytes().position(|byte| byte == b']')?;
+            (&bracketed[..end], bracketed[end + 1..].strip_prefix(':'))
         }
-        None => match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
+        None => match authority.bytes().rposition(|byte| byte == b':') {
+            Some(colon) => (&authority[..colon], Some(&authority[colon + 1..])),
             None => (authority, None),
         },
     };
@@ -234,7 +242,7 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
 
 /// `client.address` (the first `X-Forwarded-For` hop, else the peer) and the peer's address and port,
 /// known when the app is served with `into_make_service_with_connect_info::<SocketAddr>()`.
-fn push_client<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
+fn push_client<B>(request: &Request<B>, values: &RequestValues, span: &mut Vec<KeyValue>) {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
     let forwarded_for = header_str(request, &X_FORWARDED_FOR)
         .and_then(|list| list.split(',').next())
@@ -245,49 +253,13 @@ fn push_client<B>(request: &Request<B>, span: &mut Vec<KeyValue>) {
     }
     if let Some(peer) = peer {
         // One copy of the peer's address serves both attributes.
-        let address = ip_value(peer.ip());
+        let address = values.peers.value(peer.ip());
         if forwarded_for.is_none() {
             span.push(KeyValue::new(CLIENT_ADDRESS, address.clone()));
         }
         span.push(KeyValue::new(NETWORK_PEER_ADDRESS, address));
         span.push(KeyValue::new(NETWORK_PEER_PORT, i64::from(peer.port())));
     }
-}
-
-/// The address as text, shared: an IPv4 address is written digit by digit (no formatter).
-fn ip_value(ip: IpAddr) -> StringValue {
-    match ip {
-        IpAddr::V4(ip) => {
-            let mut text = [0_u8; 15];
-            let mut len = 0;
-            for (index, octet) in ip.octets().into_iter().enumerate() {
-                if index > 0 {
-                    text[len] = b'.';
-                    len += 1;
-                }
-                len += write_octet(octet, &mut text[len..]);
-            }
-            // Digits and dots only: always UTF-8.
-            StringValue::from(Arc::<str>::from(std::str::from_utf8(&text[..len]).unwrap_or_default()))
-        }
-        IpAddr::V6(ip) => StringValue::from(Arc::<str>::from(ip.to_string())),
-    }
-}
-
-/// Writes `octet` in decimal at the start of `out`; returns the number of digits.
-fn write_octet(octet: u8, out: &mut [u8]) -> usize {
-    let digits = [octet / 100, octet / 10 % 10, octet % 10];
-    let skip = if octet >= 100 {
-        0
-    } else if octet >= 10 {
-        1
-    } else {
-        2
-    };
-    for (slot, digit) in out.iter_mut().zip(&digits[skip..]) {
-        *slot = b'0' + digit;
-    }
-    3 - skip
 }
 
 fn header_str<'a, B>(request: &'a Request<B>, name: &HeaderName) -> Option<&'a str> {
@@ -302,7 +274,8 @@ mod tests {
 
     fn attributes_of<B>(request: &Request<B>) -> RequestAttributes {
         let known = KnownMethods::default();
-        request_attributes(request, &known, &CapturedHeaders::default(), &RouteCache::new(known.names().len()))
+        let routes = RouteCache::new(known.names().len());
+        request_attributes(request, &known, &CapturedHeaders::default(), &routes, &RequestValues::default())
     }
 
     fn value<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
@@ -356,9 +329,10 @@ mod tests {
     fn a_routed_request_is_named_after_its_template_and_keeps_its_path() {
         let known = KnownMethods::default();
         let routes = RouteCache::new(known.names().len());
+        let values = RequestValues::default();
         for _ in 0..2 {
             let request = routed("/items/42", "/items/{item_id}");
-            let attributes = request_attributes(&request, &known, &CapturedHeaders::default(), &routes);
+            let attributes = request_attributes(&request, &known, &CapturedHeaders::default(), &routes, &values);
             assert_eq!(attributes.span_name, "GET /items/{item_id}");
             assert_eq!(value(&attributes.span, "http.route"), Some(&Value::from("/items/{item_id}")));
             assert_eq!(value(&attributes.span, "url.path"), Some(&Value::from("/items/42")));
@@ -366,7 +340,7 @@ mod tests {
             assert_eq!(value(&metric, "http.route"), Some(&Value::from("/items/{item_id}")));
             assert_eq!(value(&metric, "http.response.status_code"), Some(&Value::from(200_i64)));
             let request = routed("/ping", "/ping");
-            let attributes = request_attributes(&request, &known, &CapturedHeaders::default(), &routes);
+            let attributes = request_attributes(&request, &known, &CapturedHeaders::default(), &routes, &values);
             assert_eq!(attributes.span_name, "GET /ping");
             assert_eq!(value(&attributes.span, "url.path"), Some(&Value::from("/ping")));
         }
@@ -433,10 +407,6 @@ mod tests {
 
     #[test]
     fn the_peer_address_is_written_as_the_standard_library_writes_it() {
-        for ip in ["0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255", "1.2.3.4", "::1", "2001:db8::7"] {
-            let ip: IpAddr = ip.parse().expect("valid address");
-            assert_eq!(ip_value(ip).as_str(), ip.to_string());
-        }
         let mut request = Request::get("/").body(()).expect("valid request");
         request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 9], 4321))));
         let attributes = attributes_of(&request);

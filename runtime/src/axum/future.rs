@@ -15,6 +15,7 @@ use super::body::ResponseBody;
 use super::layer::Config;
 use super::panic;
 use super::request_scope::RequestScope;
+use crate::http::error::ErrorResponse;
 
 pin_project_lite::pin_project! {
     /// The future [`TracedService`](super::TracedService) returns.
@@ -23,7 +24,9 @@ pin_project_lite::pin_project! {
         #[pin]
         state: State<F>,
         scope: Option<RequestScope>,
-        config: Arc<Config>,
+        // Only for a request without a scope (excluded, or telemetry disabled): a scope holds the
+        // configuration already, and one shared count less per request is cheaper.
+        config: Option<Arc<Config>>,
     }
 }
 
@@ -38,14 +41,20 @@ pin_project_lite::pin_project! {
 
 impl<F> ResponseFuture<F> {
     /// Waits for `future`, the inner service's response.
-    pub(crate) fn running(future: F, scope: Option<RequestScope>, config: Arc<Config>) -> Self {
+    pub(crate) fn running(future: F, scope: Option<RequestScope>, config: &Arc<Config>) -> Self {
+        let config = unscoped_config(&scope, config);
         Self { state: State::Running { future }, scope, config }
     }
 
     /// Answers for an inner service that panicked before returning a future.
-    pub(crate) fn panicked(payload: Box<dyn Any + Send>, scope: Option<RequestScope>, config: Arc<Config>) -> Self {
+    pub(crate) fn panicked(payload: Box<dyn Any + Send>, scope: Option<RequestScope>, config: &Arc<Config>) -> Self {
+        let config = unscoped_config(&scope, config);
         Self { state: State::Panicked { payload: Some(payload) }, scope, config }
     }
+}
+
+fn unscoped_config(scope: &Option<RequestScope>, config: &Arc<Config>) -> Option<Arc<Config>> {
+    scope.is_none().then(|| config.clone())
 }
 
 impl<F, B, E> Future for ResponseFuture<F>
@@ -78,7 +87,17 @@ where
         };
         // The panicked future must not be polled (or kept) any longer.
         this.state.set(State::Panicked { payload: None });
-        let mut response = panic::respond(this.scope.as_mut(), &this.config.panic_response, &*payload);
+        // The scope's configuration, else the future's own: one of them is always there.
+        let config = this.scope.as_ref().map(RequestScope::config).or(this.config.as_ref()).cloned();
+        let fallback;
+        let panic_response = match &config {
+            Some(config) => &config.panic_response,
+            None => {
+                fallback = ErrorResponse::new();
+                &fallback
+            }
+        };
+        let mut response = panic::respond(this.scope.as_mut(), panic_response, &*payload);
         if let Some(scope) = this.scope.as_mut() {
             scope.record_response(&mut response);
         }

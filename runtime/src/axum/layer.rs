@@ -7,6 +7,7 @@ use tower::Layer;
 
 use super::excluded::ExcludedUrls;
 use super::metrics::Instruments;
+use super::request_values::RequestValues;
 use super::routes::RouteCache;
 use super::service::TracedService;
 use crate::http::error::ErrorResponse;
@@ -34,6 +35,7 @@ pub(crate) struct Config {
     pub(crate) panic_response: ErrorResponse,
     pub(crate) instruments: Instruments,
     pub(crate) routes: RouteCache,
+    pub(crate) values: RequestValues,
     /// Where `instruments` come from (`None`: the global meter provider), kept to rebuild them when
     /// the known methods change.
     meter: Option<Meter>,
@@ -89,6 +91,7 @@ impl TracedLayer {
                 panic_response: ErrorResponse::new(),
                 instruments: Instruments::from_global(&known_methods),
                 routes: RouteCache::new(known_methods.names().len()),
+                values: RequestValues::default(),
                 known_methods,
                 meter: None,
             }),

@@ -39,10 +39,12 @@ mod attributes;
 mod body;
 mod excluded;
 mod future;
+mod interned;
 mod layer;
 mod metrics;
 mod panic;
 mod request_scope;
+mod request_values;
 mod routes;
 mod service;
 

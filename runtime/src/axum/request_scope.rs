@@ -43,8 +43,13 @@ impl RequestScope {
             return None;
         }
         let parent = crate::propagation::extract(request.headers());
-        let RequestAttributes { span_name, span, metric, method, scheme } =
-            attributes::request_attributes(request, &config.known_methods, &config.request_headers, &config.routes);
+        let RequestAttributes { span_name, span, metric, method, scheme } = attributes::request_attributes(
+            request,
+            &config.known_methods,
+            &config.request_headers,
+            &config.routes,
+            &config.values,
+        );
         let builder = SpanBuilder::from_name(span_name).with_kind(SpanKind::Server).with_attributes(span);
         let cx = crate::span::start::start_with_parent(builder, &parent)?;
         let active = config.instruments.request_started(&method, scheme);
@@ -62,6 +67,10 @@ impl RequestScope {
     /// Makes the request's span current until the guard drops.
     pub(crate) fn enter(&self) -> ContextGuard {
         self.cx.clone().attach()
+    }
+
+    pub(crate) fn config(&self) -> &Arc<Config> {
+        &self.config
     }
 
     pub(crate) fn context(&self) -> &Context {

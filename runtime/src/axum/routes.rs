@@ -5,18 +5,19 @@
 //! takes the intern table's lock.
 //!
 //! Bounded twice: a layer keeps at most [`SLOTS`] routes (a route past that is served as before, with
-//! per-request copies), and the process interns at most [`INTERN_BUDGET_BYTES`] of text in total
-//! (interned text lives as long as the process, shared by every layer). Templates come from the app's
+//! per-request copies), and the process interns at most
+//! [`ROUTE_BUDGET_BYTES`](super::interned::ROUTE_BUDGET_BYTES) of route text in total (interned text
+//! lives as long as the process, shared by every layer). Templates come from the app's
 //! router, never from the client, so neither bound is reached by traffic.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use opentelemetry::metrics::{BoundHistogram, Histogram};
 use opentelemetry::KeyValue;
 
+use super::interned::ROUTES;
 use crate::http::semconv::RequestMethod;
 use crate::privacy::{self, caps};
 
@@ -28,8 +29,6 @@ const PROBES: usize = 8;
 pub(crate) const METRIC_SETS: usize = 16;
 /// Slots looked at for one attribute set.
 const METRIC_SET_PROBES: usize = 4;
-/// Bytes of route text the process interns, over all layers.
-pub(crate) const INTERN_BUDGET_BYTES: usize = 256 * 1024;
 
 /// The interned routes of one layer.
 pub(crate) struct RouteCache {
@@ -71,7 +70,7 @@ impl RouteCache {
             let route = match slot.get() {
                 Some(route) => route,
                 None => {
-                    let interned = intern(template)?;
+                    let interned = ROUTES.intern(template)?;
                     // Another thread may fill the slot first, with this route or another one.
                     slot.get_or_init(|| Route::new(interned, self.names_per_route))
                 }
@@ -162,7 +161,7 @@ impl Route {
         let interned = self
             .names
             .get(method.index)
-            .and_then(|slot| *slot.get_or_init(|| intern(&join(&method_name, self.template))));
+            .and_then(|slot| *slot.get_or_init(|| ROUTES.intern(&join(&method_name, self.template))));
         match interned {
             Some(name) => Cow::Borrowed(name),
             None => Cow::Owned(join(&method_name, self.template)),
@@ -177,25 +176,6 @@ pub(crate) fn join(method: &str, route: &str) -> String {
     name.push(' ');
     name.push_str(route);
     name
-}
-
-/// Texts interned so far (shared by every layer, so rebuilding a layer interns nothing new) and their
-/// total size.
-static INTERNED: Mutex<(BTreeSet<&'static str>, usize)> = Mutex::new((BTreeSet::new(), 0));
-
-/// `text` with a `'static` lifetime, or `None` once [`INTERN_BUDGET_BYTES`] are spent.
-fn intern(text: &str) -> Option<&'static str> {
-    let mut interned = INTERNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(existing) = interned.0.get(text) {
-        return Some(existing);
-    }
-    if interned.1 + text.len() > INTERN_BUDGET_BYTES {
-        return None;
-    }
-    let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
-    interned.0.insert(leaked);
-    interned.1 += leaked.len();
-    Some(leaked)
 }
 
 /// FNV-1a: a few instructions per byte, good enough to spread route templates over the slots.
@@ -281,14 +261,6 @@ mod tests {
         let points: Vec<_> = histogram.data_points().collect();
         assert_eq!(points.len(), kept);
         assert!(points.iter().all(|point| point.count() == 2), "both rounds reach the same bound set");
-    }
-
-    #[test]
-    fn interning_is_shared_and_bounded() {
-        let first = intern("/shared/route").expect("budget");
-        let second = intern(&String::from("/shared/route")).expect("budget");
-        assert!(std::ptr::eq(first, second));
-        assert_eq!(intern(&"x".repeat(INTERN_BUDGET_BYTES + 1)), None);
     }
 
     #[test]

@@ -45,8 +45,8 @@ where
             catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
         };
         match called {
-            Ok(future) => ResponseFuture::running(future, scope, self.config.clone()),
-            Err(payload) => ResponseFuture::panicked(payload, scope, self.config.clone()),
+            Ok(future) => ResponseFuture::running(future, scope, &self.config),
+            Err(payload) => ResponseFuture::panicked(payload, scope, &self.config),
         }
     }
 }
