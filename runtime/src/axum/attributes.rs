@@ -34,8 +34,9 @@ pub(crate) struct RequestAttributes {
     pub(crate) span: Vec<KeyValue>,
     /// `http.server.request.duration` attributes known at the start; the status is added at the end.
     pub(crate) metric: DurationAttributes,
-    /// `http.request.method` and `url.scheme`, the `http.server.active_requests` attributes.
-    pub(crate) method: StringValue,
+    /// `http.request.method` (as its position in the known methods) and `url.scheme`, the
+    /// `http.server.active_requests` attributes.
+    pub(crate) method_index: usize,
     pub(crate) scheme: &'static str,
 }
 
@@ -94,7 +95,7 @@ pub(crate) fn request_attributes<B>(
         None => method.span_name(),
     };
     let metric = DurationAttributes {
-        method: method.value.clone(),
+        method: method.value,
         method_index: method.index,
         scheme,
         route: route_value,
@@ -104,7 +105,7 @@ pub(crate) fn request_attributes<B>(
         },
         version,
     };
-    RequestAttributes { span_name, span, metric, method: method.value, scheme }
+    RequestAttributes { span_name, span, metric, method_index: method.index, scheme }
 }
 
 /// The `http.server.request.duration` attributes of a request, short of its outcome.

@@ -56,8 +56,10 @@ impl Instruments {
         Self::new(&opentelemetry::global::meter_with_scope(crate::span::backend::scope()), known_methods)
     }
 
-    pub(crate) fn request_started(&self, method: &StringValue, scheme: &'static str) -> ActiveSlot {
-        self.active.start(method, scheme)
+    /// Counts a request in; `method_index` is its method's position in the known methods the
+    /// instruments were built with (their number for any other method).
+    pub(crate) fn request_started(&self, method_index: usize, scheme: &'static str) -> ActiveSlot {
+        self.active.start(method_index, scheme)
     }
 
     /// Counts the request out of the active ones; `record` records its duration.
@@ -92,9 +94,8 @@ impl ActiveRequests {
         }
     }
 
-    fn start(&self, method: &StringValue, scheme: &'static str) -> ActiveSlot {
-        let other = self.methods.len() - 1;
-        let method = self.methods.iter().position(|known| known.as_str() == method.as_str()).unwrap_or(other);
+    fn start(&self, method_index: usize, scheme: &'static str) -> ActiveSlot {
+        let method = method_index.min(self.methods.len() - 1);
         let scheme = usize::from(scheme == SCHEMES[1]);
         let slot = method * SCHEMES.len() + scheme;
         self.counts[slot].fetch_add(1, Ordering::Relaxed);
@@ -138,9 +139,11 @@ mod tests {
     fn counts_per_method_and_scheme_and_keeps_reporting_zero() {
         let active = ActiveRequests::new(KnownMethods::default().names());
         assert!(reported(&active).is_empty());
-        let get = active.start(&StringValue::from("GET"), "http");
-        let post = active.start(&StringValue::from("POST"), "https");
-        let _other = active.start(&StringValue::from("_OTHER"), "http");
+        let known = KnownMethods::default();
+        let index = |method: &[u8]| known.classify(&http::Method::from_bytes(method).expect("valid method")).index;
+        let get = active.start(index(b"GET"), "http");
+        let post = active.start(index(b"POST"), "https");
+        let _other = active.start(index(b"PURGE"), "http");
         assert_eq!(
             reported(&active),
             vec![

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::SystemTime;
 
 use http::{HeaderValue, Request, Response};
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt as _};
@@ -23,7 +23,10 @@ const TRACERESPONSE: &str = "traceresponse";
 pub(crate) struct RequestScope {
     cx: Context,
     config: Arc<Config>,
-    started: Instant,
+    /// The span's start time, which the duration metric shares: one clock read per end of the
+    /// request instead of two (about 23 ns each on the benchmark machine). Wall-clock time, as
+    /// the SDK measures every span; a clock step back during a request records 0 s.
+    started: SystemTime,
     metric: DurationAttributes,
     active: ActiveSlot,
     /// The response's status, once its head was sent.
@@ -43,25 +46,21 @@ impl RequestScope {
             return None;
         }
         let parent = crate::propagation::extract(request.headers());
-        let RequestAttributes { span_name, span, metric, method, scheme } = attributes::request_attributes(
+        let RequestAttributes { span_name, span, metric, method_index, scheme } = attributes::request_attributes(
             request,
             &config.known_methods,
             &config.request_headers,
             &config.routes,
             &config.values,
         );
-        let builder = SpanBuilder::from_name(span_name).with_kind(SpanKind::Server).with_attributes(span);
+        let started = SystemTime::now();
+        let builder = SpanBuilder::from_name(span_name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(span)
+            .with_start_time(started);
         let cx = crate::span::start::start_with_parent(builder, &parent)?;
-        let active = config.instruments.request_started(&method, scheme);
-        Some(Self {
-            cx,
-            config: config.clone(),
-            started: Instant::now(),
-            metric,
-            active,
-            status: None,
-            error_type: None,
-        })
+        let active = config.instruments.request_started(method_index, scheme);
+        Some(Self { cx, config: config.clone(), started, metric, active, status: None, error_type: None })
     }
 
     /// Makes the request's span current until the guard drops.
@@ -119,12 +118,13 @@ impl RequestScope {
 impl Drop for RequestScope {
     fn drop(&mut self) {
         // Metrics first: whoever sees the ended span can rely on the request being counted.
-        let seconds = self.started.elapsed().as_secs_f64();
+        let ended = SystemTime::now();
+        let seconds = ended.duration_since(self.started).map_or(0.0, |elapsed| elapsed.as_secs_f64());
         let config = &self.config;
         config.instruments.request_ended(self.active, |histogram| {
             self.metric.record(histogram, seconds, &config.routes, self.status, self.error_type.as_ref());
         });
-        self.cx.span().end();
+        self.cx.span().end_with_timestamp(ended);
     }
 }
 

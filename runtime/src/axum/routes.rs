@@ -157,14 +157,13 @@ impl Route {
 
     /// `{METHOD} {route}` for `method` (`HTTP {route}` for an unknown one).
     pub(crate) fn span_name(&self, method: &RequestMethod) -> Cow<'static, str> {
-        let method_name = method.span_name();
         let interned = self
             .names
             .get(method.index)
-            .and_then(|slot| *slot.get_or_init(|| ROUTES.intern(&join(&method_name, self.template))));
+            .and_then(|slot| *slot.get_or_init(|| ROUTES.intern(&join(&method.span_name(), self.template))));
         match interned {
             Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(join(&method_name, self.template)),
+            None => Cow::Owned(join(&method.span_name(), self.template)),
         }
     }
 }

@@ -11,6 +11,19 @@ use opentelemetry::StringValue;
 const DEFAULT_KNOWN_METHODS: [&str; 10] =
     ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "QUERY"];
 
+/// The methods `http::Method` holds without allocating, compared by tag rather than by text.
+const STANDARD_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::HEAD,
+    Method::OPTIONS,
+    Method::CONNECT,
+    Method::PATCH,
+    Method::TRACE,
+];
+
 /// What the conventions record for a method they do not know.
 pub(crate) const OTHER_METHOD: &str = "_OTHER";
 
@@ -18,6 +31,8 @@ pub(crate) const OTHER_METHOD: &str = "_OTHER";
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct KnownMethods {
     names: Vec<StringValue>,
+    /// Per [`STANDARD_METHODS`] entry, its position in `names` (`None`: not known).
+    standard: [Option<usize>; STANDARD_METHODS.len()],
 }
 
 /// `http.request.method` of one request.
@@ -33,7 +48,7 @@ pub(crate) struct RequestMethod {
 
 impl Default for KnownMethods {
     fn default() -> Self {
-        Self { names: DEFAULT_KNOWN_METHODS.iter().map(|name| StringValue::from(*name)).collect() }
+        Self::new(DEFAULT_KNOWN_METHODS.iter().map(|name| StringValue::from(*name)).collect())
     }
 }
 
@@ -48,7 +63,12 @@ impl KnownMethods {
                 names.push(StringValue::from(name.to_owned()));
             }
         }
-        Self { names }
+        Self::new(names)
+    }
+
+    fn new(names: Vec<StringValue>) -> Self {
+        let standard = STANDARD_METHODS.map(|method| names.iter().position(|known| known.as_str() == method.as_str()));
+        Self { names, standard }
     }
 
     /// The known methods, in order (the layer keeps one active-request series per method).
@@ -59,8 +79,11 @@ impl KnownMethods {
 
     /// `http.request.method` for `method`.
     pub(crate) fn classify(&self, method: &Method) -> RequestMethod {
-        let wanted = method.as_str();
-        match self.names.iter().position(|known| known.as_str() == wanted) {
+        let position = match STANDARD_METHODS.iter().position(|standard| standard == method) {
+            Some(standard) => self.standard[standard],
+            None => self.names.iter().position(|known| known.as_str() == method.as_str()),
+        };
+        match position {
             Some(index) => RequestMethod { value: self.names[index].clone(), known: true, index },
             None => RequestMethod { value: StringValue::from(OTHER_METHOD), known: false, index: self.names.len() },
         }
@@ -124,6 +147,9 @@ mod tests {
         assert_eq!(known.names().iter().map(StringValue::as_str).collect::<Vec<_>>(), ["GET", "PURGE", "purge"]);
         assert!(known.classify(&Method::from_bytes(b"PURGE").expect("valid method")).known);
         assert!(!known.classify(&Method::POST).known, "POST is no longer known");
+        assert_eq!(known.classify(&Method::GET).index, 0);
+        let lower_get = known.classify(&Method::from_bytes(b"get").expect("valid method"));
+        assert!(!lower_get.known, "methods are case-sensitive");
     }
 
     #[test]
