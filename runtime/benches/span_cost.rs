@@ -5,6 +5,11 @@
 //! counts the allocations made on the calling thread, and prints the README's table. The batch
 //! processor's drops at this rate are reported too, and `#[traced], sampled, init() pipeline` runs the
 //! same call through `traced::init()`'s export pipeline into an in-process OTLP/HTTP sink.
+//!
+//! Then the process CPU pass (cases named `cpu: ...`; `-- cpu` runs only them): CPU time of the whole
+//! process (calling thread, export threads, everything) over 1,000,000 calls and the flush that
+//! exports them, per call, for the sampled cases of each peer, each into its own pipeline, and prints
+//! the README's second table.
 #![allow(unsafe_code)] // the counting global allocator below
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -23,6 +28,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter};
 use tracing_subscriber::layer::SubscriberExt as _;
 
+#[path = "support/cpu.rs"]
+mod cpu;
 #[cfg(all(feature = "axum", feature = "otlp-http"))]
 #[path = "support/sink.rs"]
 mod sink;
@@ -116,6 +123,25 @@ fn with_sdk_in_span(tracer: &opentelemetry_sdk::trace::SdkTracer, x: u64) -> u64
     tracer.in_span("with_sdk_in_span", |_cx| black_box(x) + 1)
 }
 
+/// Fastrace records nothing without a root: one every 100 calls, made current.
+fn with_fastrace_root(root: &mut Option<(fastrace::Span, fastrace::local::LocalParentGuard)>, i: u64) {
+    if i.is_multiple_of(100) {
+        end_fastrace_root(root);
+        let span = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+        let guard = span.set_local_parent();
+        root.replace((span, guard));
+    }
+    black_box(with_fastrace(i));
+}
+
+/// Ends the root: its guard first (which hands the local spans to the root), then the root itself.
+fn end_fastrace_root(root: &mut Option<(fastrace::Span, fastrace::local::LocalParentGuard)>) {
+    if let Some((span, guard)) = root.take() {
+        drop(guard);
+        drop(span);
+    }
+}
+
 // ---- setups -------------------------------------------------------------------------------------
 
 /// Exports nowhere, counting what reached it.
@@ -205,11 +231,16 @@ fn measure(case: &'static str, calls: u64, mut call: impl FnMut(u64)) -> Row {
     Row { case, ns_per_call: runs[2], allocations_per_call: allocations as f64 / (calls / 10) as f64 }
 }
 
+/// Whether the name filter on the command line (if any) selects `case`.
+fn selected(case: &str) -> bool {
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    filter.is_none_or(|filter| case.contains(filter.as_str()))
+}
+
 /// Runs one case under criterion and in the summary pass (`cargo bench --bench span_cost -- unsampled`
 /// runs only the cases whose name contains `unsampled`).
 fn case(c: &mut Criterion, rows: &mut Vec<Row>, summary: bool, case: &'static str, mut call: impl FnMut(u64)) {
-    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
-    if filter.is_some_and(|filter| !case.contains(filter.as_str())) {
+    if !selected(case) {
         return;
     }
     c.bench_function(case, |b| {
@@ -303,16 +334,8 @@ fn main() {
 
     fastrace::set_reporter(DiscardReporter, fastrace::collector::Config::default());
     case(&mut c, &mut rows, summary, "fastrace::trace, sampled (root every 100 calls)", {
-        let mut root: Option<(fastrace::Span, fastrace::local::LocalParentGuard)> = None;
-        move |i| {
-            if i % 100 == 0 {
-                drop(root.take());
-                let span = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
-                let guard = span.set_local_parent();
-                root.replace((span, guard));
-            }
-            black_box(with_fastrace(i));
-        }
+        let mut root = None;
+        move |i| with_fastrace_root(&mut root, i)
     });
     fastrace::flush();
 
@@ -350,18 +373,8 @@ fn main() {
     // batch processor into an exporter that discards).
     #[cfg(all(feature = "axum", feature = "otlp-http"))]
     {
-        use traced::telemetry::settings::{ExporterKind, Protocol};
         let endpoint = sink::start(Arc::new(sink::Received::default()), false);
-        let telemetry = traced::Telemetry::builder()
-            .ignore_environment()
-            .traces_exporters([ExporterKind::Otlp])
-            .metrics_exporters([])
-            .logs_exporters([])
-            .otlp_protocol(Protocol::HttpProtobuf)
-            .otlp_endpoint(endpoint)
-            .tracing_subscriber(false)
-            .init()
-            .expect("init");
+        let telemetry = init_into_sink(endpoint, traced::telemetry::BatchSettings::default());
         case(&mut c, &mut rows, summary, "#[traced], sampled, init() pipeline", |i| {
             black_box(with_traced(i));
         });
@@ -379,6 +392,8 @@ fn main() {
         drop(telemetry.shutdown());
     }
 
+    let cpu_rows = if summary { cpu_pass() } else { Vec::new() };
+
     let disabled = traced::Telemetry::builder().ignore_environment().disabled(true).init();
     let _disabled = disabled.expect("a disabled init always succeeds");
     case(&mut c, &mut rows, summary, "#[traced], OTEL_SDK_DISABLED=true", |i| {
@@ -388,7 +403,25 @@ fn main() {
     c.final_summary();
     if summary {
         print_table(&rows);
+        print_cpu_table(&cpu_rows);
     }
+}
+
+/// `traced::init()` with spans only, over OTLP/HTTP to `endpoint`.
+#[cfg(all(feature = "axum", feature = "otlp-http"))]
+fn init_into_sink(endpoint: String, batch: traced::telemetry::BatchSettings) -> traced::TelemetryGuard {
+    use traced::telemetry::settings::{ExporterKind, Protocol};
+    traced::Telemetry::builder()
+        .ignore_environment()
+        .traces_exporters([ExporterKind::Otlp])
+        .metrics_exporters([])
+        .logs_exporters([])
+        .otlp_protocol(Protocol::HttpProtobuf)
+        .otlp_endpoint(endpoint)
+        .batch(batch)
+        .tracing_subscriber(false)
+        .init()
+        .expect("init")
 }
 
 struct DiscardReporter;
@@ -411,6 +444,235 @@ fn print_table(rows: &[Row]) {
             row.ns_per_call,
             row.allocations_per_call,
             tracing_ns / row.ns_per_call
+        );
+    }
+}
+
+// ---- process CPU per span -----------------------------------------------------------------------
+
+/// Queue size of every pipeline in the CPU pass: room for everything made between two exports, so
+/// that every span is exported (and pays for it) rather than dropped.
+const CPU_QUEUE: usize = 65_536;
+const CPU_CALLS: u64 = 1_000_000;
+
+struct CpuRow {
+    case: &'static str,
+    /// Process CPU (every thread, minus an excluded sink thread) per call, calls and flush included.
+    process_ns: f64,
+    /// The calling thread's CPU per call, calls only.
+    calling_ns: f64,
+    allocations_per_call: f64,
+    /// What the pipeline says became of the spans, where it can tell.
+    fate: String,
+}
+
+/// `calls` calls then `flush` (which returns once everything they made is exported), three times after a
+/// warm-up; the median round by process CPU. The CPU time of the thread `excluded` (a sink standing for
+/// the collector; 0 for none) is left out.
+fn cpu_measure(case: &'static str, excluded: u64, mut call: impl FnMut(u64), mut flush: impl FnMut()) -> CpuRow {
+    for i in 0..CPU_CALLS / 10 {
+        call(i);
+    }
+    flush();
+    let mut rounds = Vec::new();
+    for _ in 0..3 {
+        let (process, sink, thread) = (cpu::process(), cpu::thread(excluded), cpu::this_thread());
+        let allocations = ALLOCATIONS.with(Cell::get);
+        for i in 0..CPU_CALLS {
+            call(i);
+        }
+        let calling = cpu::this_thread() - thread;
+        let allocations = ALLOCATIONS.with(Cell::get) - allocations;
+        flush();
+        let total = (cpu::process() - process).saturating_sub(cpu::thread(excluded) - sink);
+        let per_call = |time: Duration| time.as_nanos() as f64 / CPU_CALLS as f64;
+        rounds.push(CpuRow {
+            case,
+            process_ns: per_call(total),
+            calling_ns: per_call(calling),
+            allocations_per_call: allocations as f64 / CPU_CALLS as f64,
+            fate: String::new(),
+        });
+    }
+    rounds.sort_by(|a, b| a.process_ns.total_cmp(&b.process_ns));
+    rounds.swap_remove(1)
+}
+
+/// The SDK's batch processor into an exporter that discards, with room for every span.
+fn sdk_cpu() -> Sdk {
+    let exporter = DiscardExporter::default();
+    let exported = exporter.0.clone();
+    STARTED.store(0, Ordering::Relaxed);
+    let config = opentelemetry_sdk::trace::BatchConfigBuilder::default().with_max_queue_size(CPU_QUEUE).build();
+    let processor = BatchSpanProcessor::builder(exporter).with_batch_config(config).build();
+    let provider = SdkTracerProvider::builder().with_span_processor(processor).with_sampler(Sampler::AlwaysOn).build();
+    Sdk { provider, exported }
+}
+
+impl Sdk {
+    /// Flushes; then what was exported of what the cases started, for the table.
+    fn fate(&self) -> String {
+        let _ = self.provider.force_flush();
+        format!("{} of {} exported", self.exported.load(Ordering::Relaxed), STARTED.load(Ordering::Relaxed))
+    }
+}
+
+fn pipeline_fate(spans: traced::SignalAccounting) -> String {
+    format!("{} of {} exported, {} dropped", spans.exported, spans.ended, spans.dropped.total())
+}
+
+fn cpu_batch() -> traced::telemetry::BatchSettings {
+    traced::telemetry::BatchSettings { max_queue_size: CPU_QUEUE, ..Default::default() }
+}
+
+/// A case through the SDK's batch processor into an exporter that discards: `setup` returns the call.
+fn sdk_case<F: FnMut(u64)>(case: &'static str, setup: impl FnOnce(&SdkTracerProvider) -> F) -> CpuRow {
+    let sdk = sdk_cpu();
+    let mut call = setup(&sdk.provider);
+    let mut row = cpu_measure(
+        case,
+        0,
+        |i| {
+            started();
+            call(i);
+        },
+        || drop(sdk.provider.force_flush()),
+    );
+    drop(call);
+    row.fate = sdk.fate();
+    let _ = sdk.provider.shutdown();
+    row
+}
+
+/// `#[traced]` through `traced`'s own pipeline into an exporter that discards.
+fn traced_pipeline_case(case: &'static str, code_attributes: bool) -> CpuRow {
+    let (pipeline, processor) = traced::telemetry::DiscardingSpanPipeline::start(&cpu_batch()).expect("pipeline");
+    let provider = SdkTracerProvider::builder().with_span_processor(processor).build();
+    traced::install_tracer_provider(&provider);
+    traced::set_code_attributes(code_attributes);
+    let mut row = cpu_measure(
+        case,
+        0,
+        |i| {
+            black_box(with_traced(i));
+        },
+        || drop(provider.force_flush()),
+    );
+    traced::set_code_attributes(true);
+    row.fate = pipeline_fate(pipeline.spans());
+    let _ = provider.shutdown();
+    row
+}
+
+/// The sampled cases of every peer, each into its own pipeline, measured in process CPU.
+fn cpu_pass() -> Vec<CpuRow> {
+    // The bare loop, subtracted from every row.
+    let mut rows = vec![cpu_measure(
+        "cpu: bare function",
+        0,
+        |i| {
+            black_box(bare(i));
+        },
+        || {},
+    )];
+    let mut run = |case: &'static str, measure: &mut dyn FnMut(&'static str) -> CpuRow| {
+        if selected(case) {
+            rows.push(measure(case));
+        }
+    };
+
+    run("cpu: #[traced], sampled, traced pipeline", &mut |case| traced_pipeline_case(case, true));
+    run("cpu: #[traced], sampled, code attributes off, traced pipeline", &mut |case| traced_pipeline_case(case, false));
+
+    #[cfg(all(feature = "axum", feature = "otlp-http"))]
+    run("cpu: #[traced], sampled, init() pipeline, OTLP/HTTP", &mut |case| {
+        let received = Arc::new(sink::Received::default());
+        let telemetry = init_into_sink(sink::start(received.clone(), false), cpu_batch());
+        while received.thread.load(Ordering::Relaxed) == 0 {
+            std::thread::yield_now();
+        }
+        let mut row = cpu_measure(
+            case,
+            received.thread.load(Ordering::Relaxed),
+            |i| {
+                black_box(with_traced(i));
+            },
+            || drop(telemetry.force_flush()),
+        );
+        row.fate = pipeline_fate(telemetry.spans());
+        drop(telemetry.shutdown());
+        row
+    });
+
+    run("cpu: #[traced], sampled, SDK batch processor", &mut |case| {
+        sdk_case(case, |provider| {
+            traced::install_tracer_provider(provider);
+            |i| {
+                black_box(with_traced(i));
+            }
+        })
+    });
+    run("cpu: SDK tracer.in_span, sampled, SDK batch processor", &mut |case| {
+        sdk_case(case, |provider| {
+            let tracer = provider.tracer("bench");
+            move |i| {
+                black_box(with_sdk_in_span(&tracer, i));
+            }
+        })
+    });
+    run("cpu: tracing::instrument + tracing-opentelemetry, sampled, SDK batch processor", &mut |case| {
+        sdk_case(case, |provider| {
+            let subscriber = tracing_subscriber::registry()
+                .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+            let subscriber = tracing::subscriber::set_default(subscriber);
+            move |i| {
+                let _current = &subscriber;
+                black_box(with_tracing(i));
+            }
+        })
+    });
+
+    // The reporter was set once, above (fastrace allows one).
+    run("cpu: fastrace::trace, sampled (root every 100 calls)", &mut |case| {
+        let root = std::cell::RefCell::new(None);
+        cpu_measure(
+            case,
+            0,
+            |i| with_fastrace_root(&mut root.borrow_mut(), i),
+            || {
+                end_fastrace_root(&mut root.borrow_mut());
+                fastrace::flush();
+            },
+        )
+    });
+    if rows.len() == 1 {
+        rows.clear();
+    }
+    rows
+}
+
+fn print_cpu_table(rows: &[CpuRow]) {
+    let Some(bare) = rows.iter().find(|row| row.case == "cpu: bare function") else {
+        return;
+    };
+    let tracing_ns = rows
+        .iter()
+        .find(|row| row.case.starts_with("cpu: tracing::instrument"))
+        .map_or(f64::NAN, |row| row.process_ns - bare.process_ns);
+    println!("\n| case | process CPU ns/span | calling thread ns/span | allocations/span | vs tracing-opentelemetry | spans |");
+    println!("| --- | ---: | ---: | ---: | ---: | --- |");
+    for row in rows {
+        let (process, calling) = if std::ptr::eq(row, bare) {
+            (row.process_ns, row.calling_ns)
+        } else {
+            (row.process_ns - bare.process_ns, row.calling_ns - bare.calling_ns)
+        };
+        println!(
+            "| {} | {process:.0} | {calling:.0} | {:.2} | {:.2}x | {} |",
+            row.case.trim_start_matches("cpu: "),
+            row.allocations_per_call,
+            process / tracing_ns,
+            row.fate
         );
     }
 }

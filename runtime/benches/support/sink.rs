@@ -15,6 +15,9 @@ pub struct Received {
     /// Counted only when the sink decodes.
     pub spans: AtomicU64,
     pub bytes: AtomicU64,
+    /// The Linux thread id of the sink's one thread (from `/proc/thread-self`), so a benchmark can leave
+    /// its CPU time out; 0 where unknown.
+    pub thread: AtomicU64,
 }
 
 /// An OTLP/HTTP receiver on 127.0.0.1 that answers success at once, on a runtime thread of its own;
@@ -24,6 +27,10 @@ pub fn start(received: Arc<Received>, decode: bool) -> String {
     let address = listener.local_addr().expect("local address");
     listener.set_nonblocking(true).expect("non-blocking listener");
     std::thread::spawn(move || {
+        let thread = std::fs::read_link("/proc/thread-self")
+            .ok()
+            .and_then(|link| link.file_name().and_then(|tid| tid.to_str()).and_then(|tid| tid.parse().ok()));
+        received.thread.store(thread.unwrap_or(0), Ordering::Relaxed);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("sink runtime");
         runtime.block_on(async move {
             let app = axum::Router::new().route(

@@ -28,6 +28,10 @@ pub mod settings;
 #[doc(hidden)]
 pub use otlp::probe as otlp_probe;
 
+/// `traced`'s span pipeline into an exporter that discards, for the `span_cost` benchmark (not a public API).
+#[doc(hidden)]
+pub use pipeline::discard::DiscardingSpanPipeline;
+
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use error::{InitError, InvalidSetting, ShutdownError};
 pub use guard::TelemetryGuard;

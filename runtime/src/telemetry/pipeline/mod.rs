@@ -4,11 +4,13 @@
 //! and the public figures), `report` (the guard's report), `queue` (the hot path and what producers
 //! share with a worker), `worker` (batching, exporting, draining), `spans` and `logs` (the SDK
 //! processors that feed queues), `metrics` (the periodic reader's counted exporter), `sdk_export`
-//! (SDK exporters behind the contract), `deadline` (the shutdown deadline and bounded waits).
+//! (SDK exporters behind the contract), `deadline` (the shutdown deadline and bounded waits),
+//! `discard` (the pipeline into an exporter that discards, for `span_cost`).
 
 pub(crate) mod accounting;
 pub(crate) mod deadline;
 pub(crate) mod delivery;
+pub(crate) mod discard;
 mod logs;
 mod metrics;
 mod queue;
