@@ -145,6 +145,15 @@ impl Counts {
         self.accepted.fetch_add(1, Ordering::SeqCst) + 1
     }
 
+    /// Takes a place for one item if fewer than `capacity` are accepted and not yet taken; returns how
+    /// many were accepted so far, or `None` when the queue is full. (`taken` read first can only be
+    /// behind, so a queue is never over-filled; at worst an item finds it full as the worker empties it.)
+    pub(super) fn reserve(&self, capacity: u64) -> Option<u64> {
+        let taken = self.taken.load(Ordering::Acquire);
+        let room = |accepted: u64| (accepted.saturating_sub(taken) < capacity).then_some(accepted + 1);
+        self.accepted.fetch_update(Ordering::SeqCst, Ordering::Relaxed, room).ok().map(|accepted| accepted + 1)
+    }
+
     pub(super) fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::SeqCst)
     }

@@ -26,7 +26,7 @@ impl LogPipeline {
 impl LogProcessor for LogPipeline {
     // Hot path for every exported `tracing` event: the record is copied only if the queue has room.
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
-        self.queue.push_with(|| Box::new((record.clone(), scope.clone())));
+        self.queue.push_with(|| Some(Box::new((record.clone(), scope.clone()))));
     }
 
     fn force_flush(&self) -> OTelSdkResult {

@@ -2,12 +2,14 @@
 //!
 //! Files, one job each: `delivery` (the contract exporters implement), `accounting` (the counters
 //! and the public figures), `report` (the guard's report), `queue` (the hot path and what producers
-//! share with a worker), `worker` (batching, exporting, draining), `spans` and `logs` (the SDK
-//! processors that feed queues), `metrics` (the periodic reader's counted exporter), `sdk_export`
-//! (SDK exporters behind the contract), `deadline` (the shutdown deadline and bounded waits),
-//! `discard` (the pipeline into an exporter that discards, for `span_cost`).
+//! share with a worker), `buffers` (each producing thread's buffer, which the worker empties),
+//! `worker` (batching, exporting, draining), `spans` and `logs` (the SDK processors that feed
+//! queues), `metrics` (the periodic reader's counted exporter), `sdk_export` (SDK exporters behind
+//! the contract), `deadline` (the shutdown deadline and bounded waits), `discard` (the pipeline into
+//! an exporter that discards, for `span_cost`).
 
 pub(crate) mod accounting;
+mod buffers;
 pub(crate) mod deadline;
 pub(crate) mod delivery;
 pub(crate) mod discard;
@@ -143,13 +145,13 @@ impl Pipeline {
         batch: &BatchSettings,
     ) -> Queue<T> {
         let shared = Arc::new(Shared::new(signal, name, batch.max_queue_size));
-        let (queue, receiver) = Queue::new(shared.clone());
+        let (queue, buffers) = Queue::new(shared.clone(), batch.max_export_batch_size);
         let batching = Batching {
             max_export_batch_size: batch.max_export_batch_size,
             schedule_delay: batch.schedule_delay,
             export_timeout: batch.export_timeout,
         };
-        self.handle.spawn(Worker::new(receiver, shared.clone(), exporter, batching).run());
+        self.handle.spawn(Worker::new(buffers, shared.clone(), exporter, batching).run());
         self.queues.push(shared);
         queue
     }

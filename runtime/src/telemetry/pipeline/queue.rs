@@ -2,20 +2,21 @@
 //! two share: counters, the wake-up rule, flush and stop requests.
 //!
 //! `push` is the hot path (`on_end`, `emit`; guarded by `cargo bench -p traced --bench span_cost --
-//! pipeline`): a `try_send` on tokio's bounded channel (lock-free, allocates its blocks lazily, needs
-//! no runtime), one atomic add, one atomic load. It never blocks: a full queue drops the item and
-//! counts it, a closed one (shut down) counts it too. The worker is woken only when it asked to be:
-//! by the item that completes a batch, or by the first item after it went idle on an empty queue, so
-//! a busy queue costs no wake-up per item and an idle one no timer.
+//! pipeline`): a place taken in the queue (one compare-and-swap on the count of accepted items, checked
+//! against the worker's count of taken ones), then a push onto the calling thread's own buffer (see
+//! `buffers`) under its uncontended lock, one atomic load. It never blocks: a full queue drops the
+//! item and counts it, a closed one (shut down) counts it too. The worker is woken only when it asked
+//! to be: by the item that completes a batch, or by the first item after it went idle on an empty
+//! queue, so a busy queue costs no wake-up per item and an idle one no timer.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 
 use super::accounting::{Counts, SignalAccounting};
+use super::buffers::Buffers;
 use super::deadline::Completion;
 
 /// Which signal a queue carries, for messages.
@@ -77,6 +78,8 @@ pub(crate) struct Shared {
     /// The stop deadline again, for the export in flight (see `deadline::with_stop`).
     stop_deadline: watch::Sender<Option<Instant>>,
     pub(crate) stopped: Completion,
+    /// Set when the worker stops (or is gone): items pushed from then on count as after shutdown.
+    closed: AtomicBool,
     warned: AtomicBool,
 }
 
@@ -93,6 +96,7 @@ impl Shared {
             requested: Notify::new(),
             stop_deadline: watch::Sender::new(None),
             stopped: Completion::default(),
+            closed: AtomicBool::new(false),
             warned: AtomicBool::new(false),
         }
     }
@@ -137,6 +141,12 @@ impl Shared {
         self.requests.lock().ok().and_then(|requests| requests.stop)
     }
 
+    /// From now on, pushes count as after shutdown (read under a buffer's lock, so an item pushed
+    /// before is in a buffer when the worker empties it next).
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
     /// The worker wants a wake-up once `accepted` reaches `threshold`; false if it already did.
     pub(super) fn wake_at(&self, threshold: u64) -> bool {
         self.threshold.store(threshold, Ordering::SeqCst);
@@ -165,45 +175,43 @@ impl Shared {
 /// The producers' end of one exporter's queue.
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
-    sender: mpsc::Sender<T>,
+    buffers: Arc<Buffers<T>>,
     pub(crate) shared: Arc<Shared>,
 }
 
-impl<T> Queue<T> {
-    /// A queue of `capacity` items and the receiving end for its worker.
-    pub(crate) fn new(shared: Arc<Shared>) -> (Self, mpsc::Receiver<T>) {
-        let (sender, receiver) = mpsc::channel(shared.capacity.max(1));
-        (Self { sender, shared }, receiver)
+impl<T: Send + 'static> Queue<T> {
+    /// A queue of `capacity` items and the buffers its worker empties; an emptied thread buffer keeps
+    /// room for `retained` items (the export batch size).
+    pub(crate) fn new(shared: Arc<Shared>, retained: usize) -> (Self, Arc<Buffers<T>>) {
+        let buffers = Arc::new(Buffers::new(retained.min(shared.capacity)));
+        (Self { buffers: buffers.clone(), shared }, buffers)
     }
 
-    // Hot path: see the module comment and the `pipeline` benchmark of span_cost.
+    // Hot path: see the module comment and the `pipeline` cases of span_cost.
     pub(crate) fn push(&self, item: T) {
-        self.send(item);
+        // Closures below hold the item by reference: moving a span (hundreds of bytes) costs.
+        let mut item = Some(item);
+        self.push_with(|| item.take());
     }
 
     /// As `push`, making the item only if the queue has room (a log record is copied to be queued).
-    pub(crate) fn push_with(&self, item: impl FnOnce() -> T) {
-        if self.sender.capacity() == 0 {
-            if self.sender.is_closed() {
-                self.shared.counts.after_shutdown();
-            } else {
-                self.shared.queue_full();
+    pub(crate) fn push_with(&self, make: impl FnOnce() -> Option<T>) {
+        let shared = &*self.shared;
+        let mut accepted = 0;
+        self.buffers.with_own(|buffer| {
+            if shared.closed.load(Ordering::SeqCst) {
+                return shared.counts.after_shutdown();
             }
-            return;
-        }
-        self.send(item());
-    }
-
-    fn send(&self, item: T) {
-        match self.sender.try_send(item) {
-            Ok(()) => {
-                let accepted = self.shared.counts.accept();
-                if accepted == self.shared.threshold.load(Ordering::SeqCst) {
-                    self.shared.wake.notify_one();
+            match shared.counts.reserve(shared.capacity as u64) {
+                Some(count) => {
+                    buffer.extend(make());
+                    accepted = count;
                 }
+                None => shared.queue_full(),
             }
-            Err(TrySendError::Full(_)) => self.shared.queue_full(),
-            Err(TrySendError::Closed(_)) => self.shared.counts.after_shutdown(),
+        });
+        if accepted != 0 && accepted == shared.threshold.load(Ordering::SeqCst) {
+            shared.wake.notify_one();
         }
     }
 }
@@ -215,7 +223,7 @@ mod tests {
     #[test]
     fn a_full_queue_counts_and_warns_once_a_closed_one_counts_after_shutdown() {
         let shared = Arc::new(Shared::new(Signal::Spans, "otlp", 2));
-        let (queue, mut receiver) = Queue::new(shared.clone());
+        let (queue, _buffers) = Queue::new(shared.clone(), 512);
         for item in 0..5 {
             queue.push(item);
         }
@@ -227,7 +235,7 @@ mod tests {
             warning.starts_with("traced: the otlp span export queue is full (OTEL_BSP_MAX_QUEUE_SIZE=2): spans are"),
             "{warning}"
         );
-        receiver.close();
+        shared.close();
         queue.push(6);
         assert_eq!(shared.accounting().dropped.after_shutdown, 1);
         assert_eq!(shared.accounting().ended, 6);
@@ -236,7 +244,7 @@ mod tests {
     #[test]
     fn the_worker_is_woken_exactly_at_its_threshold() {
         let shared = Arc::new(Shared::new(Signal::LogRecords, "console", 8));
-        let (queue, _receiver) = Queue::new(shared.clone());
+        let (queue, _buffers) = Queue::new(shared.clone(), 512);
         assert!(shared.wake_at(3));
         queue.push(1);
         queue.push(2);

@@ -336,3 +336,136 @@ fn all_three_signals_stuck_cost_the_deadline_once() {
     assert_eq!(summary.lines().count(), 3, "{summary}");
     assert!(summary.starts_with("traced: spans: 50 ended = 0 exported + 10 unconfirmed + 0 pending + 40 dropped"));
 }
+
+// Each thread queues into a buffer of its own (`buffers`): none may be stranded.
+
+/// Ends `count` spans on a new thread, which then waits (idle, alive) until the returned sender is
+/// dropped or sent to.
+fn end_on_idle_thread(setup: &Spans, count: usize) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let tracer = setup.provider.tracer("test");
+    let (ended, wait_ended) = std::sync::mpsc::channel();
+    let (release, wait_release) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        for _ in 0..count {
+            drop(tracer.start("idle thread"));
+        }
+        ended.send(()).expect("the test waits");
+        let _ = wait_release.recv();
+    });
+    wait_ended.recv().expect("the thread ended its spans");
+    (release, thread)
+}
+
+#[test]
+fn a_span_on_a_thread_gone_idle_is_exported_by_the_schedule_delay() {
+    let setup = spans(Behaviour::Accept, batch(100, 10, Duration::from_millis(200)), Duration::from_secs(5));
+    let fake = setup.fake.clone();
+    let (release, thread) = end_on_idle_thread(&setup, 3);
+    wait_for("the delayed export of the idle thread's spans", || fake.received.load(Ordering::SeqCst) == 3);
+    let spans = setup.pipeline.report().spans;
+    assert_eq!((spans.ended, spans.exported, spans.pending), (3, 3, 0), "{spans:?}");
+    drop(release);
+    thread.join().expect("the idle thread");
+    let (report, _) = setup.shut_down();
+    assert_eq!(report.spans.exported, 3);
+}
+
+#[test]
+fn spans_of_an_exited_thread_are_exported_by_the_delay_by_a_flush_and_at_shutdown() {
+    let end_and_exit = |setup: &Spans, count: usize| {
+        let tracer = setup.provider.tracer("test");
+        std::thread::spawn(move || {
+            for _ in 0..count {
+                drop(tracer.start("exited thread"));
+            }
+        })
+        .join()
+        .expect("the thread");
+    };
+    let delayed = spans(Behaviour::Accept, batch(100, 10, Duration::from_millis(200)), Duration::from_secs(5));
+    end_and_exit(&delayed, 4);
+    wait_for("the delayed export", || delayed.fake.received.load(Ordering::SeqCst) == 4);
+    // A thread that exited after its buffer was emptied leaves nothing behind.
+    end_and_exit(&delayed, 2);
+    wait_for("the second delayed export", || delayed.fake.received.load(Ordering::SeqCst) == 6);
+
+    let flushed = spans(Behaviour::Accept, batch(100, 10, Duration::from_secs(3600)), Duration::from_secs(5));
+    end_and_exit(&flushed, 5);
+    flushed.provider.force_flush().expect("flush");
+    assert_eq!(flushed.fake.received.load(Ordering::SeqCst), 5);
+
+    let at_shutdown = spans(Behaviour::Accept, batch(100, 10, Duration::from_secs(3600)), Duration::from_secs(5));
+    end_and_exit(&at_shutdown, 7);
+    let fake = at_shutdown.fake.clone();
+    let (report, _) = at_shutdown.shut_down();
+    assert_eq!((report.spans.ended, report.spans.exported), (7, 7), "{:?}", report.spans);
+    assert_eq!(fake.received.load(Ordering::SeqCst), 7);
+    for setup in [delayed, flushed] {
+        let (report, _) = setup.shut_down();
+        assert!(report.balances() && report.spans.pending == 0, "{report:?}");
+    }
+}
+
+#[test]
+fn a_flush_reaches_the_spans_buffered_by_every_thread() {
+    let setup = spans(Behaviour::Accept, batch(1000, 100, Duration::from_secs(3600)), Duration::from_secs(5));
+    setup.end(1);
+    let idle: Vec<_> = (1..=4).map(|count| end_on_idle_thread(&setup, count)).collect();
+    assert_eq!(setup.fake.received.load(Ordering::SeqCst), 0, "nothing due yet: below a batch, long delay");
+    setup.provider.force_flush().expect("flush");
+    assert_eq!(setup.fake.received.load(Ordering::SeqCst), 11, "1 + 1 + 2 + 3 + 4");
+    for (release, thread) in idle {
+        drop(release);
+        thread.join().expect("the idle thread");
+    }
+    let (report, _) = setup.shut_down();
+    assert_eq!((report.spans.ended, report.spans.exported), (11, 11));
+}
+
+#[test]
+fn counts_stay_exact_with_many_threads_filling_a_small_queue() {
+    let setup = spans(Behaviour::Accept, batch(256, 64, Duration::from_millis(5)), Duration::from_secs(10));
+    let fake = setup.fake.clone();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let tracer = setup.provider.tracer("test");
+            std::thread::spawn(move || {
+                for _ in 0..20_000 {
+                    drop(tracer.start("concurrent"));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("a producing thread");
+    }
+    let (report, _) = setup.shut_down();
+    let spans = report.spans;
+    assert_eq!(spans.ended, 160_000, "{spans:?}");
+    assert_eq!(spans.exported, fake.received.load(Ordering::SeqCst), "{spans:?}");
+    assert_eq!(spans.ended, spans.exported + spans.dropped.queue_full, "only the full queue drops: {spans:?}");
+    assert_eq!(spans.pending, 0);
+    assert!(spans.balances(), "{spans:?}");
+}
+
+#[test]
+fn a_thread_that_queued_before_shutdown_counts_what_it_ends_after() {
+    let setup = spans(Behaviour::Accept, batch(100, 10, Duration::from_secs(3600)), Duration::from_secs(5));
+    let tracer = setup.provider.tracer("test");
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let (ended, wait_ended) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        drop(tracer.start("before"));
+        ended.send(()).expect("the test waits");
+        wait_go.recv().expect("the test says when");
+        drop(tracer.start("after"));
+    });
+    wait_ended.recv().expect("the thread ended its first span");
+    setup.pipeline.begin_shutdown(Instant::now() + Duration::from_secs(5));
+    assert!(setup.pipeline.wait_stopped(Instant::now() + Duration::from_secs(6)));
+    go.send(()).expect("the thread waits");
+    thread.join().expect("the thread");
+    let spans = setup.pipeline.report().spans;
+    assert_eq!((spans.ended, spans.exported, spans.dropped.after_shutdown), (2, 1, 1), "{spans:?}");
+    assert!(spans.balances());
+}

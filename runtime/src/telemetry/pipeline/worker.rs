@@ -4,17 +4,21 @@
 //! within the export timeout. It sleeps without a timer while the queue is empty, so an idle process
 //! uses no CPU whatever the delay.
 //!
-//! Stopping drains the queue batch after batch until it is empty or the shutdown deadline passes
-//! (each export gets `min(export timeout, what is left)`), then counts what the deadline left queued.
+//! Items come out of the producing threads' buffers (`buffers`): the worker takes every buffer whole
+//! when it needs more than it holds for a batch, and exports batches of at most the batch size.
+//!
+//! Stopping closes the queue, drains it batch after batch until it is empty or the shutdown deadline
+//! passes (each export gets `min(export timeout, what is left)`), then counts what the deadline left
+//! queued.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
-use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
+use super::buffers::Buffers;
 use super::deadline::{after, with_stop, Completion, EXPORT_GRACE};
 use super::delivery::{BatchExport, Delivery};
 use super::queue::{Requests, Shared};
@@ -28,7 +32,11 @@ pub(crate) struct Batching {
 }
 
 pub(crate) struct Worker<T> {
-    receiver: mpsc::Receiver<T>,
+    buffers: Arc<Buffers<T>>,
+    /// Items taken out of the buffers, not yet exported.
+    staged: Vec<T>,
+    /// Closes the queue when the worker ends, stopped or dropped with its runtime.
+    _closing: Closing,
     shared: Arc<Shared>,
     exporter: Box<dyn BatchExport<T>>,
     batching: Batching,
@@ -38,13 +46,14 @@ pub(crate) struct Worker<T> {
 
 impl<T: Send + 'static> Worker<T> {
     pub(crate) fn new(
-        receiver: mpsc::Receiver<T>,
+        buffers: Arc<Buffers<T>>,
         shared: Arc<Shared>,
         exporter: Box<dyn BatchExport<T>>,
         batching: Batching,
     ) -> Self {
         let batching = Batching { max_export_batch_size: batching.max_export_batch_size.max(1), ..batching };
-        Self { receiver, shared, exporter, batching, taken: 0 }
+        let closing = Closing(shared.clone());
+        Self { buffers, staged: Vec::new(), _closing: closing, shared, exporter, batching, taken: 0 }
     }
 
     /// Items accepted into the queue and not yet taken.
@@ -88,13 +97,19 @@ impl<T: Send + 'static> Worker<T> {
     /// Exports one batch (up to the batch size) of what is queued; returns how many items it took.
     async fn export_batch(&mut self, stop: Option<Instant>) -> usize {
         let size = self.batching.max_export_batch_size;
-        let mut batch = Vec::with_capacity(size.min(self.waiting().max(1) as usize));
-        while batch.len() < size {
-            match self.receiver.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
-            }
+        if self.staged.len() < size {
+            self.buffers.take_all(&mut self.staged);
         }
+        let staged = self.staged.len();
+        // Whichever part is smaller is moved: the rest (after a batch's worth), else the batch.
+        let batch = if staged <= size {
+            std::mem::take(&mut self.staged)
+        } else if staged - size < size {
+            let rest = self.staged.split_off(size);
+            std::mem::replace(&mut self.staged, rest)
+        } else {
+            self.staged.split_off(staged - size)
+        };
         let count = batch.len();
         if count == 0 {
             return 0;
@@ -105,27 +120,27 @@ impl<T: Send + 'static> Worker<T> {
         if let Some(stop) = stop {
             deadline = deadline.min(stop);
         }
-        let delivery = self.export(batch, deadline).await.fitted_to(count);
+        let delivery = Self::export(&self.shared, &*self.exporter, batch, deadline).await.fitted_to(count);
         self.shared.counts.delivered(delivery);
         count
     }
 
     /// The exporter's delivery, or all of the batch unconfirmed if it overran its deadline (or the
     /// shutdown deadline that came while it ran).
-    async fn export(&self, batch: Vec<T>, deadline: Instant) -> Delivery {
+    /// (Not a method: the worker's staged items need not be `Sync`.)
+    async fn export(shared: &Shared, exporter: &dyn BatchExport<T>, batch: Vec<T>, deadline: Instant) -> Delivery {
         let count = batch.len();
         let mut cut_at = deadline + EXPORT_GRACE;
         // An exporter that panics fails its batch instead of taking the worker down.
-        let export =
-            with_stop(self.shared.watch_stop(), AssertUnwindSafe(self.exporter.export(batch, deadline)).catch_unwind());
+        let export = with_stop(shared.watch_stop(), AssertUnwindSafe(exporter.export(batch, deadline)).catch_unwind());
         tokio::pin!(export);
         loop {
             tokio::select! {
                 biased;
                 delivery = &mut export => return delivery.unwrap_or(Delivery::failed(count)),
                 () = sleep_until(cut_at.into()) => return Delivery::unconfirmed(count),
-                () = self.shared.requested.notified() => {
-                    if let Some(stop) = self.shared.stop_deadline() {
+                () = shared.requested.notified() => {
+                    if let Some(stop) = shared.stop_deadline() {
                         cut_at = cut_at.min(stop + EXPORT_GRACE);
                     }
                     // A flush asked meanwhile is read by the main loop after this export.
@@ -148,19 +163,16 @@ impl<T: Send + 'static> Worker<T> {
     }
 
     async fn stop(mut self, deadline: Instant, flushes: Vec<(u64, Arc<Completion>)>) {
-        // From here on, pushes count as `after_shutdown`; what is queued stays receivable.
-        self.receiver.close();
+        // From here on, pushes count as `after_shutdown`; what is buffered stays reachable.
+        self.shared.close();
         while Instant::now() < deadline {
             if self.export_batch(Some(deadline)).await == 0 {
                 break;
             }
         }
-        let mut cut = 0;
-        while let Some(item) = self.receiver.recv().await {
-            drop(item);
-            cut += 1;
-        }
-        self.shared.counts.cut_by_deadline(cut);
+        self.buffers.take_last(&mut self.staged);
+        let cut = std::mem::take(&mut self.staged).len();
+        self.shared.counts.cut_by_deadline(cut as u64);
         // The exporter's own shutdown may block (the console prints the traces it holds).
         let Self { exporter, shared, .. } = self;
         let shutdown = tokio::task::spawn_blocking(move || exporter.shutdown());
@@ -169,5 +181,16 @@ impl<T: Send + 'static> Worker<T> {
             completion.finish();
         }
         shared.stopped.finish();
+    }
+}
+
+/// Closes the queue when dropped: a worker dropped without stopping (its runtime shut down) leaves no
+/// producer filling buffers nobody empties; their items count as after shutdown.
+#[derive(Debug)]
+struct Closing(Arc<Shared>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
