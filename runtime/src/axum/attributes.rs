@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, MatchedPath};
-use http::header::{HeaderName, HOST, USER_AGENT};
+use http::header::{HeaderMap, HeaderName, HeaderValue, HOST, USER_AGENT};
 use http::uri::Authority;
 use http::Request;
 use opentelemetry::metrics::Histogram;
@@ -49,8 +49,9 @@ pub(crate) fn request_attributes<B>(
     routes: &RouteCache,
     values: &RequestValues,
 ) -> RequestAttributes {
+    let headers = Headers::read(request.headers());
     let method = known_methods.classify(request.method());
-    let scheme = scheme(request);
+    let scheme = scheme(request, &headers);
     let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
     let route = matched.map(|template| match routes.get(template) {
         Some((slot, route)) => Matched::Interned(slot, route),
@@ -82,9 +83,9 @@ pub(crate) fn request_attributes<B>(
     if let Some(query) = request.uri().query() {
         span.push(KeyValue::new(URL_QUERY, privacy::query_value(query, caps::URL_QUERY)));
     }
-    push_server(request, values, &mut span);
-    push_client(request, values, &mut span);
-    if let Some(agent) = header_str(request, &USER_AGENT) {
+    push_server(request, &headers, values, &mut span);
+    push_client(request, &headers, values, &mut span);
+    if let Some(agent) = headers.user_agent {
         span.push(KeyValue::new(USER_AGENT_ORIGINAL, values.user_agents.value(privacy::cap(agent, caps::USER_AGENT))));
     }
     captured.record(request.headers(), &mut span);
@@ -195,8 +196,8 @@ impl Matched<'_> {
 }
 
 /// `url.scheme`: the URI's (HTTP/2), else what a proxy says it received, else `http`.
-fn scheme<B>(request: &Request<B>) -> &'static str {
-    let forwarded = || header_str(request, &X_FORWARDED_PROTO).map(str::trim);
+fn scheme<B>(request: &Request<B>, headers: &Headers<'_>) -> &'static str {
+    let forwarded = || headers.forwarded_proto.map(str::trim);
     match request.uri().scheme_str().or_else(forwarded) {
         Some(scheme) if scheme.eq_ignore_ascii_case("https") => "https",
         _ => "http",
@@ -204,8 +205,8 @@ fn scheme<B>(request: &Request<B>) -> &'static str {
 }
 
 /// `server.address` and `server.port` from the URI authority (HTTP/2) or the `Host` header.
-fn push_server<B>(request: &Request<B>, values: &RequestValues, span: &mut Vec<KeyValue>) {
-    let authority = request.uri().authority().map(Authority::as_str).or_else(|| header_str(request, &HOST));
+fn push_server<B>(request: &Request<B>, headers: &Headers<'_>, values: &RequestValues, span: &mut Vec<KeyValue>) {
+    let authority = request.uri().authority().map(Authority::as_str).or(headers.host);
     if let Some((host, port)) = authority.and_then(split_host_port) {
         span.push(KeyValue::new(
             SERVER_ADDRESS,
@@ -243,9 +244,10 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
 
 /// `client.address` (the first `X-Forwarded-For` hop, else the peer) and the peer's address and port,
 /// known when the app is served with `into_make_service_with_connect_info::<SocketAddr>()`.
-fn push_client<B>(request: &Request<B>, values: &RequestValues, span: &mut Vec<KeyValue>) {
+fn push_client<B>(request: &Request<B>, headers: &Headers<'_>, values: &RequestValues, span: &mut Vec<KeyValue>) {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
-    let forwarded_for = header_str(request, &X_FORWARDED_FOR)
+    let forwarded_for = headers
+        .forwarded_for
         .and_then(|list| list.split(',').next())
         .map(str::trim)
         .filter(|client| !client.is_empty());
@@ -263,8 +265,53 @@ fn push_client<B>(request: &Request<B>, values: &RequestValues, span: &mut Vec<K
     }
 }
 
-fn header_str<'a, B>(request: &'a Request<B>, name: &HeaderName) -> Option<&'a str> {
-    request.headers().get(name).and_then(|value| value.to_str().ok())
+/// Header maps of up to this many fields are searched in one pass rather than by four lookups.
+const SCAN_LIMIT: usize = 16;
+
+/// The request headers the attributes read (the first value of each, as text).
+#[derive(Default)]
+struct Headers<'a> {
+    host: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    forwarded_for: Option<&'a str>,
+    forwarded_proto: Option<&'a str>,
+}
+
+impl<'a> Headers<'a> {
+    /// One pass over a small map: a hashed lookup costs about as much as comparing the names of
+    /// four fields (`callgrind`), and most requests carry a handful. A big map is searched by name.
+    fn read(headers: &'a HeaderMap) -> Self {
+        if headers.len() > SCAN_LIMIT {
+            let text = |name: &HeaderName| headers.get(name).and_then(text);
+            return Self {
+                host: text(&HOST),
+                user_agent: text(&USER_AGENT),
+                forwarded_for: text(&X_FORWARDED_FOR),
+                forwarded_proto: text(&X_FORWARDED_PROTO),
+            };
+        }
+        let mut first: [Option<&'a HeaderValue>; 4] = [None; 4];
+        for (name, value) in headers {
+            let index = if *name == HOST {
+                0
+            } else if *name == USER_AGENT {
+                1
+            } else if *name == X_FORWARDED_FOR {
+                2
+            } else if *name == X_FORWARDED_PROTO {
+                3
+            } else {
+                continue;
+            };
+            first[index].get_or_insert(value);
+        }
+        let [host, user_agent, forwarded_for, forwarded_proto] = first.map(|value| value.and_then(text));
+        Self { host, user_agent, forwarded_for, forwarded_proto }
+    }
+}
+
+fn text(value: &HeaderValue) -> Option<&str> {
+    value.to_str().ok()
 }
 
 #[cfg(test)]
@@ -414,6 +461,37 @@ mod tests {
         assert_eq!(value(&attributes.span, "client.address"), Some(&Value::from("192.0.2.9")));
         assert_eq!(value(&attributes.span, "network.peer.address"), Some(&Value::from("192.0.2.9")));
         assert_eq!(value(&attributes.span, "network.peer.port"), Some(&Value::from(4321_i64)));
+    }
+
+    #[test]
+    fn small_and_big_header_maps_give_the_first_value_of_each_field() {
+        for fillers in [0, SCAN_LIMIT] {
+            let mut builder = Request::get("/");
+            for index in 0..fillers {
+                builder = builder.header(format!("x-filler-{index}"), "filler");
+            }
+            let request = builder
+                .header("x-forwarded-for", "203.0.113.7")
+                .header("host", "first.example:1")
+                .header("user-agent", "agent/1")
+                .header("host", "second.example:2")
+                .header("x-forwarded-for", "198.51.100.1")
+                .header("x-forwarded-proto", "https")
+                .header("user-agent", "agent/2")
+                .body(())
+                .expect("valid request");
+            assert_eq!(request.headers().len() > SCAN_LIMIT, fillers > 0);
+            let headers = Headers::read(request.headers());
+            let found = [headers.host, headers.user_agent, headers.forwarded_for, headers.forwarded_proto];
+            assert_eq!(found, [Some("first.example:1"), Some("agent/1"), Some("203.0.113.7"), Some("https")]);
+            let empty = Request::get("/").header("user-agent", "caf\u{e9}").body(()).expect("valid request");
+            let headers = Headers::read(empty.headers());
+            assert_eq!(
+                [headers.host, headers.user_agent],
+                [None, None],
+                "a value that is not visible ASCII is skipped"
+            );
+        }
     }
 
     #[test]
