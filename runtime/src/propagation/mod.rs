@@ -185,12 +185,13 @@ pub fn extract_with_context(cx: &Context, headers: &HeaderMap) -> Context {
     // A repeated `traceparent` is malformed too (W3C test suite: `test_traceparent_duplicated`):
     // which of two callers to follow is not ours to guess.
     let mut traceparents = headers.get_all(&TRACEPARENT_NAME).iter();
-    let malformed = match (traceparents.next(), traceparents.next()) {
+    let first = traceparents.next();
+    let malformed = match (first, traceparents.next()) {
         (Some(value), None) => !value.to_str().is_ok_and(is_well_formed_traceparent),
         (Some(_), Some(_)) => true,
         (None, _) => false,
     };
-    let extractor = HeaderExtractor { headers, hide_trace_context: malformed };
+    let extractor = HeaderExtractor { headers, traceparent: first, hide_trace_context: malformed };
     with_propagator(|propagator| propagator.extract_with_context(cx, &extractor))
 }
 
@@ -214,6 +215,8 @@ impl Injector for HeaderInjector<'_> {
 /// Reads propagation fields from a header map, hiding a malformed trace context.
 struct HeaderExtractor<'a> {
     headers: &'a HeaderMap,
+    /// The first `traceparent` field, found already: every propagator asks for it again.
+    traceparent: Option<&'a HeaderValue>,
     hide_trace_context: bool,
 }
 
@@ -229,7 +232,7 @@ impl Extractor for HeaderExtractor<'_> {
             return None;
         }
         let value = match key {
-            TRACEPARENT => self.headers.get(&TRACEPARENT_NAME),
+            TRACEPARENT => self.traceparent,
             TRACESTATE => self.headers.get(&TRACESTATE_NAME),
             BAGGAGE => self.headers.get(&BAGGAGE_NAME),
             _ => self.headers.get(key),
@@ -330,7 +333,11 @@ mod tests {
         headers.insert(TRACEPARENT, HeaderValue::from_static("00-zz-00f067aa0ba902b7-01"));
         headers.insert(TRACESTATE, HeaderValue::from_static("vendor=1"));
         headers.insert(BAGGAGE, HeaderValue::from_static("user=1"));
-        let extractor = HeaderExtractor { headers: &headers, hide_trace_context: true };
+        let extractor = HeaderExtractor {
+            headers: &headers,
+            traceparent: headers.get(&TRACEPARENT_NAME),
+            hide_trace_context: true,
+        };
         assert_eq!(extractor.get("traceparent"), None);
         assert_eq!(extractor.get("tracestate"), None);
         assert_eq!(extractor.get("baggage"), Some("user=1"));
@@ -371,7 +378,11 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.append(TRACESTATE, HeaderValue::from_static("a=1"));
         headers.append(TRACESTATE, HeaderValue::from_static("b=2"));
-        let extractor = HeaderExtractor { headers: &headers, hide_trace_context: false };
+        let extractor = HeaderExtractor {
+            headers: &headers,
+            traceparent: headers.get(&TRACEPARENT_NAME),
+            hide_trace_context: false,
+        };
         assert_eq!(extractor.get_all("tracestate"), Some(vec!["a=1", "b=2"]));
         assert_eq!(extractor.get_all("baggage"), None);
     }
