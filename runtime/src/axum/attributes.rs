@@ -305,8 +305,13 @@ impl<'a> Headers<'a> {
             };
             first[index].get_or_insert(value);
         }
-        let [host, user_agent, forwarded_for, forwarded_proto] = first.map(|value| value.and_then(text));
-        Self { host, user_agent, forwarded_for, forwarded_proto }
+        let [host, user_agent, forwarded_for, forwarded_proto] = first;
+        Self {
+            host: host.and_then(text),
+            user_agent: user_agent.and_then(text),
+            forwarded_for: forwarded_for.and_then(text),
+            forwarded_proto: forwarded_proto.and_then(text),
+        }
     }
 }
 
