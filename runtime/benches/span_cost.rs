@@ -179,6 +179,21 @@ fn sdk(sampler: impl opentelemetry_sdk::trace::ShouldSample + 'static) -> Sdk {
     Sdk { provider, exported }
 }
 
+/// [`sdk`] with the id generator shared too, installed for `#[traced]` as `traced::init()` does.
+fn sdk_with_ids(sampler: traced::SharedSampler) -> Sdk {
+    let exporter = DiscardExporter::default();
+    let exported = exporter.0.clone();
+    STARTED.store(0, Ordering::Relaxed);
+    let ids = traced::SharedIdGenerator::default();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+        .with_sampler(sampler.clone())
+        .with_id_generator(ids.clone())
+        .build();
+    traced::install_tracer_provider_with_sampler_and_ids(&provider, sampler, ids);
+    Sdk { provider, exported }
+}
+
 impl Sdk {
     /// Prints what the batch queue dropped, then shuts the provider down so its export thread does
     /// not compete with the next cases for the CPU.
@@ -339,10 +354,25 @@ fn main() {
     });
     fastrace::flush();
 
-    let sampler = traced::SharedSampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
+    // As `traced::init()` sets up: `#[traced]` knows the sampler and the id generator, and samples roots
+    // itself (the sampler is asked once per span either way).
+    let sampler = traced::SharedSampler::new(Sampler::AlwaysOn);
+    let presampled = sdk_with_ids(sampler.clone());
+    case(&mut c, &mut rows, summary, "#[traced], sampled root, sampler and ids known", |i| {
+        started();
+        black_box(with_traced(i));
+    });
+    presampled.report_drops("#[traced], sampler and ids known");
+    let sampler = traced::SharedSampler::parent_based(Sampler::AlwaysOff);
+    let presampled = sdk_with_ids(sampler.clone());
+    case(&mut c, &mut rows, summary, "#[traced], unsampled root", |i| {
+        black_box(with_traced(i));
+    });
+    drop(presampled.provider.shutdown());
+
     let unsampled = sdk(sampler.clone());
     traced::install_tracer_provider_with_sampler(&unsampled.provider, sampler);
-    case(&mut c, &mut rows, summary, "#[traced], unsampled root", |i| {
+    case(&mut c, &mut rows, summary, "#[traced], unsampled root, id generator unknown", |i| {
         black_box(with_traced(i));
     });
     let parent = unsampled.provider.tracer("bench").start("unsampled parent");

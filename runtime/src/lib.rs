@@ -59,9 +59,12 @@ pub use http::settings as http_settings;
 #[cfg(feature = "axum")]
 pub use http::{ErrorResponse, DEFAULT_ERROR_MESSAGE};
 pub use span::attribute::AttributeValue;
-pub use span::backend::{install_tracer_provider, install_tracer_provider_with_sampler};
+pub use span::backend::{
+    install_tracer_provider, install_tracer_provider_with_sampler, install_tracer_provider_with_sampler_and_ids,
+};
 pub use span::code_location::{code_attributes, set_code_attributes};
 pub use span::current::{add_event, current_span_id, current_trace_id, record, spawn, FutureExt};
+pub use span::id_generator::SharedIdGenerator;
 pub use span::level::{set_span_level, span_level};
 pub use span::sampling::SharedSampler;
 pub use telemetry::{

@@ -16,6 +16,7 @@ use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample, SpanData};
 
 use crate::span::backend;
+use crate::span::id_generator::SharedIdGenerator;
 use crate::span::sampling::SharedSampler;
 
 /// Tests in one binary run in parallel but the tracer provider is process-wide: captures take turns.
@@ -33,9 +34,13 @@ pub fn capture_with_sampler(sampler: impl ShouldSample + 'static) -> SpanCapture
     let replaced = Replaced::take();
     let exporter = InMemorySpanExporter::default();
     let sampler = SharedSampler::new(sampler);
-    let provider =
-        SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).with_sampler(sampler.clone()).build();
-    crate::install_tracer_provider_with_sampler(&provider, sampler);
+    let ids = SharedIdGenerator::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .with_sampler(sampler.clone())
+        .with_id_generator(ids.clone())
+        .build();
+    crate::install_tracer_provider_with_sampler_and_ids(&provider, sampler, ids);
     SpanCapture { exporter, provider, replaced, _lock: lock }
 }
 

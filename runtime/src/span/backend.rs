@@ -1,7 +1,8 @@
 //! Which tracer `#[traced]` spans come from.
 //!
-//! * `Global` (the default): every span asks `opentelemetry::global`, so a user who installed a tracer
-//!   provider themselves gets spans with no further step.
+//! * `Global` (the default): spans ask `opentelemetry::global`, so a user who installed a tracer
+//!   provider themselves gets spans with no further step. A thread whose spans found no provider there
+//!   skips asking for a while (see [`skips_global`]).
 //! * `Sdk`: `traced::init()` or [`crate::install_tracer_provider`] handed us the SDK provider, so spans
 //!   are built on the concrete SDK tracer (no boxed tracer, no boxed span per call).
 //! * `Disabled`: `OTEL_SDK_DISABLED=true`; a span costs one atomic load.
@@ -9,7 +10,7 @@
 //! The installed tracer is cached per thread and re-read only when the generation changes, so the
 //! per-call path takes no lock (guarded by the `span_cost` benchmark).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 
@@ -17,6 +18,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
+use crate::span::id_generator::SharedIdGenerator;
 use crate::span::sampling::SharedSampler;
 
 const MODE_GLOBAL: u8 = 0;
@@ -33,11 +35,13 @@ thread_local! {
     static CACHED: RefCell<(u64, Option<Installed>)> = const { RefCell::new((u64::MAX, None)) };
 }
 
-/// The SDK tracer `#[traced]` uses, and its provider's sampler when `traced` built the provider.
+/// The SDK tracer `#[traced]` uses, and its provider's sampler and id generator when known.
 #[derive(Clone, Debug)]
 pub(crate) struct Installed {
     pub(crate) tracer: SdkTracer,
     pub(crate) sampler: Option<SharedSampler>,
+    /// Known only with the sampler: then roots are sampled before the SDK (see `span::presample`).
+    pub(crate) ids: Option<SharedIdGenerator>,
     /// Alive while `opentelemetry::global` still holds the provider we set: when the user replaces
     /// it with `set_tracer_provider`, the global drops our [`GlobalProvider`] and spans follow theirs.
     still_global: Weak<()>,
@@ -122,6 +126,65 @@ fn with_sdk_tracer<R>(f: impl FnOnce(Backend<'_>) -> R) -> R {
     }
 }
 
+/// The most `#[traced]` calls in a row a thread skips `opentelemetry::global` for, once its spans found
+/// no provider there: 2 after the first such answer, then 4, 8, ... up to this. A provider set later
+/// with `opentelemetry::global::set_tracer_provider` therefore gets a thread's spans from its 1,025th
+/// call after the install at the latest (from the first on a thread that had not found the global
+/// empty); `traced::init()` and `install_tracer_provider*` take effect at every thread's next call.
+pub(crate) const GLOBAL_RECHECK_CALLS: u32 = 1024;
+
+/// What this thread learnt of `opentelemetry::global` under the backend `generation`.
+#[derive(Clone, Copy)]
+struct GlobalAnswers {
+    generation: u64,
+    /// Calls left that skip the global.
+    skip: u32,
+    /// No-provider answers in a row.
+    streak: u32,
+}
+
+thread_local! {
+    static GLOBAL_ANSWERS: Cell<GlobalAnswers> =
+        const { Cell::new(GlobalAnswers { generation: u64::MAX, skip: 0, streak: 0 }) };
+}
+
+/// Whether this call skips `opentelemetry::global`, which held no provider the last times this thread
+/// asked (and nothing was installed through `traced` since): no lock, no boxed tracer or span.
+#[inline]
+pub(crate) fn skips_global() -> bool {
+    GLOBAL_ANSWERS
+        .try_with(|answers| {
+            let mut now = answers.get();
+            if now.skip == 0 || now.generation != GENERATION.load(Ordering::Acquire) {
+                return false;
+            }
+            now.skip -= 1;
+            answers.set(now);
+            true
+        })
+        .unwrap_or(false)
+}
+
+/// Records what a span built on `opentelemetry::global` showed: whether it held no provider.
+#[cold]
+pub(crate) fn global_answered(no_provider: bool) {
+    let _ = GLOBAL_ANSWERS.try_with(|answers| {
+        answers.set(answers.get().after(GENERATION.load(Ordering::Acquire), no_provider));
+    });
+}
+
+impl GlobalAnswers {
+    /// What a thread knows after one more answer under `generation`.
+    fn after(self, generation: u64, no_provider: bool) -> Self {
+        if !no_provider {
+            return Self { generation, skip: 0, streak: 0 };
+        }
+        let streak = if self.generation == generation { self.streak + 1 } else { 1 };
+        let streak = streak.min(GLOBAL_RECHECK_CALLS.trailing_zeros());
+        Self { generation, skip: 1 << streak, streak }
+    }
+}
+
 #[cold]
 fn unreachable_backend<R>() -> R {
     unreachable!("the backend closure ran without returning a value")
@@ -148,7 +211,7 @@ fn set(mode: u8, next: Option<Installed>) {
 /// Replacing it later with `opentelemetry::global::set_tracer_provider` works as usual: `#[traced]`
 /// notices that the global provider changed and follows it (through `opentelemetry::global` again).
 pub fn install_tracer_provider(provider: &SdkTracerProvider) {
-    install_sdk(provider, None);
+    install_sdk(provider, None, None);
 }
 
 /// Like [`install_tracer_provider`], for a provider built with `.with_sampler(sampler.clone())`.
@@ -156,16 +219,37 @@ pub fn install_tracer_provider(provider: &SdkTracerProvider) {
 /// Knowing the sampler lets `#[traced]` skip the child of an unsampled parent with one sampler call
 /// and no allocation (`traced::init()` does this for you).
 pub fn install_tracer_provider_with_sampler(provider: &SdkTracerProvider, sampler: SharedSampler) {
-    install_sdk(provider, Some(sampler));
+    install_sdk(provider, Some(sampler), None);
+}
+
+/// Like [`install_tracer_provider_with_sampler`], for a provider built with
+/// `.with_sampler(sampler.clone()).with_id_generator(ids.clone())` (`traced::init()` does this for you).
+///
+/// Knowing the id generator too lets `#[traced]` sample a root span itself, with the trace id the SDK
+/// would have drawn: an unsampled root then becomes current as its bare span context (new trace and
+/// span ids, sampled flag off, so children and outgoing `traceparent` headers carry the decision)
+/// without building an SDK span, and a sampled one is handed to the SDK with its ids and decision, so
+/// the sampler still runs once per span.
+pub fn install_tracer_provider_with_sampler_and_ids(
+    provider: &SdkTracerProvider,
+    sampler: SharedSampler,
+    ids: SharedIdGenerator,
+) {
+    install_sdk(provider, Some(sampler), Some(ids));
 }
 
 /// Sets `provider` as the global tracer provider and routes `#[traced]` spans to its tracer directly,
-/// for as long as it stays the global one. `sampler` must be the provider's own sampler, when known.
-pub(crate) fn install_sdk(provider: &SdkTracerProvider, sampler: Option<SharedSampler>) {
+/// for as long as it stays the global one. `sampler` and `ids` must be the provider's own, when known.
+pub(crate) fn install_sdk(
+    provider: &SdkTracerProvider,
+    sampler: Option<SharedSampler>,
+    ids: Option<SharedIdGenerator>,
+) {
     let token = Arc::new(());
     let still_global = Arc::downgrade(&token);
     opentelemetry::global::set_tracer_provider(GlobalProvider { provider: provider.clone(), _token: token });
-    set(MODE_SDK, Some(Installed { tracer: provider.tracer_with_scope(scope()), sampler, still_global }));
+    let ids = ids.filter(|_| sampler.is_some());
+    set(MODE_SDK, Some(Installed { tracer: provider.tracer_with_scope(scope()), sampler, ids, still_global }));
 }
 
 /// Makes every `#[traced]` span a no-op (`OTEL_SDK_DISABLED=true`).
@@ -196,4 +280,23 @@ pub(crate) fn snapshot() -> Snapshot {
 #[cfg(feature = "testing")]
 pub(crate) fn restore(snapshot: &Snapshot) {
     set(snapshot.mode, snapshot.installed.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_global_is_skipped_longer_after_each_empty_answer_and_asked_again_at_once_otherwise() {
+        let mut answers = GlobalAnswers { generation: u64::MAX, skip: 0, streak: 0 };
+        let mut skips = Vec::new();
+        for _ in 0..12 {
+            answers = answers.after(7, true);
+            skips.push(answers.skip);
+        }
+        assert_eq!(skips, [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1024, 1024]);
+        assert_eq!(answers.after(7, false).skip, 0, "a provider answered: ask every call");
+        assert_eq!(answers.after(8, true).skip, 2, "something was installed through `traced` meanwhile");
+        assert_eq!(answers.after(7, false).after(7, true).skip, 2);
+    }
 }

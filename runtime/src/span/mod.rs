@@ -9,8 +9,10 @@ pub(crate) mod backend;
 pub(crate) mod code_location;
 pub(crate) mod current;
 pub(crate) mod function_metrics;
+pub(crate) mod id_generator;
 pub(crate) mod level;
 pub(crate) mod origin;
+pub(crate) mod presample;
 pub(crate) mod sampling;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 pub(crate) mod start;
@@ -24,7 +26,6 @@ use opentelemetry::trace::{
     Span as _, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample as _};
 
 use crate::span::attribute::AttributeValue;
 use crate::span::backend::Backend;
@@ -32,7 +33,8 @@ use crate::span::code_location::CodeLocation;
 use crate::span::function_metrics::{CallerGuard, InFunction};
 use crate::span::level::Level;
 use crate::span::origin::{Links, Parent};
-use crate::span::sampling::SharedSampler;
+use crate::span::presample::Decision;
+use crate::span::sampling::Shown;
 
 /// What a `#[traced]` call site knows at compile time; one `static` per site.
 #[derive(Debug)]
@@ -107,22 +109,37 @@ pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes))
         Backend::Disabled => SpanHandle { cx: None },
         Backend::Sdk(installed) => {
             let attributes = collect(attributes);
-            // Decided apart from the build below: a `bool` out of the thread-local is cheaper to
-            // return than an `Option<Context>` on this, the most frequent unsampled path.
-            let dropped = installed.sampler.as_ref().is_some_and(|sampler| {
-                Context::map_current(|parent| drops_child_of_unsampled_parent(sampler, parent, site, &attributes))
-            });
-            if dropped {
-                return SpanHandle { cx: None };
-            }
-            let cx = Context::map_current(|parent| {
-                let mut span = installed.tracer.build_with_context(builder(site, attributes), parent);
-                site.record_code(&mut span);
-                make_current(parent, span)
-            });
+            // Decided apart from the build below: a small value out of the thread-local is cheaper to
+            // return than an `Option<Context>` on the most frequent unsampled path (a dropped child).
+            let decision = match &installed.sampler {
+                Some(sampler) => Context::map_current(|parent| {
+                    let shown = Shown { name: site.name, kind: &site.kind, attributes: &attributes.items, links: &[] };
+                    presample::decide(sampler, installed.ids.as_ref(), parent, &shown)
+                }),
+                None => Decision::Build(None),
+            };
+            let cx = match decision {
+                Decision::KeepParent => return SpanHandle { cx: None },
+                Decision::Dropped(cx) => cx,
+                Decision::Build(handoff) => {
+                    let _handed_over = handoff.map(presample::hand_over);
+                    Context::map_current(|parent| {
+                        let mut span = installed.tracer.build_with_context(builder(site, attributes), parent);
+                        site.record_code(&mut span);
+                        make_current(parent, span)
+                    })
+                }
+            };
             SpanHandle { cx: Some(cx) }
         }
-        Backend::Global => start_on_global(site, attributes),
+        Backend::Global => {
+            // Nothing current records (as when the global answered "no provider" before): the no-op
+            // span would only copy the current context, so leaving it current is the same.
+            if backend::skips_global() && Context::map_current(|parent| !parent.span().is_recording()) {
+                return SpanHandle { cx: None };
+            }
+            start_on_global(site, attributes)
+        }
     })
 }
 
@@ -183,6 +200,14 @@ fn start_on_global(site: &'static Site, attributes: impl FnOnce(&mut Attributes)
     let cx = Context::map_current(|parent| {
         let mut span = tracer.build_with_context(builder, parent);
         site.record_code(&mut span);
+        // The API's no-op tracer (no provider) hands back the parent's span context; an SDK draws a new
+        // span id even for a span it drops (or, shut down, an empty context, which also records nothing).
+        let parent_span = parent.span();
+        backend::global_answered(
+            !span.is_recording()
+                && span.span_context() == parent_span.span_context()
+                && !parent.is_telemetry_suppressed(),
+        );
         if !span.span_context().is_valid() && !parent.has_active_span() {
             // A no-op provider: nothing to make current, nothing to end.
             return None;
@@ -230,34 +255,6 @@ fn builder(site: &'static Site, attributes: Attributes) -> SpanBuilder {
         builder.attributes = Some(attributes.items);
     }
     builder
-}
-
-/// Asks the sampler before the SDK does, for a child of an unsampled local parent only: on `Drop`
-/// the parent simply stays current. Any other decision is left to the SDK (which asks again).
-#[inline]
-fn drops_child_of_unsampled_parent(
-    sampler: &SharedSampler,
-    parent: &Context,
-    site: &'static Site,
-    attributes: &Attributes,
-) -> bool {
-    let parent_span = parent.span();
-    let parent_span_context = parent_span.span_context();
-    if !parent_span_context.is_valid() || parent_span_context.is_sampled() {
-        return false;
-    }
-    if sampler.drops_children_of_unsampled_local_parents() && !parent_span_context.is_remote() {
-        return true;
-    }
-    let decision = sampler.should_sample(
-        Some(parent),
-        parent_span_context.trace_id(),
-        site.name,
-        &site.kind,
-        &attributes.items,
-        &[],
-    );
-    decision.decision == SamplingDecision::Drop
 }
 
 impl SpanHandle {

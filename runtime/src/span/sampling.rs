@@ -1,30 +1,50 @@
 //! A sampler shared between the SDK and `traced`'s span fast path.
 //!
-//! When `traced` knows the provider's sampler it asks it first for the child of an unsampled parent:
-//! a `Drop` then costs one sampler call and leaves the parent current (no span, no allocation), where
-//! the SDK would build, attach and end a non-recording span.
+//! When `traced` knows the provider's sampler it asks it first (see `span::presample`): for the child
+//! of an unsampled parent a `Drop` then costs one sampler call and leaves the parent current (no span,
+//! no allocation), where the SDK would build, attach and end a non-recording span; with the id
+//! generator known too, roots are decided the same way and a kept one is handed to the SDK with its
+//! decision, which this sampler returns instead of asking again.
 
 use std::any::Any;
 use std::sync::Arc;
 
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{Sampler, SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
+
+use crate::span::presample;
 
 /// A sampler that can be handed to the SDK and kept by `traced` at the same time.
 #[derive(Debug, Clone)]
 pub struct SharedSampler {
     sampler: Arc<dyn ShouldSample>,
     parent_based: bool,
+    /// What the sampler answers for every root, when that does not depend on the span.
+    root: Option<SamplingDecision>,
 }
 
 impl SharedSampler {
     /// Shares `sampler`.
     pub fn new(sampler: impl ShouldSample + 'static) -> Self {
         // The SDK's `ParentBased` drops every child of an unsampled local parent, whatever its root
-        // sampler: knowing that spares the sampler call on that path.
-        let parent_based = matches!((&sampler as &dyn Any).downcast_ref::<Sampler>(), Some(Sampler::ParentBased(_)));
-        Self { sampler: Arc::new(sampler), parent_based }
+        // sampler, and its constant samplers answer every root alike: knowing that spares the sampler
+        // call on those paths.
+        let sdk = (&sampler as &dyn Any).downcast_ref::<Sampler>();
+        let parent_based = matches!(sdk, Some(Sampler::ParentBased(_)));
+        let root = sdk.and_then(constant_root_decision);
+        Self { sampler: Arc::new(sampler), parent_based, root }
+    }
+
+    /// Shares `Sampler::ParentBased(Box::new(root))`.
+    ///
+    /// The same sampler as `SharedSampler::new(Sampler::ParentBased(Box::new(root)))`, except that
+    /// `traced` sees its root sampler too (the SDK gives no way to look inside a `ParentBased` once
+    /// built): a constant one (`AlwaysOn`, `AlwaysOff`) then answers root spans without being asked.
+    pub fn parent_based(root: Sampler) -> Self {
+        let root_decision = constant_root_decision(&root);
+        Self { root: root_decision, ..Self::new(Sampler::ParentBased(Box::new(root))) }
     }
 
     /// Whether a child of an unsampled, local parent is always dropped.
@@ -32,6 +52,44 @@ impl SharedSampler {
     pub(crate) fn drops_children_of_unsampled_local_parents(&self) -> bool {
         self.parent_based
     }
+
+    /// The sampler's answer for a span with no valid parent, without asking when it is known (the
+    /// SDK's constant samplers, and the root of its `ParentBased` when no span is current: no
+    /// attributes, the parent context's trace state, as they answer).
+    #[inline]
+    pub(crate) fn decide_root(&self, parent_context: &Context, trace_id: TraceId, shown: &Shown<'_>) -> SamplingResult {
+        // The SDK's `ParentBased` treats an active span with an invalid context as an unsampled parent.
+        let asks_parent = self.parent_based && parent_context.has_active_span();
+        match &self.root {
+            Some(decision) if !asks_parent => SamplingResult {
+                decision: decision.clone(),
+                attributes: Vec::new(),
+                trace_state: parent_context.span().span_context().trace_state().clone(),
+            },
+            _ => self.decide(Some(parent_context), trace_id, shown),
+        }
+    }
+
+    /// Asks the shared sampler itself (never a decision handed over to the SDK).
+    #[inline]
+    pub(crate) fn decide(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        shown: &Shown<'_>,
+    ) -> SamplingResult {
+        let Shown { name, kind, attributes, links } = *shown;
+        self.sampler.should_sample(parent_context, trace_id, name, kind, attributes, links)
+    }
+}
+
+/// What a sampler is shown of a span about to start, besides its parent context and trace id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shown<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) kind: &'a SpanKind,
+    pub(crate) attributes: &'a [KeyValue],
+    pub(crate) links: &'a [Link],
 }
 
 impl ShouldSample for SharedSampler {
@@ -45,7 +103,21 @@ impl ShouldSample for SharedSampler {
         attributes: &[KeyValue],
         links: &[Link],
     ) -> SamplingResult {
-        self.sampler.should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+        // The SDK building a span `traced` already decided: the decision comes with it.
+        match presample::take_result(trace_id) {
+            Some(result) => result,
+            None => self.sampler.should_sample(parent_context, trace_id, name, span_kind, attributes, links),
+        }
+    }
+}
+
+/// What `sampler` answers for any root span, when that does not depend on the span (trace id ratios
+/// do; what a `ParentBased` delegates to cannot be seen).
+fn constant_root_decision(sampler: &Sampler) -> Option<SamplingDecision> {
+    match sampler {
+        Sampler::AlwaysOn => Some(SamplingDecision::RecordAndSample),
+        Sampler::AlwaysOff => Some(SamplingDecision::Drop),
+        _ => None,
     }
 }
 
@@ -59,5 +131,40 @@ mod tests {
         assert!(parent_based.drops_children_of_unsampled_local_parents());
         assert!(!SharedSampler::new(Sampler::AlwaysOn).drops_children_of_unsampled_local_parents());
         assert!(!SharedSampler::new(Sampler::TraceIdRatioBased(0.1)).drops_children_of_unsampled_local_parents());
+    }
+
+    #[test]
+    fn known_root_answers_are_the_samplers_own() {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
+
+        let samplers = [
+            (SharedSampler::new(Sampler::AlwaysOn), Sampler::AlwaysOn),
+            (SharedSampler::new(Sampler::AlwaysOff), Sampler::AlwaysOff),
+            (SharedSampler::parent_based(Sampler::AlwaysOn), Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
+            (SharedSampler::parent_based(Sampler::AlwaysOff), Sampler::ParentBased(Box::new(Sampler::AlwaysOff))),
+        ];
+        // A context with no valid span but a trace state, the most a root's parent context can carry.
+        let state = TraceState::from_key_value([("vendor", "x")]).expect("valid");
+        let invalid = SpanContext::new(TraceId::INVALID, SpanId::INVALID, TraceFlags::default(), false, state);
+        for parent in [Context::new(), Context::new().with_remote_span_context(invalid)] {
+            for (shared, sampler) in &samplers {
+                assert!(shared.root.is_some(), "{sampler:?}");
+                assert_eq!(
+                    shared.drops_children_of_unsampled_local_parents(),
+                    matches!(sampler, Sampler::ParentBased(_))
+                );
+                let shown = Shown { name: "s", kind: &SpanKind::Internal, attributes: &[], links: &[] };
+                let known = shared.decide_root(&parent, TraceId::from(5), &shown);
+                let asked = sampler.should_sample(Some(&parent), TraceId::from(5), "s", &SpanKind::Internal, &[], &[]);
+                assert_eq!(
+                    (known.decision, known.attributes, known.trace_state),
+                    (asked.decision, asked.attributes, asked.trace_state)
+                );
+            }
+        }
+        assert!(SharedSampler::new(Sampler::TraceIdRatioBased(0.5)).root.is_none(), "depends on the trace id");
+        let hidden = SharedSampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
+        assert!(hidden.root.is_none(), "built elsewhere, its root sampler is asked");
+        assert!(SharedSampler::parent_based(Sampler::TraceIdRatioBased(1.0)).root.is_none());
     }
 }

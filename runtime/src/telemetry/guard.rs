@@ -54,7 +54,11 @@ pub struct TelemetryGuard {
 impl TelemetryGuard {
     /// Installs `providers` globally: `#[traced]` spans, the global tracer and meter providers.
     pub(crate) fn install(providers: Providers, claim: Claim) -> Self {
-        crate::install_tracer_provider_with_sampler(&providers.tracer, providers.sampler.clone());
+        crate::install_tracer_provider_with_sampler_and_ids(
+            &providers.tracer,
+            providers.sampler.clone(),
+            providers.ids.clone(),
+        );
         if let Some(meter) = &providers.meter {
             global::set_meter_provider(meter.clone());
         }

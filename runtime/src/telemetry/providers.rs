@@ -27,7 +27,7 @@ use super::pipeline::sdk_export::{SdkExport, SdkMetricExport};
 use super::pipeline::Pipeline;
 use super::processors::{RedactingProcessor, Redaction};
 use super::settings::{ExporterKind, OtlpSettings, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
-use crate::SharedSampler;
+use crate::{SharedIdGenerator, SharedSampler};
 
 /// Adds one user span processor to the provider being built.
 pub(crate) type AddProcessor = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
@@ -45,8 +45,11 @@ pub(crate) struct Plan {
 #[derive(Debug)]
 pub(crate) struct Providers {
     pub(crate) tracer: SdkTracerProvider,
-    /// The tracer provider's sampler, which `#[traced]` asks first for children of unsampled parents.
+    /// The tracer provider's sampler, which `#[traced]` asks first for roots and children of unsampled
+    /// parents.
     pub(crate) sampler: SharedSampler,
+    /// The tracer provider's id generator, with which `#[traced]` draws the ids of the roots it samples.
+    pub(crate) ids: SharedIdGenerator,
     pub(crate) meter: Option<SdkMeterProvider>,
     pub(crate) logger: Option<SdkLoggerProvider>,
     /// Every queue and counted exporter, for the guard's report, flush and shutdown.
@@ -65,9 +68,11 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         .ok_or_else(|| InitError::Runtime(std::io::Error::other("the exporter runtime is already shut down")))?;
     let mut pipeline = Pipeline::new(handle.clone(), settings.shutdown_timeout);
 
+    let ids = SharedIdGenerator::default();
     let mut traces = SdkTracerProvider::builder()
         .with_resource(resource.clone())
         .with_sampler(sampler.clone())
+        .with_id_generator(ids.clone())
         .with_span_limits(span_limits(&settings.span_limits));
     for add in plan.span_processors {
         traces = add(traces);
@@ -116,7 +121,7 @@ pub(crate) fn build(plan: Plan) -> Result<Providers, InitError> {
         Some(logs.build())
     };
 
-    Ok(Providers { tracer: traces.build(), sampler, meter, logger, pipeline, runtime })
+    Ok(Providers { tracer: traces.build(), sampler, ids, meter, logger, pipeline, runtime })
 }
 
 fn exporter_name(kind: ExporterKind) -> &'static str {
@@ -199,18 +204,16 @@ fn resource(settings: &Settings) -> Resource {
         .build()
 }
 
+/// The sampler of `kind`, shared so that `#[traced]` knows it (and the root sampler of a `ParentBased`).
 pub(crate) fn sampler(kind: SamplerKind) -> SharedSampler {
-    let sampler = match kind {
-        SamplerKind::AlwaysOn => Sampler::AlwaysOn,
-        SamplerKind::AlwaysOff => Sampler::AlwaysOff,
-        SamplerKind::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(ratio),
-        SamplerKind::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-        SamplerKind::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
-        SamplerKind::ParentBasedTraceIdRatio(ratio) => {
-            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
-        }
-    };
-    SharedSampler::new(sampler)
+    match kind {
+        SamplerKind::AlwaysOn => SharedSampler::new(Sampler::AlwaysOn),
+        SamplerKind::AlwaysOff => SharedSampler::new(Sampler::AlwaysOff),
+        SamplerKind::TraceIdRatio(ratio) => SharedSampler::new(Sampler::TraceIdRatioBased(ratio)),
+        SamplerKind::ParentBasedAlwaysOn => SharedSampler::parent_based(Sampler::AlwaysOn),
+        SamplerKind::ParentBasedAlwaysOff => SharedSampler::parent_based(Sampler::AlwaysOff),
+        SamplerKind::ParentBasedTraceIdRatio(ratio) => SharedSampler::parent_based(Sampler::TraceIdRatioBased(ratio)),
+    }
 }
 
 fn span_limits(limits: &SpanLimitSettings) -> SpanLimits {

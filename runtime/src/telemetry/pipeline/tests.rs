@@ -133,6 +133,7 @@ impl Spans {
         let providers = Providers {
             tracer: self.provider,
             sampler: providers::sampler(SamplerKind::AlwaysOn),
+            ids: crate::SharedIdGenerator::default(),
             meter: None,
             logger: None,
             pipeline: self.pipeline,
@@ -311,6 +312,7 @@ fn all_three_signals_stuck_cost_the_deadline_once() {
     let providers = Providers {
         tracer,
         sampler: providers::sampler(SamplerKind::AlwaysOn),
+        ids: crate::SharedIdGenerator::default(),
         meter: Some(meter),
         logger: Some(logger),
         pipeline,

@@ -1,0 +1,417 @@
+//! Deciding a `#[traced]` span before the SDK does, with the sampler (and id generator) `traced` knows.
+//!
+//! * A child of an unsampled parent that the sampler drops: the parent simply stays current.
+//! * A root the sampler drops: its span context (new trace id, new span id, not sampled, the sampler's
+//!   trace state) becomes current without an SDK span, so children, outgoing `traceparent` headers
+//!   (`-00`), `traced::current_trace_id()` and log correlation still carry the unsampled decision.
+//! * A root the sampler keeps: the SDK builds it, handed this call's ids and decision through a
+//!   per-thread slot that [`SharedIdGenerator`] and [`SharedSampler`] read first, so it draws no other
+//!   ids and does not ask the sampler again: the sampler runs once per span.
+//!
+//! The sampler sees what the SDK would show it: the current context as parent, the span's name, kind,
+//! start attributes and links, and (for a root) the trace id the SDK would have used. Roots are decided
+//! here only when the provider's id generator is known; otherwise the SDK draws the trace id and decides.
+//!
+//! Hot path, guarded by the `span_cost` benchmark (unsampled root, child of an unsampled parent).
+
+use std::cell::{Cell, RefCell};
+
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId};
+use opentelemetry::Context;
+use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult};
+
+use crate::span::id_generator::SharedIdGenerator;
+use crate::span::sampling::{SharedSampler, Shown};
+
+/// What the span described to [`decide`] becomes.
+#[derive(Debug)]
+pub(crate) enum Decision {
+    /// Nothing: the parent stays current (a dropped child of an unsampled parent).
+    KeepParent,
+    /// A dropped root: this context, holding its bare span context, becomes current (no SDK span).
+    Dropped(Context),
+    /// The SDK builds the span; with the decision already taken when `Some` (see [`hand_over`]).
+    Build(Option<Handoff>),
+}
+
+/// A root decided here and kept: what the SDK must use instead of drawing ids and sampling again.
+#[derive(Debug)]
+pub(crate) struct Handoff {
+    trace_id: TraceId,
+    span_id: SpanId,
+    result: SamplingResult,
+}
+
+/// The span the SDK is about to build on this thread, decided by [`decide`]; empty otherwise.
+struct Slot {
+    trace_id: Cell<Option<TraceId>>,
+    span_id: Cell<Option<SpanId>>,
+    result: RefCell<Option<(TraceId, SamplingResult)>>,
+}
+
+thread_local! {
+    static HANDED_OVER: Slot = const {
+        Slot { trace_id: Cell::new(None), span_id: Cell::new(None), result: RefCell::new(None) }
+    };
+}
+
+/// Decides the span `shown` about to start under `parent`, when that can be done without the SDK.
+#[inline]
+pub(crate) fn decide(
+    sampler: &SharedSampler,
+    ids: Option<&SharedIdGenerator>,
+    parent: &Context,
+    shown: &Shown<'_>,
+) -> Decision {
+    let parent_span = parent.span();
+    let parent_span_context = parent_span.span_context();
+    if parent_span_context.is_valid() {
+        return if drops_child_of_unsampled_parent(sampler, parent, parent_span_context, shown) {
+            Decision::KeepParent
+        } else {
+            Decision::Build(None)
+        };
+    }
+    match ids {
+        // Under suppression the SDK makes an empty span without asking anyone: leave it to the SDK.
+        Some(ids) if !parent.is_telemetry_suppressed() => decide_root(sampler, ids, parent, shown),
+        _ => Decision::Build(None),
+    }
+}
+
+/// Asks the sampler for the child of an unsampled parent (under the SDK's `ParentBased`, the answer
+/// for a local parent is known without asking). Any other child is left to the SDK.
+#[inline]
+fn drops_child_of_unsampled_parent(
+    sampler: &SharedSampler,
+    parent: &Context,
+    parent_span_context: &SpanContext,
+    shown: &Shown<'_>,
+) -> bool {
+    if parent_span_context.is_sampled() {
+        return false;
+    }
+    if sampler.drops_children_of_unsampled_local_parents() && !parent_span_context.is_remote() {
+        return true;
+    }
+    sampler.decide(Some(parent), parent_span_context.trace_id(), shown).decision == SamplingDecision::Drop
+}
+
+/// Draws the root's ids as the SDK would (span id, then trace id) and asks the sampler.
+#[inline(never)]
+fn decide_root(sampler: &SharedSampler, ids: &SharedIdGenerator, parent: &Context, shown: &Shown<'_>) -> Decision {
+    let span_id = ids.generate_span_id();
+    let trace_id = ids.generate_trace_id();
+    let result = sampler.decide_root(parent, trace_id, shown);
+    match result.decision {
+        SamplingDecision::Drop => {
+            let span_context = SpanContext::new(trace_id, span_id, TraceFlags::default(), false, result.trace_state);
+            Decision::Dropped(parent.with_remote_span_context(span_context))
+        }
+        SamplingDecision::RecordOnly | SamplingDecision::RecordAndSample => {
+            Decision::Build(Some(Handoff { trace_id, span_id, result }))
+        }
+    }
+}
+
+/// Offers `handoff` to the SDK build that follows on this thread, until the guard drops.
+#[inline]
+pub(crate) fn hand_over(handoff: Handoff) -> HandedOver {
+    let _ = HANDED_OVER.try_with(|slot| {
+        slot.trace_id.set(Some(handoff.trace_id));
+        slot.span_id.set(Some(handoff.span_id));
+        if let Ok(mut result) = slot.result.try_borrow_mut() {
+            *result = Some((handoff.trace_id, handoff.result));
+        }
+    });
+    HandedOver(())
+}
+
+/// Clears what the SDK did not take (e.g. a provider already shut down builds nothing).
+#[derive(Debug)]
+pub(crate) struct HandedOver(());
+
+impl Drop for HandedOver {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = HANDED_OVER.try_with(|slot| {
+            slot.trace_id.set(None);
+            slot.span_id.set(None);
+            if let Ok(mut result) = slot.result.try_borrow_mut() {
+                *result = None;
+            }
+        });
+    }
+}
+
+/// The trace id handed over for the span being built on this thread, once.
+#[inline]
+pub(crate) fn take_trace_id() -> Option<TraceId> {
+    HANDED_OVER.try_with(|slot| slot.trace_id.take()).ok().flatten()
+}
+
+/// The span id handed over for the span being built on this thread, once.
+#[inline]
+pub(crate) fn take_span_id() -> Option<SpanId> {
+    HANDED_OVER.try_with(|slot| slot.span_id.take()).ok().flatten()
+}
+
+/// The decision handed over for the span of `trace_id` being built on this thread, once.
+#[inline]
+pub(crate) fn take_result(trace_id: TraceId) -> Option<SamplingResult> {
+    HANDED_OVER
+        .try_with(|slot| {
+            let (handed_for, result) = slot.result.try_borrow_mut().ok()?.take()?;
+            (handed_for == trace_id).then_some(result)
+        })
+        .ok()
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use opentelemetry::trace::{Link, Span as _, SpanBuilder, SpanKind, TraceState, Tracer as _, TracerProvider as _};
+    use opentelemetry::KeyValue;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, ShouldSample};
+
+    use super::*;
+
+    /// What a sampler was shown.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Seen {
+        parent: Option<(SpanContext, Option<String>)>,
+        trace_id: TraceId,
+        name: String,
+        kind: SpanKind,
+        attributes: Vec<KeyValue>,
+        links: Vec<SpanContext>,
+    }
+
+    /// Answers `answer` (or `inner`'s decision) and remembers what it was shown.
+    #[derive(Debug, Clone)]
+    struct Recorder {
+        seen: Arc<Mutex<Vec<Seen>>>,
+        inner: Sampler,
+        answer: Option<(SamplingDecision, Vec<KeyValue>, TraceState)>,
+    }
+
+    impl Recorder {
+        fn new(inner: Sampler) -> Self {
+            Self { seen: Arc::default(), inner, answer: None }
+        }
+
+        fn answering(decision: SamplingDecision, attributes: Vec<KeyValue>, trace_state: TraceState) -> Self {
+            Self { answer: Some((decision, attributes, trace_state)), ..Self::new(Sampler::AlwaysOn) }
+        }
+
+        fn seen(&self) -> Vec<Seen> {
+            self.seen.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        }
+    }
+
+    impl ShouldSample for Recorder {
+        fn should_sample(
+            &self,
+            parent: Option<&Context>,
+            trace_id: TraceId,
+            name: &str,
+            kind: &SpanKind,
+            attributes: &[KeyValue],
+            links: &[Link],
+        ) -> SamplingResult {
+            let parent_seen = parent.map(|cx| {
+                let baggage = cx.get::<&'static str>().map(|value| (*value).to_owned());
+                (cx.span().span_context().clone(), baggage)
+            });
+            self.seen.lock().unwrap_or_else(PoisonError::into_inner).push(Seen {
+                parent: parent_seen,
+                trace_id,
+                name: name.to_owned(),
+                kind: kind.clone(),
+                attributes: attributes.to_vec(),
+                links: links.iter().map(|link| link.span_context.clone()).collect(),
+            });
+            match &self.answer {
+                Some((decision, attributes, trace_state)) => SamplingResult {
+                    decision: decision.clone(),
+                    attributes: attributes.clone(),
+                    trace_state: trace_state.clone(),
+                },
+                None => self.inner.should_sample(parent, trace_id, name, kind, attributes, links),
+            }
+        }
+    }
+
+    fn provider(sampler: &SharedSampler, ids: &SharedIdGenerator) -> (SdkTracerProvider, InMemorySpanExporter) {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .with_sampler(sampler.clone())
+            .with_id_generator(ids.clone())
+            .build();
+        (provider, exporter)
+    }
+
+    fn root(sampler: &SharedSampler, ids: &SharedIdGenerator, parent: &Context) -> Decision {
+        let attributes = [KeyValue::new("item.id", 7)];
+        let shown = Shown { name: "load-item", kind: &SpanKind::Server, attributes: &attributes, links: &[] };
+        decide(sampler, Some(ids), parent, &shown)
+    }
+
+    fn trace_state(entry: (&str, &str)) -> TraceState {
+        TraceState::from_key_value([entry]).expect("a valid trace state")
+    }
+
+    #[test]
+    fn a_dropped_root_becomes_a_new_unsampled_span_context_with_the_samplers_trace_state() {
+        let recorder = Recorder::answering(SamplingDecision::Drop, Vec::new(), trace_state(("vendor", "x")));
+        let sampler = SharedSampler::new(recorder.clone());
+        let Decision::Dropped(cx) = root(&sampler, &SharedIdGenerator::default(), &Context::new()) else {
+            panic!("a dropped root is decided here");
+        };
+        let span_context = cx.span().span_context().clone();
+        assert!(!cx.span().is_recording());
+        let seen = recorder.seen();
+        assert_eq!(seen.len(), 1, "the sampler is asked once");
+        assert!(span_context.is_valid());
+        assert_eq!(span_context.trace_id(), seen[0].trace_id, "the trace id the sampler saw");
+        assert!(!span_context.is_sampled() && !span_context.is_remote());
+        assert_eq!(span_context.trace_state().get("vendor"), Some("x"));
+    }
+
+    #[test]
+    fn a_kept_root_is_built_by_the_sdk_with_the_ids_and_the_decision_handed_over() {
+        let recorder = Recorder::answering(
+            SamplingDecision::RecordAndSample,
+            vec![KeyValue::new("sampler.note", "kept")],
+            trace_state(("vendor", "y")),
+        );
+        let (sampler, ids) = (SharedSampler::new(recorder.clone()), SharedIdGenerator::default());
+        let (provider, exporter) = provider(&sampler, &ids);
+        let Decision::Build(Some(handoff)) = root(&sampler, &ids, &Context::new()) else {
+            panic!("a kept root is handed to the SDK");
+        };
+        let (trace_id, span_id) = (handoff.trace_id, handoff.span_id);
+        let span = {
+            let _handed_over = hand_over(handoff);
+            let builder = SpanBuilder::from_name(Cow::Borrowed("load-item")).with_kind(SpanKind::Server);
+            provider.tracer("t").build_with_context(builder, &Context::new())
+        };
+        assert_eq!(recorder.seen().len(), 1, "the SDK took the decision instead of asking again");
+        assert_eq!((span.span_context().trace_id(), span.span_context().span_id()), (trace_id, span_id));
+        assert!(span.span_context().is_sampled());
+        assert_eq!(span.span_context().trace_state().get("vendor"), Some("y"));
+        drop(span);
+        let exported = exporter.get_finished_spans().expect("exported");
+        assert_eq!(exported.len(), 1);
+        assert!(exported[0].attributes.contains(&KeyValue::new("sampler.note", "kept")), "{exported:?}");
+
+        // The next span on this thread is the SDK's own business again.
+        drop(provider.tracer("t").start("next"));
+        assert_eq!(recorder.seen().len(), 2);
+        assert_ne!(recorder.seen()[1].trace_id, trace_id);
+    }
+
+    #[test]
+    fn a_root_kept_for_recording_only_is_handed_over_too() {
+        let recorder = Recorder::answering(SamplingDecision::RecordOnly, Vec::new(), TraceState::default());
+        let (sampler, ids) = (SharedSampler::new(recorder.clone()), SharedIdGenerator::default());
+        let (provider, exporter) = provider(&sampler, &ids);
+        let Decision::Build(Some(handoff)) = root(&sampler, &ids, &Context::new()) else {
+            panic!("a recorded root is handed to the SDK");
+        };
+        let trace_id = handoff.trace_id;
+        let span = {
+            let _handed_over = hand_over(handoff);
+            provider.tracer("t").build_with_context(SpanBuilder::from_name("load-item"), &Context::new())
+        };
+        assert!(span.is_recording() && !span.span_context().is_sampled());
+        assert_eq!(span.span_context().trace_id(), trace_id);
+        assert_eq!(recorder.seen().len(), 1);
+        drop(span);
+        assert!(exporter.get_finished_spans().expect("exported").is_empty(), "recorded, not sampled");
+    }
+
+    #[test]
+    fn ratio_sampling_decides_on_the_trace_id_the_span_gets() {
+        let ratio = Sampler::TraceIdRatioBased(0.5);
+        let (sampler, ids) = (SharedSampler::new(ratio.clone()), SharedIdGenerator::default());
+        let verdict = |trace_id| ratio.should_sample(None, trace_id, "load-item", &SpanKind::Server, &[], &[]).decision;
+        let (mut dropped, mut kept) = (0, 0);
+        for _ in 0..400 {
+            match root(&sampler, &ids, &Context::new()) {
+                Decision::Dropped(cx) => {
+                    assert_eq!(verdict(cx.span().span_context().trace_id()), SamplingDecision::Drop);
+                    dropped += 1;
+                }
+                Decision::Build(Some(handoff)) => {
+                    assert_eq!(verdict(handoff.trace_id), SamplingDecision::RecordAndSample);
+                    kept += 1;
+                }
+                other => panic!("a root is decided here: {other:?}"),
+            }
+        }
+        assert!(dropped > 100 && kept > 100, "about half each: {dropped} dropped, {kept} kept");
+    }
+
+    #[test]
+    fn the_sampler_is_shown_what_the_sdk_shows_it() {
+        let recorder = Recorder::answering(SamplingDecision::Drop, Vec::new(), TraceState::default());
+        let (sampler, ids) = (SharedSampler::new(recorder.clone()), SharedIdGenerator::default());
+        let parent = Context::new().with_value("baggage-like entry");
+        assert!(matches!(root(&sampler, &ids, &parent), Decision::Dropped(_)));
+        // The same span through the SDK alone (no hand-over).
+        let sdk = SdkTracerProvider::builder().with_sampler(recorder.clone()).build();
+        let builder = SpanBuilder::from_name("load-item")
+            .with_kind(SpanKind::Server)
+            .with_attributes([KeyValue::new("item.id", 7)]);
+        drop(sdk.tracer("t").build_with_context(builder, &parent));
+        let mut seen = recorder.seen();
+        assert_eq!(seen.len(), 2);
+        assert_ne!(seen[0].trace_id, seen[1].trace_id, "each draws its own trace id");
+        seen[1].trace_id = seen[0].trace_id;
+        assert_eq!(seen[0], seen[1]);
+        assert_eq!(seen[0].parent.as_ref().and_then(|(_, entry)| entry.as_deref()), Some("baggage-like entry"));
+    }
+
+    #[test]
+    fn without_the_id_generator_or_under_suppression_roots_are_left_to_the_sdk() {
+        let recorder = Recorder::new(Sampler::AlwaysOff);
+        let sampler = SharedSampler::new(recorder.clone());
+        let shown = Shown { name: "s", kind: &SpanKind::Internal, attributes: &[], links: &[] };
+        let unknown_ids = decide(&sampler, None, &Context::new(), &shown);
+        assert!(matches!(unknown_ids, Decision::Build(None)));
+        let suppressed = Context::new().with_telemetry_suppressed();
+        assert!(matches!(root(&sampler, &SharedIdGenerator::default(), &suppressed), Decision::Build(None)));
+        assert!(recorder.seen().is_empty(), "the SDK asks, not us");
+    }
+
+    #[test]
+    fn what_the_sdk_does_not_take_is_cleared() {
+        let (sampler, ids) = (SharedSampler::new(Sampler::AlwaysOn), SharedIdGenerator::default());
+        let Decision::Build(Some(handoff)) = root(&sampler, &ids, &Context::new()) else {
+            panic!("a kept root is handed to the SDK");
+        };
+        let trace_id = handoff.trace_id;
+        drop(hand_over(handoff));
+        assert_eq!((take_trace_id(), take_span_id()), (None, None));
+        assert!(take_result(trace_id).is_none());
+    }
+
+    #[test]
+    fn children_of_unsampled_parents_keep_the_parent_and_other_children_go_to_the_sdk() {
+        let parent = |flags| {
+            let span_context = SpanContext::new(TraceId::from(1), SpanId::from(2), flags, false, TraceState::default());
+            Context::new().with_remote_span_context(span_context)
+        };
+        let parent_based = SharedSampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+        let ids = SharedIdGenerator::default();
+        assert!(matches!(root(&parent_based, &ids, &parent(TraceFlags::default())), Decision::KeepParent));
+        assert!(matches!(root(&parent_based, &ids, &parent(TraceFlags::SAMPLED)), Decision::Build(None)));
+        let always_on = SharedSampler::new(Sampler::AlwaysOn);
+        assert!(matches!(root(&always_on, &ids, &parent(TraceFlags::default())), Decision::Build(None)));
+    }
+}
