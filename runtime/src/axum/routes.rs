@@ -125,8 +125,6 @@ impl Route {
         self.template_is_path_value && self.template == path
     }
 
-    /// The attribute set of `key`, built by `build` the first time; `None` when the route keeps
-    /// [`METRIC_SETS`] other sets already.
     /// `histogram` bound to the attribute set of `key`, which `build` makes the first time; `None` when
     /// the route keeps [`METRIC_SETS`] other sets already. The cache must be dropped with the histogram
     /// (the layer rebuilds it whenever it changes its instruments).
