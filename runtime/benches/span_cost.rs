@@ -489,7 +489,7 @@ struct CpuRow {
     case: &'static str,
     /// Process CPU (every thread, minus an excluded sink thread) per call, calls and flush included.
     process_ns: f64,
-    /// The calling thread's CPU per call, calls only.
+    /// The calling thread's CPU per call (calls and flushes, which mostly wait).
     calling_ns: f64,
     allocations_per_call: f64,
     /// What the pipeline says became of the spans, where it can tell.
@@ -498,22 +498,32 @@ struct CpuRow {
 
 /// `calls` calls then `flush` (which returns once everything they made is exported), three times after a
 /// warm-up; the median round by process CPU. The CPU time of the thread `excluded` (a sink standing for
-/// the collector; 0 for none) is left out.
-fn cpu_measure(case: &'static str, excluded: u64, mut call: impl FnMut(u64), mut flush: impl FnMut()) -> CpuRow {
-    for i in 0..CPU_CALLS / 10 {
-        call(i);
-    }
-    flush();
+/// the collector; 0 for none) is left out. With `flush_every`, a flush also follows every so many calls:
+/// for an exporter slower than the calls, so that it exports every span instead of dropping most.
+fn cpu_measure(
+    case: &'static str,
+    excluded: u64,
+    flush_every: Option<u64>,
+    mut call: impl FnMut(u64),
+    mut flush: impl FnMut(),
+) -> CpuRow {
+    let mut calls = |count: u64| {
+        for i in 0..count {
+            call(i);
+            if flush_every.is_some_and(|every| (i + 1).is_multiple_of(every)) {
+                flush();
+            }
+        }
+        flush();
+    };
+    calls(CPU_CALLS / 10);
     let mut rounds = Vec::new();
     for _ in 0..3 {
         let (process, sink, thread) = (cpu::process(), cpu::thread(excluded), cpu::this_thread());
         let allocations = ALLOCATIONS.with(Cell::get);
-        for i in 0..CPU_CALLS {
-            call(i);
-        }
+        calls(CPU_CALLS);
         let calling = cpu::this_thread() - thread;
         let allocations = ALLOCATIONS.with(Cell::get) - allocations;
-        flush();
         let total = (cpu::process() - process).saturating_sub(cpu::thread(excluded) - sink);
         let per_call = |time: Duration| time.as_nanos() as f64 / CPU_CALLS as f64;
         rounds.push(CpuRow {
@@ -562,6 +572,7 @@ fn sdk_case<F: FnMut(u64)>(case: &'static str, setup: impl FnOnce(&SdkTracerProv
     let mut row = cpu_measure(
         case,
         0,
+        None,
         |i| {
             started();
             call(i);
@@ -583,6 +594,7 @@ fn traced_pipeline_case(case: &'static str, code_attributes: bool) -> CpuRow {
     let mut row = cpu_measure(
         case,
         0,
+        None,
         |i| {
             black_box(with_traced(i));
         },
@@ -600,6 +612,7 @@ fn cpu_pass() -> Vec<CpuRow> {
     let mut rows = vec![cpu_measure(
         "cpu: bare function",
         0,
+        None,
         |i| {
             black_box(bare(i));
         },
@@ -624,6 +637,7 @@ fn cpu_pass() -> Vec<CpuRow> {
         let mut row = cpu_measure(
             case,
             received.thread.load(Ordering::Relaxed),
+            Some(CPU_QUEUE as u64 / 4),
             |i| {
                 black_box(with_traced(i));
             },
@@ -668,6 +682,7 @@ fn cpu_pass() -> Vec<CpuRow> {
         cpu_measure(
             case,
             0,
+            None,
             |i| with_fastrace_root(&mut root.borrow_mut(), i),
             || {
                 end_fastrace_root(&mut root.borrow_mut());
