@@ -75,6 +75,26 @@ async fn request_duration_is_a_histogram_per_route_and_status() {
 }
 
 #[tokio::test]
+async fn the_duration_recorded_is_the_server_span_length() {
+    let spans = capture();
+    let metrics = MetricsCapture::new();
+    let slow = || async {
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        "slow"
+    };
+    let router = Router::new().route("/slow", get(slow)).layer(TracedLayer::new().meter(&metrics.meter()));
+    let address = serve(router).await;
+    reqwest::get(format!("http://{address}/slow")).await.expect("request");
+    let span = server_spans(&spans, 1).await.remove(0);
+
+    let length = span.end_time.duration_since(span.start_time).expect("the span ends after it starts");
+    let recorded = metrics.histogram_sum("http.server.request.duration");
+    assert!(length.as_secs_f64() >= 0.03, "{length:?}");
+    // One monotonic reading gives both (the span's end is its start plus the duration).
+    assert!((recorded - length.as_secs_f64()).abs() < 1e-6, "metric {recorded} s, span {length:?}");
+}
+
+#[tokio::test]
 async fn active_requests_count_requests_in_flight() {
     let spans = capture();
     let metrics = MetricsCapture::new();

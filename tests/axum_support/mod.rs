@@ -116,6 +116,16 @@ impl MetricsCapture {
         })
     }
 
+    /// The sum of every value recorded into histogram `name`, over all its points.
+    pub fn histogram_sum(&self, name: &str) -> f64 {
+        self.with_metric(name, |metric| match metric.map(Metric::data) {
+            Some(AggregatedMetrics::F64(MetricData::Histogram(histogram))) => {
+                histogram.data_points().map(|point| point.sum()).sum()
+            }
+            other => panic!("{name} is not an f64 histogram: {other:?}"),
+        })
+    }
+
     /// The sum points of `name`: (attributes, value).
     pub fn sum(&self, name: &str) -> Vec<(Vec<opentelemetry::KeyValue>, i64)> {
         self.with_metric(name, |metric| match metric.map(Metric::data) {
