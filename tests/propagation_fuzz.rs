@@ -6,6 +6,9 @@
 //! exactly the one an independent reading of the specifications finds (none: a fresh trace); a valid
 //! header in comes out unchanged; what goes out is within the W3C limits and never empty.
 //!
+//! Half the chunks install them with `set_propagators` (as `traced::init()` does: a set carrying none of
+//! their fields skips them), half with `set_text_map_propagator` (always asked).
+//!
 //! Its own binary: it installs the global propagator. `TRACED_FUZZ_SEED` replays another seed.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -392,7 +395,13 @@ fn every_propagator_survives_hostile_headers_and_keeps_valid_ones_unchanged() {
             })
             .collect();
         for (configuration, kinds) in configurations.iter().enumerate() {
-            traced::propagation::set_text_map_propagator(traced::propagation::propagator(kinds));
+            // Alternate chunks install them as `traced::init()` does (headers carrying none of their
+            // fields skip them) and as any other propagator (always asked): both must agree.
+            if chunk % 2 == 0 {
+                traced::propagation::set_propagators(kinds);
+            } else {
+                traced::propagation::set_text_map_propagator(traced::propagation::propagator(kinds));
+            }
             // Every set through the composite (every propagator at once), a quarter through each alone.
             let alone = configuration < SINGLE;
             for (offset, case) in

@@ -19,10 +19,7 @@ use traced::testing::SpanCapture;
 /// propagators installed, as `traced::init()` installs them by default.
 pub fn capture() -> SpanCapture {
     let capture = traced::testing::capture();
-    traced::propagation::set_text_map_propagator(traced::propagation::propagator(&[
-        PropagatorKind::TraceContext,
-        PropagatorKind::Baggage,
-    ]));
+    traced::propagation::set_propagators(&[PropagatorKind::TraceContext, PropagatorKind::Baggage]);
     capture
 }
 

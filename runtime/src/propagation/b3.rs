@@ -25,6 +25,9 @@ pub(crate) struct B3Propagator {
 }
 
 impl B3Propagator {
+    /// Every header the extraction reads: both forms, whichever this one injects.
+    pub(crate) const READS: &'static [&'static str] = &[SINGLE, TRACE_ID, SPAN_ID, SAMPLED, FLAGS];
+
     /// The single `b3` header.
     pub(crate) fn single() -> Self {
         Self { multi: false, fields: vec![SINGLE.to_owned()] }

@@ -2,9 +2,12 @@
 //! for clients and queues the layer and the instrumented client do not cover.
 //!
 //! Both use the global text map propagator (`OTEL_PROPAGATORS`, `tracecontext,baggage` by default once
-//! `traced::init()` ran). Set one with [`set_text_map_propagator`] rather than
+//! `traced::init()` ran). Set one with [`set_propagators`] or [`set_text_map_propagator`] rather than
 //! `opentelemetry::global::set_text_map_propagator`: it is then cached per thread, so requests take no
-//! lock to read it (the global one sits behind a `RwLock`).
+//! lock to read it (the global one sits behind a `RwLock`). When every header its extraction reads is
+//! known (the propagators [`set_propagators`] installs, the SDK's `TraceContextPropagator` and
+//! `BaggagePropagator`), a request that carries none of them keeps its context without the propagator
+//! running; any other propagator always runs.
 //!
 //! A malformed `traceparent` (wrong length, bad hex, version `ff`, all-zero ids, repeated, ...) is ignored
 //! before the propagator sees it: the request starts a fresh trace instead of joining a bogus one.
@@ -31,6 +34,7 @@
 //! assert!(outgoing["traceparent"].to_str().unwrap().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
 //! ```
 
+use std::any::TypeId;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -38,6 +42,7 @@ use std::sync::{Arc, RwLock};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::Context;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
 use crate::telemetry::settings::PropagatorKind;
 
@@ -55,12 +60,43 @@ const TRACESTATE_NAME: HeaderName = HeaderName::from_static(TRACESTATE);
 const BAGGAGE_NAME: HeaderName = HeaderName::from_static(BAGGAGE);
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-static INSTALLED: RwLock<Option<SharedPropagator>> = RwLock::new(None);
+static INSTALLED: RwLock<Option<Installed>> = RwLock::new(None);
 
 // Hand-written twin of the tracer cache in `crate::span::backend` (same generation scheme): keep the two
 // alike until one generic version matches them in `span_cost`.
 thread_local! {
-    static CACHED: RefCell<(u64, Option<SharedPropagator>)> = const { RefCell::new((u64::MAX, None)) };
+    static CACHED: RefCell<(u64, Option<Installed>)> = const { RefCell::new((u64::MAX, None)) };
+}
+
+/// The propagator [`set_text_map_propagator`] or [`set_propagators`] installed.
+#[derive(Clone)]
+struct Installed {
+    propagator: SharedPropagator,
+    /// Every header the propagator's extraction reads, when `traced` knows them: without any of them
+    /// it returns the context it was given. `None` for any other propagator (`fields()` names what a
+    /// propagator injects, and nothing stops one from reading more).
+    reads: Option<Arc<[HeaderName]>>,
+}
+
+impl Installed {
+    fn new(propagator: SharedPropagator, reads: Option<&[&str]>) -> Self {
+        let reads = reads.and_then(|names| {
+            names.iter().map(|name| HeaderName::from_bytes(name.as_bytes()).ok()).collect::<Option<Arc<[HeaderName]>>>()
+        });
+        Self { propagator, reads }
+    }
+}
+
+/// The headers the extraction of a propagator of type `P` reads, for the ones `traced` knows.
+fn known_reads<P: 'static>() -> Option<&'static [&'static str]> {
+    let id = TypeId::of::<P>();
+    if id == TypeId::of::<TraceContextPropagator>() {
+        Some(w3c::TraceContext::READS)
+    } else if id == TypeId::of::<BaggagePropagator>() {
+        Some(w3c::Baggage::READS)
+    } else {
+        None
+    }
 }
 
 /// Sets `propagator` as the global text map propagator and as the one `traced` reads without a lock.
@@ -68,10 +104,36 @@ pub fn set_text_map_propagator<P>(propagator: P)
 where
     P: TextMapPropagator + Send + Sync + 'static,
 {
-    let shared: SharedPropagator = Arc::new(propagator);
-    opentelemetry::global::set_text_map_propagator(SharedGlobal(shared.clone()));
-    if let Ok(mut installed) = INSTALLED.write() {
-        *installed = Some(shared);
+    install(Installed::new(Arc::new(propagator), known_reads::<P>()));
+}
+
+/// Sets the propagator `OTEL_PROPAGATORS` names ([`propagator`]`(kinds)`), as `traced::init()` does.
+/// Unlike [`set_text_map_propagator`] with the same propagator, `traced` then knows every header it
+/// reads, so a request that carries none of them skips it.
+///
+/// ```
+/// use traced::telemetry::PropagatorKind;
+///
+/// traced::propagation::set_propagators(&[PropagatorKind::TraceContext, PropagatorKind::Baggage]);
+/// ```
+pub fn set_propagators(kinds: &[PropagatorKind]) {
+    let reads: Vec<&str> = kinds.iter().flat_map(|kind| reads_of(*kind)).copied().collect();
+    install(Installed::new(Arc::new(propagator(kinds)), Some(&reads)));
+}
+
+/// The headers the extraction of `kind` reads.
+fn reads_of(kind: PropagatorKind) -> &'static [&'static str] {
+    match kind {
+        PropagatorKind::TraceContext => w3c::TraceContext::READS,
+        PropagatorKind::Baggage => w3c::Baggage::READS,
+        PropagatorKind::B3 | PropagatorKind::B3Multi => b3::B3Propagator::READS,
+    }
+}
+
+fn install(installed: Installed) {
+    opentelemetry::global::set_text_map_propagator(SharedGlobal(installed.propagator.clone()));
+    if let Ok(mut slot) = INSTALLED.write() {
+        *slot = Some(installed);
     }
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
@@ -79,6 +141,11 @@ where
 /// Runs `f` with the propagator in use: ours when [`set_text_map_propagator`] installed one, else the
 /// global one. Per-request path (guarded by the `http_overhead` benchmark): no lock once cached.
 pub(crate) fn with_propagator<R>(f: impl FnOnce(&dyn TextMapPropagator) -> R) -> R {
+    with_installed(|propagator, _| f(propagator))
+}
+
+/// [`with_propagator`], also handing `f` the headers the propagator reads when they are known.
+fn with_installed<R>(f: impl FnOnce(&dyn TextMapPropagator, Option<&[HeaderName]>) -> R) -> R {
     let generation = GENERATION.load(Ordering::Acquire);
     let mut f = Some(f);
     let result = CACHED
@@ -89,21 +156,21 @@ pub(crate) fn with_propagator<R>(f: impl FnOnce(&dyn TextMapPropagator) -> R) ->
                 *stale = (generation, read_installed());
             }
             let cached = cell.try_borrow().ok()?;
-            let propagator = cached.1.as_ref()?;
+            let installed = cached.1.as_ref()?;
             let f = f.take()?;
-            Some(f(&**propagator))
+            Some(f(&*installed.propagator, installed.reads.as_deref()))
         })
         .ok()
         .flatten();
     match (result, f) {
         (Some(result), _) => result,
-        (None, Some(f)) => with_global(f),
+        (None, Some(f)) => with_global(|propagator| f(propagator, None)),
         (None, None) => ran_without_result(),
     }
 }
 
 #[cold]
-fn read_installed() -> Option<SharedPropagator> {
+fn read_installed() -> Option<Installed> {
     INSTALLED.read().ok().and_then(|installed| installed.clone())
 }
 
@@ -182,6 +249,20 @@ pub fn extract(headers: &HeaderMap) -> Context {
 
 /// The context `headers` carry, on top of `cx`.
 pub fn extract_with_context(cx: &Context, headers: &HeaderMap) -> Context {
+    with_installed(|propagator, reads| extract_with(propagator, reads, cx, headers))
+}
+
+/// What `propagator` extracts from `headers` on top of `cx`; `reads`, when known, are all the headers
+/// it reads: with none of them there, it would return `cx` unchanged and is not asked.
+fn extract_with(
+    propagator: &dyn TextMapPropagator,
+    reads: Option<&[HeaderName]>,
+    cx: &Context,
+    headers: &HeaderMap,
+) -> Context {
+    if reads.is_some_and(|reads| !carries_any(headers, reads)) {
+        return cx.clone();
+    }
     // A repeated `traceparent` is malformed too (W3C test suite: `test_traceparent_duplicated`):
     // which of two callers to follow is not ours to guess.
     let mut traceparents = headers.get_all(&TRACEPARENT_NAME).iter();
@@ -192,7 +273,17 @@ pub fn extract_with_context(cx: &Context, headers: &HeaderMap) -> Context {
         (None, _) => false,
     };
     let extractor = HeaderExtractor { headers, traceparent: first, hide_trace_context: malformed };
-    with_propagator(|propagator| propagator.extract_with_context(cx, &extractor))
+    propagator.extract_with_context(cx, &extractor)
+}
+
+/// Whether `headers` has a field named in `names`. A request has a few fields: comparing their names
+/// is cheaper than hashing each of `names` for a lookup.
+fn carries_any(headers: &HeaderMap, names: &[HeaderName]) -> bool {
+    if headers.keys_len() <= 16 {
+        headers.keys().any(|key| names.contains(key))
+    } else {
+        names.iter().any(|name| headers.contains_key(name))
+    }
 }
 
 /// Writes propagation fields into a header map; values that are not valid header values are dropped,
@@ -294,6 +385,10 @@ fn is_lower_hex(byte: &u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use opentelemetry::baggage::BaggageExt as _;
+
     use super::*;
 
     const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -371,6 +466,142 @@ mod tests {
         injector.set("tracestate", String::new());
         injector.set("baggage", " ".to_owned());
         assert!(headers.is_empty(), "{headers:?}");
+    }
+
+    /// Counts extractions; continues the trace of `x-custom-trace`, a header it does not list.
+    #[derive(Debug, Default)]
+    struct Unlisted(std::sync::atomic::AtomicUsize);
+
+    impl TextMapPropagator for Unlisted {
+        fn inject_context(&self, _: &Context, _: &mut dyn Injector) {}
+
+        fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+            use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
+            self.0.fetch_add(1, Ordering::Relaxed);
+            let Some(trace_id) = extractor.get("x-custom-trace").and_then(|hex| TraceId::from_hex(hex).ok()) else {
+                return cx.clone();
+            };
+            let parent = SpanContext::new(trace_id, SpanId::from(7), TraceFlags::SAMPLED, true, TraceState::NONE);
+            cx.with_remote_span_context(parent)
+        }
+
+        fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+            opentelemetry::propagation::text_map_propagator::FieldIter::new(&[])
+        }
+    }
+
+    fn remote_trace_id(cx: &Context) -> Option<String> {
+        use opentelemetry::trace::TraceContextExt as _;
+        let span = cx.span();
+        let context = span.span_context();
+        context.is_remote().then(|| context.trace_id().to_string())
+    }
+
+    fn names(names: &[&'static str]) -> Vec<HeaderName> {
+        names.iter().map(|name| HeaderName::from_static(name)).collect()
+    }
+
+    #[test]
+    fn a_propagator_whose_reads_are_known_is_skipped_only_without_them() {
+        let counting = Unlisted::default();
+        let reads = names(&["x-custom-trace", "x-other"]);
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("example.com"));
+        let cx = extract_with(&counting, Some(&reads), &Context::new(), &headers);
+        assert_eq!(counting.0.load(Ordering::Relaxed), 0, "skipped without any of its headers");
+        assert_eq!(remote_trace_id(&cx), None);
+
+        headers.insert("x-custom-trace", HeaderValue::from_static("4bf92f3577b34da6a3ce929d0e0e4736"));
+        let cx = extract_with(&counting, Some(&reads), &Context::new(), &headers);
+        assert_eq!(counting.0.load(Ordering::Relaxed), 1);
+        assert_eq!(remote_trace_id(&cx).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+    }
+
+    #[test]
+    fn a_propagator_whose_reads_are_unknown_always_runs() {
+        assert!(known_reads::<Unlisted>().is_none());
+        assert!(known_reads::<TextMapCompositePropagator>().is_none(), "its parts are unknown");
+        let counting = Unlisted::default();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-custom-trace", HeaderValue::from_static("4bf92f3577b34da6a3ce929d0e0e4736"));
+        let cx = extract_with(&counting, None, &Context::new(), &headers);
+        assert_eq!(remote_trace_id(&cx).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        extract_with(&counting, None, &Context::new(), &HeaderMap::new());
+        assert_eq!(counting.0.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn many_fields_are_searched_by_name() {
+        let reads = names(&["traceparent", "baggage"]);
+        let mut headers = HeaderMap::new();
+        for index in 0..40 {
+            headers.insert(HeaderName::try_from(format!("x-filler-{index}")).expect("name"), HeaderValue::from(index));
+        }
+        assert!(!carries_any(&headers, &reads));
+        headers.insert("baggage", HeaderValue::from_static("k=v"));
+        assert!(carries_any(&headers, &reads));
+        headers.clear();
+        headers.insert("baggage", HeaderValue::from_static("k=v"));
+        assert!(carries_any(&headers, &reads));
+    }
+
+    /// Answers every key with a valid value of its propagator and notes the keys asked for.
+    struct Recording<'a> {
+        values: &'a HashMap<&'static str, &'static str>,
+        asked: RefCell<Vec<String>>,
+    }
+
+    impl Extractor for Recording<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.asked.borrow_mut().push(key.to_ascii_lowercase());
+            self.values.get(key.to_ascii_lowercase().as_str()).copied()
+        }
+
+        fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+            self.get(key).map(|value| vec![value])
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            self.asked.borrow_mut().push("<every key>".to_owned());
+            self.values.keys().copied().collect()
+        }
+    }
+
+    #[test]
+    fn the_known_reads_cover_every_header_each_propagator_asks_for() {
+        let valid: HashMap<&str, &str> = HashMap::from([
+            (TRACEPARENT, VALID),
+            (TRACESTATE, "vendor=1"),
+            (BAGGAGE, "user=1"),
+            ("b3", "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1"),
+            ("x-b3-traceid", "4bf92f3577b34da6a3ce929d0e0e4736"),
+            ("x-b3-spanid", "00f067aa0ba902b7"),
+            ("x-b3-sampled", "1"),
+            ("x-b3-flags", "1"),
+        ]);
+        let b3_multi_only: HashMap<&str, &str> =
+            valid.iter().filter(|(key, _)| **key != "b3").map(|(key, value)| (*key, *value)).collect();
+        let none = HashMap::new();
+        let mut cases: Vec<(Box<dyn TextMapPropagator>, &[&str])> = vec![
+            (Box::new(TraceContextPropagator::new()), known_reads::<TraceContextPropagator>().expect("known")),
+            (Box::new(BaggagePropagator::new()), known_reads::<BaggagePropagator>().expect("known")),
+        ];
+        for kind in [PropagatorKind::TraceContext, PropagatorKind::Baggage, PropagatorKind::B3, PropagatorKind::B3Multi]
+        {
+            cases.push((Box::new(propagator(&[kind])), reads_of(kind)));
+        }
+        for (propagator, reads) in &cases {
+            let mut found = false;
+            for values in [&valid, &b3_multi_only, &none] {
+                let extractor = Recording { values, asked: RefCell::new(Vec::new()) };
+                let cx = propagator.extract_with_context(&Context::new(), &extractor);
+                found |= remote_trace_id(&cx).is_some() || !cx.baggage().is_empty();
+                for key in extractor.asked.into_inner() {
+                    assert!(reads.contains(&key.as_str()), "{propagator:?} read {key}, not in {reads:?}");
+                }
+            }
+            assert!(found, "{propagator:?} found what the headers carry");
+        }
     }
 
     #[test]

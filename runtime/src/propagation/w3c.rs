@@ -45,6 +45,9 @@ pub(crate) struct TraceContext {
 }
 
 impl TraceContext {
+    /// Every header the extraction reads (this one's and the SDK's `TraceContextPropagator`'s).
+    pub(crate) const READS: &'static [&'static str] = &[TRACEPARENT, TRACESTATE];
+
     pub(crate) fn new() -> Self {
         Self::default()
     }
@@ -150,6 +153,9 @@ pub(crate) struct Baggage {
 }
 
 impl Baggage {
+    /// Every header the extraction reads (this one's and the SDK's `BaggagePropagator`'s).
+    pub(crate) const READS: &'static [&'static str] = &[BAGGAGE];
+
     pub(crate) fn new() -> Self {
         Self::default()
     }

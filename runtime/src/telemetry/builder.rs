@@ -268,7 +268,7 @@ impl TelemetryBuilder {
         if settings.disabled {
             return Ok(TelemetryGuard::disabled(claim));
         }
-        let propagator = providers::propagator(&settings.propagators);
+        let propagators = settings.propagators.clone();
         let log_level = settings.log_level;
         let plan = Plan {
             settings,
@@ -278,7 +278,7 @@ impl TelemetryBuilder {
             console: self.console.unwrap_or_else(ConsoleOutput::stdout),
         };
         let providers = providers::build(plan)?;
-        crate::propagation::set_text_map_propagator(propagator);
+        crate::propagation::set_propagators(&propagators);
         if self.tracing_subscriber.unwrap_or(true) && !logs::route_events(providers.logger.as_ref(), log_level) {
             // Said once per init: otherwise the logs just never show up at the collector.
             eprintln!(

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
@@ -26,7 +25,7 @@ use super::pipeline::delivery::{BatchExport, LogItem, MetricExport};
 use super::pipeline::sdk_export::{SdkExport, SdkMetricExport};
 use super::pipeline::Pipeline;
 use super::processors::{RedactingProcessor, Redaction};
-use super::settings::{ExporterKind, OtlpSettings, PropagatorKind, SamplerKind, Settings, SpanLimitSettings};
+use super::settings::{ExporterKind, OtlpSettings, SamplerKind, Settings, SpanLimitSettings};
 use crate::{SharedIdGenerator, SharedSampler};
 
 /// Adds one user span processor to the provider being built.
@@ -224,11 +223,6 @@ fn span_limits(limits: &SpanLimitSettings) -> SpanLimits {
         max_attributes_per_event: limits.event_attribute_count,
         max_attributes_per_link: limits.link_attribute_count,
     }
-}
-
-/// The composite of `OTEL_PROPAGATORS`, in the order given.
-pub(crate) fn propagator(kinds: &[PropagatorKind]) -> TextMapCompositePropagator {
-    crate::propagation::propagator(kinds)
 }
 
 #[cfg(test)]
