@@ -18,9 +18,14 @@ use crate::http::semconv;
 
 const TRACERESPONSE: &str = "traceresponse";
 
-/// A request the layer traces; see the module docs.
+/// A request the layer traces; see the module docs. Boxed: the scope rides in the response future and
+/// then in the response body, which the service stack above moves several times on their way up (and
+/// axum copies into the box it makes of the body); a pointer moves where 208 bytes did.
 #[derive(Debug)]
-pub(crate) struct RequestScope {
+pub(crate) struct RequestScope(Box<Scope>);
+
+#[derive(Debug)]
+struct Scope {
     cx: Context,
     config: Arc<Config>,
     /// The span's start time (wall clock, as the SDK stamps spans) and the monotonic instant read
@@ -63,38 +68,47 @@ impl RequestScope {
             .with_start_time(started);
         let cx = crate::span::start::start_with_parent(builder, &parent)?;
         let active = config.instruments.request_started(method_index, scheme);
-        Some(Self { cx, config: config.clone(), started, started_at, metric, active, status: None, error_type: None })
+        Some(Self(Box::new(Scope {
+            cx,
+            config: config.clone(),
+            started,
+            started_at,
+            metric,
+            active,
+            status: None,
+            error_type: None,
+        })))
     }
 
     /// Makes the request's span current until the guard drops.
     pub(crate) fn enter(&self) -> ContextGuard {
-        self.cx.clone().attach()
+        self.0.cx.clone().attach()
     }
 
     pub(crate) fn config(&self) -> &Arc<Config> {
-        &self.config
+        &self.0.config
     }
 
     pub(crate) fn context(&self) -> &Context {
-        &self.cx
+        &self.0.cx
     }
 
     /// Records the response head: status, ERROR for 5xx, captured headers, `traceresponse`.
     pub(crate) fn record_response<B>(&mut self, response: &mut Response<B>) {
         let status = response.status();
-        self.status = Some(status.as_u16());
-        let span = self.cx.span();
+        self.0.status = Some(status.as_u16());
+        let span = self.0.cx.span();
         span.set_attribute(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())));
-        if !self.config.response_headers.is_empty() {
+        if !self.0.config.response_headers.is_empty() {
             let mut attributes = Vec::new();
-            self.config.response_headers.record(response.headers(), &mut attributes);
+            self.0.config.response_headers.record(response.headers(), &mut attributes);
             span.set_attributes(attributes);
         }
         if let Some(error_type) = semconv::status_error_type(status, false) {
             self.fail(error_type, "");
         }
-        if self.config.trace_response {
-            if let Ok(value) = HeaderValue::try_from(traceresponse(&self.cx)) {
+        if self.0.config.trace_response {
+            if let Ok(value) = HeaderValue::try_from(traceresponse(&self.0.cx)) {
                 response.headers_mut().insert(TRACERESPONSE, value);
             }
         }
@@ -103,13 +117,13 @@ impl RequestScope {
     /// Marks the request failed: `error.type` on the span and the duration metric, status ERROR.
     /// The first failure wins (a panic's response is a 500, but its `error.type` stays `panic`).
     pub(crate) fn fail(&mut self, error_type: Cow<'static, str>, description: &str) {
-        if self.error_type.is_some() {
+        if self.0.error_type.is_some() {
             return;
         }
-        let span = self.cx.span();
+        let span = self.0.cx.span();
         span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
         span.set_status(Status::error(description.to_owned()));
-        self.error_type = Some(error_type);
+        self.0.error_type = Some(error_type);
     }
 
     /// Records an error of the inner service or of the response body, named by its type.
@@ -118,7 +132,7 @@ impl RequestScope {
     }
 }
 
-impl Drop for RequestScope {
+impl Drop for Scope {
     fn drop(&mut self) {
         // Metrics first: whoever sees the ended span can rely on the request being counted.
         let elapsed = self.started_at.elapsed();
