@@ -372,7 +372,7 @@ fn main() {
 
     let unsampled = sdk(sampler.clone());
     traced::install_tracer_provider_with_sampler(&unsampled.provider, sampler);
-    case(&mut c, &mut rows, summary, "#[traced], unsampled root, id generator unknown", |i| {
+    case(&mut c, &mut rows, summary, "#[traced], id generator unknown, unsampled root", |i| {
         black_box(with_traced(i));
     });
     let parent = unsampled.provider.tracer("bench").start("unsampled parent");

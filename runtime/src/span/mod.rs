@@ -33,7 +33,7 @@ use crate::span::code_location::CodeLocation;
 use crate::span::function_metrics::{CallerGuard, InFunction};
 use crate::span::level::Level;
 use crate::span::origin::{Links, Parent};
-use crate::span::presample::Decision;
+use crate::span::presample::Root;
 use crate::span::sampling::Shown;
 
 /// What a `#[traced]` call site knows at compile time; one `static` per site.
@@ -109,27 +109,28 @@ pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes))
         Backend::Disabled => SpanHandle { cx: None },
         Backend::Sdk(installed) => {
             let attributes = collect(attributes);
-            // Decided apart from the build below: a small value out of the thread-local is cheaper to
-            // return than an `Option<Context>` on the most frequent unsampled path (a dropped child).
-            let decision = match &installed.sampler {
-                Some(sampler) => Context::map_current(|parent| {
-                    let shown = Shown { name: site.name, kind: &site.kind, attributes: &attributes.items, links: &[] };
-                    presample::decide(sampler, installed.ids.as_ref(), parent, &shown)
-                }),
-                None => Decision::Build(None),
-            };
-            let cx = match decision {
-                Decision::KeepParent => return SpanHandle { cx: None },
-                Decision::Dropped(cx) => cx,
-                Decision::Build(handoff) => {
-                    let _handed_over = handoff.map(presample::hand_over);
-                    Context::map_current(|parent| {
-                        let mut span = installed.tracer.build_with_context(builder(site, attributes), parent);
-                        site.record_code(&mut span);
-                        make_current(parent, span)
-                    })
+            let shown = Shown { name: site.name, kind: &site.kind, attributes: &attributes.items, links: &[] };
+            let parent = match &installed.sampler {
+                Some(sampler) => {
+                    Context::map_current(|parent| presample::classify(sampler, installed.ids.is_some(), parent, &shown))
                 }
+                None => presample::Classified::Sdk,
             };
+            let _handed_over = match (parent, &installed.sampler, &installed.ids) {
+                (presample::Classified::DroppedChild, ..) => return SpanHandle { cx: None },
+                (presample::Classified::Root, Some(sampler), Some(ids)) => {
+                    match Context::map_current(|parent| presample::decide_root(sampler, ids, parent, &shown)) {
+                        Root::Dropped(cx) => return SpanHandle { cx: Some(cx) },
+                        Root::Kept(handed_over) => Some(handed_over),
+                    }
+                }
+                _ => None,
+            };
+            let cx = Context::map_current(|parent| {
+                let mut span = installed.tracer.build_with_context(builder(site, attributes), parent);
+                site.record_code(&mut span);
+                make_current(parent, span)
+            });
             SpanHandle { cx: Some(cx) }
         }
         Backend::Global => {

@@ -23,26 +23,28 @@ use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult};
 use crate::span::id_generator::SharedIdGenerator;
 use crate::span::sampling::{SharedSampler, Shown};
 
-/// What the span described to [`decide`] becomes.
+/// What the current context alone says of the span about to start (no sampler asked for a root yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Classified {
+    /// A dropped child of an unsampled parent: nothing to do, the parent stays current.
+    DroppedChild,
+    /// A root `traced` can decide: see [`decide_root`].
+    Root,
+    /// Left to the SDK (a sampled parent, or a root whose ids `traced` cannot draw).
+    Sdk,
+}
+
+/// What a root decided by [`decide_root`] becomes.
 #[derive(Debug)]
-pub(crate) enum Decision {
-    /// Nothing: the parent stays current (a dropped child of an unsampled parent).
-    KeepParent,
-    /// A dropped root: this context, holding its bare span context, becomes current (no SDK span).
+pub(crate) enum Root {
+    /// Dropped: this context, holding its bare span context, becomes current (no SDK span).
     Dropped(Context),
-    /// The SDK builds the span; with the decision already taken when `Some` (see [`hand_over`]).
-    Build(Option<Handoff>),
+    /// Kept: the SDK builds it with the ids and decision taken here, which wait for it on this thread
+    /// until the guard drops.
+    Kept(HandedOver),
 }
 
-/// A root decided here and kept: what the SDK must use instead of drawing ids and sampling again.
-#[derive(Debug)]
-pub(crate) struct Handoff {
-    trace_id: TraceId,
-    span_id: SpanId,
-    result: SamplingResult,
-}
-
-/// The span the SDK is about to build on this thread, decided by [`decide`]; empty otherwise.
+/// The span the SDK is about to build on this thread, decided by [`decide_root`]; empty otherwise.
 struct Slot {
     trace_id: Cell<Option<TraceId>>,
     span_id: Cell<Option<SpanId>>,
@@ -55,27 +57,26 @@ thread_local! {
     };
 }
 
-/// Decides the span `shown` about to start under `parent`, when that can be done without the SDK.
-#[inline]
-pub(crate) fn decide(
-    sampler: &SharedSampler,
-    ids: Option<&SharedIdGenerator>,
-    parent: &Context,
-    shown: &Shown<'_>,
-) -> Decision {
+/// Classifies the span `shown` about to start under `parent`, asking the sampler only for the child of
+/// an unsampled parent; `can_draw_ids` says whether the provider's id generator is known. The result
+/// fits a register: this is the whole of the most frequent unsampled path (a dropped child). Kept out
+/// of line so that the thread-local access around it stays inlined in the caller.
+#[inline(never)]
+pub(crate) fn classify(sampler: &SharedSampler, can_draw_ids: bool, parent: &Context, shown: &Shown<'_>) -> Classified {
     let parent_span = parent.span();
     let parent_span_context = parent_span.span_context();
     if parent_span_context.is_valid() {
         return if drops_child_of_unsampled_parent(sampler, parent, parent_span_context, shown) {
-            Decision::KeepParent
+            Classified::DroppedChild
         } else {
-            Decision::Build(None)
+            Classified::Sdk
         };
     }
-    match ids {
-        // Under suppression the SDK makes an empty span without asking anyone: leave it to the SDK.
-        Some(ids) if !parent.is_telemetry_suppressed() => decide_root(sampler, ids, parent, shown),
-        _ => Decision::Build(None),
+    // Under suppression the SDK makes an empty span without asking anyone: leave it to the SDK.
+    if can_draw_ids && !parent.is_telemetry_suppressed() {
+        Classified::Root
+    } else {
+        Classified::Sdk
     }
 }
 
@@ -97,31 +98,38 @@ fn drops_child_of_unsampled_parent(
     sampler.decide(Some(parent), parent_span_context.trace_id(), shown).decision == SamplingDecision::Drop
 }
 
-/// Draws the root's ids as the SDK would (span id, then trace id) and asks the sampler.
+/// Decides a root (see [`classify`]): draws its ids as the SDK would (span id, then trace id) and asks
+/// the sampler.
 #[inline(never)]
-fn decide_root(sampler: &SharedSampler, ids: &SharedIdGenerator, parent: &Context, shown: &Shown<'_>) -> Decision {
+pub(crate) fn decide_root(
+    sampler: &SharedSampler,
+    ids: &SharedIdGenerator,
+    parent: &Context,
+    shown: &Shown<'_>,
+) -> Root {
     let span_id = ids.generate_span_id();
     let trace_id = ids.generate_trace_id();
     let result = sampler.decide_root(parent, trace_id, shown);
     match result.decision {
         SamplingDecision::Drop => {
             let span_context = SpanContext::new(trace_id, span_id, TraceFlags::default(), false, result.trace_state);
-            Decision::Dropped(parent.with_remote_span_context(span_context))
+            Root::Dropped(parent.with_remote_span_context(span_context))
         }
         SamplingDecision::RecordOnly | SamplingDecision::RecordAndSample => {
-            Decision::Build(Some(Handoff { trace_id, span_id, result }))
+            Root::Kept(hand_over(trace_id, span_id, result))
         }
     }
 }
 
-/// Offers `handoff` to the SDK build that follows on this thread, until the guard drops.
+/// Offers the ids and decision of a kept root to the SDK build that follows on this thread, until the
+/// guard drops.
 #[inline]
-pub(crate) fn hand_over(handoff: Handoff) -> HandedOver {
+fn hand_over(trace_id: TraceId, span_id: SpanId, result: SamplingResult) -> HandedOver {
     let _ = HANDED_OVER.try_with(|slot| {
-        slot.trace_id.set(Some(handoff.trace_id));
-        slot.span_id.set(Some(handoff.span_id));
-        if let Ok(mut result) = slot.result.try_borrow_mut() {
-            *result = Some((handoff.trace_id, handoff.result));
+        slot.trace_id.set(Some(trace_id));
+        slot.span_id.set(Some(span_id));
+        if let Ok(mut handed) = slot.result.try_borrow_mut() {
+            *handed = Some((trace_id, result));
         }
     });
     HandedOver(())
@@ -255,10 +263,13 @@ mod tests {
         (provider, exporter)
     }
 
-    fn root(sampler: &SharedSampler, ids: &SharedIdGenerator, parent: &Context) -> Decision {
+    const SHOWN: Shown<'static> = Shown { name: "load-item", kind: &SpanKind::Server, attributes: &[], links: &[] };
+
+    fn root(sampler: &SharedSampler, ids: &SharedIdGenerator, parent: &Context) -> Root {
         let attributes = [KeyValue::new("item.id", 7)];
-        let shown = Shown { name: "load-item", kind: &SpanKind::Server, attributes: &attributes, links: &[] };
-        decide(sampler, Some(ids), parent, &shown)
+        let shown = Shown { attributes: &attributes, ..SHOWN };
+        assert_eq!(classify(sampler, true, parent, &shown), Classified::Root);
+        decide_root(sampler, ids, parent, &shown)
     }
 
     fn trace_state(entry: (&str, &str)) -> TraceState {
@@ -269,7 +280,7 @@ mod tests {
     fn a_dropped_root_becomes_a_new_unsampled_span_context_with_the_samplers_trace_state() {
         let recorder = Recorder::answering(SamplingDecision::Drop, Vec::new(), trace_state(("vendor", "x")));
         let sampler = SharedSampler::new(recorder.clone());
-        let Decision::Dropped(cx) = root(&sampler, &SharedIdGenerator::default(), &Context::new()) else {
+        let Root::Dropped(cx) = root(&sampler, &SharedIdGenerator::default(), &Context::new()) else {
             panic!("a dropped root is decided here");
         };
         let span_context = cx.span().span_context().clone();
@@ -291,15 +302,15 @@ mod tests {
         );
         let (sampler, ids) = (SharedSampler::new(recorder.clone()), SharedIdGenerator::default());
         let (provider, exporter) = provider(&sampler, &ids);
-        let Decision::Build(Some(handoff)) = root(&sampler, &ids, &Context::new()) else {
-            panic!("a kept root is handed to the SDK");
-        };
-        let (trace_id, span_id) = (handoff.trace_id, handoff.span_id);
-        let span = {
-            let _handed_over = hand_over(handoff);
+        let (span, span_id) = {
+            let Root::Kept(_handed_over) = root(&sampler, &ids, &Context::new()) else {
+                panic!("a kept root is handed to the SDK");
+            };
+            let span_id = HANDED_OVER.with(|slot| slot.span_id.get()).expect("handed over");
             let builder = SpanBuilder::from_name(Cow::Borrowed("load-item")).with_kind(SpanKind::Server);
-            provider.tracer("t").build_with_context(builder, &Context::new())
+            (provider.tracer("t").build_with_context(builder, &Context::new()), span_id)
         };
+        let trace_id = recorder.seen()[0].trace_id;
         assert_eq!(recorder.seen().len(), 1, "the SDK took the decision instead of asking again");
         assert_eq!((span.span_context().trace_id(), span.span_context().span_id()), (trace_id, span_id));
         assert!(span.span_context().is_sampled());
@@ -320,14 +331,13 @@ mod tests {
         let recorder = Recorder::answering(SamplingDecision::RecordOnly, Vec::new(), TraceState::default());
         let (sampler, ids) = (SharedSampler::new(recorder.clone()), SharedIdGenerator::default());
         let (provider, exporter) = provider(&sampler, &ids);
-        let Decision::Build(Some(handoff)) = root(&sampler, &ids, &Context::new()) else {
-            panic!("a recorded root is handed to the SDK");
-        };
-        let trace_id = handoff.trace_id;
         let span = {
-            let _handed_over = hand_over(handoff);
+            let Root::Kept(_handed_over) = root(&sampler, &ids, &Context::new()) else {
+                panic!("a recorded root is handed to the SDK");
+            };
             provider.tracer("t").build_with_context(SpanBuilder::from_name("load-item"), &Context::new())
         };
+        let trace_id = recorder.seen()[0].trace_id;
         assert!(span.is_recording() && !span.span_context().is_sampled());
         assert_eq!(span.span_context().trace_id(), trace_id);
         assert_eq!(recorder.seen().len(), 1);
@@ -343,15 +353,15 @@ mod tests {
         let (mut dropped, mut kept) = (0, 0);
         for _ in 0..400 {
             match root(&sampler, &ids, &Context::new()) {
-                Decision::Dropped(cx) => {
+                Root::Dropped(cx) => {
                     assert_eq!(verdict(cx.span().span_context().trace_id()), SamplingDecision::Drop);
                     dropped += 1;
                 }
-                Decision::Build(Some(handoff)) => {
-                    assert_eq!(verdict(handoff.trace_id), SamplingDecision::RecordAndSample);
+                Root::Kept(_handed_over) => {
+                    let trace_id = take_trace_id().expect("handed over");
+                    assert_eq!(verdict(trace_id), SamplingDecision::RecordAndSample);
                     kept += 1;
                 }
-                other => panic!("a root is decided here: {other:?}"),
             }
         }
         assert!(dropped > 100 && kept > 100, "about half each: {dropped} dropped, {kept} kept");
@@ -362,7 +372,7 @@ mod tests {
         let recorder = Recorder::answering(SamplingDecision::Drop, Vec::new(), TraceState::default());
         let (sampler, ids) = (SharedSampler::new(recorder.clone()), SharedIdGenerator::default());
         let parent = Context::new().with_value("baggage-like entry");
-        assert!(matches!(root(&sampler, &ids, &parent), Decision::Dropped(_)));
+        assert!(matches!(root(&sampler, &ids, &parent), Root::Dropped(_)));
         // The same span through the SDK alone (no hand-over).
         let sdk = SdkTracerProvider::builder().with_sampler(recorder.clone()).build();
         let builder = SpanBuilder::from_name("load-item")
@@ -381,22 +391,20 @@ mod tests {
     fn without_the_id_generator_or_under_suppression_roots_are_left_to_the_sdk() {
         let recorder = Recorder::new(Sampler::AlwaysOff);
         let sampler = SharedSampler::new(recorder.clone());
-        let shown = Shown { name: "s", kind: &SpanKind::Internal, attributes: &[], links: &[] };
-        let unknown_ids = decide(&sampler, None, &Context::new(), &shown);
-        assert!(matches!(unknown_ids, Decision::Build(None)));
+        assert_eq!(classify(&sampler, false, &Context::new(), &SHOWN), Classified::Sdk);
         let suppressed = Context::new().with_telemetry_suppressed();
-        assert!(matches!(root(&sampler, &SharedIdGenerator::default(), &suppressed), Decision::Build(None)));
+        assert_eq!(classify(&sampler, true, &suppressed, &SHOWN), Classified::Sdk);
         assert!(recorder.seen().is_empty(), "the SDK asks, not us");
     }
 
     #[test]
     fn what_the_sdk_does_not_take_is_cleared() {
         let (sampler, ids) = (SharedSampler::new(Sampler::AlwaysOn), SharedIdGenerator::default());
-        let Decision::Build(Some(handoff)) = root(&sampler, &ids, &Context::new()) else {
+        let Root::Kept(handed_over) = root(&sampler, &ids, &Context::new()) else {
             panic!("a kept root is handed to the SDK");
         };
-        let trace_id = handoff.trace_id;
-        drop(hand_over(handoff));
+        let trace_id = HANDED_OVER.with(|slot| slot.trace_id.get()).expect("handed over");
+        drop(handed_over);
         assert_eq!((take_trace_id(), take_span_id()), (None, None));
         assert!(take_result(trace_id).is_none());
     }
@@ -408,10 +416,9 @@ mod tests {
             Context::new().with_remote_span_context(span_context)
         };
         let parent_based = SharedSampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
-        let ids = SharedIdGenerator::default();
-        assert!(matches!(root(&parent_based, &ids, &parent(TraceFlags::default())), Decision::KeepParent));
-        assert!(matches!(root(&parent_based, &ids, &parent(TraceFlags::SAMPLED)), Decision::Build(None)));
+        assert_eq!(classify(&parent_based, true, &parent(TraceFlags::default()), &SHOWN), Classified::DroppedChild);
+        assert_eq!(classify(&parent_based, true, &parent(TraceFlags::SAMPLED), &SHOWN), Classified::Sdk);
         let always_on = SharedSampler::new(Sampler::AlwaysOn);
-        assert!(matches!(root(&always_on, &ids, &parent(TraceFlags::default())), Decision::Build(None)));
+        assert_eq!(classify(&always_on, true, &parent(TraceFlags::default()), &SHOWN), Classified::Sdk);
     }
 }
