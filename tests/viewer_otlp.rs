@@ -431,9 +431,8 @@ async fn the_span_store_is_bounded_in_bytes_too() {
     for batch in 0..4u16 {
         let mut request = heavy(batch * 50);
         for trace in 1..50 {
-            request.resource_spans[0].scope_spans[0]
-                .spans
-                .extend(heavy(batch * 50 + trace).resource_spans[0].scope_spans[0].spans.drain(..));
+            let mut more = heavy(batch * 50 + trace);
+            request.resource_spans[0].scope_spans[0].spans.append(&mut more.resource_spans[0].scope_spans[0].spans);
         }
         assert_eq!(post(&viewer, "traces", "application/x-protobuf", request.encode_to_vec()).await.status(), 200);
         let stats = get(&viewer, "/api/stats").await;
