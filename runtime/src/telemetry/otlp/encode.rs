@@ -2,26 +2,28 @@
 //! under the request size limit.
 //!
 //! A batch is flattened into [`Parts`]: the resources, the scopes and the items (spans, log records
-//! or metrics) each with its encoded size. Requests are assembled from consecutive items, so a split
+//! or metrics) each with its encoded size. Spans are items already encoded (`encode_spans`); log
+//! records and metrics are proto structs, converted by opentelemetry-proto. Requests are assembled from consecutive items, so a split
 //! in halves is a split of a range, and items move between requests without being converted again.
 
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use prost::Message;
+
+use super::encode_spans::{ResourceSpans, ScopeSpans, TraceRequest};
 
 /// Room for the field tags and length prefixes around an item, a scope or a resource.
 const FRAMING: usize = 16;
 
 /// One OTLP signal: its messages, and how a request comes apart into items and back.
 pub(crate) trait Signal: Send + Sync + 'static {
-    type Item: Message + Send;
+    type Item: ItemSize + Send;
     type Request: Message + Default + Send;
     type Response: Message + Default;
     /// `traces`, `logs`, `metrics`.
@@ -45,6 +47,30 @@ pub(crate) trait Signal: Send + Sync + 'static {
     }
 }
 
+/// An item's encoded size: its message without the field key and length in front.
+pub(crate) trait ItemSize {
+    fn size(&self) -> usize;
+}
+
+/// A message already encoded (a span).
+impl ItemSize for Vec<u8> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl ItemSize for LogRecord {
+    fn size(&self) -> usize {
+        self.encoded_len()
+    }
+}
+
+impl ItemSize for Metric {
+    fn size(&self) -> usize {
+        self.encoded_len()
+    }
+}
+
 /// A batch taken apart: items refer to scopes, scopes to resources, by index.
 #[derive(Debug)]
 pub(crate) struct Parts<I> {
@@ -60,23 +86,28 @@ struct Item<I> {
     message: I,
 }
 
-impl<I: Message> Parts<I> {
-    fn new() -> Self {
+impl<I: ItemSize> Parts<I> {
+    pub(super) fn new() -> Self {
         Self { resources: Vec::new(), scopes: Vec::new(), items: Vec::new() }
     }
 
-    fn add_resource(&mut self, resource: Option<Resource>, schema_url: String) -> usize {
+    pub(super) fn add_resource(&mut self, resource: Option<Resource>, schema_url: String) -> usize {
         self.resources.push((resource, schema_url));
         self.resources.len() - 1
     }
 
-    fn add_scope(&mut self, resource: usize, scope: Option<InstrumentationScope>, schema_url: String) -> usize {
+    pub(super) fn add_scope(
+        &mut self,
+        resource: usize,
+        scope: Option<InstrumentationScope>,
+        schema_url: String,
+    ) -> usize {
         self.scopes.push((resource, scope, schema_url));
         self.scopes.len() - 1
     }
 
-    fn add_items(&mut self, scope: usize, items: impl IntoIterator<Item = I>) {
-        self.items.extend(items.into_iter().map(|message| Item { scope, size: message.encoded_len(), message }));
+    pub(super) fn add_items(&mut self, scope: usize, items: impl IntoIterator<Item = I>) {
+        self.items.extend(items.into_iter().map(|message| Item { scope, size: message.size(), message }));
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -159,20 +190,20 @@ impl<I: Message> Parts<I> {
     }
 }
 
-/// Spans.
+/// Spans, each encoded once (`encode_spans`).
 #[derive(Debug)]
 pub(crate) struct Traces;
 
 impl Signal for Traces {
-    type Item = Span;
-    type Request = ExportTraceServiceRequest;
+    type Item = Vec<u8>;
+    type Request = TraceRequest;
     type Response = ExportTraceServiceResponse;
     const NAME: &'static str = "traces";
     const ITEM: &'static str = "span";
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
     const REJECTED_UNIT: &'static str = "spans";
 
-    fn flatten(request: Self::Request) -> Parts<Span> {
+    fn flatten(request: Self::Request) -> Parts<Vec<u8>> {
         let mut parts = Parts::new();
         for resource_spans in request.resource_spans {
             let owner = parts.add_resource(resource_spans.resource, resource_spans.schema_url);
@@ -184,12 +215,12 @@ impl Signal for Traces {
         parts
     }
 
-    fn assemble(parts: Parts<Span>) -> Self::Request {
+    fn assemble(parts: Parts<Vec<u8>>) -> Self::Request {
         let resource_spans = parts.grouped(
             |scope, schema_url, spans| ScopeSpans { scope, spans, schema_url },
             |resource, schema_url, scope_spans| ResourceSpans { resource, scope_spans, schema_url },
         );
-        ExportTraceServiceRequest { resource_spans }
+        TraceRequest { resource_spans }
     }
 
     fn partial_success(response: &Self::Response) -> Option<(i64, String)> {
@@ -282,14 +313,7 @@ impl Signal for Metrics {
     }
 }
 
-/// A batch of spans as OTLP, grouped by scope under the exporter's resource.
-pub(crate) fn spans(
-    batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    resource: &ResourceAttributesWithSchema,
-) -> Parts<Span> {
-    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
-    Traces::flatten(ExportTraceServiceRequest { resource_spans: group_spans_by_resource_and_scope(batch, resource) })
-}
+pub(crate) use super::encode_spans::spans;
 
 /// A batch of log records as OTLP, grouped by scope (the record's target names it) under the resource.
 pub(crate) fn logs(
@@ -309,7 +333,11 @@ pub(crate) fn metrics(collection: &opentelemetry_sdk::metrics::data::ResourceMet
 
 #[cfg(test)]
 mod tests {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::trace::v1::{
+        ResourceSpans as ProtoResourceSpans, ScopeSpans as ProtoScopeSpans, Span,
+    };
 
     use super::*;
 
@@ -325,7 +353,7 @@ mod tests {
     fn request(scopes: &[(&str, Vec<Span>)]) -> ExportTraceServiceRequest {
         let scope_spans = scopes
             .iter()
-            .map(|(name, spans)| ScopeSpans {
+            .map(|(name, spans)| ProtoScopeSpans {
                 scope: Some(InstrumentationScope { name: (*name).to_owned(), ..Default::default() }),
                 spans: spans.clone(),
                 schema_url: String::new(),
@@ -333,11 +361,17 @@ mod tests {
             .collect();
         let resource = Resource { attributes: Vec::new(), dropped_attributes_count: 0, entity_refs: Vec::new() };
         ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans { resource: Some(resource), scope_spans, schema_url: String::new() }],
+            resource_spans: vec![ProtoResourceSpans {
+                resource: Some(resource),
+                scope_spans,
+                schema_url: String::new(),
+            }],
         }
     }
 
-    fn names(request: &ExportTraceServiceRequest) -> Vec<(String, Vec<String>)> {
+    /// The span names of a request (of spans encoded or not) per scope.
+    fn names(request: &impl Message) -> Vec<(String, Vec<String>)> {
+        let request = ExportTraceServiceRequest::decode(request.encode_to_vec().as_slice()).expect("a request");
         request.resource_spans[0]
             .scope_spans
             .iter()
@@ -351,7 +385,7 @@ mod tests {
         let b: Vec<Span> = (0..30).map(|i| span(&format!("b{i}"), 100)).collect();
         let original = request(&[("a", a), ("b", b)]);
         let limit = 4000;
-        let chunks = Traces::flatten(original.clone()).chunks(limit);
+        let chunks = Traces::flatten(Traces::from_messages(&original)).chunks(limit);
         assert!(chunks.len() > 3, "{} chunks", chunks.len());
         let mut seen = Vec::new();
         for chunk in chunks {
@@ -369,7 +403,7 @@ mod tests {
     #[test]
     fn an_item_above_the_limit_is_a_chunk_of_its_own() {
         let spans = vec![span("small", 10), span("huge", 10_000), span("small2", 10)];
-        let chunks = Traces::flatten(request(&[("s", spans)])).chunks(2000);
+        let chunks = Traces::flatten(Traces::from_messages(&request(&[("s", spans)]))).chunks(2000);
         let sizes: Vec<usize> = chunks.iter().map(Parts::len).collect();
         assert_eq!(sizes, [1, 1, 1]);
         assert!(chunks[1].item_size(0) > 10_000);
@@ -378,6 +412,7 @@ mod tests {
     #[test]
     fn a_batch_under_the_limit_is_one_request_equal_to_the_original() {
         let original = request(&[("a", vec![span("1", 10), span("2", 10)]), ("b", vec![span("3", 10)])]);
+        let original = Traces::from_messages(&original);
         let chunks = Traces::flatten(original.clone()).chunks(1 << 20);
         assert_eq!(chunks.len(), 1);
         let mut chunk = chunks.into_iter().next().expect("one chunk");

@@ -1,7 +1,7 @@
 //! OTLP export: our own exporters behind the pipeline's [`BatchExport`] and [`MetricExport`].
 //!
 //! Files, one job each: `encode` (SDK data -> OTLP messages once per batch, requests cut under the size
-//! limit), `export` (one request at a time, retries, halves on "too large", every item accounted for
+//! limit), `encode_spans` (spans straight to protobuf bytes), `export` (one request at a time, retries, halves on "too large", every item accounted for
 //! once), `grpc` and `http` (the transports: tonic, async reqwest), `classify` (what a refusal means),
 //! `retry` (jittered exponential backoff within the deadline), `warnings` (one per signal and kind of
 //! problem, without secrets). Exports are polled inside the guard's export runtime. A protocol whose
@@ -14,6 +14,8 @@
 mod classify;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod encode;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod encode_spans;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export;
 #[cfg(feature = "otlp-grpc")]
