@@ -53,7 +53,7 @@ pub(crate) trait ItemSize {
 }
 
 /// A message already encoded (a span).
-impl ItemSize for Vec<u8> {
+impl ItemSize for bytes::Bytes {
     fn size(&self) -> usize {
         self.len()
     }
@@ -195,7 +195,7 @@ impl<I: ItemSize> Parts<I> {
 pub(crate) struct Traces;
 
 impl Signal for Traces {
-    type Item = Vec<u8>;
+    type Item = bytes::Bytes;
     type Request = TraceRequest;
     type Response = ExportTraceServiceResponse;
     const NAME: &'static str = "traces";
@@ -203,7 +203,7 @@ impl Signal for Traces {
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
     const REJECTED_UNIT: &'static str = "spans";
 
-    fn flatten(request: Self::Request) -> Parts<Vec<u8>> {
+    fn flatten(request: Self::Request) -> Parts<bytes::Bytes> {
         let mut parts = Parts::new();
         for resource_spans in request.resource_spans {
             let owner = parts.add_resource(resource_spans.resource, resource_spans.schema_url);
@@ -215,7 +215,7 @@ impl Signal for Traces {
         parts
     }
 
-    fn assemble(parts: Parts<Vec<u8>>) -> Self::Request {
+    fn assemble(parts: Parts<bytes::Bytes>) -> Self::Request {
         let resource_spans = parts.grouped(
             |scope, schema_url, spans| ScopeSpans { scope, spans, schema_url },
             |resource, schema_url, scope_spans| ResourceSpans { resource, scope_spans, schema_url },

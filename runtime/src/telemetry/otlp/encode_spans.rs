@@ -7,6 +7,9 @@
 //! 0.33's conversion (`group_spans_by_resource_and_scope`) puts there, in its order: the tests compare
 //! the bytes. Guarded by `cargo bench -p traced --bench span_cost -- cpu` (the `init()` OTLP/HTTP row).
 
+use std::ops::Range;
+
+use bytes::Bytes;
 use opentelemetry::trace::{SpanId, TraceFlags};
 use opentelemetry::{Array, KeyValue, Value};
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
@@ -40,8 +43,8 @@ pub(crate) struct ResourceSpans {
 pub(crate) struct ScopeSpans {
     #[prost(message, optional, tag = "1")]
     pub(crate) scope: Option<InstrumentationScope>,
-    #[prost(bytes = "vec", repeated, tag = "2")]
-    pub(crate) spans: Vec<Vec<u8>>,
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    pub(crate) spans: Vec<Bytes>,
     #[prost(string, tag = "3")]
     pub(crate) schema_url: String,
 }
@@ -59,13 +62,16 @@ impl serde::Serialize for TraceRequest {
     }
 }
 
+/// At most this much is reserved for a batch's spans up front (beyond, the buffer grows as it goes).
+const MAX_RESERVE: usize = 4 << 20;
+
 /// A batch of spans as OTLP: one resource, its scopes in order of first appearance, each span under
-/// its scope in batch order (as the SDK's conversion groups them).
-pub(crate) fn spans(batch: Vec<SpanData>, resource: &ResourceAttributesWithSchema) -> Parts<Vec<u8>> {
-    let mut scopes: Vec<(&opentelemetry::InstrumentationScope, Vec<Vec<u8>>)> = Vec::new();
+/// its scope in batch order (as the SDK's conversion groups them). The spans are written one after
+/// the other into one buffer; each item is a slice of it (no allocation per span).
+pub(crate) fn spans(batch: Vec<SpanData>, resource: &ResourceAttributesWithSchema) -> Parts<Bytes> {
+    let mut scopes: Vec<(&opentelemetry::InstrumentationScope, Vec<Range<usize>>)> = Vec::new();
     let mut last = 0;
-    // Spans of a batch look alike: the previous one's size is a good first capacity.
-    let mut capacity = 256;
+    let mut buffer = Vec::new();
     for data in &batch {
         let scope = &data.instrumentation_scope;
         let index = if scopes.get(last).is_some_and(|(known, _)| same_scope(known, scope)) {
@@ -77,11 +83,15 @@ pub(crate) fn spans(batch: Vec<SpanData>, resource: &ResourceAttributesWithSchem
             scopes.len() - 1
         };
         last = index;
-        let mut bytes = Vec::with_capacity(capacity);
-        write_span(data, &mut bytes);
-        capacity = bytes.len() + bytes.len() / 8;
-        scopes[index].1.push(bytes);
+        let start = buffer.len();
+        write_span(data, &mut buffer);
+        if start == 0 {
+            // Spans of a batch look alike: room for all of them at the first one's size, and some.
+            buffer.reserve(((buffer.len() + buffer.len() / 8) * batch.len()).min(MAX_RESERVE));
+        }
+        scopes[index].1.push(start..buffer.len());
     }
+    let buffer = Bytes::from(buffer);
     let mut parts = Parts::new();
     let resource = parts.add_resource(
         Some(Resource {
@@ -91,10 +101,10 @@ pub(crate) fn spans(batch: Vec<SpanData>, resource: &ResourceAttributesWithSchem
         }),
         resource.schema_url.clone().unwrap_or_default(),
     );
-    for (scope, items) in scopes {
+    for (scope, ranges) in scopes {
         let schema_url = scope.schema_url().map(ToOwned::to_owned).unwrap_or_default();
         let index = parts.add_scope(resource, Some(InstrumentationScope::from((scope, None))), schema_url);
-        parts.add_items(index, items);
+        parts.add_items(index, ranges.into_iter().map(|range| buffer.slice(range)));
     }
     parts
 }
