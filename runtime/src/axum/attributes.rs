@@ -358,23 +358,9 @@ mod tests {
         assert_eq!(value(span, "http.route"), None);
     }
 
-    /// `MatchedPath` has no public constructor: take one from a router.
     fn routed(uri: &str, template: &str) -> Request<()> {
-        use tower::ServiceExt as _;
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let router = axum::Router::new().route(
-            template,
-            axum::routing::get(move |path: MatchedPath| {
-                let _ = sender.send(path);
-                async {}
-            }),
-        );
-        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        runtime
-            .block_on(router.oneshot(Request::get(uri).body(axum::body::Body::empty()).expect("request")))
-            .expect("routed");
         let mut request = Request::get(uri).body(()).expect("valid request");
-        request.extensions_mut().insert(receiver.recv().expect("matched path"));
+        request.extensions_mut().insert(super::super::test_support::matched_path(uri, template));
         request
     }
 

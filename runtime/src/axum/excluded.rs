@@ -38,27 +38,9 @@ mod tests {
     }
 
     fn routed(mut request: Request<()>, template: &str) -> Request<()> {
-        request.extensions_mut().insert(matched_path(template));
-        request
-    }
-
-    /// `MatchedPath` has no public constructor: take one from a router.
-    fn matched_path(template: &str) -> MatchedPath {
-        use tower::ServiceExt as _;
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let router = axum::Router::new().route(
-            template,
-            axum::routing::get(move |path: MatchedPath| {
-                let _ = sender.send(path);
-                async {}
-            }),
-        );
         let uri = template.replace("{id}", "1");
-        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        runtime
-            .block_on(router.oneshot(Request::get(uri).body(axum::body::Body::empty()).expect("request")))
-            .expect("routed");
-        receiver.recv().expect("matched path")
+        request.extensions_mut().insert(super::super::test_support::matched_path(&uri, template));
+        request
     }
 
     #[test]

@@ -47,6 +47,8 @@ mod request_scope;
 mod request_values;
 mod routes;
 mod service;
+#[cfg(test)]
+mod test_support;
 
 pub use body::ResponseBody;
 pub use excluded::{ExcludedUrls, ExcludedUrlsError, EXCLUDED_URLS_ENV, GENERIC_EXCLUDED_URLS_ENV};
