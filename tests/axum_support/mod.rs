@@ -18,7 +18,12 @@ use traced::testing::SpanCapture;
 /// Captures spans (holding the capture lock, so tests of one binary take turns) with the W3C
 /// propagators installed, as `traced::init()` installs them by default.
 pub fn capture() -> SpanCapture {
-    let capture = traced::testing::capture();
+    capture_with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn)
+}
+
+/// Like [`capture`], with the sampler of the test's choice.
+pub fn capture_with_sampler(sampler: impl opentelemetry_sdk::trace::ShouldSample + 'static) -> SpanCapture {
+    let capture = traced::testing::capture_with_sampler(sampler);
     traced::propagation::set_propagators(&[PropagatorKind::TraceContext, PropagatorKind::Baggage]);
     capture
 }

@@ -27,11 +27,11 @@ use crate::privacy::{self, caps};
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-/// The request's name and attributes for the span and the metrics.
-#[derive(Debug)]
-pub(crate) struct RequestAttributes {
+/// The request's name and what its span and metrics record.
+pub(crate) struct RequestAttributes<'r> {
     pub(crate) span_name: Cow<'static, str>,
-    pub(crate) span: Vec<KeyValue>,
+    /// The span's attributes, built only for a span that is recorded (or a sampler that reads them).
+    pub(crate) span: SpanAttributes<'r>,
     /// `http.server.request.duration` attributes known at the start; the status is added at the end.
     pub(crate) metric: DurationAttributes,
     /// `http.request.method` (as its position in the known methods) and `url.scheme`, the
@@ -40,15 +40,14 @@ pub(crate) struct RequestAttributes {
     pub(crate) scheme: &'static str,
 }
 
-/// The request's attributes; `captured` adds the opted-in request headers, `routes` holds the
-/// interned values of the matched routes, `values` those of the repeated request values.
-pub(crate) fn request_attributes<B>(
-    request: &Request<B>,
+/// What every request needs: the span name and the metric attributes, from the method, the scheme,
+/// the matched route (`routes` holds the interned ones) and the protocol version. The span's own
+/// attributes wait in [`SpanAttributes`].
+pub(crate) fn request_attributes<'r, B>(
+    request: &'r Request<B>,
     known_methods: &KnownMethods,
-    captured: &CapturedHeaders,
-    routes: &RouteCache,
-    values: &RequestValues,
-) -> RequestAttributes {
+    routes: &'r RouteCache,
+) -> RequestAttributes<'r> {
     let headers = Headers::read(request.headers());
     let method = known_methods.classify(request.method());
     let scheme = scheme(request, &headers);
@@ -58,55 +57,78 @@ pub(crate) fn request_attributes<B>(
         None => Matched::Copied(template),
     });
     let version = semconv::protocol_version(request.version());
-
-    let mut span = Vec::with_capacity(14);
-    span.push(KeyValue::new(HTTP_REQUEST_METHOD, method.value.clone()));
-    if !method.known {
-        let original = privacy::cap(request.method().as_str(), caps::METHOD_ORIGINAL);
-        span.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, original.to_owned()));
-    }
-    span.push(KeyValue::new(URL_SCHEME, scheme));
-    let route_value = route.map(Matched::value);
-    if let Some(route) = &route_value {
-        span.push(KeyValue::new(HTTP_ROUTE, route.clone()));
-    }
-    if let Some(version) = version {
-        span.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
-    }
-    let path = request.uri().path();
-    let path = match route {
-        // A route without parameters: the path is the interned template itself.
-        Some(Matched::Interned(_, route)) if route.is_path(path) => StringValue::from(route.template()),
-        _ => StringValue::from(privacy::path_value(path, caps::URL_PATH)),
-    };
-    span.push(KeyValue::new(URL_PATH, path));
-    if let Some(query) = request.uri().query() {
-        span.push(KeyValue::new(URL_QUERY, privacy::query_value(query, caps::URL_QUERY)));
-    }
-    push_server(request, &headers, values, &mut span);
-    push_client(request, &headers, values, &mut span);
-    if let Some(agent) = headers.user_agent {
-        span.push(KeyValue::new(USER_AGENT_ORIGINAL, values.user_agents.value(privacy::cap(agent, caps::USER_AGENT))));
-    }
-    captured.record(request.headers(), &mut span);
-
     let span_name = match route {
         Some(Matched::Interned(_, route)) => route.span_name(&method),
         Some(Matched::Copied(template)) => Cow::Owned(routes::join(&method.span_name(), template)),
         None => method.span_name(),
     };
     let metric = DurationAttributes {
-        method: method.value,
+        method: method.value.clone(),
         method_index: method.index,
         scheme,
-        route: route_value,
+        route: route.map(Matched::value),
         route_slot: match route {
             Some(Matched::Interned(slot, _)) => Some(slot),
             _ => None,
         },
         version,
     };
+    let span = SpanAttributes { method: method.value, method_known: method.known, scheme, route, version, headers };
     RequestAttributes { span_name, span, metric, method_index: method.index, scheme }
+}
+
+/// What the span's attributes are built from, read once for the name and the metrics.
+pub(crate) struct SpanAttributes<'r> {
+    method: StringValue,
+    method_known: bool,
+    scheme: &'static str,
+    route: Option<Matched<'r>>,
+    version: Option<&'static str>,
+    headers: Headers<'r>,
+}
+
+impl SpanAttributes<'_> {
+    /// The span's start attributes; `captured` adds the opted-in request headers, `values` holds the
+    /// interned repeated request values.
+    pub(crate) fn build<B>(
+        &self,
+        request: &Request<B>,
+        captured: &CapturedHeaders,
+        values: &RequestValues,
+    ) -> Vec<KeyValue> {
+        let Self { ref method, method_known, scheme, route, version, ref headers } = *self;
+        let mut span = Vec::with_capacity(14);
+        span.push(KeyValue::new(HTTP_REQUEST_METHOD, method.clone()));
+        if !method_known {
+            let original = privacy::cap(request.method().as_str(), caps::METHOD_ORIGINAL);
+            span.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, original.to_owned()));
+        }
+        span.push(KeyValue::new(URL_SCHEME, scheme));
+        if let Some(route) = route {
+            span.push(KeyValue::new(HTTP_ROUTE, route.value()));
+        }
+        if let Some(version) = version {
+            span.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+        }
+        let path = request.uri().path();
+        let path = match route {
+            // A route without parameters: the path is the interned template itself.
+            Some(Matched::Interned(_, route)) if route.is_path(path) => StringValue::from(route.template()),
+            _ => StringValue::from(privacy::path_value(path, caps::URL_PATH)),
+        };
+        span.push(KeyValue::new(URL_PATH, path));
+        if let Some(query) = request.uri().query() {
+            span.push(KeyValue::new(URL_QUERY, privacy::query_value(query, caps::URL_QUERY)));
+        }
+        push_server(request, headers, values, &mut span);
+        push_client(request, headers, values, &mut span);
+        if let Some(agent) = headers.user_agent() {
+            let agent = values.user_agents.value(privacy::cap(agent, caps::USER_AGENT));
+            span.push(KeyValue::new(USER_AGENT_ORIGINAL, agent));
+        }
+        captured.record(request.headers(), &mut span);
+        span
+    }
 }
 
 /// The `http.server.request.duration` attributes of a request, short of its outcome.
@@ -206,7 +228,7 @@ fn scheme<B>(request: &Request<B>, headers: &Headers<'_>) -> &'static str {
 
 /// `server.address` and `server.port` from the URI authority (HTTP/2) or the `Host` header.
 fn push_server<B>(request: &Request<B>, headers: &Headers<'_>, values: &RequestValues, span: &mut Vec<KeyValue>) {
-    let authority = request.uri().authority().map(Authority::as_str).or(headers.host);
+    let authority = request.uri().authority().map(Authority::as_str).or_else(|| headers.host());
     if let Some((host, port)) = authority.and_then(split_host_port) {
         span.push(KeyValue::new(
             SERVER_ADDRESS,
@@ -247,7 +269,7 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
 fn push_client<B>(request: &Request<B>, headers: &Headers<'_>, values: &RequestValues, span: &mut Vec<KeyValue>) {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
     let forwarded_for = headers
-        .forwarded_for
+        .forwarded_for()
         .and_then(|list| list.split(',').next())
         .map(str::trim)
         .filter(|client| !client.is_empty());
@@ -268,12 +290,14 @@ fn push_client<B>(request: &Request<B>, headers: &Headers<'_>, values: &RequestV
 /// Header maps of up to this many fields are searched in one pass rather than by four lookups.
 const SCAN_LIMIT: usize = 16;
 
-/// The request headers the attributes read (the first value of each, as text).
+/// The request headers the attributes read (the first value of each). `X-Forwarded-Proto` (for
+/// `url.scheme`, which every request records) is read as text at once, the others only when a span
+/// records them.
 #[derive(Default)]
 struct Headers<'a> {
-    host: Option<&'a str>,
-    user_agent: Option<&'a str>,
-    forwarded_for: Option<&'a str>,
+    host: Option<&'a HeaderValue>,
+    user_agent: Option<&'a HeaderValue>,
+    forwarded_for: Option<&'a HeaderValue>,
     forwarded_proto: Option<&'a str>,
 }
 
@@ -282,12 +306,11 @@ impl<'a> Headers<'a> {
     /// four fields (`callgrind`), and most requests carry a handful. A big map is searched by name.
     fn read(headers: &'a HeaderMap) -> Self {
         if headers.len() > SCAN_LIMIT {
-            let text = |name: &HeaderName| headers.get(name).and_then(text);
             return Self {
-                host: text(&HOST),
-                user_agent: text(&USER_AGENT),
-                forwarded_for: text(&X_FORWARDED_FOR),
-                forwarded_proto: text(&X_FORWARDED_PROTO),
+                host: headers.get(&HOST),
+                user_agent: headers.get(&USER_AGENT),
+                forwarded_for: headers.get(&X_FORWARDED_FOR),
+                forwarded_proto: headers.get(&X_FORWARDED_PROTO).and_then(text),
             };
         }
         let mut first: [Option<&'a HeaderValue>; 4] = [None; 4];
@@ -306,12 +329,19 @@ impl<'a> Headers<'a> {
             first[index].get_or_insert(value);
         }
         let [host, user_agent, forwarded_for, forwarded_proto] = first;
-        Self {
-            host: host.and_then(text),
-            user_agent: user_agent.and_then(text),
-            forwarded_for: forwarded_for.and_then(text),
-            forwarded_proto: forwarded_proto.and_then(text),
-        }
+        Self { host, user_agent, forwarded_for, forwarded_proto: forwarded_proto.and_then(text) }
+    }
+
+    fn host(&self) -> Option<&'a str> {
+        self.host.and_then(text)
+    }
+
+    fn user_agent(&self) -> Option<&'a str> {
+        self.user_agent.and_then(text)
+    }
+
+    fn forwarded_for(&self) -> Option<&'a str> {
+        self.forwarded_for.and_then(text)
     }
 }
 
@@ -325,10 +355,22 @@ mod tests {
 
     use super::*;
 
-    fn attributes_of<B>(request: &Request<B>) -> RequestAttributes {
+    /// The span name and the span's attributes.
+    struct Built {
+        span_name: Cow<'static, str>,
+        span: Vec<KeyValue>,
+        metric: DurationAttributes,
+    }
+
+    fn built<B>(request: &Request<B>, known: &KnownMethods, routes: &RouteCache, values: &RequestValues) -> Built {
+        let RequestAttributes { span_name, span, metric, .. } = request_attributes(request, known, routes);
+        Built { span_name, span: span.build(request, &CapturedHeaders::default(), values), metric }
+    }
+
+    fn attributes_of<B>(request: &Request<B>) -> Built {
         let known = KnownMethods::default();
         let routes = RouteCache::new(known.names().len());
-        request_attributes(request, &known, &CapturedHeaders::default(), &routes, &RequestValues::default())
+        built(request, &known, &routes, &RequestValues::default())
     }
 
     fn value<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
@@ -371,7 +413,7 @@ mod tests {
         let values = RequestValues::default();
         for _ in 0..2 {
             let request = routed("/items/42", "/items/{item_id}");
-            let attributes = request_attributes(&request, &known, &CapturedHeaders::default(), &routes, &values);
+            let attributes = built(&request, &known, &routes, &values);
             assert_eq!(attributes.span_name, "GET /items/{item_id}");
             assert_eq!(value(&attributes.span, "http.route"), Some(&Value::from("/items/{item_id}")));
             assert_eq!(value(&attributes.span, "url.path"), Some(&Value::from("/items/42")));
@@ -379,7 +421,7 @@ mod tests {
             assert_eq!(value(&metric, "http.route"), Some(&Value::from("/items/{item_id}")));
             assert_eq!(value(&metric, "http.response.status_code"), Some(&Value::from(200_i64)));
             let request = routed("/ping", "/ping");
-            let attributes = request_attributes(&request, &known, &CapturedHeaders::default(), &routes, &values);
+            let attributes = built(&request, &known, &routes, &values);
             assert_eq!(attributes.span_name, "GET /ping");
             assert_eq!(value(&attributes.span, "url.path"), Some(&Value::from("/ping")));
         }
@@ -473,12 +515,12 @@ mod tests {
                 .expect("valid request");
             assert_eq!(request.headers().len() > SCAN_LIMIT, fillers > 0);
             let headers = Headers::read(request.headers());
-            let found = [headers.host, headers.user_agent, headers.forwarded_for, headers.forwarded_proto];
+            let found = [headers.host(), headers.user_agent(), headers.forwarded_for(), headers.forwarded_proto];
             assert_eq!(found, [Some("first.example:1"), Some("agent/1"), Some("203.0.113.7"), Some("https")]);
             let empty = Request::get("/").header("user-agent", "caf\u{e9}").body(()).expect("valid request");
             let headers = Headers::read(empty.headers());
             assert_eq!(
-                [headers.host, headers.user_agent],
+                [headers.host(), headers.user_agent()],
                 [None, None],
                 "a value that is not visible ASCII is skipped"
             );

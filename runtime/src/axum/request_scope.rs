@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use http::{HeaderValue, Request, Response};
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt as _};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE};
 
@@ -15,6 +15,7 @@ use super::attributes::{self, DurationAttributes, RequestAttributes};
 use super::layer::Config;
 use super::metrics::ActiveSlot;
 use crate::http::semconv;
+use crate::span::start::{self, Planned};
 
 const TRACERESPONSE: &str = "traceresponse";
 
@@ -28,11 +29,12 @@ pub(crate) struct RequestScope(Box<Scope>);
 struct Scope {
     cx: Context,
     config: Arc<Config>,
-    /// The span's start time (wall clock, as the SDK stamps spans) and the monotonic instant read
-    /// with it: the end reads only the monotonic clock (about 23 ns a read on the benchmark machine),
-    /// and the span's end time and the duration metric both follow from it, so a step of the system
-    /// clock during a request changes neither the duration nor the span's length.
-    started: SystemTime,
+    /// The span's start time (wall clock, as the SDK stamps spans), `None` when the span is not
+    /// recorded (then nothing is recorded on it and the wall clock is not read), and the monotonic
+    /// instant read just before it: the end reads only the monotonic clock (about 23 ns a read on the
+    /// benchmark machine), and the span's end time and the duration metric both follow from it, so a
+    /// step of the system clock during a request changes neither the duration nor the span's length.
+    started: Option<SystemTime>,
     started_at: Instant,
     metric: DurationAttributes,
     active: ActiveSlot,
@@ -53,25 +55,21 @@ impl RequestScope {
             return None;
         }
         let parent = crate::propagation::extract(request.headers());
-        let RequestAttributes { span_name, span, metric, method_index, scheme } = attributes::request_attributes(
-            request,
-            &config.known_methods,
-            &config.request_headers,
-            &config.routes,
-            &config.values,
-        );
-        let started = SystemTime::now();
+        let RequestAttributes { span_name, span, metric, method_index, scheme } =
+            attributes::request_attributes(request, &config.known_methods, &config.routes);
         let started_at = Instant::now();
-        let builder = SpanBuilder::from_name(span_name)
-            .with_kind(SpanKind::Server)
-            .with_attributes(span)
-            .with_start_time(started);
-        let cx = crate::span::start::start_with_parent(builder, &parent)?;
+        // The span's attributes are built only if the span is recorded (or the sampler reads them).
+        let planned = Planned {
+            name: span_name,
+            kind: SpanKind::Server,
+            attributes: || span.build(request, &config.request_headers, &config.values),
+        };
+        let started = start::start_with_parent(planned, &parent)?;
         let active = config.instruments.request_started(method_index, scheme);
         Some(Self(Box::new(Scope {
-            cx,
+            started: started.start_time(),
+            cx: started.into_context(),
             config: config.clone(),
-            started,
             started_at,
             metric,
             active,
@@ -93,16 +91,23 @@ impl RequestScope {
         &self.0.cx
     }
 
+    /// Whether the request's span is recorded (else only the metrics and propagation see it).
+    fn is_recorded(&self) -> bool {
+        self.0.started.is_some()
+    }
+
     /// Records the response head: status, ERROR for 5xx, captured headers, `traceresponse`.
     pub(crate) fn record_response<B>(&mut self, response: &mut Response<B>) {
         let status = response.status();
         self.0.status = Some(status.as_u16());
-        let span = self.0.cx.span();
-        span.set_attribute(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())));
-        if !self.0.config.response_headers.is_empty() {
-            let mut attributes = Vec::new();
-            self.0.config.response_headers.record(response.headers(), &mut attributes);
-            span.set_attributes(attributes);
+        if self.is_recorded() {
+            let span = self.0.cx.span();
+            span.set_attribute(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())));
+            if !self.0.config.response_headers.is_empty() {
+                let mut attributes = Vec::new();
+                self.0.config.response_headers.record(response.headers(), &mut attributes);
+                span.set_attributes(attributes);
+            }
         }
         if let Some(error_type) = semconv::status_error_type(status, false) {
             self.fail(error_type, "");
@@ -120,9 +125,11 @@ impl RequestScope {
         if self.0.error_type.is_some() {
             return;
         }
-        let span = self.0.cx.span();
-        span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
-        span.set_status(Status::error(description.to_owned()));
+        if self.is_recorded() {
+            let span = self.0.cx.span();
+            span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
+            span.set_status(Status::error(description.to_owned()));
+        }
         self.0.error_type = Some(error_type);
     }
 
@@ -141,7 +148,9 @@ impl Drop for Scope {
         config.instruments.request_ended(self.active, |histogram| {
             self.metric.record(histogram, seconds, &config.routes, self.status, self.error_type.as_ref());
         });
-        self.cx.span().end_with_timestamp(self.started + elapsed);
+        if let Some(started) = self.started {
+            self.cx.span().end_with_timestamp(started + elapsed);
+        }
     }
 }
 

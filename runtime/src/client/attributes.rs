@@ -1,23 +1,17 @@
 //! What a CLIENT span records, per the stable HTTP client semantic conventions.
 
-use std::borrow::Cow;
-
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::{
     HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE, NETWORK_PROTOCOL_VERSION,
     SERVER_ADDRESS, SERVER_PORT, URL_FULL,
 };
 
-use crate::http::semconv::{self, KnownMethods};
+use crate::http::semconv::{self, RequestMethod};
 use crate::privacy::{self, caps};
 
-/// The span name (`{METHOD}`: a client knows no route template) and the attributes known before
-/// the request is sent.
-pub(crate) fn request_attributes(
-    request: &reqwest::Request,
-    known_methods: &KnownMethods,
-) -> (Cow<'static, str>, Vec<KeyValue>) {
-    let method = known_methods.classify(request.method());
+/// The attributes known before the request is sent; `method` is its classified method, whose
+/// [`span_name`](RequestMethod::span_name) names the span (`{METHOD}`: a client knows no route template).
+pub(crate) fn request_attributes(request: &reqwest::Request, method: &RequestMethod) -> Vec<KeyValue> {
     let url = request.url();
     let mut attributes = Vec::with_capacity(5);
     attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.value.clone()));
@@ -34,7 +28,7 @@ pub(crate) fn request_attributes(
     }
     // Without userinfo and with sensitive query values redacted.
     attributes.push(KeyValue::new(URL_FULL, privacy::url_value(url.as_str(), caps::URL_FULL)));
-    (method.span_name(), attributes)
+    attributes
 }
 
 /// The response head's attributes.
@@ -68,7 +62,16 @@ pub(crate) fn error_type(error: &reqwest::Error) -> &'static str {
 mod tests {
     use opentelemetry::Value;
 
+    use std::borrow::Cow;
+
     use super::*;
+    use crate::http::semconv::KnownMethods;
+
+    /// The span name and the request's attributes.
+    fn named(request: &reqwest::Request) -> (Cow<'static, str>, Vec<KeyValue>) {
+        let method = KnownMethods::default().classify(request.method());
+        (method.span_name(), request_attributes(request, &method))
+    }
 
     fn parse(url: &str) -> reqwest::Url {
         reqwest::Url::parse(url).unwrap_or_else(|error| panic!("{url}: {error}"))
@@ -78,7 +81,7 @@ mod tests {
     fn url_full_has_no_credentials_and_no_signatures() {
         let full = |url: &str| {
             let request = reqwest::Request::new(reqwest::Method::GET, parse(url));
-            let (_, attributes) = request_attributes(&request, &KnownMethods::default());
+            let (_, attributes) = named(&request);
             attributes.into_iter().find(|kv| kv.key.as_str() == "url.full").map(|kv| kv.value)
         };
         assert_eq!(full("http://127.0.0.1:8001/items/1?q=a"), Some(Value::from("http://127.0.0.1:8001/items/1?q=a")));
@@ -97,7 +100,7 @@ mod tests {
     #[test]
     fn the_request_names_its_server_and_method() {
         let request = reqwest::Request::new(reqwest::Method::POST, parse("https://example.com/orders"));
-        let (name, attributes) = request_attributes(&request, &KnownMethods::default());
+        let (name, attributes) = named(&request);
         assert_eq!(name, "POST");
         let value = |key: &str| attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
         assert_eq!(value("http.request.method"), Some(Value::from("POST")));

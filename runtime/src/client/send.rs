@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt as _};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
@@ -11,6 +11,7 @@ use super::attributes;
 use super::config::ClientConfig;
 use crate::http::semconv;
 use crate::privacy::{self, caps};
+use crate::span::start::{self, Planned, Started};
 
 /// Sends `request` on `client` inside a CLIENT span, child of the current span.
 pub(crate) async fn execute(
@@ -18,11 +19,26 @@ pub(crate) async fn execute(
     config: &ClientConfig,
     mut request: reqwest::Request,
 ) -> reqwest::Result<reqwest::Response> {
-    let (name, mut request_attributes) = attributes::request_attributes(&request, &config.known_methods);
-    config.request_headers.record(request.headers(), &mut request_attributes);
-    let builder = SpanBuilder::from_name(name).with_kind(SpanKind::Client).with_attributes(request_attributes);
-    let Some(cx) = Context::map_current(|parent| crate::span::start::start_with_parent(builder, parent)) else {
-        return client.execute(request).await;
+    let method = config.known_methods.classify(request.method());
+    // The span's attributes are built only if the span is recorded (or the sampler reads them).
+    let planned = Planned {
+        name: method.span_name(),
+        kind: SpanKind::Client,
+        attributes: || {
+            let mut request_attributes = attributes::request_attributes(&request, &method);
+            config.request_headers.record(request.headers(), &mut request_attributes);
+            request_attributes
+        },
+    };
+    let started = Context::map_current(|parent| start::start_with_parent(planned, parent));
+    let cx = match started {
+        Some(Started::Recording { cx, .. }) => cx,
+        // Not recorded: only the (unsampled) trace context goes along.
+        Some(Started::Unrecorded(cx)) => {
+            crate::propagation::inject_context(&cx, request.headers_mut());
+            return client.execute(request).await;
+        }
+        None => return client.execute(request).await,
     };
     crate::propagation::inject_context(&cx, request.headers_mut());
     let guard = EndOnDrop(cx);

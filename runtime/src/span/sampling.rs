@@ -23,6 +23,19 @@ pub struct SharedSampler {
     parent_based: bool,
     /// What the sampler answers for every root, when that does not depend on the span.
     root: Option<SamplingDecision>,
+    /// Which spans' names, kinds, attributes and links the sampler may read.
+    reads: Reads,
+}
+
+/// Which spans a sampler may look at beyond their parent and trace id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reads {
+    /// None: the SDK's `AlwaysOn`, `AlwaysOff`, `TraceIdRatioBased`, and `ParentBased` over one of them.
+    Nothing,
+    /// Those without an active parent span: a `ParentBased` whose root sampler `traced` cannot see.
+    Roots,
+    /// Any span: a sampler of unknown type.
+    Everything,
 }
 
 impl SharedSampler {
@@ -34,7 +47,12 @@ impl SharedSampler {
         let sdk = (&sampler as &dyn Any).downcast_ref::<Sampler>();
         let parent_based = matches!(sdk, Some(Sampler::ParentBased(_)));
         let root = sdk.and_then(constant_root_decision);
-        Self { sampler: Arc::new(sampler), parent_based, root }
+        let reads = match sdk {
+            Some(sdk) if reads_nothing(sdk) => Reads::Nothing,
+            Some(Sampler::ParentBased(_)) => Reads::Roots,
+            _ => Reads::Everything,
+        };
+        Self { sampler: Arc::new(sampler), parent_based, root, reads }
     }
 
     /// Shares `Sampler::ParentBased(Box::new(root))`.
@@ -44,7 +62,20 @@ impl SharedSampler {
     /// built): a constant one (`AlwaysOn`, `AlwaysOff`) then answers root spans without being asked.
     pub fn parent_based(root: Sampler) -> Self {
         let root_decision = constant_root_decision(&root);
-        Self { root: root_decision, ..Self::new(Sampler::ParentBased(Box::new(root))) }
+        let reads = if reads_nothing(&root) { Reads::Nothing } else { Reads::Roots };
+        Self { root: root_decision, reads, ..Self::new(Sampler::ParentBased(Box::new(root))) }
+    }
+
+    /// Whether the answer for a span under `parent_context` may depend on what the sampler is shown
+    /// (name, kind, attributes, links). When it cannot, a caller may decide before building them.
+    #[inline]
+    pub(crate) fn reads_shown(&self, parent_context: &Context) -> bool {
+        match self.reads {
+            Reads::Nothing => false,
+            // The SDK's `ParentBased` answers from the parent's flags whenever a span is active.
+            Reads::Roots => !parent_context.has_active_span(),
+            Reads::Everything => true,
+        }
     }
 
     /// Whether a child of an unsampled, local parent is always dropped.
@@ -111,6 +142,11 @@ impl ShouldSample for SharedSampler {
     }
 }
 
+/// Whether `sampler` decides from the parent context and the trace id alone.
+fn reads_nothing(sampler: &Sampler) -> bool {
+    matches!(sampler, Sampler::AlwaysOn | Sampler::AlwaysOff | Sampler::TraceIdRatioBased(_))
+}
+
 /// What `sampler` answers for any root span, when that does not depend on the span (trace id ratios
 /// do; what a `ParentBased` delegates to cannot be seen).
 fn constant_root_decision(sampler: &Sampler) -> Option<SamplingDecision> {
@@ -166,5 +202,28 @@ mod tests {
         let hidden = SharedSampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
         assert!(hidden.root.is_none(), "built elsewhere, its root sampler is asked");
         assert!(SharedSampler::parent_based(Sampler::TraceIdRatioBased(1.0)).root.is_none());
+    }
+
+    #[test]
+    fn only_samplers_that_may_read_the_span_are_said_to() {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
+
+        let root = Context::new();
+        let span_context =
+            SpanContext::new(TraceId::from(1), SpanId::from(2), TraceFlags::default(), true, TraceState::NONE);
+        let child = Context::new().with_remote_span_context(span_context);
+        let reads = |sampler: &SharedSampler| (sampler.reads_shown(&root), sampler.reads_shown(&child));
+        for blind in [Sampler::AlwaysOn, Sampler::AlwaysOff, Sampler::TraceIdRatioBased(0.1)] {
+            assert_eq!(reads(&SharedSampler::new(blind.clone())), (false, false), "{blind:?}");
+            assert_eq!(reads(&SharedSampler::parent_based(blind.clone())), (false, false), "{blind:?}");
+        }
+        let hidden_root = SharedSampler::new(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))));
+        assert_eq!(reads(&hidden_root), (true, false));
+        let custom = SharedSampler::new(SharedSampler::new(Sampler::AlwaysOn));
+        assert_eq!(reads(&custom), (true, true));
+        assert_eq!(
+            reads(&SharedSampler::parent_based(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))),
+            (true, false)
+        );
     }
 }
