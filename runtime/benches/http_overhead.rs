@@ -3,7 +3,9 @@
 //! `cargo bench -p traced --bench http_overhead` (`-- --rounds=3` for a shorter run).
 //!
 //! Each case serves an axum hello world on 127.0.0.1 from a one-worker tokio runtime, with every span
-//! sampled and exported through a batch processor into an exporter that discards. A raw HTTP/1.1
+//! sampled (`parentbased_always_on`, `traced::init()`'s default, with the sampler and id generator
+//! known to `traced` as `init()` installs them) and exported through a batch processor into an
+//! exporter that discards; the unsampled case installs `parentbased_traceidratio` at 0 instead. A raw HTTP/1.1
 //! keep-alive load generator (its own runtime, threads named `loadgen`) sends the requests. CPU per
 //! request is the on-CPU time of every thread except the load generator's and the main thread (so the
 //! batch processor's thread counts), read from `/proc/self/task/*/schedstat` (nanoseconds). Cases run
@@ -25,6 +27,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+use traced::{SharedIdGenerator, SharedSampler};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 const CONNECTIONS: usize = 4;
@@ -46,6 +49,7 @@ impl SpanExporter for Discard {
 enum Case {
     Bare,
     Traced,
+    TracedUnsampled,
     TracedWithoutMetrics,
     NaiveMiddleware,
     AxumTracingOpentelemetry,
@@ -53,9 +57,10 @@ enum Case {
 }
 
 impl Case {
-    const ALL: [Case; 6] = [
+    const ALL: [Case; 7] = [
         Case::Bare,
         Case::Traced,
+        Case::TracedUnsampled,
         Case::TracedWithoutMetrics,
         Case::NaiveMiddleware,
         Case::AxumTracingOpentelemetry,
@@ -66,6 +71,7 @@ impl Case {
         match self {
             Case::Bare => "axum, no layer",
             Case::Traced => "traced::axum::TracedLayer",
+            Case::TracedUnsampled => "TracedLayer, unsampled (ratio 0)",
             Case::TracedWithoutMetrics => "TracedLayer, spans only (no meter provider)",
             Case::NaiveMiddleware => "naive middleware (span, status code)",
             Case::AxumTracingOpentelemetry => "axum-tracing-opentelemetry 0.42",
@@ -77,7 +83,7 @@ impl Case {
         let app = Router::new().route("/", get(|| async { "Hello, World!" }));
         match self {
             Case::Bare => app,
-            Case::Traced => app.layer(traced::axum::TracedLayer::new().meter(meter)),
+            Case::Traced | Case::TracedUnsampled => app.layer(traced::axum::TracedLayer::new().meter(meter)),
             Case::TracedWithoutMetrics => {
                 let noop = opentelemetry::metrics::MeterProvider::meter(&NoopMeterProvider::new(), "spans-only");
                 app.layer(traced::axum::TracedLayer::new().meter(&noop))
@@ -88,6 +94,47 @@ impl Case {
             }
             // Takes its tracer and meter from `opentelemetry::global` (the same providers as the others).
             Case::InstrumentationTower => app.layer(opentelemetry_instrumentation_tower::http::server::Layer::new()),
+        }
+    }
+}
+
+/// A tracer provider as `traced::init()` installs it: batch processor, sampler and id generator known.
+struct Tracing {
+    provider: SdkTracerProvider,
+    sampler: SharedSampler,
+    ids: SharedIdGenerator,
+}
+
+impl Tracing {
+    /// `OTEL_TRACES_SAMPLER=parentbased_*` with this root sampler.
+    fn new(root: Sampler) -> Self {
+        let sampler = SharedSampler::parent_based(root);
+        let ids = SharedIdGenerator::default();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(sampler.clone())
+            .with_id_generator(ids.clone())
+            .with_span_processor(BatchSpanProcessor::builder(Discard).build())
+            .build();
+        Self { provider, sampler, ids }
+    }
+
+    /// Makes this the provider of `traced` and of `opentelemetry::global` (the peers' tracer).
+    fn install(&self) {
+        traced::install_tracer_provider_with_sampler_and_ids(&self.provider, self.sampler.clone(), self.ids.clone());
+    }
+}
+
+/// Every case samples every span but the unsampled one, which samples none.
+struct Providers {
+    sampled: Tracing,
+    unsampled: Tracing,
+}
+
+impl Providers {
+    fn install_for(&self, case: Case) {
+        match case {
+            Case::TracedUnsampled => self.unsampled.install(),
+            _ => self.sampled.install(),
         }
     }
 }
@@ -118,10 +165,11 @@ struct Sample {
 }
 
 fn main() {
-    let provider = SdkTracerProvider::builder()
-        .with_sampler(Sampler::AlwaysOn)
-        .with_span_processor(BatchSpanProcessor::builder(Discard).build())
-        .build();
+    let providers = Providers {
+        sampled: Tracing::new(Sampler::AlwaysOn),
+        unsampled: Tracing::new(Sampler::TraceIdRatioBased(0.0)),
+    };
+    let provider = providers.sampled.provider.clone();
     // Aggregates like a real app; its first export (every 60 s) comes after the run.
     let meter_provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
@@ -129,7 +177,7 @@ fn main() {
     let meter = opentelemetry::metrics::MeterProvider::meter(&meter_provider, "http_overhead");
     // opentelemetry-instrumentation-tower only reads the global meter provider.
     opentelemetry::global::set_meter_provider(meter_provider.clone());
-    traced::install_tracer_provider(&provider);
+    providers.sampled.install();
     traced::propagation::set_text_map_propagator(TraceContextPropagator::new());
     // axum-tracing-opentelemetry creates `tracing` spans that tracing-opentelemetry turns into OTel spans.
     let subscriber = tracing_subscriber::registry()
@@ -159,6 +207,7 @@ fn main() {
     let rounds = if smoke_test { 1 } else { rounds };
     for round in 0..rounds {
         for (case, results) in &mut samples {
+            providers.install_for(*case);
             let sample = measure(*case, &meter, &loadgen);
             eprintln!(
                 "round {}: {:<44} {:>9.0} req/s {:>7.2} µs CPU/request",
@@ -174,14 +223,15 @@ fn main() {
         report(&samples);
     }
     if !smoke_test {
-        in_process_report(&meter, &samples.iter().map(|(case, _)| *case).collect::<Vec<_>>());
+        in_process_report(&meter, &providers, &samples.iter().map(|(case, _)| *case).collect::<Vec<_>>());
     }
-    let _ = provider.shutdown();
+    let _ = providers.sampled.provider.shutdown();
+    let _ = providers.unsampled.provider.shutdown();
 }
 
 /// The same cases without sockets: requests handed straight to the router on one thread, so the
 /// layer's own cost shows without the kernel's noise. CPU of every thread (the batch processor's too).
-fn in_process_report(meter: &opentelemetry::metrics::Meter, cases: &[Case]) {
+fn in_process_report(meter: &opentelemetry::metrics::Meter, providers: &Providers, cases: &[Case]) {
     let calls = calls();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     // `with_state(())` turns every route into its service once, as `axum::serve` does
@@ -191,7 +241,8 @@ fn in_process_report(meter: &opentelemetry::metrics::Meter, cases: &[Case]) {
     let peer = SocketAddr::from(([127, 0, 0, 1], 50_000));
     // Rounds interleave the cases, so a busy moment on the machine hits them all alike.
     for _ in 0..rounds() {
-        for (app, runs) in apps.iter().zip(&mut runs) {
+        for ((app, runs), case) in apps.iter().zip(&mut runs).zip(cases) {
+            providers.install_for(*case);
             let cpu_before = process_cpu_ns();
             runtime.block_on(async {
                 for _ in 0..calls {
