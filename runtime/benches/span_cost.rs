@@ -585,11 +585,18 @@ fn sdk_case<F: FnMut(u64)>(case: &'static str, setup: impl FnOnce(&SdkTracerProv
     row
 }
 
-/// `#[traced]` through `traced`'s own pipeline into an exporter that discards.
+/// `#[traced]` through `traced`'s own pipeline into an exporter that discards, with the sampler
+/// (`parentbased_always_on`, the default) and id generator known, as `traced::init()` installs them.
 fn traced_pipeline_case(case: &'static str, code_attributes: bool) -> CpuRow {
     let (pipeline, processor) = traced::telemetry::DiscardingSpanPipeline::start(&cpu_batch()).expect("pipeline");
-    let provider = SdkTracerProvider::builder().with_span_processor(processor).build();
-    traced::install_tracer_provider(&provider);
+    let sampler = traced::SharedSampler::parent_based(Sampler::AlwaysOn);
+    let ids = traced::SharedIdGenerator::default();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_sampler(sampler.clone())
+        .with_id_generator(ids.clone())
+        .build();
+    traced::install_tracer_provider_with_sampler_and_ids(&provider, sampler, ids);
     traced::set_code_attributes(code_attributes);
     let mut row = cpu_measure(
         case,
