@@ -97,7 +97,7 @@ impl SpanAttributes<'_> {
         values: &RequestValues,
     ) -> Vec<KeyValue> {
         let Self { ref method, method_known, scheme, route, version, ref headers } = *self;
-        let mut span = Vec::with_capacity(14);
+        let mut span = crate::span::recycled_attributes::with_capacity(14);
         span.push(KeyValue::new(HTTP_REQUEST_METHOD, method.clone()));
         if !method_known {
             let original = privacy::cap(request.method().as_str(), caps::METHOD_ORIGINAL);

@@ -13,7 +13,7 @@ use crate::privacy::{self, caps};
 /// [`span_name`](RequestMethod::span_name) names the span (`{METHOD}`: a client knows no route template).
 pub(crate) fn request_attributes(request: &reqwest::Request, method: &RequestMethod) -> Vec<KeyValue> {
     let url = request.url();
-    let mut attributes = Vec::with_capacity(5);
+    let mut attributes = crate::span::recycled_attributes::with_capacity(5);
     attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.value.clone()));
     if !method.known {
         let original = privacy::cap(request.method().as_str(), caps::METHOD_ORIGINAL);

@@ -12,6 +12,9 @@ use opentelemetry_semantic_conventions::attribute::{CODE_FILE_PATH, CODE_FUNCTIO
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
+/// The code attributes of a span.
+const COUNT: usize = 3;
+
 /// The location of a traced function, as the macro wrote it.
 #[derive(Debug)]
 pub struct CodeLocation {
@@ -48,7 +51,17 @@ impl CodeLocation {
         }
     }
 
-    fn attributes(&self) -> [KeyValue; 3] {
+    /// How many attributes [`Self::record`] adds to a recording span now.
+    #[inline]
+    pub(crate) fn recorded_count(&self) -> usize {
+        if ENABLED.load(Ordering::Relaxed) {
+            COUNT
+        } else {
+            0
+        }
+    }
+
+    fn attributes(&self) -> [KeyValue; COUNT] {
         [
             KeyValue::new(CODE_FUNCTION_NAME, self.function),
             KeyValue::new(CODE_FILE_PATH, self.file),

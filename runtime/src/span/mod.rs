@@ -13,6 +13,9 @@ pub(crate) mod id_generator;
 pub(crate) mod level;
 pub(crate) mod origin;
 pub(crate) mod presample;
+pub(crate) mod recycled_attributes;
+#[cfg(all(test, feature = "testing"))]
+mod recycling_tests;
 pub(crate) mod sampling;
 #[cfg(any(feature = "axum", feature = "reqwest"))]
 pub(crate) mod start;
@@ -34,7 +37,7 @@ use crate::span::function_metrics::{CallerGuard, InFunction};
 use crate::span::level::Level;
 use crate::span::origin::{Links, Parent};
 use crate::span::presample::Root;
-use crate::span::sampling::Shown;
+use crate::span::sampling::{SharedSampler, Shown};
 
 /// What a `#[traced]` call site knows at compile time; one `static` per site.
 #[derive(Debug)]
@@ -79,14 +82,44 @@ impl Attributes {
     /// Room for `capacity` attributes; the macro knows how many it will push.
     #[inline]
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { items: Vec::with_capacity(capacity) }
+        Self { items: recycled_attributes::with_capacity(capacity) }
     }
 
     /// Records `value` under `key`; a value that converts to nothing (`None`) records nothing.
     #[inline]
     pub fn push<V: AttributeValue + ?Sized>(&mut self, key: &'static str, value: &V) {
         if let Some(value) = value.to_otel_value() {
+            if self.items.capacity() == 0 {
+                self.items = recycled_attributes::with_capacity(1);
+            }
             self.items.push(KeyValue::new(key, value));
+        }
+    }
+
+    /// Room for `more` attributes: the first take a recycled `Vec` when one is at hand.
+    #[inline]
+    fn reserve(&mut self, more: usize) {
+        if self.items.capacity() == 0 {
+            self.items = recycled_attributes::with_capacity(more);
+        } else {
+            self.items.reserve(more);
+        }
+    }
+
+    /// The attributes, for the span's builder (no drop left to run: nothing goes back to the cache).
+    #[inline]
+    fn into_items(self) -> Vec<KeyValue> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        std::mem::take(&mut this.items)
+    }
+}
+
+impl Drop for Attributes {
+    /// Attributes of a span never built (the sampler dropped it) leave their `Vec` for the next span.
+    #[inline]
+    fn drop(&mut self) {
+        if self.items.capacity() > 0 {
+            recycled_attributes::keep(std::mem::take(&mut self.items));
         }
     }
 }
@@ -116,7 +149,7 @@ pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes))
                 }
                 None => presample::Classified::Sdk,
             };
-            let _handed_over = match (parent, &installed.sampler, &installed.ids) {
+            let handed_over = match (parent, &installed.sampler, &installed.ids) {
                 (presample::Classified::DroppedChild, ..) => return SpanHandle { cx: None },
                 (presample::Classified::Root, Some(sampler), Some(ids)) => {
                     match Context::map_current(|parent| presample::decide_root(sampler, ids, parent, &shown)) {
@@ -127,6 +160,10 @@ pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes))
                 _ => None,
             };
             let cx = Context::map_current(|parent| {
+                let mut attributes = attributes;
+                if handed_over.is_some() || sdk_records_child(installed.sampler.as_ref(), parent) {
+                    site.make_room_for_code(&mut attributes);
+                }
                 let mut span = installed.tracer.build_with_context(builder(site, attributes), parent);
                 site.record_code(&mut span);
                 make_current(parent, span)
@@ -225,6 +262,28 @@ impl Site {
             code.record(span);
         }
     }
+
+    /// Room in `attributes` for the code attributes [`Self::record_code`] adds to a span the SDK will
+    /// record, so that the span's `Vec` is a recycled one and does not grow (the SDK moves the
+    /// builder's `Vec` into the span; the attributes and the limits applied stay the SDK's own).
+    #[inline]
+    fn make_room_for_code(&self, attributes: &mut Attributes) {
+        if let Some(code) = &self.code {
+            let count = code.recorded_count();
+            if count > 0 {
+                attributes.reserve(count);
+            }
+        }
+    }
+}
+
+/// Whether the SDK will record the span it builds under `parent` (its sampler left to it): under the
+/// SDK's `ParentBased` sampler a child of a sampled parent always is, local or remote.
+#[inline]
+fn sdk_records_child(sampler: Option<&SharedSampler>, parent: &Context) -> bool {
+    sampler.is_some_and(SharedSampler::drops_children_of_unsampled_local_parents)
+        && parent.span().span_context().is_sampled()
+        && !parent.is_telemetry_suppressed()
 }
 
 /// The context with `span` current. A span the sampler dropped is kept as its bare span context:
@@ -252,8 +311,10 @@ fn collect(attributes: impl FnOnce(&mut Attributes)) -> Attributes {
 #[inline]
 fn builder(site: &'static Site, attributes: Attributes) -> SpanBuilder {
     let mut builder = SpanBuilder::from_name(Cow::Borrowed(site.name)).with_kind(site.kind.clone());
-    if !attributes.items.is_empty() {
-        builder.attributes = Some(attributes.items);
+    let items = attributes.into_items();
+    // Empty with room: reserved for the code attributes.
+    if items.capacity() > 0 {
+        builder.attributes = Some(items);
     }
     builder
 }

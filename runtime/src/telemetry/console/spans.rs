@@ -15,6 +15,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use super::open_spans::OpenSpanTracker;
 use super::trace_buffer::{BufferLimits, ReadyTrace, TraceBuffer};
 use super::{format, tree, ConsoleOutput};
+use crate::span::recycled_attributes;
 use crate::telemetry::settings::ConsoleFormat;
 
 #[derive(Debug)]
@@ -45,10 +46,13 @@ impl ConsoleSpanExporter {
         OpenSpanTracker(self.trees.clone())
     }
 
-    fn print(&self, batch: Vec<SpanData>) {
+    fn print(&self, mut batch: Vec<SpanData>) {
         match &self.trees {
             Some(trees) => trees.arrived(batch),
-            None => self.output.write(&batch.iter().map(raw_line).collect::<String>()),
+            None => {
+                self.output.write(&batch.iter().map(raw_line).collect::<String>());
+                recycled_attributes::give_back(&mut batch);
+            }
         }
     }
 }
@@ -102,13 +106,16 @@ impl Trees {
     }
 
     /// Writes outside the buffer's lock, so a slow terminal never stalls spans starting.
-    fn write(&self, ready: Vec<ReadyTrace>) {
+    fn write(&self, mut ready: Vec<ReadyTrace>) {
         if ready.is_empty() {
             return;
         }
         let text: String =
             ready.iter().map(|trace| tree::tree(&trace.spans, trace.incomplete, trace.continued)).collect();
         self.output.write(&text);
+        for trace in &mut ready {
+            recycled_attributes::give_back(&mut trace.spans);
+        }
     }
 }
 

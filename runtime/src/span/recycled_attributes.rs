@@ -1,0 +1,263 @@
+//! Span attribute `Vec`s used again: the exporters `traced` owns hand back the `Vec`s of the spans they
+//! are done with (emptied), and the threads that start spans take them instead of allocating.
+//!
+//! A span's attributes live in a `Vec` allocated on the thread that starts it and freed, in batches, on
+//! the export thread; glibc's allocator pays for that memory moving between threads (about 200 ns a
+//! span on the calling thread, more on the export side; see the README, "Process CPU per span").
+//! Here it only moves between the two pools' lists.
+//!
+//! Bounded: two size classes ([`SMALL`] and [`LARGE`] attributes of capacity), each pool keeps at most
+//! [`Class::limit`] `Vec`s; a `Vec` of another capacity, or one more than the pool holds, is simply
+//! freed. A producing thread takes `Vec`s [`Class::chunk`] at a time (one lock per chunk) into a cache of
+//! its own, which holds at most one chunk per class; an empty pool costs one relaxed atomic load, so a
+//! process whose spans go to exporters that hand nothing back (the SDK's batch processor, a user's
+//! exporter) pays about nothing. The export side returns a batch's `Vec`s under one lock per class.
+//!
+//! Hot path, guarded by `cargo bench -p traced --bench span_cost -- cpu`.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::trace::SpanData;
+
+/// The capacity of a `Vec` of the small class: a `#[traced]` span's own attributes and its three code
+/// attributes, or a client span's.
+pub(crate) const SMALL: usize = 8;
+/// The largest capacity kept: an HTTP server span's attributes (about 12, and those of the response).
+pub(crate) const LARGE: usize = 32;
+
+/// One size class: `Vec`s of capacity `min..=max`.
+#[derive(Debug)]
+struct Class {
+    min: usize,
+    max: usize,
+    /// At most this many `Vec`s wait in the pool (the default span queue holds 2,048 spans).
+    limit: usize,
+    /// A producing thread takes this many at a time, and holds at most this many.
+    chunk: usize,
+}
+
+static CLASSES: [Class; 2] = [
+    Class { min: SMALL, max: SMALL, limit: 2048, chunk: 32 },
+    Class { min: 2 * SMALL, max: LARGE, limit: 512, chunk: 8 },
+];
+
+/// The `Vec`s handed back and not yet taken, of one class.
+struct Pool {
+    vecs: Mutex<Vec<Vec<KeyValue>>>,
+    /// `vecs.len()`, read without the lock.
+    len: AtomicUsize,
+}
+
+static POOLS: [Pool; 2] = [Pool::new(), Pool::new()];
+
+thread_local! {
+    /// This thread's `Vec`s of each class, taken from the pools a chunk at a time.
+    static CACHE: RefCell<[Vec<Vec<KeyValue>>; 2]> = const { RefCell::new([Vec::new(), Vec::new()]) };
+}
+
+impl Pool {
+    const fn new() -> Self {
+        Self { vecs: Mutex::new(Vec::new()), len: AtomicUsize::new(0) }
+    }
+
+    /// Moves up to `class.chunk` `Vec`s into `cache` (one lock), unless the pool looks empty.
+    #[inline]
+    fn refill(&self, class: &Class, cache: &mut Vec<Vec<KeyValue>>) {
+        if self.len.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut vecs = self.vecs.lock().unwrap_or_else(PoisonError::into_inner);
+        let keep = vecs.len().saturating_sub(class.chunk);
+        cache.extend(vecs.drain(keep..));
+        self.len.store(vecs.len(), Ordering::Relaxed);
+    }
+}
+
+/// The class a `Vec` of `capacity` is kept in, if any.
+#[inline]
+fn class_of(capacity: usize) -> Option<usize> {
+    CLASSES.iter().position(|class| (class.min..=class.max).contains(&capacity))
+}
+
+/// The class whose `Vec`s all have room for `capacity` attributes, if any.
+#[inline]
+fn class_for(capacity: usize) -> Option<usize> {
+    CLASSES.iter().position(|class| capacity <= class.min)
+}
+
+/// An empty `Vec` with room for at least `capacity` attributes: one handed back by an exporter when
+/// this thread has one at hand, else a new one (of its class's capacity, so that it can come back).
+#[inline]
+pub(crate) fn with_capacity(capacity: usize) -> Vec<KeyValue> {
+    let Some(index) = class_for(capacity) else {
+        return Vec::with_capacity(capacity);
+    };
+    let class = &CLASSES[index];
+    let taken = CACHE.try_with(|cache| {
+        let mut cache = cache.try_borrow_mut().ok()?;
+        let cache = &mut cache[index];
+        if cache.is_empty() {
+            POOLS[index].refill(class, cache);
+        }
+        cache.pop()
+    });
+    taken.ok().flatten().unwrap_or_else(|| Vec::with_capacity(class.min))
+}
+
+/// Keeps `vec` in this thread's cache for its next span (its span was never built), or frees it.
+#[inline]
+pub(crate) fn keep(mut vec: Vec<KeyValue>) {
+    let Some(index) = class_of(vec.capacity()) else { return };
+    vec.clear();
+    let _ = CACHE.try_with(|cache| {
+        if let Ok(mut cache) = cache.try_borrow_mut() {
+            let cache = &mut cache[index];
+            if cache.len() < CLASSES[index].chunk {
+                cache.push(vec);
+            }
+        }
+    });
+}
+
+/// Takes the attribute `Vec`s of `spans` for the next spans (emptied: their attributes are dropped
+/// here); one lock per class. What the pools have no room for stays in `spans`.
+pub(crate) fn give_back(spans: &mut [SpanData]) {
+    for (index, (class, pool)) in CLASSES.iter().zip(&POOLS).enumerate() {
+        let room = class.limit.saturating_sub(pool.len.load(Ordering::Relaxed));
+        let mut kept = spans.iter_mut().filter(|span| class_of(span.attributes.capacity()) == Some(index)).take(room);
+        let Some(first) = kept.next() else { continue };
+        // Emptied outside the lock: dropping the attributes may free their strings.
+        first.attributes.clear();
+        let mut emptied = vec![std::mem::take(&mut first.attributes)];
+        emptied.extend(kept.map(|span| {
+            span.attributes.clear();
+            std::mem::take(&mut span.attributes)
+        }));
+        let mut vecs = pool.vecs.lock().unwrap_or_else(PoisonError::into_inner);
+        let room = class.limit.saturating_sub(vecs.len());
+        emptied.truncate(room);
+        vecs.append(&mut emptied);
+        pool.len.store(vecs.len(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span_with(attributes: Vec<KeyValue>) -> SpanData {
+        use opentelemetry::trace::{SpanContext, SpanKind, Status};
+        use opentelemetry::InstrumentationScope;
+        use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+
+        SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: opentelemetry::trace::SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: "recycled".into(),
+            start_time: std::time::SystemTime::UNIX_EPOCH,
+            end_time: std::time::SystemTime::UNIX_EPOCH,
+            attributes,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder("test").build(),
+        }
+    }
+
+    fn pooled(index: usize) -> usize {
+        POOLS[index].vecs.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    fn cached(index: usize) -> usize {
+        CACHE.with(|cache| cache.borrow()[index].len())
+    }
+
+    /// Empties this thread's cache (the pools are shared by the tests of this binary that export).
+    fn clear_cache() {
+        CACHE.with(|cache| cache.borrow_mut().iter_mut().for_each(Vec::clear));
+    }
+
+    #[test]
+    fn a_vec_comes_back_empty_with_its_buffer_and_only_in_its_class() {
+        clear_cache();
+        let mut vec = Vec::with_capacity(SMALL);
+        vec.push(KeyValue::new("secret.of.the.last.span", "x"));
+        let buffer = vec.as_ptr();
+        keep(vec);
+        let taken = with_capacity(3);
+        assert!(taken.is_empty(), "a recycled Vec arrives empty");
+        assert_eq!((taken.as_ptr(), taken.capacity()), (buffer, SMALL));
+
+        // A large request gets a large Vec, never the small one kept meanwhile.
+        keep(taken);
+        let large = with_capacity(14);
+        assert!(large.capacity() >= 14 && large.capacity() <= LARGE);
+        assert_ne!(large.as_ptr(), buffer);
+        assert_eq!(cached(0), 1);
+
+        // Capacities of no class are freed, not kept.
+        for capacity in [1, 4, SMALL + 1, LARGE + 1, 1024] {
+            keep(Vec::with_capacity(capacity));
+        }
+        assert_eq!((cached(0), cached(1)), (1, 0));
+        assert_eq!(with_capacity(2 * SMALL + 1).capacity(), 2 * SMALL + 1, "beyond the classes: a plain Vec");
+    }
+
+    #[test]
+    fn the_pools_and_the_thread_caches_are_bounded() {
+        let spans = |capacity: usize, count: usize| -> Vec<SpanData> {
+            (0..count).map(|_| span_with(Vec::with_capacity(capacity))).collect()
+        };
+        // More than a pool holds, in several batches: it never holds more than its limit.
+        for _ in 0..3 {
+            let mut batch = spans(SMALL, CLASSES[0].limit);
+            give_back(&mut batch);
+            assert!(pooled(0) <= CLASSES[0].limit);
+            let mut batch = spans(LARGE, CLASSES[1].limit);
+            give_back(&mut batch);
+            assert!(pooled(1) <= CLASSES[1].limit);
+        }
+        // Other tests of this binary may take some meanwhile; none adds beyond the limit.
+        assert!(pooled(0) > 0 && pooled(1) > 0);
+
+        // Capacities of no class stay with their spans (freed with them).
+        let mut odd = spans(4, 3);
+        odd.extend(spans(LARGE + 1, 2));
+        give_back(&mut odd);
+        assert!(odd.iter().all(|span| span.attributes.capacity() > 0), "not taken");
+
+        // A thread takes one chunk at a time and holds at most one chunk per class.
+        clear_cache();
+        drop(with_capacity(1));
+        assert!(cached(0) < CLASSES[0].chunk);
+        for _ in 0..3 * CLASSES[0].chunk {
+            keep(Vec::with_capacity(SMALL));
+        }
+        assert_eq!(cached(0), CLASSES[0].chunk);
+        clear_cache();
+    }
+
+    #[test]
+    fn what_an_exporter_hands_back_is_emptied_and_keeps_its_buffer() {
+        let mut attributes = Vec::with_capacity(SMALL);
+        attributes.extend([KeyValue::new("user.id", "42"), KeyValue::new("code.line.number", 7)]);
+        let buffer = attributes.as_ptr();
+        let mut batch = vec![span_with(attributes), span_with(Vec::new())];
+        give_back(&mut batch);
+        // Unless the pool was full (other tests fill it), the Vec left its span, empty.
+        if batch[0].attributes.capacity() == 0 {
+            let pool = POOLS[0].vecs.lock().unwrap_or_else(PoisonError::into_inner);
+            let recycled = pool.iter().find(|vec| vec.as_ptr() == buffer).expect("in the pool");
+            assert!(recycled.is_empty());
+        } else {
+            assert_eq!(pooled(0), CLASSES[0].limit);
+        }
+        assert_eq!(batch[1].attributes.capacity(), 0, "nothing to take from a span without attributes");
+    }
+}
