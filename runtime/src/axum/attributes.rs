@@ -122,9 +122,12 @@ impl SpanAttributes<'_> {
         }
         push_server(request, headers, values, &mut span);
         push_client(request, headers, values, &mut span);
-        if let Some(agent) = headers.user_agent() {
-            let agent = values.user_agents.value(privacy::cap(agent, caps::USER_AGENT));
-            span.push(KeyValue::new(USER_AGENT_ORIGINAL, agent));
+        if let Some(raw) = headers.user_agent {
+            let known = || values.user_agents.find(raw.as_bytes());
+            let agent = known().or_else(|| Some(values.user_agents.value(privacy::cap(text(raw)?, caps::USER_AGENT))));
+            if let Some(agent) = agent {
+                span.push(KeyValue::new(USER_AGENT_ORIGINAL, agent));
+            }
         }
         captured.record(request.headers(), &mut span);
         span
@@ -228,12 +231,17 @@ fn scheme<B>(request: &Request<B>, headers: &Headers<'_>) -> &'static str {
 
 /// `server.address` and `server.port` from the URI authority (HTTP/2) or the `Host` header.
 fn push_server<B>(request: &Request<B>, headers: &Headers<'_>, values: &RequestValues, span: &mut Vec<KeyValue>) {
-    let authority = request.uri().authority().map(Authority::as_str).or_else(|| headers.host());
-    if let Some((host, port)) = authority.and_then(split_host_port) {
-        span.push(KeyValue::new(
-            SERVER_ADDRESS,
-            values.server_addresses.value(privacy::cap(host, caps::SERVER_ADDRESS)),
-        ));
+    let uri_authority = request.uri().authority().map(Authority::as_str);
+    let Some(raw) = uri_authority.map(str::as_bytes).or_else(|| headers.host.map(HeaderValue::as_bytes)) else {
+        return;
+    };
+    let parse = || {
+        let authority = uri_authority.or_else(|| headers.host())?;
+        let (host, port) = split_host_port(authority)?;
+        Some((authority, privacy::cap(host, caps::SERVER_ADDRESS), port))
+    };
+    if let Some((address, port)) = values.servers.value(raw, parse) {
+        span.push(KeyValue::new(SERVER_ADDRESS, address));
         if let Some(port) = port {
             span.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
@@ -334,10 +342,6 @@ impl<'a> Headers<'a> {
 
     fn host(&self) -> Option<&'a str> {
         self.host.and_then(text)
-    }
-
-    fn user_agent(&self) -> Option<&'a str> {
-        self.user_agent.and_then(text)
     }
 
     fn forwarded_for(&self) -> Option<&'a str> {
@@ -515,16 +519,52 @@ mod tests {
                 .expect("valid request");
             assert_eq!(request.headers().len() > SCAN_LIMIT, fillers > 0);
             let headers = Headers::read(request.headers());
-            let found = [headers.host(), headers.user_agent(), headers.forwarded_for(), headers.forwarded_proto];
+            let found =
+                [headers.host(), headers.user_agent.and_then(text), headers.forwarded_for(), headers.forwarded_proto];
             assert_eq!(found, [Some("first.example:1"), Some("agent/1"), Some("203.0.113.7"), Some("https")]);
             let empty = Request::get("/").header("user-agent", "caf\u{e9}").body(()).expect("valid request");
             let headers = Headers::read(empty.headers());
             assert_eq!(
-                [headers.host(), headers.user_agent()],
+                [headers.host(), headers.user_agent.and_then(text)],
                 [None, None],
                 "a value that is not visible ASCII is skipped"
             );
         }
+    }
+
+    #[test]
+    fn known_authorities_and_agents_record_what_their_first_request_recorded() {
+        let known = KnownMethods::default();
+        let routes = RouteCache::new(known.names().len());
+        let values = RequestValues::default();
+        let pick = |span: &[KeyValue]| {
+            ["server.address", "server.port", "user_agent.original"].map(|key| value(span, key).cloned())
+        };
+        let hosts: [&[u8]; 6] = [
+            b"example.com:8080",
+            b"[::1]:3000",
+            b"example.com:http",
+            b"user:pw@example.com:1",
+            b"caf\xe9.example",
+            b"",
+        ];
+        for host in hosts {
+            let request = || {
+                let mut request = Request::get("/").body(()).expect("valid request");
+                let headers = request.headers_mut();
+                headers.insert(HOST, HeaderValue::from_bytes(host).expect("a header value"));
+                headers.insert(USER_AGENT, HeaderValue::from_bytes(host).expect("a header value"));
+                request
+            };
+            let first = pick(&built(&request(), &known, &routes, &values).span);
+            for _ in 0..2 {
+                assert_eq!(pick(&built(&request(), &known, &routes, &values).span), first, "{host:?}");
+            }
+        }
+        let request = Request::get("/").header("host", "example.com:8080").body(()).expect("valid request");
+        let span = built(&request, &known, &routes, &values).span;
+        assert_eq!(value(&span, "server.address"), Some(&Value::from("example.com")));
+        assert_eq!(value(&span, "server.port"), Some(&Value::from(8080_i64)));
     }
 
     #[test]
@@ -536,5 +576,11 @@ mod tests {
         assert_eq!(split_host_port("user@example.com:1"), Some(("example.com", Some(1))));
         assert_eq!(split_host_port("example.com:http"), None);
         assert_eq!(split_host_port(":80"), None);
+        assert_eq!(split_host_port("a@b@example.com:65535"), Some(("example.com", Some(65535))));
+        assert_eq!(split_host_port("example.com:65536"), None);
+        assert_eq!(split_host_port("example.com:"), None);
+        assert_eq!(split_host_port("example.com:+80"), Some(("example.com", Some(80))), "as `u16::from_str` reads it");
+        assert_eq!(split_host_port("example.com:0000080"), Some(("example.com", Some(80))));
+        assert_eq!(split_host_port("user:pw@[::1]:8"), Some(("::1", Some(8))));
     }
 }

@@ -8,6 +8,10 @@
 //! of at most [`SLOTS`] values; no lock, no hashing, no reference count. Only a new value takes the
 //! intern table's lock. Values are capped before they get here, so a slot holds at most its
 //! attribute's budget in [`crate::privacy::caps`].
+//!
+//! A server's authority and a user agent are first looked up as the bytes the request carries: a known
+//! one is recorded without being checked as text, split or capped again (a value equal to an interned
+//! text is that text).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -16,6 +20,7 @@ use std::sync::{Arc, OnceLock};
 use opentelemetry::StringValue;
 
 use super::interned::REQUEST_VALUES;
+use crate::privacy::caps;
 
 /// Values of one kind a layer keeps.
 pub(crate) const SLOTS: usize = 8;
@@ -23,9 +28,24 @@ pub(crate) const SLOTS: usize = 8;
 /// The interned request values of one layer.
 #[derive(Default)]
 pub(crate) struct RequestValues {
-    pub(crate) server_addresses: TextSlots,
+    pub(crate) servers: ServerSlots,
     pub(crate) user_agents: TextSlots,
     pub(crate) peers: PeerSlots,
+}
+
+/// Up to [`SLOTS`] authorities (the URI's, else the `Host` header's, as received) with the
+/// `server.address` and `server.port` they record, each filled once.
+#[derive(Default)]
+pub(crate) struct ServerSlots {
+    slots: [OnceLock<Server>; SLOTS],
+}
+
+/// An interned authority and what it records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Server {
+    authority: &'static str,
+    address: &'static str,
+    port: Option<u16>,
 }
 
 /// Up to [`SLOTS`] texts, each filled once.
@@ -40,7 +60,68 @@ pub(crate) struct PeerSlots {
     slots: [OnceLock<(IpAddr, &'static str)>; SLOTS],
 }
 
+impl ServerSlots {
+    /// `server.address` and `server.port` for the authority `raw`: shared when interned, else from
+    /// `parse`, which reads a new authority as (text, address capped to its budget, port); `None` when
+    /// it records nothing. An authority longer than an address's budget or carrying userinfo is never
+    /// kept.
+    pub(crate) fn value<'a>(
+        &self,
+        raw: &[u8],
+        parse: impl FnOnce() -> Option<(&'a str, &'a str, Option<u16>)>,
+    ) -> Option<(StringValue, Option<u16>)> {
+        for slot in &self.slots {
+            match slot.get() {
+                Some(server) if server.authority.as_bytes() == raw => {
+                    return Some((StringValue::from(server.address), server.port));
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let (authority, address, port) = parse()?;
+        Some(match self.intern(authority, address, port) {
+            Some(server) => (StringValue::from(server.address), server.port),
+            None => (StringValue::from(address.to_owned()), port),
+        })
+    }
+
+    fn intern(&self, authority: &str, address: &str, port: Option<u16>) -> Option<Server> {
+        if authority.len() > caps::SERVER_ADDRESS || authority.contains('@') {
+            return None;
+        }
+        for slot in &self.slots {
+            let server = match slot.get() {
+                Some(server) => *server,
+                None => {
+                    let interned = Server {
+                        authority: REQUEST_VALUES.intern(authority)?,
+                        address: REQUEST_VALUES.intern(address)?,
+                        port,
+                    };
+                    // Another thread may fill the slot first, with this authority or another one.
+                    *slot.get_or_init(|| interned)
+                }
+            };
+            if server.authority == authority {
+                return Some(server);
+            }
+        }
+        None
+    }
+
+    fn len(&self) -> usize {
+        self.slots.iter().filter(|slot| slot.get().is_some()).count()
+    }
+}
+
 impl TextSlots {
+    /// The interned text whose bytes are `raw`, if any, without interning anything.
+    pub(crate) fn find(&self, raw: &[u8]) -> Option<StringValue> {
+        let interned = self.slots.iter().map_while(OnceLock::get).find(|text| text.as_bytes() == raw)?;
+        Some(StringValue::from(*interned))
+    }
+
     /// `value` as a span attribute value: shared when interned, else copied.
     pub(crate) fn value(&self, value: &str) -> StringValue {
         match self.get(value) {
@@ -158,7 +239,7 @@ impl Clone for RequestValues {
 impl fmt::Debug for RequestValues {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestValues")
-            .field("server_addresses", &self.server_addresses.len())
+            .field("servers", &self.servers.len())
             .field("user_agents", &self.user_agents.len())
             .field("peers", &self.peers.len())
             .finish()
@@ -192,6 +273,55 @@ mod tests {
         assert_eq!(ninth.as_str(), "request-values-test/9", "copied, same text");
         assert_eq!(slots.get("request-values-test/9"), None);
         assert_eq!(slots.len(), SLOTS, "no slot was replaced");
+    }
+
+    #[test]
+    fn raw_values_find_only_what_was_interned() {
+        let slots = TextSlots::default();
+        assert_eq!(slots.find(b"request-values-find/1"), None, "nothing interned yet");
+        let interned = slots.value("request-values-find/1");
+        let found = slots.find(b"request-values-find/1").expect("interned");
+        assert!(std::ptr::eq(found.as_str().as_ptr(), interned.as_str().as_ptr()));
+        assert_eq!(slots.find(b"request-values-find/"), None, "a prefix");
+        assert_eq!(slots.find(b"request-values-find/12"), None);
+        assert_eq!(slots.len(), 1, "finding interns nothing");
+    }
+
+    #[test]
+    fn authorities_are_interned_with_what_they_record_and_parsed_once() {
+        let servers = ServerSlots::default();
+        let parsed = std::cell::Cell::new(0);
+        let parse = |authority: &'static str, address: &'static str, port| {
+            let parsed = &parsed;
+            move || {
+                parsed.set(parsed.get() + 1);
+                Some((authority, address, port))
+            }
+        };
+        for _ in 0..3 {
+            let (address, port) = servers
+                .value(
+                    b"request-values-server:8080",
+                    parse("request-values-server:8080", "request-values-server", Some(8080)),
+                )
+                .expect("recorded");
+            assert_eq!((address.as_str(), port), ("request-values-server", Some(8080)));
+        }
+        assert_eq!(parsed.get(), 1, "a known authority is not parsed again");
+        let credentials = servers.value(b"user:pw@host:1", parse("user:pw@host:1", "host", Some(1)));
+        assert_eq!(
+            credentials.map(|(address, port)| (address.as_str().to_owned(), port)),
+            Some(("host".into(), Some(1)))
+        );
+        assert_eq!(servers.len(), 1, "an authority with userinfo is never kept");
+        assert_eq!(servers.value(b"bad:port", || None), None);
+        for index in 0..SLOTS + 2 {
+            let authority: &'static str = Box::leak(format!("request-values-server-{index}").into_boxed_str());
+            let (address, port) =
+                servers.value(authority.as_bytes(), parse(authority, authority, None)).expect("recorded");
+            assert_eq!((address.as_str(), port), (authority, None));
+        }
+        assert_eq!(servers.len(), SLOTS);
     }
 
     #[test]
