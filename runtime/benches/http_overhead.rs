@@ -24,7 +24,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter, SpanProcessor};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use traced::{SharedIdGenerator, SharedSampler};
@@ -49,6 +49,7 @@ impl SpanExporter for Discard {
 enum Case {
     Bare,
     Traced,
+    TracedPipeline,
     TracedUnsampled,
     TracedWithoutMetrics,
     NaiveMiddleware,
@@ -57,9 +58,10 @@ enum Case {
 }
 
 impl Case {
-    const ALL: [Case; 7] = [
+    const ALL: [Case; 8] = [
         Case::Bare,
         Case::Traced,
+        Case::TracedPipeline,
         Case::TracedUnsampled,
         Case::TracedWithoutMetrics,
         Case::NaiveMiddleware,
@@ -71,6 +73,7 @@ impl Case {
         match self {
             Case::Bare => "axum, no layer",
             Case::Traced => "traced::axum::TracedLayer",
+            Case::TracedPipeline => "TracedLayer, traced's own span pipeline",
             Case::TracedUnsampled => "TracedLayer, unsampled (ratio 0)",
             Case::TracedWithoutMetrics => "TracedLayer, spans only (no meter provider)",
             Case::NaiveMiddleware => "naive middleware (span, status code)",
@@ -83,7 +86,9 @@ impl Case {
         let app = Router::new().route("/", get(|| async { "Hello, World!" }));
         match self {
             Case::Bare => app,
-            Case::Traced | Case::TracedUnsampled => app.layer(traced::axum::TracedLayer::new().meter(meter)),
+            Case::Traced | Case::TracedPipeline | Case::TracedUnsampled => {
+                app.layer(traced::axum::TracedLayer::new().meter(meter))
+            }
             Case::TracedWithoutMetrics => {
                 let noop = opentelemetry::metrics::MeterProvider::meter(&NoopMeterProvider::new(), "spans-only");
                 app.layer(traced::axum::TracedLayer::new().meter(&noop))
@@ -106,14 +111,18 @@ struct Tracing {
 }
 
 impl Tracing {
-    /// `OTEL_TRACES_SAMPLER=parentbased_*` with this root sampler.
+    /// `OTEL_TRACES_SAMPLER=parentbased_*` with this root sampler, into the SDK's batch processor.
     fn new(root: Sampler) -> Self {
+        Self::with_processor(root, BatchSpanProcessor::builder(Discard).build())
+    }
+
+    fn with_processor(root: Sampler, processor: impl SpanProcessor + 'static) -> Self {
         let sampler = SharedSampler::parent_based(root);
         let ids = SharedIdGenerator::default();
         let provider = SdkTracerProvider::builder()
             .with_sampler(sampler.clone())
             .with_id_generator(ids.clone())
-            .with_span_processor(BatchSpanProcessor::builder(Discard).build())
+            .with_span_processor(processor)
             .build();
         Self { provider, sampler, ids }
     }
@@ -124,17 +133,49 @@ impl Tracing {
     }
 }
 
-/// Every case samples every span but the unsampled one, which samples none.
+/// Every case samples every span but the unsampled one, which samples none. All but one export
+/// through the SDK's batch processor; the pipeline case through `traced`'s own (queue, worker, the
+/// attribute `Vec`s handed back for reuse), as `traced::init()` builds it.
 struct Providers {
     sampled: Tracing,
     unsampled: Tracing,
+    pipeline: Tracing,
+    pipeline_fate: traced::telemetry::DiscardingSpanPipeline,
 }
 
 impl Providers {
+    fn new() -> Self {
+        // A queue that holds a whole in-process round, so that no span is dropped for want of room.
+        let batch = traced::telemetry::BatchSettings { max_queue_size: 1_000_000, ..Default::default() };
+        let (pipeline_fate, processor) =
+            traced::telemetry::DiscardingSpanPipeline::start(&batch).expect("traced's span pipeline");
+        Self {
+            sampled: Tracing::new(Sampler::AlwaysOn),
+            unsampled: Tracing::new(Sampler::TraceIdRatioBased(0.0)),
+            pipeline: Tracing::with_processor(Sampler::AlwaysOn, processor),
+            pipeline_fate,
+        }
+    }
+
     fn install_for(&self, case: Case) {
         match case {
             Case::TracedUnsampled => self.unsampled.install(),
+            Case::TracedPipeline => self.pipeline.install(),
             _ => self.sampled.install(),
+        }
+    }
+
+    fn shutdown(&self) {
+        let _ = self.pipeline.provider.force_flush();
+        let spans = self.pipeline_fate.spans();
+        eprintln!(
+            "traced's span pipeline: {} of {} spans exported, {} dropped",
+            spans.exported,
+            spans.ended,
+            spans.dropped.total()
+        );
+        for tracing in [&self.sampled, &self.unsampled, &self.pipeline] {
+            let _ = tracing.provider.shutdown();
         }
     }
 }
@@ -165,10 +206,7 @@ struct Sample {
 }
 
 fn main() {
-    let providers = Providers {
-        sampled: Tracing::new(Sampler::AlwaysOn),
-        unsampled: Tracing::new(Sampler::TraceIdRatioBased(0.0)),
-    };
+    let providers = Providers::new();
     let provider = providers.sampled.provider.clone();
     // Aggregates like a real app; its first export (every 60 s) comes after the run.
     let meter_provider = SdkMeterProvider::builder()
@@ -225,8 +263,7 @@ fn main() {
     if !smoke_test {
         in_process_report(&meter, &providers, &samples.iter().map(|(case, _)| *case).collect::<Vec<_>>());
     }
-    let _ = providers.sampled.provider.shutdown();
-    let _ = providers.unsampled.provider.shutdown();
+    providers.shutdown();
 }
 
 /// The same cases without sockets: requests handed straight to the router on one thread, so the
