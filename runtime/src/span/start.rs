@@ -28,6 +28,8 @@ use crate::span::sampling::Shown;
 pub(crate) struct Planned<A> {
     pub(crate) name: Cow<'static, str>,
     pub(crate) kind: SpanKind,
+    /// Builds the start attributes. It must not start a span: it may run between the decision and the
+    /// SDK's build, which takes the decided ids from this thread.
     pub(crate) attributes: A,
 }
 
