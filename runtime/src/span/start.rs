@@ -107,8 +107,8 @@ where
 
 /// The context of a span the sampler dropped under an unsampled parent, as the SDK makes it: the
 /// parent's trace id and trace state, a span id of its own (when `traced` can draw one; else the
-/// parent's context stays current, as for `#[traced]`), no flags.
-#[cold]
+/// parent's context stays current, as for `#[traced]`), no flags. Not cold: under `parentbased_*` it is
+/// every request whose caller did not sample.
 fn dropped_child(parent: &Context, span_id: Option<opentelemetry::trace::SpanId>) -> Context {
     let Some(span_id) = span_id else { return parent.clone() };
     let parent_span = parent.span();
