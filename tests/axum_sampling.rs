@@ -1,6 +1,7 @@
 //! Requests the sampler drops: no span is exported (the layer decides before the SDK builds one), the
 //! RED metrics still count them, and the unsampled decision travels on: in `traceresponse` and, through
-//! the instrumented client, in the `traceparent` a downstream service receives.
+//! the instrumented client, in the `traceparent` a downstream service receives. A sampler of the user's own
+//! is shown the start attributes, as the SDK would show them.
 
 mod axum_support;
 
@@ -8,8 +9,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
-use opentelemetry::trace::{SpanId, SpanKind, TraceId};
-use opentelemetry_sdk::trace::Sampler;
+use opentelemetry::trace::{Link, SpanId, SpanKind, TraceContextExt as _, TraceId};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
 
 use axum_support::{capture_with_sampler, serve, server_spans, MetricsCapture};
 use traced::axum::TracedLayer;
@@ -131,4 +133,45 @@ async fn the_unsampled_decision_reaches_the_caller_and_the_next_service() {
     assert!(exported.iter().all(|span| span.span_context.trace_id() == sampled), "{exported:?}");
     let client_span = exported.iter().find(|span| span.span_kind == SpanKind::Client).expect("A's client span");
     assert_eq!(parts(&seen_by_b).1, client_span.span_context.span_id(), "B's parent is A's client span");
+}
+
+/// Keeps the requests to `/items/keep` only, judging by the `url.path` start attribute and the span
+/// name, as a user's sampler keeping `high_priority` requests would.
+#[derive(Debug, Clone)]
+struct KeepByPath;
+
+impl ShouldSample for KeepByPath {
+    fn should_sample(
+        &self,
+        parent: Option<&Context>,
+        _: TraceId,
+        name: &str,
+        _: &SpanKind,
+        attributes: &[KeyValue],
+        _: &[Link],
+    ) -> SamplingResult {
+        let path = attributes.iter().find(|kv| kv.key.as_str() == "url.path").map(|kv| kv.value.to_string());
+        let keep = path.as_deref() == Some("/items/keep") && name == "GET /items/{item_id}";
+        SamplingResult {
+            decision: if keep { SamplingDecision::RecordAndSample } else { SamplingDecision::Drop },
+            attributes: Vec::new(),
+            trace_state: parent.map(|cx| cx.span().span_context().trace_state().clone()).unwrap_or_default(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sampler_of_its_own_is_shown_the_start_attributes() {
+    let spans = capture_with_sampler(KeepByPath);
+    let router = Router::new().route("/items/{item_id}", get(|| async { "item" })).layer(TracedLayer::new());
+    let address = serve(router).await;
+    let client = reqwest::Client::new();
+    for item in ["drop", "keep", "drop"] {
+        let response = client.get(format!("http://{address}/items/{item}")).send().await.expect("request");
+        assert_eq!(response.status(), 200);
+    }
+    let exported = server_spans(&spans, 1).await;
+    let [span] = exported.as_slice() else { panic!("only /items/keep is kept: {exported:?}") };
+    assert_eq!(axum_support::attr(span, "url.path"), axum_support::string("/items/keep"));
+    assert_eq!(span.name, "GET /items/{item_id}");
 }
