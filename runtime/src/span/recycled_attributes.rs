@@ -9,14 +9,15 @@
 //! Bounded: two size classes ([`SMALL`] and [`LARGE`] attributes of capacity), each pool keeps at most
 //! [`Class::limit`] `Vec`s; a `Vec` of another capacity, or one more than the pool holds, is simply
 //! freed. A producing thread takes `Vec`s [`Class::chunk`] at a time (one lock per chunk) into a cache of
-//! its own, which holds at most one chunk per class; an empty pool costs one relaxed atomic load, so a
+//! its own, which holds at most one chunk per class; an empty pool costs one relaxed atomic load, and
+//! until an exporter hands a `Vec` back nothing is taken or kept at all (one relaxed load), so a
 //! process whose spans go to exporters that hand nothing back (the SDK's batch processor, a user's
 //! exporter) pays about nothing. The export side returns a batch's `Vec`s under one lock per class.
 //!
 //! Hot path, guarded by `cargo bench -p traced --bench span_cost -- cpu`.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use opentelemetry::KeyValue;
@@ -52,6 +53,9 @@ struct Pool {
 }
 
 static POOLS: [Pool; 2] = [Pool::new(), Pool::new()];
+
+/// Set once an exporter handed `Vec`s back: until then taking and keeping cost one relaxed load.
+static IN_USE: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// This thread's `Vec`s of each class, taken from the pools a chunk at a time.
@@ -92,24 +96,42 @@ fn class_for(capacity: usize) -> Option<usize> {
 /// this thread has one at hand, else a new one (of its class's capacity, so that it can come back).
 #[inline]
 pub(crate) fn with_capacity(capacity: usize) -> Vec<KeyValue> {
-    let Some(index) = class_for(capacity) else {
-        return Vec::with_capacity(capacity);
-    };
-    let class = &CLASSES[index];
+    match class_for(capacity) {
+        Some(index) if capacity > 0 && IN_USE.load(Ordering::Relaxed) => take(index).unwrap_or_else(|| new(capacity)),
+        _ => new(capacity),
+    }
+}
+
+/// A new `Vec` with room for `capacity` attributes: of its class's capacity, so that it can come back.
+#[inline]
+fn new(capacity: usize) -> Vec<KeyValue> {
+    match class_for(capacity) {
+        _ if capacity == 0 => Vec::new(),
+        Some(index) => Vec::with_capacity(CLASSES[index].min),
+        None => Vec::with_capacity(capacity),
+    }
+}
+
+/// A `Vec` of the class `index` from this thread's cache, refilled from the pool when empty.
+#[inline]
+fn take(index: usize) -> Option<Vec<KeyValue>> {
     let taken = CACHE.try_with(|cache| {
         let mut cache = cache.try_borrow_mut().ok()?;
         let cache = &mut cache[index];
         if cache.is_empty() {
-            POOLS[index].refill(class, cache);
+            POOLS[index].refill(&CLASSES[index], cache);
         }
         cache.pop()
     });
-    taken.ok().flatten().unwrap_or_else(|| Vec::with_capacity(class.min))
+    taken.ok().flatten()
 }
 
 /// Keeps `vec` in this thread's cache for its next span (its span was never built), or frees it.
 #[inline]
 pub(crate) fn keep(mut vec: Vec<KeyValue>) {
+    if !IN_USE.load(Ordering::Relaxed) {
+        return;
+    }
     let Some(index) = class_of(vec.capacity()) else { return };
     vec.clear();
     let _ = CACHE.try_with(|cache| {
@@ -123,25 +145,46 @@ pub(crate) fn keep(mut vec: Vec<KeyValue>) {
 }
 
 /// Takes the attribute `Vec`s of `spans` for the next spans (emptied: their attributes are dropped
-/// here); one lock per class. What the pools have no room for stays in `spans`.
+/// here, outside the lock); one pass over the batch, one lock per class. What the pools have no room
+/// for stays in `spans`.
 pub(crate) fn give_back(spans: &mut [SpanData]) {
-    for (index, (class, pool)) in CLASSES.iter().zip(&POOLS).enumerate() {
-        let room = class.limit.saturating_sub(pool.len.load(Ordering::Relaxed));
-        let mut kept = spans.iter_mut().filter(|span| class_of(span.attributes.capacity()) == Some(index)).take(room);
-        let Some(first) = kept.next() else { continue };
-        // Emptied outside the lock: dropping the attributes may free their strings.
-        first.attributes.clear();
-        let mut emptied = vec![std::mem::take(&mut first.attributes)];
-        emptied.extend(kept.map(|span| {
-            span.attributes.clear();
-            std::mem::take(&mut span.attributes)
-        }));
-        let mut vecs = pool.vecs.lock().unwrap_or_else(PoisonError::into_inner);
-        let room = class.limit.saturating_sub(vecs.len());
-        emptied.truncate(room);
-        vecs.append(&mut emptied);
-        pool.len.store(vecs.len(), Ordering::Relaxed);
+    let room = [0, 1].map(|index| CLASSES[index].limit.saturating_sub(POOLS[index].len.load(Ordering::Relaxed)));
+    if room == [0, 0] {
+        return;
     }
+    let count = spans.len();
+    let mut emptied: [Vec<Vec<KeyValue>>; 2] = [Vec::new(), Vec::new()];
+    for span in spans.iter_mut() {
+        let Some(index) = class_of(span.attributes.capacity()) else { continue };
+        let list = &mut emptied[index];
+        if list.len() < room[index] {
+            if list.capacity() == 0 {
+                list.reserve_exact(count.min(room[index]));
+            }
+            span.attributes.clear();
+            list.push(std::mem::take(&mut span.attributes));
+        }
+    }
+    for (index, mut list) in emptied.into_iter().enumerate() {
+        if list.is_empty() {
+            continue;
+        }
+        let pool = &POOLS[index];
+        let mut vecs = pool.vecs.lock().unwrap_or_else(PoisonError::into_inner);
+        list.truncate(CLASSES[index].limit.saturating_sub(vecs.len()));
+        vecs.append(&mut list);
+        pool.len.store(vecs.len(), Ordering::Relaxed);
+        drop(vecs);
+        if !IN_USE.load(Ordering::Relaxed) {
+            IN_USE.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Turns recycling on as an exporter handing `Vec`s back does (for tests that keep and take directly).
+#[cfg(test)]
+pub(crate) fn in_use() {
+    IN_USE.store(true, Ordering::Relaxed);
 }
 
 #[cfg(test)]
@@ -184,7 +227,22 @@ mod tests {
     }
 
     #[test]
+    fn every_vec_handed_out_has_a_capacity_its_class_keeps() {
+        // New (before any exporter handed one back, or with the pool empty) or recycled: the first
+        // ones must be able to come back.
+        for capacity in [1, 3, SMALL, SMALL + 1, 14, 2 * SMALL] {
+            for vec in [new(capacity), with_capacity(capacity)] {
+                assert!(vec.capacity() >= capacity);
+                assert_eq!(class_of(vec.capacity()), class_for(capacity), "asked for {capacity}");
+            }
+        }
+        assert_eq!(with_capacity(0).capacity(), 0, "nothing asked, nothing allocated");
+        assert_eq!(new(2 * SMALL + 1).capacity(), 2 * SMALL + 1, "beyond the classes: a plain Vec");
+    }
+
+    #[test]
     fn a_vec_comes_back_empty_with_its_buffer_and_only_in_its_class() {
+        in_use();
         clear_cache();
         let mut vec = Vec::with_capacity(SMALL);
         vec.push(KeyValue::new("secret.of.the.last.span", "x"));
@@ -233,6 +291,7 @@ mod tests {
         assert!(odd.iter().all(|span| span.attributes.capacity() > 0), "not taken");
 
         // A thread takes one chunk at a time and holds at most one chunk per class.
+        in_use();
         clear_cache();
         drop(with_capacity(1));
         assert!(cached(0) < CLASSES[0].chunk);

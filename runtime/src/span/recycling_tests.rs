@@ -77,6 +77,8 @@ impl ShouldSample for Noting {
 /// A provider installed for `#[traced]` as `traced::init()` does (sampler and ids known), keeping at
 /// most `limit` attributes a span.
 fn install(sampler: SharedSampler, limit: u32) -> (SdkTracerProvider, Ended) {
+    // As once `traced`'s exporters handed `Vec`s back.
+    recycled_attributes::in_use();
     let ended = Ended::default();
     let ids = SharedIdGenerator::default();
     let provider = SdkTracerProvider::builder()
@@ -193,6 +195,7 @@ fn a_vec_is_taken_only_for_attributes_and_comes_back_from_a_dropped_span() {
     let ended = Ended::default();
     let provider = SdkTracerProvider::builder().with_span_processor(ended.clone()).build();
     crate::install_tracer_provider(&provider);
+    recycled_attributes::in_use();
     let mut mine = Vec::with_capacity(SMALL);
     mine.push(KeyValue::new("k", 1_i64));
     let buffer = mine.as_ptr() as usize;
