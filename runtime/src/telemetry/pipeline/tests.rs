@@ -471,3 +471,91 @@ fn a_thread_that_queued_before_shutdown_counts_what_it_ends_after() {
     assert_eq!((spans.ended, spans.exported, spans.dropped.after_shutdown), (2, 1, 1), "{spans:?}");
     assert!(spans.balances());
 }
+
+/// Records what each span of a batch carries, then hands the attribute `Vec`s back as `traced`'s own
+/// exporters do (OTLP, console, discard).
+#[cfg(feature = "testing")]
+#[derive(Debug, Default)]
+struct Recycling(std::sync::Mutex<Vec<Vec<opentelemetry::KeyValue>>>);
+
+#[cfg(feature = "testing")]
+#[derive(Debug)]
+struct RecyclingExporter(Arc<Recycling>);
+
+#[cfg(feature = "testing")]
+impl BatchExport<opentelemetry_sdk::trace::SpanData> for RecyclingExporter {
+    fn export(
+        &self,
+        mut batch: Vec<opentelemetry_sdk::trace::SpanData>,
+        _deadline: Instant,
+    ) -> BoxFuture<'_, Delivery> {
+        let mut seen = self.0 .0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.extend(batch.iter().map(|span| span.attributes.clone()));
+        crate::span::recycled_attributes::give_back(&mut batch);
+        Box::pin(std::future::ready(Delivery::exported(batch.len())))
+    }
+}
+
+#[cfg(feature = "testing")]
+#[test]
+fn spans_in_vecs_handed_back_carry_their_own_attributes_only() {
+    use opentelemetry::trace::SpanKind;
+    use opentelemetry::{KeyValue, Value};
+
+    use crate::span::{start_span, Site};
+
+    static SITE: Site = Site::new("recycled", SpanKind::Internal).with_code("shop", "shop::load", "src/shop.rs", 7);
+    const EXTRA: [&str; 3] = ["extra.a", "extra.b", "extra.c"];
+    const SPANS: i64 = 2_000;
+
+    let _turn = crate::testing::without_provider();
+    let runtime = ExportRuntime::start().expect("runtime");
+    let mut pipeline = Pipeline::new(runtime.handle().expect("handle"), Duration::from_secs(5));
+    let recycling = Arc::new(Recycling::default());
+    let exporter = Box::new(RecyclingExporter(recycling.clone()));
+    let processor = pipeline.span_processor("recycling", exporter, &batch(10_000, 64, Duration::from_secs(3600)));
+    let sampler = crate::SharedSampler::parent_based(opentelemetry_sdk::trace::Sampler::AlwaysOn);
+    let ids = crate::SharedIdGenerator::default();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_sampler(sampler.clone())
+        .with_id_generator(ids.clone())
+        .build();
+    crate::install_tracer_provider_with_sampler_and_ids(&provider, sampler, ids);
+    // Flushed every 100 spans, so that later spans take the Vecs of earlier ones.
+    for id in 0..SPANS {
+        drop(start_span(&SITE, |attributes| {
+            attributes.push("span.id", &id);
+            for (offset, key) in (0..).zip(EXTRA.iter().take(id.rem_euclid(4) as usize)) {
+                attributes.push(key, &(id * 10 + offset));
+            }
+        }));
+        if id % 100 == 99 {
+            provider.force_flush().expect("flushed");
+        }
+    }
+    let seen = std::mem::take(&mut *recycling.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    assert_eq!(seen.len(), SPANS as usize);
+    let mut ids: Vec<i64> = Vec::new();
+    for attributes in &seen {
+        let Some(Value::I64(id)) = attributes.first().map(|kv| kv.value.clone()) else {
+            panic!("the span's own id comes first: {attributes:?}");
+        };
+        let mut expected = vec![KeyValue::new("span.id", id)];
+        expected.extend(
+            (0..)
+                .zip(EXTRA.iter().take(id.rem_euclid(4) as usize))
+                .map(|(offset, key)| KeyValue::new(*key, id * 10 + offset)),
+        );
+        expected.extend([
+            KeyValue::new("code.function.name", "shop::load"),
+            KeyValue::new("code.file.path", "src/shop.rs"),
+            KeyValue::new("code.line.number", 7_i64),
+        ]);
+        assert_eq!(attributes, &expected, "span {id}");
+        ids.push(id);
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..SPANS).collect::<Vec<_>>(), "every span once");
+    drop(provider.shutdown());
+}
