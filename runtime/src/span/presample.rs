@@ -107,8 +107,7 @@ pub(crate) fn decide_root(
     parent: &Context,
     shown: &Shown<'_>,
 ) -> Root {
-    let span_id = ids.generate_span_id();
-    let trace_id = ids.generate_trace_id();
+    let (trace_id, span_id) = ids.generate_root_ids();
     let result = sampler.decide_root(parent, trace_id, shown);
     match result.decision {
         SamplingDecision::Drop => {
@@ -124,7 +123,7 @@ pub(crate) fn decide_root(
 /// Offers the ids and decision of a kept root to the SDK build that follows on this thread, until the
 /// guard drops.
 #[inline]
-fn hand_over(trace_id: TraceId, span_id: SpanId, result: SamplingResult) -> HandedOver {
+pub(crate) fn hand_over(trace_id: TraceId, span_id: SpanId, result: SamplingResult) -> HandedOver {
     let _ = HANDED_OVER.try_with(|slot| {
         slot.trace_id.set(Some(trace_id));
         slot.span_id.set(Some(span_id));
