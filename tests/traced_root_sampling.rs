@@ -106,3 +106,32 @@ fn ratio_sampled_roots_ask_once_with_the_trace_id_they_keep() {
     let seen: Vec<String> = answers.iter().map(|(trace_id, _)| trace_id.to_string()).collect();
     assert_eq!(inside, seen, "dropped or kept, the span inside has the trace id the sampler saw");
 }
+
+/// A root polled several times: its trace and span ids at the first and the last poll, as
+/// `traced::current_*` and `Context::current()` show them, and its child's trace id.
+#[traced]
+async fn polled_root() -> [String; 5] {
+    let first = (traced::current_trace_id(), traced::current_span_id());
+    tokio::task::yield_now().await;
+    tokio::task::yield_now().await;
+    let current = Context::current();
+    assert!(!current.span().is_recording());
+    assert!(!current.span().span_context().is_sampled());
+    [first.0, first.1, current.span().span_context().trace_id().to_string(), traced::current_span_id(), child()]
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_dropped_async_root_is_current_at_every_poll_and_only_while_polled() {
+    let sampler = Counting::new(Sampler::AlwaysOff, None);
+    let _capture = traced::testing::capture_with_sampler(sampler.clone());
+    // Two roots polled in turn on one thread: each poll sees its own root.
+    let (one, two) = tokio::join!(polled_root(), polled_root());
+    for [trace_id, span_id, trace_id_later, span_id_later, child_trace_id] in [&one, &two] {
+        assert_ne!(trace_id, &"0".repeat(32));
+        assert_ne!(span_id, &"0".repeat(16));
+        assert_eq!((trace_id, span_id), (trace_id_later, span_id_later), "the same root at every poll");
+        assert_eq!(child_trace_id, trace_id, "the child joins the unsampled trace");
+    }
+    assert_ne!(one[0], two[0], "each root starts its own trace");
+    assert!(!Context::current().has_active_span(), "nothing is left current");
+}

@@ -95,7 +95,8 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        let span = start_span(D::site(), |_| {});
+        // Entered again later, by the handler (`in_span`): a dropped root's context is built now.
+        let span = start_span(D::site(), |_| {}).with_context_now();
         let value = span.instrument(D::resolve(parts, state)).await?;
         Ok(Self { value, span })
     }
@@ -115,8 +116,8 @@ mod tests {
 
     type DroppedAt = Arc<Mutex<Option<SystemTime>>>;
 
-    /// Notes when it is dropped (a connection going back to its pool).
-    struct Conn(DroppedAt);
+    /// Notes when it is dropped (a connection going back to its pool), and the trace it was made in.
+    struct Conn(DroppedAt, String);
 
     impl Drop for Conn {
         fn drop(&mut self) {
@@ -140,7 +141,7 @@ mod tests {
     impl ResolveDependency<(bool, DroppedAt)> for Db {
         async fn resolve(_parts: &mut Parts, (available, dropped_at): &(bool, DroppedAt)) -> Result<Conn, Response> {
             match available {
-                true => Ok(Conn(dropped_at.clone())),
+                true => Ok(Conn(dropped_at.clone(), crate::current_trace_id())),
                 false => Err(StatusCode::SERVICE_UNAVAILABLE.into_response()),
             }
         }
@@ -161,6 +162,26 @@ mod tests {
         drop(conn);
         let dropped_at = dropped_at.lock().unwrap_or_else(PoisonError::into_inner).expect("the value was dropped");
         assert!(capture.span("db").end_time >= dropped_at);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_root_dependency_is_the_same_context_in_the_handler() {
+        use opentelemetry::trace::TraceContextExt as _;
+        use opentelemetry::Context;
+
+        let _capture = crate::testing::capture_with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff);
+        let state = (true, DroppedAt::default());
+        let resolved = Depends::<Db>::from_request_parts(&mut parts(), &state).await;
+        let resolved = resolved.unwrap_or_else(|response| panic!("rejected with {}", response.status()));
+        assert_ne!(resolved.1, "0".repeat(32), "resolved inside the unsampled root");
+        // The handler runs under a context of its own; `in_span` still enters the one the span started in.
+        let (trace_id, value) = {
+            let _handler = Context::new().with_value(5u8).attach();
+            resolved.in_span(async { (crate::current_trace_id(), Context::current().get::<u8>().copied()) }).await
+        };
+        assert_eq!(trace_id, resolved.1);
+        assert_eq!(value, None, "over the context the span started in");
+        assert!(!Context::current().has_active_span());
     }
 
     #[tokio::test]

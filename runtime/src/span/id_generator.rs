@@ -40,6 +40,15 @@ impl SharedIdGenerator {
         Self { given: Some(Arc::new(generator)) }
     }
 
+    /// A new span id from the shared generator itself (never a handed-over one).
+    #[inline]
+    pub(crate) fn generate_span_id(&self) -> SpanId {
+        match &self.given {
+            None => random::span_id(),
+            Some(given) => given.new_span_id(),
+        }
+    }
+
     /// A new root's ids from the shared generator itself (never handed-over ones): span id, then trace
     /// id, as the SDK draws them.
     #[inline]
@@ -73,10 +82,7 @@ impl IdGenerator for SharedIdGenerator {
 
     #[inline]
     fn new_span_id(&self) -> SpanId {
-        presample::take_span_id().unwrap_or_else(|| match &self.given {
-            None => random::span_id(),
-            Some(given) => given.new_span_id(),
-        })
+        presample::take_span_id().unwrap_or_else(|| self.generate_span_id())
     }
 }
 

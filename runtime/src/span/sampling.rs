@@ -85,19 +85,14 @@ impl SharedSampler {
     }
 
     /// The sampler's answer for a span with no valid parent, without asking when it is known (the
-    /// SDK's constant samplers, and the root of its `ParentBased` when no span is current: no
-    /// attributes, the parent context's trace state, as they answer).
+    /// SDK's constant samplers, and the root of its `ParentBased` when no span is current).
     #[inline]
-    pub(crate) fn decide_root(&self, parent_context: &Context, trace_id: TraceId, shown: &Shown<'_>) -> SamplingResult {
+    pub(crate) fn decide_root(&self, parent_context: &Context, trace_id: TraceId, shown: &Shown<'_>) -> RootAnswer {
         // The SDK's `ParentBased` treats an active span with an invalid context as an unsampled parent.
         let asks_parent = self.parent_based && parent_context.has_active_span();
         match &self.root {
-            Some(decision) if !asks_parent => SamplingResult {
-                decision: decision.clone(),
-                attributes: Vec::new(),
-                trace_state: parent_context.span().span_context().trace_state().clone(),
-            },
-            _ => self.decide(Some(parent_context), trace_id, shown),
+            Some(decision) if !asks_parent => RootAnswer::Constant(decision.clone()),
+            _ => RootAnswer::Asked(self.decide(Some(parent_context), trace_id, shown)),
         }
     }
 
@@ -111,6 +106,30 @@ impl SharedSampler {
     ) -> SamplingResult {
         let Shown { name, kind, attributes, links } = *shown;
         self.sampler.should_sample(parent_context, trace_id, name, kind, attributes, links)
+    }
+}
+
+/// A sampler's answer for a root span.
+#[derive(Debug)]
+pub(crate) enum RootAnswer {
+    /// What the SDK's constant samplers answer: this decision, no attributes, and the parent context's
+    /// trace state (built only for a root the SDK is handed, see [`RootAnswer::into_result`]).
+    Constant(SamplingDecision),
+    /// What the sampler answered when asked.
+    Asked(SamplingResult),
+}
+
+impl RootAnswer {
+    /// The answer in full, for a span started under `parent_context`.
+    pub(crate) fn into_result(self, parent_context: &Context) -> SamplingResult {
+        match self {
+            RootAnswer::Constant(decision) => SamplingResult {
+                decision,
+                attributes: Vec::new(),
+                trace_state: parent_context.span().span_context().trace_state().clone(),
+            },
+            RootAnswer::Asked(result) => result,
+        }
     }
 }
 
@@ -190,7 +209,11 @@ mod tests {
                     matches!(sampler, Sampler::ParentBased(_))
                 );
                 let shown = Shown { name: "s", kind: &SpanKind::Internal, attributes: &[], links: &[] };
-                let known = shared.decide_root(&parent, TraceId::from(5), &shown);
+                let answer = shared.decide_root(&parent, TraceId::from(5), &shown);
+                // `ParentBased` asks about an active span, even an invalid one.
+                let asks = matches!(sampler, Sampler::ParentBased(_)) && parent.has_active_span();
+                assert_eq!(matches!(answer, RootAnswer::Asked(_)), asks, "{sampler:?}");
+                let known = answer.into_result(&parent);
                 let asked = sampler.should_sample(Some(&parent), TraceId::from(5), "s", &SpanKind::Internal, &[], &[]);
                 assert_eq!(
                     (known.decision, known.attributes, known.trace_state),

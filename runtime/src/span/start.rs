@@ -92,7 +92,8 @@ where
             return Started::Unrecorded(dropped_child(parent, ids.as_ref().map(|ids| ids.generate_span_id())));
         }
         (Classified::Root, Some(ids)) => match presample::decide_root(sampler, ids, parent, &shown) {
-            Root::Dropped(cx) => return Started::Unrecorded(cx),
+            Root::Dropped(root) => return Started::Unrecorded(root.context(parent)),
+            Root::DroppedWithTraceState(cx) => return Started::Unrecorded(cx),
             Root::Kept(handed_over) => Some(handed_over),
         },
         _ => None,
