@@ -46,12 +46,12 @@ impl ConsoleSpanExporter {
         OpenSpanTracker(self.trees.clone())
     }
 
-    fn print(&self, mut batch: Vec<SpanData>) {
+    fn print(&self, batch: Vec<SpanData>) {
         match &self.trees {
             Some(trees) => trees.arrived(batch),
             None => {
                 self.output.write(&batch.iter().map(raw_line).collect::<String>());
-                recycled_attributes::give_back(&mut batch);
+                recycled_attributes::give_back(batch);
             }
         }
     }
@@ -106,15 +106,15 @@ impl Trees {
     }
 
     /// Writes outside the buffer's lock, so a slow terminal never stalls spans starting.
-    fn write(&self, mut ready: Vec<ReadyTrace>) {
+    fn write(&self, ready: Vec<ReadyTrace>) {
         if ready.is_empty() {
             return;
         }
         let text: String =
             ready.iter().map(|trace| tree::tree(&trace.spans, trace.incomplete, trace.continued)).collect();
         self.output.write(&text);
-        for trace in &mut ready {
-            recycled_attributes::give_back(&mut trace.spans);
+        for trace in ready {
+            recycled_attributes::give_back(trace.spans);
         }
     }
 }

@@ -70,7 +70,7 @@ const MAX_RESERVE: usize = 4 << 20;
 /// its scope in batch order (as the SDK's conversion groups them). The spans are written one after
 /// the other into one buffer; each item is a slice of it (no allocation per span). The spans' attribute
 /// `Vec`s then go back to the threads that start spans.
-pub(crate) fn spans(mut batch: Vec<SpanData>, resource: &ResourceAttributesWithSchema) -> Parts<Bytes> {
+pub(crate) fn spans(batch: Vec<SpanData>, resource: &ResourceAttributesWithSchema) -> Parts<Bytes> {
     let mut scopes: Vec<(&opentelemetry::InstrumentationScope, Vec<Range<usize>>)> = Vec::new();
     let mut last = 0;
     let mut buffer = Vec::new();
@@ -108,7 +108,7 @@ pub(crate) fn spans(mut batch: Vec<SpanData>, resource: &ResourceAttributesWithS
         let index = parts.add_scope(resource, Some(InstrumentationScope::from((scope, None))), schema_url);
         parts.add_items(index, ranges.into_iter().map(|range| buffer.slice(range)));
     }
-    recycled_attributes::give_back(&mut batch);
+    recycled_attributes::give_back(batch);
     parts
 }
 

@@ -484,15 +484,12 @@ struct RecyclingExporter(Arc<Recycling>);
 
 #[cfg(feature = "testing")]
 impl BatchExport<opentelemetry_sdk::trace::SpanData> for RecyclingExporter {
-    fn export(
-        &self,
-        mut batch: Vec<opentelemetry_sdk::trace::SpanData>,
-        _deadline: Instant,
-    ) -> BoxFuture<'_, Delivery> {
+    fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>, _deadline: Instant) -> BoxFuture<'_, Delivery> {
         let mut seen = self.0 .0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         seen.extend(batch.iter().map(|span| span.attributes.clone()));
-        crate::span::recycled_attributes::give_back(&mut batch);
-        Box::pin(std::future::ready(Delivery::exported(batch.len())))
+        let count = batch.len();
+        crate::span::recycled_attributes::give_back(batch);
+        Box::pin(std::future::ready(Delivery::exported(count)))
     }
 }
 
