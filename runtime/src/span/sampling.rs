@@ -23,7 +23,8 @@ pub struct SharedSampler {
     parent_based: bool,
     /// What the sampler answers for every root, when that does not depend on the span.
     root: Option<SamplingDecision>,
-    /// Which spans' names, kinds, attributes and links the sampler may read.
+    /// Which spans' names, kinds, attributes and links the sampler may read (asked by the HTTP spans).
+    #[cfg_attr(not(any(feature = "axum", feature = "reqwest")), allow(dead_code))]
     reads: Reads,
 }
 
@@ -69,6 +70,7 @@ impl SharedSampler {
     /// Whether the answer for a span under `parent_context` may depend on what the sampler is shown
     /// (name, kind, attributes, links). When it cannot, a caller may decide before building them.
     #[inline]
+    #[cfg_attr(not(any(feature = "axum", feature = "reqwest")), allow(dead_code))]
     pub(crate) fn reads_shown(&self, parent_context: &Context) -> bool {
         match self.reads {
             Reads::Nothing => false,

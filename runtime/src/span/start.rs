@@ -36,13 +36,19 @@ pub(crate) struct Planned<A> {
 /// A started span.
 #[derive(Debug)]
 pub(crate) enum Started {
-    /// Recorded: the context holds the span, started at `start_time` (wall clock).
-    Recording { cx: Context, start_time: SystemTime },
+    /// Recorded: the context holds the span, started at `start_time` (wall clock; the server layer's
+    /// duration follows from it).
+    Recording {
+        cx: Context,
+        #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+        start_time: SystemTime,
+    },
     /// Not recorded: the context holds the span context to propagate (the sampled flag off), and no
     /// SDK span.
     Unrecorded(Context),
 }
 
+#[cfg(feature = "axum")]
 impl Started {
     /// When the recorded span started; `None` when it is not recorded.
     pub(crate) fn start_time(&self) -> Option<SystemTime> {

@@ -81,6 +81,7 @@ impl fmt::Debug for Redacted<'_> {
 
 impl InitError {
     /// The exporter for `signal` could not be built: `source` and its chain are kept as redacted text only.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     pub(crate) fn exporter(signal: &'static str, source: &(dyn std::error::Error + 'static)) -> Self {
         Self::Exporter { signal, source: Box::new(RedactedError::of(source)) }
     }
@@ -88,11 +89,13 @@ impl InitError {
 
 /// An error's text and `source()` chain, redacted; what [`InitError::Exporter`] keeps of the original.
 #[derive(Debug)]
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 struct RedactedError {
     message: String,
     source: Option<Box<RedactedError>>,
 }
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 impl RedactedError {
     /// How many errors of a chain are kept (a cycle or a very long chain stops here).
     const MAX_CHAIN: usize = 16;
@@ -112,12 +115,14 @@ impl RedactedError {
     }
 }
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 impl fmt::Display for RedactedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 impl std::error::Error for RedactedError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_deref().map(|source| source as &(dyn std::error::Error + 'static))
@@ -194,7 +199,8 @@ impl fmt::Debug for ShutdownError {
 
 impl std::error::Error for ShutdownError {}
 
-#[cfg(test)]
+// The exporter errors exist with an OTLP exporter only.
+#[cfg(all(test, any(feature = "otlp-grpc", feature = "otlp-http")))]
 mod tests {
     use super::*;
 
