@@ -2,17 +2,12 @@
 //! `opentelemetry::global::set_tracer_provider` receives the `#[traced]` spans: the user's last word wins.
 //! (Own binary: it owns the process-wide providers.)
 
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use opentelemetry_sdk::trace::InMemorySpanExporter;
 use traced::traced;
+use traced_tests::in_memory_tracer_provider;
 
 #[traced]
 fn work() {}
-
-fn provider() -> (SdkTracerProvider, InMemorySpanExporter) {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
-    (provider, exporter)
-}
 
 fn names(exporter: &InMemorySpanExporter) -> Vec<String> {
     exporter.get_finished_spans().unwrap_or_default().into_iter().map(|span| span.name.into_owned()).collect()
@@ -20,12 +15,12 @@ fn names(exporter: &InMemorySpanExporter) -> Vec<String> {
 
 #[test]
 fn a_global_provider_set_after_install_takes_over_and_install_takes_back() {
-    let (installed, installed_spans) = provider();
+    let (installed, installed_spans) = in_memory_tracer_provider();
     traced::install_tracer_provider(&installed);
     work();
     assert_eq!(names(&installed_spans), ["work"]);
 
-    let (users, users_spans) = provider();
+    let (users, users_spans) = in_memory_tracer_provider();
     opentelemetry::global::set_tracer_provider(users.clone());
     work();
     assert_eq!(names(&users_spans), ["work"], "the user's provider set last gets the span");

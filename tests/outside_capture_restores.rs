@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use opentelemetry::trace::{Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use traced::traced;
+use traced_tests::in_memory_tracer_provider;
 
 #[traced(name = "work")]
 fn work() {}
@@ -22,8 +23,7 @@ fn users_telemetry() -> (MutexGuard<'static, ()>, &'static UsersTelemetry) {
     static TELEMETRY: OnceLock<UsersTelemetry> = OnceLock::new();
     let turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
     let telemetry = TELEMETRY.get_or_init(|| {
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+        let (provider, exporter) = in_memory_tracer_provider();
         opentelemetry::global::set_tracer_provider(provider.clone());
         UsersTelemetry { exporter, provider }
     });
@@ -69,8 +69,7 @@ fn the_users_global_provider_is_back_after_running_without_one() {
 #[test]
 fn an_sdk_provider_installed_for_traced_is_back_after_a_capture() {
     let (_turn, users) = users_telemetry();
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    let (provider, exporter) = in_memory_tracer_provider();
     traced::install_tracer_provider(&provider);
     drop(traced::testing::capture());
 

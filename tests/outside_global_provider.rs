@@ -10,15 +10,15 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::Value;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use traced::{record_errors, traced};
+use traced_tests::in_memory_tracer_provider;
 
 /// The provider is process-wide: installed once, and each test takes its turn with the exporter.
 fn exporter() -> MutexGuard<'static, InMemorySpanExporter> {
     static EXPORTER: OnceLock<Mutex<InMemorySpanExporter>> = OnceLock::new();
     let exporter = EXPORTER.get_or_init(|| {
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+        let (provider, exporter) = in_memory_tracer_provider();
         opentelemetry::global::set_tracer_provider(provider);
         Mutex::new(exporter)
     });

@@ -6,17 +6,12 @@
 //! (it skips asking the global for 2, 4, ... up to 1,024 calls after each empty answer), and then at
 //! every call. `traced::install_tracer_provider` takes effect at every thread's next call.
 
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use opentelemetry_sdk::trace::InMemorySpanExporter;
 use traced::traced;
+use traced_tests::in_memory_tracer_provider;
 
 #[traced]
 fn work() {}
-
-fn provider() -> (SdkTracerProvider, InMemorySpanExporter) {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
-    (provider, exporter)
-}
 
 fn exported(exporter: &InMemorySpanExporter) -> usize {
     exporter.get_finished_spans().unwrap_or_default().len()
@@ -29,7 +24,7 @@ fn a_provider_set_later_gets_the_spans_within_1025_calls_and_install_at_once() {
         work();
     }
 
-    let (users, users_spans) = provider();
+    let (users, users_spans) = in_memory_tracer_provider();
     opentelemetry::global::set_tracer_provider(users.clone());
     std::thread::spawn(work).join().expect("no panic");
     assert_eq!(exported(&users_spans), 1, "a thread that never found the global empty: its first call");
@@ -51,7 +46,7 @@ fn a_provider_set_later_gets_the_spans_within_1025_calls_and_install_at_once() {
         work();
     }
     assert_eq!(exported(&users_spans), 102, "the replaced provider gets nothing more");
-    let (installed, installed_spans) = provider();
+    let (installed, installed_spans) = in_memory_tracer_provider();
     traced::install_tracer_provider(&installed);
     work();
     assert_eq!(exported(&installed_spans), 1, "`install_tracer_provider` takes effect at the next call");

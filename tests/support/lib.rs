@@ -9,10 +9,14 @@
 //! * [`TestCertificates`]: a throwaway CA and server certificate for TLS receivers.
 //! * [`child`]: re-runs the current test binary as a child process with its own environment, for
 //!   tests of process-global state (`traced::init()`, environment variables).
+//! * [`in_memory_tracer_provider`]: an SDK tracer provider exporting every span into memory at once.
 
 pub mod child;
+mod providers;
 mod receiver;
 mod tls;
+
+pub use providers::in_memory_tracer_provider;
 
 pub use receiver::{
     FaultOptions, ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Receiver, ReceiverOptions, Signal,
