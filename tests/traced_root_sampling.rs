@@ -135,3 +135,52 @@ async fn a_dropped_async_root_is_current_at_every_poll_and_only_while_polled() {
     assert_ne!(one[0], two[0], "each root starts its own trace");
     assert!(!Context::current().has_active_span(), "nothing is left current");
 }
+
+/// Keeps the spans it is asked about while its budget lasts (a rate limiter's shape): asking it twice
+/// for one span spends two and may change the answer.
+#[derive(Debug, Clone)]
+struct Budget(Arc<Mutex<u32>>);
+
+impl ShouldSample for Budget {
+    fn should_sample(
+        &self,
+        parent: Option<&Context>,
+        _trace_id: TraceId,
+        _name: &str,
+        _kind: &SpanKind,
+        _attributes: &[KeyValue],
+        _links: &[Link],
+    ) -> SamplingResult {
+        let mut left = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let decision = if *left > 0 {
+            *left -= 1;
+            SamplingDecision::RecordAndSample
+        } else {
+            SamplingDecision::Drop
+        };
+        let trace_state = parent.map(|cx| cx.span().span_context().trace_state().clone()).unwrap_or_default();
+        SamplingResult { decision, attributes: Vec::new(), trace_state }
+    }
+}
+
+#[test]
+fn a_sampler_keeping_the_child_of_an_unsampled_caller_is_asked_once() {
+    traced::propagation::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    let budget = Budget(Arc::new(Mutex::new(2)));
+    let capture = traced::testing::capture_with_sampler(budget.clone());
+    let mut headers = http::HeaderMap::new();
+    headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".parse().expect("valid"));
+    let caller = traced::propagation::extract(&headers);
+    let _attached = caller.attach();
+
+    let trace_ids = [child(), child(), child()];
+
+    assert_eq!(*budget.0.lock().unwrap_or_else(PoisonError::into_inner), 0, "one ask per span");
+    let exported = capture.spans();
+    assert_eq!(exported.len(), 2, "the first two kept, the third dropped: {exported:?}");
+    for span in &exported {
+        assert_eq!(span.span_context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+    }
+    assert!(trace_ids.iter().all(|id| id == "4bf92f3577b34da6a3ce929d0e0e4736"), "{trace_ids:?}");
+}

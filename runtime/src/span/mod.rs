@@ -36,7 +36,7 @@ use crate::span::code_location::CodeLocation;
 use crate::span::function_metrics::{CallerGuard, InFunction};
 use crate::span::level::Level;
 use crate::span::origin::{Links, Parent};
-use crate::span::presample::{Classified, DroppedRoot, Root};
+use crate::span::presample::{Classified, DroppedRoot, HandedOver, Root};
 use crate::span::sampling::{SharedSampler, Shown};
 
 /// What a `#[traced]` call site knows at compile time; one `static` per site.
@@ -186,6 +186,7 @@ pub fn start_span(site: &'static Site, attributes: impl FnOnce(&mut Attributes))
                     }
                     return SpanHandle::none();
                 }
+                (Classified::KeptChild, ..) => Some(HandedOver::kept_child()),
                 (Classified::Root, Some(sampler), Some(ids)) => {
                     match Context::map_current(|parent| presample::decide_root(sampler, ids, parent, &shown)) {
                         Root::Dropped(root) => {

@@ -28,6 +28,10 @@ use crate::span::sampling::{RootAnswer, SharedSampler, Shown};
 pub(crate) enum Classified {
     /// A dropped child of an unsampled parent: nothing to do, the parent stays current.
     DroppedChild,
+    /// A child of an unsampled parent that the sampler, asked here, keeps: the SDK builds it with that
+    /// decision, which waits for it on this thread (the sampler is not asked twice: a sampler with a
+    /// budget or a random draw would answer differently). Hold [`HandedOver::kept_child`] while building.
+    KeptChild,
     /// A root `traced` can decide: see [`decide_root`].
     Root,
     /// Left to the SDK (a sampled parent, or a root whose ids `traced` cannot draw).
@@ -105,11 +109,7 @@ pub(crate) fn classify(sampler: &SharedSampler, can_draw_ids: bool, parent: &Con
     let parent_span = parent.span();
     let parent_span_context = parent_span.span_context();
     if parent_span_context.is_valid() {
-        return if drops_child_of_unsampled_parent(sampler, parent, parent_span_context, shown) {
-            Classified::DroppedChild
-        } else {
-            Classified::Sdk
-        };
+        return classify_child(sampler, parent, parent_span_context, shown);
     }
     // Under suppression the SDK makes an empty span without asking anyone: leave it to the SDK.
     if can_draw_ids && !parent.is_telemetry_suppressed() {
@@ -120,21 +120,29 @@ pub(crate) fn classify(sampler: &SharedSampler, can_draw_ids: bool, parent: &Con
 }
 
 /// Asks the sampler for the child of an unsampled parent (under the SDK's `ParentBased`, the answer
-/// for a local parent is known without asking). Any other child is left to the SDK.
+/// for a local parent is known without asking); a kept one's decision is handed to the SDK. Any other
+/// child is left to the SDK.
 #[inline]
-fn drops_child_of_unsampled_parent(
+fn classify_child(
     sampler: &SharedSampler,
     parent: &Context,
     parent_span_context: &SpanContext,
     shown: &Shown<'_>,
-) -> bool {
+) -> Classified {
     if parent_span_context.is_sampled() {
-        return false;
+        return Classified::Sdk;
     }
     if sampler.drops_children_of_unsampled_local_parents() && !parent_span_context.is_remote() {
-        return true;
+        return Classified::DroppedChild;
     }
-    sampler.decide(Some(parent), parent_span_context.trace_id(), shown).decision == SamplingDecision::Drop
+    let trace_id = parent_span_context.trace_id();
+    let result = sampler.decide(Some(parent), trace_id, shown);
+    if result.decision == SamplingDecision::Drop {
+        discard(result.attributes);
+        return Classified::DroppedChild;
+    }
+    offer_result(trace_id, result);
+    Classified::KeptChild
 }
 
 /// Decides a root (see [`classify`]): draws its ids as the SDK would (span id, then trace id) and asks
@@ -185,16 +193,32 @@ pub(crate) fn hand_over(trace_id: TraceId, span_id: SpanId, result: SamplingResu
     let _ = HANDED_OVER.try_with(|slot| {
         slot.trace_id.set(Some(trace_id));
         slot.span_id.set(Some(span_id));
+    });
+    offer_result(trace_id, result);
+    HandedOver(())
+}
+
+/// Offers the decision for a span of `trace_id` to the SDK build that follows on this thread.
+#[inline]
+fn offer_result(trace_id: TraceId, result: SamplingResult) {
+    let _ = HANDED_OVER.try_with(|slot| {
         if let Ok(mut handed) = slot.result.try_borrow_mut() {
             *handed = Some((trace_id, result));
         }
     });
-    HandedOver(())
 }
 
 /// Clears what the SDK did not take (e.g. a provider already shut down builds nothing).
 #[derive(Debug)]
 pub(crate) struct HandedOver(());
+
+impl HandedOver {
+    /// The guard over the decision [`classify`] handed over for a [`Classified::KeptChild`].
+    #[inline]
+    pub(crate) fn kept_child() -> Self {
+        Self(())
+    }
+}
 
 impl Drop for HandedOver {
     #[inline]
@@ -532,7 +556,44 @@ mod tests {
         let parent_based = SharedSampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
         assert_eq!(classify(&parent_based, true, &parent(TraceFlags::default()), &SHOWN), Classified::DroppedChild);
         assert_eq!(classify(&parent_based, true, &parent(TraceFlags::SAMPLED), &SHOWN), Classified::Sdk);
+        assert_eq!(classify(&parent_based, true, &parent(TraceFlags::SAMPLED), &SHOWN), Classified::Sdk);
         let always_on = SharedSampler::new(Sampler::AlwaysOn);
-        assert_eq!(classify(&always_on, true, &parent(TraceFlags::default()), &SHOWN), Classified::Sdk);
+        let _handed_over = HandedOver::kept_child();
+        assert_eq!(classify(&always_on, true, &parent(TraceFlags::default()), &SHOWN), Classified::KeptChild);
+    }
+
+    #[test]
+    fn a_kept_child_of_an_unsampled_parent_is_decided_once() {
+        let recorder = Recorder::answering(
+            SamplingDecision::RecordAndSample,
+            vec![KeyValue::new("sampler.note", "kept")],
+            trace_state(("vendor", "k")),
+        );
+        let (sampler, ids) = (SharedSampler::new(recorder.clone()), SharedIdGenerator::default());
+        let (provider, exporter) = provider(&sampler, &ids);
+        let unsampled =
+            SpanContext::new(TraceId::from(7), SpanId::from(8), TraceFlags::default(), true, TraceState::default());
+        let parent = Context::new().with_remote_span_context(unsampled);
+        let span = {
+            assert_eq!(classify(&sampler, true, &parent, &SHOWN), Classified::KeptChild);
+            let _handed_over = HandedOver::kept_child();
+            provider.tracer("t").build_with_context(SpanBuilder::from_name("load-item"), &parent)
+        };
+        assert_eq!(recorder.seen().len(), 1, "the SDK took the decision instead of asking again");
+        assert_eq!(span.span_context().trace_id(), TraceId::from(7));
+        assert!(span.span_context().is_sampled());
+        assert_eq!(span.span_context().trace_state().get("vendor"), Some("k"));
+        drop(span);
+        let exported = exporter.get_finished_spans().expect("exported");
+        assert_eq!(exported.len(), 1);
+        assert_eq!(exported[0].parent_span_id, SpanId::from(8));
+        let notes = exported[0].attributes.iter().filter(|kv| kv.key.as_str() == "sampler.note").count();
+        assert_eq!(notes, 1, "{exported:?}");
+
+        // Not taken (no SDK build followed): cleared with its guard, the next child is asked again.
+        drop((classify(&sampler, true, &parent, &SHOWN), HandedOver::kept_child()));
+        assert!(take_result(TraceId::from(7)).is_none());
+        drop(provider.tracer("t").build_with_context(SpanBuilder::from_name("next"), &parent));
+        assert_eq!(recorder.seen().len(), 3);
     }
 }

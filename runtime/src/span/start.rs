@@ -19,7 +19,7 @@ use opentelemetry::{Context, KeyValue};
 
 use crate::span::backend::{self, Backend, Installed};
 use crate::span::make_current;
-use crate::span::presample::{self, Classified, Root};
+use crate::span::presample::{self, Classified, HandedOver, Root};
 use crate::span::sampling::Shown;
 
 /// A span about to start: its name and kind, and how to build its start attributes, which only a
@@ -97,6 +97,7 @@ where
         (Classified::DroppedChild, ids) => {
             return Started::Unrecorded(dropped_child(parent, ids.as_ref().map(|ids| ids.generate_span_id())));
         }
+        (Classified::KeptChild, _) => Some(HandedOver::kept_child()),
         (Classified::Root, Some(ids)) => match presample::decide_root(sampler, ids, parent, &shown) {
             Root::Dropped(root) => return Started::Unrecorded(root.context(parent)),
             Root::DroppedWithTraceState(cx) => return Started::Unrecorded(cx),
@@ -242,9 +243,9 @@ mod tests {
     /// A span's name, kind and attributes, as a sampler saw them.
     type Seen = (String, SpanKind, Vec<KeyValue>);
 
-    /// Drops every span and remembers what it was shown.
+    /// Drops (or keeps) every span and remembers what it was shown.
     #[derive(Debug, Clone, Default)]
-    struct Reader(Arc<Mutex<Vec<Seen>>>);
+    struct Reader(Arc<Mutex<Vec<Seen>>>, bool);
 
     impl ShouldSample for Reader {
         fn should_sample(
@@ -259,7 +260,8 @@ mod tests {
             let seen = (name.to_owned(), kind.clone(), attributes.to_vec());
             self.0.lock().unwrap_or_else(PoisonError::into_inner).push(seen);
             let trace_state = parent.map(|cx| cx.span().span_context().trace_state().clone()).unwrap_or_default();
-            SamplingResult { decision: SamplingDecision::Drop, attributes: Vec::new(), trace_state }
+            let decision = if self.1 { SamplingDecision::RecordAndSample } else { SamplingDecision::Drop };
+            SamplingResult { decision, attributes: Vec::new(), trace_state }
         }
     }
 
@@ -275,5 +277,26 @@ mod tests {
         assert_eq!(seen, vec![("GET /items/{id}".to_owned(), SpanKind::Server, expected)], "asked once");
         assert_eq!(built.get(), 1);
         assert!(capture.spans().is_empty());
+    }
+
+    #[test]
+    fn a_sampler_keeping_the_child_of_an_unsampled_caller_is_asked_once() {
+        let reader = Reader(Arc::default(), true);
+        let capture = capture_with_sampler(reader.clone());
+        let built = Cell::new(0);
+        let Some(Started::Recording { cx, .. }) =
+            start_with_parent(planned(&built), &remote_parent(TraceFlags::default()))
+        else {
+            panic!("the sampler keeps it");
+        };
+        cx.span().end();
+        assert_eq!(
+            reader.0.lock().unwrap_or_else(PoisonError::into_inner).len(),
+            1,
+            "asked once, not again by the SDK"
+        );
+        assert_eq!(built.get(), 1);
+        let span = capture.span("GET /items/{id}");
+        assert_eq!((span.span_context.trace_id(), span.parent_span_id), (TraceId::from(0xabc), SpanId::from(0xdef)));
     }
 }
