@@ -521,6 +521,35 @@ fn root_starts_a_new_trace_whatever_is_current_and_keeps_the_rest_of_the_context
     assert_eq!(capture.children(root.span_context.span_id()).len(), 1);
 }
 
+/// A context value that is not baggage.
+#[derive(Debug, PartialEq)]
+struct Tenant(&'static str);
+
+#[traced(root)]
+fn root_sees_context_values() -> Option<&'static str> {
+    Context::current().get::<Tenant>().map(|tenant| tenant.0)
+}
+
+#[test]
+fn root_is_decided_as_a_root_by_a_parent_based_sampler() {
+    // `parentbased_always_on` is the default sampler: a root must be sampled by the root sampler, not
+    // dropped as the child of an unsampled parent, whether a span is current or not.
+    let capture = traced::testing::capture_with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+    let at_top = new_root();
+    let inside = current_then(new_root);
+    let roots = capture.spans_named("new_root");
+    assert_eq!(roots.len(), 2, "{:?}", capture.spans());
+    for (root, child_trace) in roots.iter().zip([at_top, inside]) {
+        assert!(root.span_context.is_sampled());
+        assert_eq!(root.parent_span_id, SpanId::INVALID);
+        assert_eq!(child_trace, root.span_context.trace_id().to_string(), "the child joins the new trace");
+        assert_eq!(capture.children(root.span_context.span_id()).len(), 1, "its child is sampled with it");
+    }
+    assert_ne!(roots[1].span_context.trace_id(), capture.span("current_then").span_context.trace_id());
+    let _attached = Context::current().with_value(Tenant("acme")).attach();
+    assert_eq!(root_sees_context_values(), Some("acme"), "the body keeps the context's other values");
+}
+
 #[tokio::test]
 async fn an_async_fn_starts_under_its_explicit_parent() {
     let capture = capture();

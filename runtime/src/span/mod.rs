@@ -252,19 +252,19 @@ pub fn start_span_with(
         if !collected.items.is_empty() {
             builder.links = Some(collected.items);
         }
-        parent().with_context(|parent| {
+        parent().with_context(|parent, over| {
             let cx = match tracer {
                 Some(tracer) => {
                     let mut span = tracer.build_with_context(builder, parent);
                     site.record_code(&mut span);
-                    Some(make_current(parent, span))
+                    Some(make_current(over, span))
                 }
                 None => {
                     let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(backend::scope());
                     let mut span = tracer.build_with_context(builder, parent);
                     site.record_code(&mut span);
                     // A no-op provider with no valid parent: nothing to make current.
-                    span.span_context().is_valid().then(|| make_current(parent, span))
+                    span.span_context().is_valid().then(|| make_current(over, span))
                 }
             };
             SpanHandle::holding(cx)

@@ -4,6 +4,7 @@
 //! here (not by the shape of the tokens) and a value of any other type is a compile error at the user's
 //! expression, naming the accepted types.
 
+use opentelemetry::baggage::{Baggage, BaggageExt as _};
 use opentelemetry::trace::{Link, SpanContext, TraceContextExt as _};
 use opentelemetry::Context;
 
@@ -21,18 +22,40 @@ pub enum Parent {
 }
 
 impl Parent {
-    /// Runs `f` with the context the span starts under.
+    /// Runs `f` with the context the span starts under (what the sampler, the span processors and the SDK
+    /// see) and the context it becomes current over (whose values its function's body sees): the same
+    /// one but for `root`.
     #[inline]
-    pub(crate) fn with_context<R>(self, f: impl FnOnce(&Context) -> R) -> R {
+    pub(crate) fn with_context<R>(self, f: impl FnOnce(&Context, &Context) -> R) -> R {
         match self {
-            Parent::Current => Context::map_current(f),
-            Parent::Context(cx) => f(&cx),
-            // An invalid span context is no parent: the SDK starts a new trace under it.
-            Parent::Root => f(&Context::map_current(|cx| cx.with_remote_span_context(SpanContext::empty_context()))),
+            Parent::Current => Context::map_current(|cx| f(cx, cx)),
+            Parent::Context(cx) => f(&cx, &cx),
+            Parent::Root => Context::map_current(|current| f(&without_span(current), current)),
             Parent::SpanContext(span_context) => {
-                f(&Context::map_current(|cx| cx.with_remote_span_context(span_context)))
+                let cx = Context::map_current(|cx| cx.with_remote_span_context(span_context));
+                f(&cx, &cx)
             }
         }
+    }
+}
+
+/// A context with no span at all, carrying `current`'s baggage and telemetry suppression. Not
+/// `current` with an invalid span context: the SDK's `ParentBased` sampler takes any active span for a
+/// parent, an invalid one for an unsampled parent, and would drop every root. (The API gives no way to
+/// take the span out of a context and keep its other values: those stay with the span's body.)
+fn without_span(current: &Context) -> Context {
+    let baggage = current.baggage();
+    let root = if baggage.is_empty() {
+        Context::new()
+    } else {
+        let copied: Baggage =
+            baggage.iter().map(|(key, (value, metadata))| (key.clone(), (value.clone(), metadata.clone()))).collect();
+        Context::new().with_baggage(copied)
+    };
+    if current.is_telemetry_suppressed() {
+        root.with_telemetry_suppressed()
+    } else {
+        root
     }
 }
 
@@ -172,7 +195,10 @@ mod tests {
     }
 
     fn parent_span_context(parent: impl SpanParent) -> Option<SpanContext> {
-        parent.parent().with_context(|cx| cx.has_active_span().then(|| cx.span().span_context().clone()))
+        parent.parent().with_context(|cx, over| {
+            assert!(std::ptr::eq(cx, over), "the span becomes current over the context it starts under");
+            cx.has_active_span().then(|| cx.span().span_context().clone())
+        })
     }
 
     #[test]
@@ -195,8 +221,10 @@ mod tests {
         let _attached = Context::new().with_remote_span_context(current.clone()).attach();
         assert_eq!(parent_span_context(None::<Context>), Some(current.clone()));
         assert_eq!(parent_span_context(None::<&SpanContext>), Some(current));
-        let root = Parent::Root.with_context(|cx| cx.span().span_context().clone());
-        assert!(!root.is_valid(), "under `root` no span is a parent");
+        let (active, over) =
+            Parent::Root.with_context(|cx, over| (cx.has_active_span(), over.span().span_context().clone()));
+        assert!(!active, "under `root` no span is a parent, not even an invalid one");
+        assert_eq!(over, span_context(2), "it becomes current over the current context");
     }
 
     #[test]
