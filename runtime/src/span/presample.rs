@@ -135,6 +135,10 @@ fn classify_child(
     if sampler.drops_children_of_unsampled_local_parents() && !parent_span_context.is_remote() {
         return Classified::DroppedChild;
     }
+    // As for a root: under suppression the SDK asks no sampler.
+    if parent.is_telemetry_suppressed() {
+        return Classified::Sdk;
+    }
     let trace_id = parent_span_context.trace_id();
     let result = sampler.decide(Some(parent), trace_id, shown);
     if result.decision == SamplingDecision::Drop {
@@ -533,6 +537,23 @@ mod tests {
         let suppressed = Context::new().with_telemetry_suppressed();
         assert_eq!(classify(&sampler, true, &suppressed, &SHOWN), Classified::Sdk);
         assert!(recorder.seen().is_empty(), "the SDK asks, not us");
+    }
+
+    #[test]
+    fn under_suppression_the_child_of_an_unsampled_remote_parent_is_left_to_the_sdk() {
+        // The SDK builds an empty span under suppression without asking the sampler: a sampler with a
+        // budget must not spend it on a span that will not exist.
+        let recorder = Recorder::new(Sampler::AlwaysOn);
+        let sampler = SharedSampler::new(recorder.clone());
+        let (provider, exporter) = provider(&sampler, &SharedIdGenerator::default());
+        let unsampled =
+            SpanContext::new(TraceId::from(7), SpanId::from(8), TraceFlags::default(), true, TraceState::default());
+        let suppressed = Context::new().with_remote_span_context(unsampled).with_telemetry_suppressed();
+        assert_eq!(classify(&sampler, true, &suppressed, &SHOWN), Classified::Sdk);
+        drop(provider.tracer("t").build_with_context(SpanBuilder::from_name("load-item"), &suppressed));
+        assert!(recorder.seen().is_empty(), "asked {} times", recorder.seen().len());
+        assert!(exporter.get_finished_spans().expect("exported").is_empty());
+        assert!(take_result(TraceId::from(7)).is_none(), "nothing handed over");
     }
 
     #[test]
