@@ -1,16 +1,19 @@
 //! A local trace viewer: OTLP in (gRPC and HTTP, traces, metrics and logs), the guide's SigNoz screens out
 //! (services with RED figures, traces, a trace's waterfall with its logs, metrics), all in memory and bounded.
 //!
-//! One file per role: `config` (flags), `receive_grpc` and `receive_http` (the doors), `ingest` (OTLP to stored
-//! items, capped), `store` (bounded), `query` (the views), `api` (JSON over HTTP), `page` (the embedded page).
+//! One file per role: `config` (flags), `receive_grpc` and `receive_http` (the doors), `signal` (the three export
+//! requests alike), `decode_budget` (what a request would take decoded, before decoding it), `ingest` (OTLP to
+//! stored items, capped), `store` (bounded), `query` (the views), `api` (JSON over HTTP), `page` (the embedded page).
 
 mod api;
 pub mod config;
+pub mod decode_budget;
 pub mod ingest;
 mod page;
 pub mod query;
 mod receive_grpc;
 mod receive_http;
+pub mod signal;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -26,9 +29,18 @@ pub use store::{Limits, Store};
 /// The largest OTLP request accepted, as sent and once decompressed.
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 
+/// The most a request may take once decoded, estimated from its bytes before decoding ([`decode_budget`]).
+/// Decoding amplifies: an empty span is 2 bytes of protobuf and a 264-byte struct, so 16 MiB of them (a 16 KiB
+/// gzip body) would decode to 2.2 GB, and `{}` floods of JSON do as much. Realistic requests as large as accepted
+/// (spans with 10 attributes, events and links; histograms; logs) estimate at 3.1 to 3.3 times their size in
+/// protobuf and 1.5 to 1.9 in JSON, 52 MiB at most, so they fit with more than twice that to spare, while
+/// hostile shapes estimate at 30 to 130 times theirs. What decoding allocates stays below twice the estimate
+/// (measured: at most 1.5 times), so with [`MAX_REQUESTS_IN_FLIGHT`] the intake holds well under the default
+/// memory bound of 1 GiB. `tests/viewer_decode_budget.rs` measures all of this.
+pub const MAX_DECODED_BYTES: usize = 128 * 1024 * 1024;
+
 /// OTLP requests read, decoded and stored at once, over gRPC and HTTP together; the next ones wait (their bodies
-/// unread). A request's decoded form can be a hundred times its size on the wire (a 16 KiB gzip body of empty
-/// spans is 8 million structs, 2 GB), so this is what bounds the viewer's memory while it takes data in.
+/// unread). With [`MAX_DECODED_BYTES`], this bounds the viewer's memory while it takes data in.
 pub const MAX_REQUESTS_IN_FLIGHT: usize = 2;
 
 /// A viewer serving on its three addresses until [`RunningViewer::stop`]; dropping it stops the servers too

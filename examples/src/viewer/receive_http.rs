@@ -1,7 +1,8 @@
 //! OTLP/HTTP in: `POST /v1/{traces,metrics,logs}` with `application/x-protobuf` or `application/json` bodies,
-//! gzip or not. Bodies are capped at [`MAX_REQUEST_BYTES`] as sent and once decompressed (413), another media
-//! type gets 415, an undecodable body 400 with a `google.rpc.Status` in the request's encoding, as the OTLP/HTTP
-//! specification asks. At most [`MAX_REQUESTS_IN_FLIGHT`](super::MAX_REQUESTS_IN_FLIGHT) requests are read and
+//! gzip or not. Bodies are capped at [`MAX_REQUEST_BYTES`] as sent and once decompressed (413), and at
+//! [`MAX_DECODED_BYTES`](super::MAX_DECODED_BYTES) once decoded, estimated before decoding (413 too); another
+//! media type gets 415, an undecodable body 400. Refusals carry a `google.rpc.Status` in the request's encoding, as
+//! the OTLP/HTTP specification asks (413 and 400 are not retried by OTLP clients). At most [`MAX_REQUESTS_IN_FLIGHT`](super::MAX_REQUESTS_IN_FLIGHT) requests are read and
 //! decoded at once, with the gRPC door's.
 
 use std::future::Future;
@@ -15,20 +16,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tokio::sync::Semaphore;
 
-use super::ingest;
-use super::receive_grpc::rejection;
+use super::decode_budget::Refusal;
+use super::signal::{self, Encoding, Signal};
 use super::store::Store;
 use super::MAX_REQUEST_BYTES;
 
@@ -39,12 +34,6 @@ struct RpcStatus {
     code: i32,
     #[prost(string, tag = "2")]
     message: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encoding {
-    Protobuf,
-    Json,
 }
 
 pub fn router(store: Arc<Store>, intake: Arc<Semaphore>) -> Router {
@@ -105,37 +94,19 @@ async fn export(
 
 /// Decodes `body` as the export request of `signal`, stores it, and answers in the request's encoding.
 fn store_body(signal: &str, body: &[u8], encoding: Encoding, store: &Store) -> Response {
-    let decoded = match signal {
-        "traces" => decode::<ExportTraceServiceRequest>(body, encoding).map(|request| {
-            let batch = ingest::spans(request);
-            let rejected = batch.rejected;
-            store.add_spans(batch);
-            let partial_success = (rejected > 0)
-                .then(|| ExportTracePartialSuccess { rejected_spans: rejected, error_message: rejection(rejected) });
-            answer(ExportTraceServiceResponse { partial_success }, encoding)
-        }),
-        "metrics" => decode::<ExportMetricsServiceRequest>(body, encoding).map(|request| {
-            let batch = ingest::metrics(request);
-            let rejected = batch.rejected;
-            store.add_metrics(batch);
-            let partial_success = (rejected > 0).then(|| ExportMetricsPartialSuccess {
-                rejected_data_points: rejected,
-                error_message: rejection(rejected),
-            });
-            answer(ExportMetricsServiceResponse { partial_success }, encoding)
-        }),
-        _ => decode::<ExportLogsServiceRequest>(body, encoding).map(|request| {
-            let batch = ingest::logs(request);
-            let rejected = batch.rejected;
-            store.add_logs(batch);
-            let partial_success = (rejected > 0).then(|| ExportLogsPartialSuccess {
-                rejected_log_records: rejected,
-                error_message: rejection(rejected),
-            });
-            answer(ExportLogsServiceResponse { partial_success }, encoding)
-        }),
-    };
-    decoded.unwrap_or_else(|message| error(StatusCode::BAD_REQUEST, message, encoding))
+    match signal {
+        "traces" => store_request::<ExportTraceServiceRequest>(body, encoding, store),
+        "metrics" => store_request::<ExportMetricsServiceRequest>(body, encoding, store),
+        _ => store_request::<ExportLogsServiceRequest>(body, encoding, store),
+    }
+}
+
+fn store_request<S: Signal>(body: &[u8], encoding: Encoding, store: &Store) -> Response {
+    match signal::decode::<S>(body, encoding) {
+        Ok(request) => answer(request.store(store), encoding),
+        Err(refusal @ Refusal::TooLarge { .. }) => error(StatusCode::PAYLOAD_TOO_LARGE, refusal.to_string(), encoding),
+        Err(Refusal::Malformed(reason)) => error(StatusCode::BAD_REQUEST, reason, encoding),
+    }
 }
 
 /// The body as sent, or gunzipped with the same cap on what it grows to.
@@ -158,13 +129,6 @@ fn decompress(headers: &HeaderMap, body: &Bytes) -> Result<Bytes, (StatusCode, S
             Ok(Bytes::from(decoded))
         }
         Some(other) => Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("unsupported content-encoding {other}"))),
-    }
-}
-
-fn decode<T: Message + Default + serde::de::DeserializeOwned>(body: &[u8], encoding: Encoding) -> Result<T, String> {
-    match encoding {
-        Encoding::Json => serde_json::from_slice(body).map_err(|error| format!("bad OTLP/JSON body: {error}")),
-        Encoding::Protobuf => T::decode(body).map_err(|error| format!("bad OTLP protobuf body: {error}")),
     }
 }
 
