@@ -342,8 +342,8 @@ async fn unfinished_upload(viewer: &RunningViewer, body: &[u8]) -> tokio::net::T
     stream
 }
 
-/// A 16 KiB gzip body of empty spans decodes to 8 million structs (2 GB): without a bound on the requests
-/// decoded at once, a handful of them sent together exhausted the machine's memory. Past
+/// Each request may hold up to its 16 MiB body and `MAX_DECODED_BYTES` once decoded (the decode budget,
+/// tested in `viewer_decode_budget.rs`): the requests read and decoded at once are bounded too. Past
 /// `MAX_REQUESTS_IN_FLIGHT`, an OTLP request (either door) waits for one to finish.
 #[tokio::test]
 async fn otlp_requests_in_flight_are_bounded_across_both_doors() {
