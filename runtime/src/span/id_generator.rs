@@ -87,17 +87,34 @@ impl IdGenerator for SharedIdGenerator {
 }
 
 /// Random ids from wyrand (Wang Yi's generator: a Weyl sequence through a 128-bit multiply, 64-bit
-/// state, passes BigCrush and PractRand), one state per thread seeded from the operating system, so
-/// ids are neither repeated nor predictable across threads and processes. Not cryptographic (neither
-/// is the SDK's `RandomIdGenerator`); ids need not be.
+/// state, passes BigCrush and PractRand), seeded from the operating system per thread. Not
+/// cryptographic (neither is the SDK's `RandomIdGenerator`); ids need not be.
+///
+/// Every wyrand walks the same cycle of 2^64 states, each thread from a random place: over a fleet two
+/// walks meet with a probability of about threads x ids drawn / 2^64, which thread churn makes real. A
+/// trace id therefore takes its halves from two walks seeded apart (128 bits of state), so threads whose
+/// walks meet still draw different trace ids; span ids need only differ within a trace.
 mod random {
     use std::cell::Cell;
 
     use opentelemetry::trace::{SpanId, TraceId};
 
+    /// One thread's two walks, each 0 until seeded (seeding never leaves 0).
+    struct Walks {
+        /// Span ids and the high halves of trace ids.
+        ids: Cell<u64>,
+        /// The low halves of trace ids.
+        low: Cell<u64>,
+    }
+
+    impl Walks {
+        const fn unseeded() -> Self {
+            Self { ids: Cell::new(0), low: Cell::new(0) }
+        }
+    }
+
     thread_local! {
-        /// 0 until seeded (seeding never leaves 0).
-        static STATE: Cell<u64> = const { Cell::new(0) };
+        static WALKS: Walks = const { Walks::unseeded() };
     }
 
     const INCREMENT: u64 = 0xa076_1d64_78bd_642f;
@@ -106,31 +123,31 @@ mod random {
     /// The trace and span ids of a root, from one visit to the thread's generator.
     #[inline]
     pub(super) fn root_ids() -> (TraceId, SpanId) {
-        with_state(|state| (trace_id_from(state), span_id_from(state)))
+        with_walks(|walks| (trace_id_from(walks), span_id_from(walks)))
     }
 
     #[inline]
     pub(super) fn trace_id() -> TraceId {
-        with_state(trace_id_from)
+        with_walks(trace_id_from)
     }
 
     #[inline]
     pub(super) fn span_id() -> SpanId {
-        with_state(span_id_from)
+        with_walks(span_id_from)
     }
 
     #[inline]
-    fn with_state<R>(draw: impl Fn(&Cell<u64>) -> R + Copy) -> R {
-        // A thread being torn down (a span started in a thread-local destructor) draws from a state of
+    fn with_walks<R>(draw: impl Fn(&Walks) -> R + Copy) -> R {
+        // A thread being torn down (a span started in a thread-local destructor) draws from walks of
         // its own, seeded afresh.
-        STATE.try_with(|state| draw(state)).unwrap_or_else(|_| draw(&Cell::new(0)))
+        WALKS.try_with(|walks| draw(walks)).unwrap_or_else(|_| draw(&Walks::unseeded()))
     }
 
     /// A valid (non-zero) trace id.
     #[inline]
-    fn trace_id_from(state: &Cell<u64>) -> TraceId {
+    fn trace_id_from(walks: &Walks) -> TraceId {
         loop {
-            let id = (u128::from(next(state)) << 64) | u128::from(next(state));
+            let id = (u128::from(next(&walks.ids)) << 64) | u128::from(next(&walks.low));
             if id != 0 {
                 return TraceId::from(id);
             }
@@ -139,9 +156,9 @@ mod random {
 
     /// A valid (non-zero) span id.
     #[inline]
-    fn span_id_from(state: &Cell<u64>) -> SpanId {
+    fn span_id_from(walks: &Walks) -> SpanId {
         loop {
-            let id = next(state);
+            let id = next(&walks.ids);
             if id != 0 {
                 return SpanId::from(id);
             }
@@ -182,13 +199,22 @@ mod random {
     }
 
     #[cfg(test)]
-    pub(super) fn state() -> u64 {
-        STATE.with(Cell::get)
+    pub(super) fn state() -> [u64; 2] {
+        WALKS.with(|walks| [walks.ids.get(), walks.low.get()])
     }
 
     #[cfg(test)]
     pub(super) fn reset() {
-        STATE.with(|state| state.set(0));
+        WALKS.with(|walks| {
+            walks.ids.set(0);
+            walks.low.set(0);
+        });
+    }
+
+    /// Puts this thread's walk of span ids (and trace ids' high halves) at `position` (non-zero).
+    #[cfg(test)]
+    pub(super) fn set_position(position: u64) {
+        WALKS.with(|walks| walks.ids.set(position));
     }
 }
 
@@ -265,13 +291,32 @@ mod tests {
     fn each_thread_is_seeded_on_its_own() {
         random::reset();
         let here = SharedIdGenerator::default().generate_root_ids();
-        assert_ne!(random::state(), 0, "seeded at first use");
+        assert!(random::state().iter().all(|state| *state != 0), "seeded at first use");
         let there = std::thread::spawn(|| SharedIdGenerator::default().generate_root_ids()).join().expect("joined");
         assert_ne!(here.0, there.0);
         assert_ne!(here.1, there.1);
         // A reseeded thread does not repeat itself either.
         random::reset();
         assert_ne!(SharedIdGenerator::default().generate_root_ids(), here);
+    }
+
+    #[test]
+    fn threads_at_the_same_place_of_the_64_bit_walk_still_draw_different_trace_ids() {
+        // Every thread walks the same cycle of 2^64 states from a random place: over a fleet, two walks
+        // meet with a probability of about threads x ids / 2^64 (thread churn makes it real). A trace id
+        // that followed from the place alone would then repeat another thread's, and two unrelated
+        // requests would share a trace in the backend.
+        let draw_at = |position: u64| {
+            std::thread::spawn(move || {
+                random::set_position(position);
+                let ids = SharedIdGenerator::default();
+                [ids.generate_root_ids().0, ids.new_trace_id()]
+            })
+            .join()
+            .expect("joined")
+        };
+        let (one, two) = (draw_at(0x5eed), draw_at(0x5eed));
+        assert!(one.iter().all(|trace_id| !two.contains(trace_id)), "{one:?} {two:?}");
     }
 
     #[test]
