@@ -106,7 +106,11 @@ fn with_sdk_tracer<R>(f: impl FnOnce(Backend<'_>) -> R) -> R {
         if cell.borrow().0 != generation {
             // A nested call (a span processor creating a span) may hold a borrow: it then uses a copy.
             let Ok(mut stale) = cell.try_borrow_mut() else { return None };
-            *stale = (generation, read_installed());
+            let replaced = std::mem::replace(&mut *stale, (generation, read_installed()));
+            drop(stale);
+            // Out of the borrow: a provider whose last handle this was shuts down here, and its
+            // processors and exporters may start spans as they do.
+            drop(replaced);
         }
         let cached = cell.borrow();
         let f = f.take()?;
@@ -298,5 +302,55 @@ mod tests {
         assert_eq!(answers.after(7, false).skip, 0, "a provider answered: ask every call");
         assert_eq!(answers.after(8, true).skip, 2, "something was installed through `traced` meanwhile");
         assert_eq!(answers.after(7, false).after(7, true).skip, 2);
+    }
+
+    /// Starts a span when its provider shuts down (an exporter or processor instrumented itself).
+    #[cfg(feature = "testing")]
+    #[derive(Debug)]
+    struct StartsSpanAtShutdown;
+
+    #[cfg(feature = "testing")]
+    impl opentelemetry_sdk::trace::SpanProcessor for StartsSpanAtShutdown {
+        fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+
+        fn on_end(&self, _span: opentelemetry_sdk::trace::SpanData) {}
+
+        fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+            Ok(())
+        }
+
+        fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+            drop(crate::span::start_span(&AT_SHUTDOWN, |_| {}));
+            Ok(())
+        }
+    }
+
+    #[cfg(feature = "testing")]
+    static AT_SHUTDOWN: crate::span::Site =
+        crate::span::Site::new("at shutdown", opentelemetry::trace::SpanKind::Internal);
+
+    #[cfg(feature = "testing")]
+    #[test]
+    fn a_provider_whose_last_handle_a_thread_drops_as_it_follows_a_new_one_may_start_spans_as_it_shuts_down() {
+        use opentelemetry_sdk::trace::InMemorySpanExporter;
+
+        let _turn = crate::testing::without_provider();
+        let exporter = InMemorySpanExporter::default();
+        let sent = exporter.clone();
+        // On a thread of its own, whose tracer cache ends up holding the old provider's last handle.
+        let thread = std::thread::spawn(move || {
+            let old = SdkTracerProvider::builder().with_span_processor(StartsSpanAtShutdown).build();
+            install_tracer_provider(&old);
+            drop(crate::span::start_span(&AT_SHUTDOWN, |_| {}));
+            let new = SdkTracerProvider::builder().with_simple_exporter(sent).build();
+            install_tracer_provider(&new);
+            drop(old);
+            // Follows the new provider: the old one shuts down here and starts a span.
+            drop(crate::span::start_span(&AT_SHUTDOWN, |_| {}));
+            new
+        });
+        let new = thread.join().expect("no panic while the old provider shuts down");
+        assert_eq!(exporter.get_finished_spans().expect("exported").len(), 2, "both reach the new provider");
+        drop(new);
     }
 }
