@@ -153,7 +153,11 @@ fn with_installed<R>(f: impl FnOnce(&dyn TextMapPropagator, Option<&[HeaderName]
             if cell.borrow().0 != generation {
                 // A propagator that itself propagates may hold a borrow: it then reads the global one.
                 let Ok(mut stale) = cell.try_borrow_mut() else { return None };
-                *stale = (generation, read_installed());
+                let replaced = std::mem::replace(&mut *stale, (generation, read_installed()));
+                drop(stale);
+                // Out of the borrow (as in `crate::span::backend`): the replaced propagator's drop may
+                // propagate.
+                drop(replaced);
             }
             let cached = cell.try_borrow().ok()?;
             let installed = cached.1.as_ref()?;
