@@ -64,3 +64,35 @@ async fn the_panic_response_is_configurable() {
     let body: serde_json::Value = response.json().await.expect("JSON body");
     assert_eq!(body, serde_json::json!({"message": "try again later"}));
 }
+
+/// A body that sends one chunk, then panics while producing the next.
+async fn panicking_stream() -> axum::body::Body {
+    use futures_util::StreamExt as _;
+    let chunks = futures_util::stream::iter([0, 1]).map(|index| {
+        if index == 1 {
+            panic!("the stream broke: token=T0PSECRET");
+        }
+        Ok::<_, std::io::Error>("partial")
+    });
+    axum::body::Body::from_stream(chunks)
+}
+
+#[tokio::test]
+async fn a_panic_inside_a_streaming_body_marks_the_span_failed() {
+    let capture = capture();
+    let address = serve(Router::new().route("/stream", get(panicking_stream)).layer(TracedLayer::new())).await;
+    // The head may or may not have left before the panic: the response is cut off either way.
+    let received = match reqwest::get(format!("http://{address}/stream")).await {
+        Ok(response) => response.text().await,
+        Err(error) => Err(error),
+    };
+    assert!(received.is_err(), "the response is cut off: {received:?}");
+
+    let span = server_span(&capture).await;
+    assert_eq!(span.status, Status::error("the stream broke: token=REDACTED"));
+    assert_eq!(attr(&span, "error.type"), string("panic"));
+    let event = span.events.iter().find(|event| event.name == "exception").expect("an exception event");
+    let message =
+        event.attributes.iter().find(|kv| kv.key.as_str() == "exception.message").map(|kv| kv.value.to_string());
+    assert_eq!(message.as_deref(), Some("the stream broke: token=REDACTED"));
+}

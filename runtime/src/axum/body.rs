@@ -1,13 +1,16 @@
 //! The response body: the inner service's body, or the error response after a panic. It holds the
 //! request's scope and ends the span when the last frame is sent (or the body is dropped, when the
-//! client goes away), so the span covers streaming responses too.
+//! client goes away), so the span covers streaming responses too. A body that panics is recorded as a
+//! handler's panic is (`exception` event, `error.type` `panic`), then the panic goes on.
 
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
+use super::panic;
 use super::request_scope::RequestScope;
 
 pin_project_lite::pin_project! {
@@ -49,7 +52,17 @@ where
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
         let frame = match this.kind.project() {
-            KindProj::Inner { body } => std::task::ready!(body.poll_frame(cx)),
+            KindProj::Inner { body } => match catch_unwind(AssertUnwindSafe(|| body.poll_frame(cx))) {
+                Ok(poll) => std::task::ready!(poll),
+                // The head is sent: too late for the error response, but the span and the metrics say
+                // what happened before the panic goes on to the server, which drops the connection.
+                Err(payload) => {
+                    if let Some(mut scope) = this.scope.take() {
+                        panic::record(&mut scope, &*payload);
+                    }
+                    resume_unwind(payload)
+                }
+            },
             KindProj::Full { bytes } => bytes.take().map(|bytes| Ok(Frame::data(bytes))),
         };
         match &frame {

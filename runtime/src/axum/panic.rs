@@ -1,5 +1,6 @@
 //! A handler that panics: the request gets the configured JSON error response (500 by default), the
-//! span an `exception` event and ERROR status, and the connection keeps serving.
+//! span an `exception` event and ERROR status, and the connection keeps serving. A response body
+//! that panics once its head is sent is recorded the same way (the client sees the body cut off).
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -34,23 +35,21 @@ pub(crate) fn respond(
     error_response: &ErrorResponse,
     payload: &(dyn Any + Send),
 ) -> Response<Bytes> {
-    let trace_id = match scope {
-        Some(scope) => {
-            // A panic message can quote anything the handler saw: bounded and redacted like an error's.
-            let message = privacy::text_value(&message(payload), caps::EXCEPTION_MESSAGE);
-            let description = privacy::cap(&message, caps::STATUS_DESCRIPTION).to_owned();
-            let span = scope.context().span();
-            span.add_event(
-                "exception",
-                vec![KeyValue::new(EXCEPTION_TYPE, PANIC), KeyValue::new(EXCEPTION_MESSAGE, message)],
-            );
-            let trace_id = span.span_context().trace_id();
-            scope.fail(Cow::Borrowed(PANIC), &description);
-            trace_id
-        }
-        None => TraceId::INVALID,
-    };
+    let trace_id = scope.map_or(TraceId::INVALID, |scope| record(scope, payload));
     error_response.to_response_for(trace_id).map(Bytes::from)
+}
+
+/// Records the panic on the request's span: an `exception` event, `error.type` `panic` and ERROR
+/// status. Returns the request's trace id.
+pub(crate) fn record(scope: &mut RequestScope, payload: &(dyn Any + Send)) -> TraceId {
+    // A panic message can quote anything the handler saw: bounded and redacted like an error's.
+    let message = privacy::text_value(&message(payload), caps::EXCEPTION_MESSAGE);
+    let description = privacy::cap(&message, caps::STATUS_DESCRIPTION).to_owned();
+    let span = scope.context().span();
+    span.add_event("exception", vec![KeyValue::new(EXCEPTION_TYPE, PANIC), KeyValue::new(EXCEPTION_MESSAGE, message)]);
+    let trace_id = span.span_context().trace_id();
+    scope.fail(Cow::Borrowed(PANIC), &description);
+    trace_id
 }
 
 #[cfg(test)]
