@@ -1,14 +1,34 @@
 //! Small text helpers shared by the console exporters.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{SpanKind, Status};
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::{Array, KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 
 /// Longest attribute value shown in the tree view; the raw view shows everything.
 const SHORT_VALUE: usize = 48;
+
+/// Free text as printed (names, messages, descriptions): control characters (newlines, carriage
+/// returns, ANSI and C1 escapes) and bidirectional overrides are escaped (`\n`, `\u{1b}`), so a value
+/// quoting client input can neither forge a line nor hide or rewrite one on the terminal.
+pub(super) fn text(text: &str) -> Cow<'_, str> {
+    let hostile = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.contains(hostile) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if hostile(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// `850µs`, `12.3ms`, `1.20s`.
 pub(super) fn duration(duration: Duration) -> String {
@@ -58,7 +78,7 @@ pub(super) fn status(status: &Status) -> String {
         Status::Unset => String::new(),
         Status::Ok => "OK".to_owned(),
         Status::Error { description } if description.is_empty() => "ERROR".to_owned(),
-        Status::Error { description } => format!("ERROR({description})"),
+        Status::Error { description } => format!("ERROR({})", text(description)),
     }
 }
 
@@ -69,21 +89,25 @@ pub(super) fn attributes<'a>(attributes: impl IntoIterator<Item = &'a KeyValue>,
         if !out.is_empty() {
             out.push(' ');
         }
-        let _ = write!(out, "{}={}", attribute.key, value(&attribute.value, short));
+        let _ = write!(out, "{}={}", text(attribute.key.as_str()), value(&attribute.value, short));
     }
     out
 }
 
 pub(super) fn value(value: &Value, short: bool) -> String {
-    let text = match value {
+    // Strings are quoted with `Debug`, which escapes control characters.
+    let shown = match value {
         Value::String(text) => format!("{:?}", text.as_str()),
+        Value::Array(Array::String(texts)) => {
+            format!("[{}]", texts.iter().map(|text| format!("{:?}", text.as_str())).collect::<Vec<_>>().join(","))
+        }
         other => other.to_string(),
     };
-    if short && text.chars().count() > SHORT_VALUE {
-        let cut: String = text.chars().take(SHORT_VALUE - 1).collect();
+    if short && shown.chars().count() > SHORT_VALUE {
+        let cut: String = shown.chars().take(SHORT_VALUE - 1).collect();
         format!("{cut}…")
     } else {
-        text
+        shown
     }
 }
 

@@ -35,15 +35,17 @@ impl LogExporter for ConsoleLogExporter {
 /// `2026-11-24T20:16:00.123Z INFO  shop::cart: added item trace_id=.. span_id=.. {item.id=7}`
 fn line(record: &SdkLogRecord) -> String {
     let time = record.timestamp().or(record.observed_timestamp()).map(format::timestamp).unwrap_or_default();
-    let severity = record.severity_text().unwrap_or("-");
-    let target = record.target().map(|target| format!("{target}: ")).unwrap_or_default();
+    let severity = format::text(record.severity_text().unwrap_or("-"));
+    let target = record.target().map(|target| format!("{}: ", format::text(target))).unwrap_or_default();
     let body = record.body().map(any_value).unwrap_or_default();
     let mut line = format!("{time} {severity:<5} {target}{body}");
     if let Some(context) = record.trace_context() {
         let _ = write!(line, " trace_id={} span_id={}", context.trace_id, context.span_id);
     }
-    let attributes: Vec<String> =
-        record.attributes_iter().map(|(key, value)| format!("{key}={}", any_value(value))).collect();
+    let attributes: Vec<String> = record
+        .attributes_iter()
+        .map(|(key, value)| format!("{}={}", format::text(key.as_str()), any_value(value)))
+        .collect();
     if !attributes.is_empty() {
         let _ = write!(line, " {{{}}}", attributes.join(" "));
     }
@@ -53,14 +55,15 @@ fn line(record: &SdkLogRecord) -> String {
 
 fn any_value(value: &AnyValue) -> String {
     match value {
-        AnyValue::String(text) => text.to_string(),
+        AnyValue::String(text) => format::text(text.as_str()).into_owned(),
         AnyValue::Int(number) => number.to_string(),
         AnyValue::Double(number) => number.to_string(),
         AnyValue::Boolean(flag) => flag.to_string(),
         AnyValue::Bytes(bytes) => format!("{bytes:?}"),
         AnyValue::ListAny(values) => format!("[{}]", values.iter().map(any_value).collect::<Vec<_>>().join(", ")),
         AnyValue::Map(map) => {
-            let entries: Vec<String> = map.iter().map(|(key, value)| format!("{key}={}", any_value(value))).collect();
+            let entries: Vec<String> =
+                map.iter().map(|(key, value)| format!("{}={}", format::text(key.as_str()), any_value(value))).collect();
             format!("{{{}}}", entries.join(" "))
         }
         _ => format!("{value:?}"),
@@ -75,6 +78,27 @@ mod tests {
     use opentelemetry_sdk::trace::SdkTracerProvider;
 
     use super::*;
+
+    /// A log message quoting client input (`login failed for {user}`) prints as one line: no newline,
+    /// carriage return, ANSI escape or bidirectional override reaches the terminal.
+    #[test]
+    fn a_hostile_log_record_prints_on_one_line_without_control_characters() {
+        const HOSTILE: &str = "x\n2026-01-01T00:00:00.000Z ERROR forged\r\u{1b}[2J\u{85}\u{202e}";
+        let memory = InMemoryLogExporter::default();
+        let logs = SdkLoggerProvider::builder().with_simple_exporter(memory.clone()).build();
+        let logger = logs.logger("shop");
+        let mut record = logger.create_log_record();
+        record.set_body(HOSTILE.into());
+        record.add_attribute(HOSTILE, HOSTILE);
+        record.add_attribute("list", AnyValue::ListAny(Box::new(vec![HOSTILE.into()])));
+        logger.emit(record);
+        let exported = memory.get_emitted_logs().expect("logs");
+        let text = line(&exported[0].record);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let control = text.trim_end_matches('\n').chars().find(|c| c.is_control() || *c == '\u{202e}');
+        assert_eq!(control, None, "{text:?}");
+        assert!(text.contains("forged"), "the text is shown, escaped: {text}");
+    }
 
     #[test]
     fn a_record_inside_a_span_prints_its_trace_and_span_id() {

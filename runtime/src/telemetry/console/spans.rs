@@ -137,7 +137,8 @@ fn raw_line(span: &SpanData) -> String {
     );
     let _ = write!(line, " attributes={{{}}}", format::attributes(&span.attributes, false));
     for event in span.events.iter() {
-        let _ = write!(line, " event={}{{{}}}", event.name, format::attributes(&event.attributes, false));
+        let _ =
+            write!(line, " event={}{{{}}}", format::text(&event.name), format::attributes(&event.attributes, false));
     }
     line.push('\n');
     line
@@ -254,6 +255,28 @@ mod tests {
         let text = captured.text();
         assert!(text.contains("console buffer full"), "{text}");
         assert!(text.contains("├─ a") && text.contains("├─ b") && text.contains("└─ c"), "{text}");
+    }
+
+    /// What a client can put in a span (a status description or event name quoting its input, a
+    /// captured header's values) must not reach the terminal as control characters.
+    #[test]
+    fn hostile_span_text_cannot_forge_or_hide_console_lines() {
+        const HOSTILE: &str = "x\n2026-01-01T00:00:00.000Z INFO  forged\r\u{1b}[2J\u{9b}2J\u{202e}";
+        for format in [ConsoleFormat::Tree, ConsoleFormat::Raw] {
+            let (provider, captured) = console(format, BufferLimits::default());
+            provider.tracer("test").in_span(HOSTILE, |cx| {
+                cx.span().add_event(HOSTILE, vec![KeyValue::new(HOSTILE, HOSTILE)]);
+                let header = opentelemetry::Value::Array(vec![opentelemetry::StringValue::from(HOSTILE)].into());
+                cx.span().set_attribute(KeyValue::new("http.request.header.user-agent", header));
+                cx.span().set_status(Status::error(HOSTILE));
+            });
+            let text = captured.text();
+            let expected_lines = if format == ConsoleFormat::Tree { 3 } else { 1 };
+            assert_eq!(text.lines().count(), expected_lines, "{format:?}: {text}");
+            let control = text.chars().find(|c| *c != '\n' && (c.is_control() || *c == '\u{202e}'));
+            assert_eq!(control, None, "{format:?}: {text:?}");
+            assert!(text.contains("forged"), "the text is shown, escaped: {text}");
+        }
     }
 
     #[test]

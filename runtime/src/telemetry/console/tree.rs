@@ -55,7 +55,7 @@ fn write_branch(
     let child_prefix = format!("{prefix}{continuation}");
     for event in span.events.iter() {
         let attributes = format::attributes(&event.attributes, true);
-        let _ = writeln!(out, "{child_prefix}  • {} {attributes}", event.name);
+        let _ = writeln!(out, "{child_prefix}  • {} {attributes}", format::text(&event.name));
     }
     let Some(kids) = children.get(&span.span_context.span_id()) else {
         return;
@@ -69,7 +69,7 @@ fn write_branch(
 /// `GET /items/{id} [server] 12.3ms OK http.route="/items/{id}"`
 fn summary(span: &SpanData) -> String {
     let duration = span.end_time.duration_since(span.start_time).unwrap_or_default();
-    let mut line = format!("{} [{}] {}", span.name, format::kind(span), format::duration(duration));
+    let mut line = format!("{} [{}] {}", format::text(&span.name), format::kind(span), format::duration(duration));
     let status = format::status(&span.status);
     if !status.is_empty() {
         let _ = write!(line, " {status}");
