@@ -190,7 +190,7 @@ impl TraceBuffer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
     use opentelemetry::InstrumentationScope;
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
@@ -198,7 +198,8 @@ mod tests {
 
     use super::*;
 
-    fn span(trace: u128, id: u64, parent: u64) -> SpanData {
+    /// Span `id` of trace `trace`, child of `parent` (0: none); the tree's tests use it too.
+    pub(in crate::telemetry::console) fn span(trace: u128, id: u64, parent: u64) -> SpanData {
         SpanData {
             span_context: SpanContext::new(
                 TraceId::from(trace),

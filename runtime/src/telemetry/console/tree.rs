@@ -36,33 +36,46 @@ pub(super) fn tree(spans: &[SpanData], incomplete: Option<Incomplete>, continued
     let by_start = |list: &mut Vec<&SpanData>| list.sort_by_key(|span| span.start_time);
     by_start(&mut roots);
     children.values_mut().for_each(by_start);
-    let last = roots.len().saturating_sub(1);
-    for (index, root) in roots.into_iter().enumerate() {
-        write_branch(&mut out, root, &children, "", index == last);
-    }
+    write_branches(&mut out, &roots, &children);
     out
 }
 
-fn write_branch(
-    out: &mut String,
-    span: &SpanData,
-    children: &HashMap<SpanId, Vec<&SpanData>>,
-    prefix: &str,
-    last: bool,
-) {
-    let (branch, continuation) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
-    let _ = writeln!(out, "{prefix}{branch}{}", summary(span));
-    let child_prefix = format!("{prefix}{continuation}");
-    for event in span.events.iter() {
-        let attributes = format::attributes(&event.attributes, true);
-        let _ = writeln!(out, "{child_prefix}  • {} {attributes}", format::text(&event.name));
+/// How many levels the tree indents; deeper spans are drawn at this indentation with their depth
+/// written out, so the text stays linear in the number of spans however deep the trace.
+const MAX_INDENT: usize = 32;
+
+/// Depth first, siblings in start order, with a stack of its own rather than recursion: a trace is
+/// as deep as the recursion it records (a parser walking a client's nested input), and the export
+/// thread's stack is small.
+fn write_branches(out: &mut String, roots: &[&SpanData], children: &HashMap<SpanId, Vec<&SpanData>>) {
+    // (span, the prefix of its line, whether it is the last of its siblings, its depth)
+    let mut pending: Vec<(&SpanData, String, bool, usize)> = Vec::new();
+    push_siblings(&mut pending, roots, "", 0);
+    while let Some((span, prefix, last, depth)) = pending.pop() {
+        let (branch, continuation) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
+        let deep = if depth > MAX_INDENT { format!("[depth {depth}] ") } else { String::new() };
+        let _ = writeln!(out, "{prefix}{branch}{deep}{}", summary(span));
+        let child_prefix = if depth >= MAX_INDENT { prefix } else { format!("{prefix}{continuation}") };
+        for event in span.events.iter() {
+            let attributes = format::attributes(&event.attributes, true);
+            let _ = writeln!(out, "{child_prefix}  • {} {attributes}", format::text(&event.name));
+        }
+        if let Some(kids) = children.get(&span.span_context.span_id()) {
+            push_siblings(&mut pending, kids, &child_prefix, depth + 1);
+        }
     }
-    let Some(kids) = children.get(&span.span_context.span_id()) else {
-        return;
-    };
-    let last_kid = kids.len().saturating_sub(1);
-    for (index, kid) in kids.iter().enumerate() {
-        write_branch(out, kid, children, &child_prefix, index == last_kid);
+}
+
+/// Pushes `siblings` so that the first pops first.
+fn push_siblings<'a>(
+    pending: &mut Vec<(&'a SpanData, String, bool, usize)>,
+    siblings: &[&'a SpanData],
+    prefix: &str,
+    depth: usize,
+) {
+    let last = siblings.len().saturating_sub(1);
+    for (index, span) in siblings.iter().enumerate().rev() {
+        pending.push((*span, prefix.to_owned(), index == last, depth));
     }
 }
 
@@ -78,4 +91,27 @@ fn summary(span: &SpanData) -> String {
         let _ = write!(line, "  {}", format::attributes(&span.attributes, true));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::trace_buffer::tests::span;
+    use super::*;
+
+    /// A recursive `#[traced]` function (a parser walking a client's deeply nested document) makes a
+    /// trace as deep as the input: its tree prints on the export thread's stack (2 MiB on a tokio
+    /// worker) in bounded text, the indentation stopping at a fixed depth.
+    #[test]
+    fn a_trace_thousands_of_spans_deep_prints_without_overflowing_the_stack() {
+        const DEPTH: u64 = 10_000;
+        let spans: Vec<SpanData> = (1..=DEPTH).map(|id| span(1, id, id - 1)).collect();
+        let printed = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || tree(&spans, None, false))
+            .expect("a thread")
+            .join()
+            .expect("printing does not overflow the stack");
+        assert_eq!(printed.lines().count(), DEPTH as usize + 1, "every span on a line of its own");
+        assert!(printed.len() < 200 * DEPTH as usize, "{} bytes for {DEPTH} spans", printed.len());
+    }
 }
