@@ -370,6 +370,22 @@ mod tests {
     }
 
     #[test]
+    fn a_header_in_code_that_cannot_be_sent_is_an_error_quoting_no_value() {
+        // Such a header was dropped when the exporter was built: exports went out without the key.
+        for (name, value) in [("x-api-key", "SECRET1\r\nx-evil: 1"), ("x api key", "SECRET2"), ("", "SECRET3")] {
+            let mut builder = Telemetry::builder().ignore_environment().otlp_header(name, value);
+            match builder.settings() {
+                Err(InitError::InvalidSetting(error)) => {
+                    assert_eq!(error.variable, "Telemetry::builder().otlp_header", "{name:?}");
+                    let text = format!("{error} {error:?}");
+                    assert!(!text.contains("SECRET"), "{text}");
+                }
+                other => panic!("{name:?}: expected an invalid setting, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_bad_endpoint_in_code_is_an_error_naming_the_method() {
         let mut builder = Telemetry::builder().ignore_environment().otlp_endpoint("collector:4317");
         match builder.settings() {

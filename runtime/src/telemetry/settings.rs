@@ -679,15 +679,22 @@ fn headers(name: &str, value: &str) -> Result<Vec<(String, String)>, InvalidSett
         }),
     })?;
     for (index, (key, header_value)) in pairs.iter().enumerate() {
-        let entry = index + 1;
-        if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
-            return Err(invalid(format!("entry {entry} does not start with a valid header name")));
-        }
-        if http::HeaderValue::from_str(header_value).is_err() {
-            return Err(invalid(format!("the value of header `{key}` (entry {entry}) is not a valid header value")));
+        if let Some(problem) = header_problem(index + 1, key, header_value) {
+            return Err(invalid(problem));
         }
     }
     Ok(pairs)
+}
+
+/// What makes header `entry` unsendable, quoting its name only once the name is valid, never its value.
+fn header_problem(entry: usize, key: &str, value: &str) -> Option<String> {
+    if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+        return Some(format!("entry {entry} does not start with a valid header name"));
+    }
+    if http::HeaderValue::from_str(value).is_err() {
+        return Some(format!("the value of header `{key}` (entry {entry}) is not a valid header value"));
+    }
+    None
 }
 
 fn sampler(vars: &Vars<'_>) -> Result<SamplerKind, InvalidSetting> {
@@ -784,6 +791,18 @@ impl Settings {
             batch.check_batch_size(&size, &queue)?;
             check_millis(&delay, batch.schedule_delay, &Range::SCHEDULE_DELAY)?;
             check_millis(&timeout, batch.export_timeout, &Range::TIMEOUT)?;
+        }
+        // The environment's headers were checked as they were read, so a bad one came from code; the
+        // exporters would leave it out, and the collector would see requests without it.
+        for otlp in [&self.otlp_traces, &self.otlp_metrics, &self.otlp_logs] {
+            for (index, (key, value)) in otlp.headers.iter().enumerate() {
+                if let Some(problem) = header_problem(index + 1, key, value) {
+                    return Err(InvalidSetting::hidden(
+                        "Telemetry::builder().otlp_header",
+                        format!("an HTTP header name and a header value ({problem})"),
+                    ));
+                }
+            }
         }
         check_millis("Telemetry::builder().shutdown_timeout", self.shutdown_timeout, &Range::TIMEOUT)
     }
