@@ -18,7 +18,9 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
 use traced::telemetry::otlp_probe::{OtlpProbe, ProbeDelivery};
 use traced::telemetry::Settings;
-use traced_tests::{child, FaultOptions, Receiver, ReceiverOptions, SilentCollector, Transport};
+use traced_tests::{
+    child, FaultOptions, Receiver, ReceiverOptions, Scripted, ScriptedCollector, SilentCollector, Transport,
+};
 
 /// The three wire protocols, with the receiver transport each needs.
 const PROTOCOLS: [(Transport, &str); 3] =
@@ -340,6 +342,25 @@ async fn requests_carry_the_configured_headers_and_our_user_agent() {
         let agent = request.header("user-agent").unwrap_or_default();
         assert!(agent.starts_with(concat!("traced/", env!("CARGO_PKG_VERSION"))), "{protocol}: {agent}");
         assert_eq!(request.compression().as_deref(), Some("gzip"), "{protocol}");
+    }
+}
+
+/// A partial success over OTLP/JSON as the OpenTelemetry Collector writes it: proto3's JSON mapping
+/// puts an int64 in a string (`"rejectedSpans":"3"`); a number is read as well.
+#[tokio::test]
+async fn a_json_partial_success_counts_its_rejected_items_written_as_a_string_or_a_number() {
+    for count in [r#""3""#, "3"] {
+        let body = format!(r#"{{"partialSuccess":{{"rejectedSpans":{count},"errorMessage":"over quota"}}}}"#);
+        let json = ["content-type: application/json"];
+        let collector = ScriptedCollector::start(move |_| Scripted::response("200 OK", &json, body.as_bytes()));
+        let probe = probe(&collector.endpoint(), "http/json", &[]);
+        let delivery = probe.export_spans(spans(10, 1000, 0), Duration::from_secs(10)).await;
+        assert_eq!(delivery, ProbeDelivery { exported: 7, rejected: 3, ..Default::default() }, "{count}");
+        let warnings = probe.warnings();
+        assert!(
+            warnings.len() == 1 && warnings[0].contains("rejected 3 spans of a request of 10 spans (over quota)"),
+            "{warnings:#?}"
+        );
     }
 }
 

@@ -17,6 +17,7 @@ mod faults;
 mod grpc;
 mod http;
 mod received;
+mod scripted;
 mod silent;
 mod store;
 
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 pub use faults::FaultOptions;
 pub use received::{ReceivedLog, ReceivedMetric, ReceivedRequest, ReceivedSpan, Signal, Transport};
+pub use scripted::{Scripted, ScriptedCollector};
 pub use silent::SilentCollector;
 use store::Store;
 

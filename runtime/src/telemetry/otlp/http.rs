@@ -104,6 +104,21 @@ fn chain(error: reqwest::Error) -> String {
     text
 }
 
+/// An OTLP/JSON answer. Its partial success counts items in an int64, which proto3's JSON mapping
+/// writes as a string (`"rejectedSpans":"3"`, as the OpenTelemetry Collector answers) and some servers
+/// as a number; the generated types read numbers only, so a string is made a number first.
+fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
+    let mut answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if let Some(partial) = answer.get_mut("partialSuccess").and_then(serde_json::Value::as_object_mut) {
+        for (_, count) in partial.iter_mut().filter(|(field, _)| field.starts_with("rejected")) {
+            if let Some(number) = count.as_str().and_then(|text| text.parse::<i64>().ok()) {
+                *count = number.into();
+            }
+        }
+    }
+    serde_json::from_value(answer).ok()
+}
+
 fn gzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), flate2::Compression::fast());
     encoder.write_all(bytes).and_then(|()| encoder.finish()).map_err(|error| format!("gzip: {error}"))
@@ -131,7 +146,7 @@ where
 
     fn decode(&self, body: &[u8], json: bool) -> Option<S::Response> {
         if json {
-            serde_json::from_slice(body).ok()
+            from_json(body)
         } else {
             S::Response::decode(body).ok()
         }
