@@ -67,6 +67,18 @@ fn child_scenario() {
             Ok(_) => panic!("init accepted a bad variable"),
             Err(error) => println!("INIT ERROR: {error}"),
         },
+        "not_utf8" => {
+            // A value that is not UTF-8 cannot come through `child::run`: the child sets it itself.
+            use std::os::unix::ffi::OsStrExt as _;
+            let name = std::env::var("NOT_UTF8_VARIABLE").expect("the variable to spoil");
+            let mut value = std::env::var("NOT_UTF8_PREFIX").unwrap_or_default().into_bytes();
+            value.push(0xff);
+            std::env::set_var(&name, std::ffi::OsStr::from_bytes(&value));
+            match traced::init() {
+                Ok(_) => println!("INIT OK"),
+                Err(error) => println!("INIT ERROR: {error} {error:?}"),
+            }
+        }
         "disabled" => {
             let _telemetry = traced::init().expect("init");
             checkout();
@@ -156,6 +168,36 @@ fn a_bad_variable_is_an_error_naming_variable_value_and_accepted_values() {
             .contains("invalid value `1.5` for `OTEL_TRACES_SAMPLER_ARG`: expected a probability between 0.0 and 1.0"),
         "{stdout}"
     );
+}
+
+#[test]
+fn a_variable_that_is_not_utf8_is_an_error_naming_it_not_a_silent_default() {
+    // Read as unset before: an exporter list, a sampler or an API key header silently fell back to
+    // the default (here: exports to localhost without the key).
+    for (variable, prefix) in [
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_TRACES_SAMPLER", "always_off"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer SECRET"),
+        ("OTEL_SDK_DISABLED", "true"),
+    ] {
+        let vars = [("NOT_UTF8_VARIABLE", variable.to_owned()), ("NOT_UTF8_PREFIX", prefix.to_owned())];
+        let output = child::run("child_scenario", "not_utf8", &vars);
+        child::assert_success(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let line = stdout.lines().find_map(|line| line.split_once("INIT ERROR: ")).map(|(_, error)| error);
+        let line = line.unwrap_or_else(|| panic!("{variable}: init accepted it: {stdout}"));
+        assert!(line.contains(&format!("`{variable}`")) && line.contains("UTF-8"), "{line}");
+        assert!(!line.contains("SECRET"), "{line}");
+    }
+    // With the SDK disabled the other variables are not used, so none of them is an error.
+    let vars = [
+        ("NOT_UTF8_VARIABLE", "OTEL_TRACES_SAMPLER".to_owned()),
+        ("NOT_UTF8_PREFIX", "always_off".to_owned()),
+        ("OTEL_SDK_DISABLED", "true".to_owned()),
+    ];
+    let output = child::run("child_scenario", "not_utf8", &vars);
+    child::assert_success(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("INIT OK"), "{output:?}");
 }
 
 #[test]

@@ -276,7 +276,15 @@ pub struct Settings {
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, InvalidSetting> {
-        Self::from_vars(&env_vars())
+        let (vars, not_utf8) = env_vars();
+        let settings = Self::from_vars(&vars)?;
+        match not_utf8 {
+            // Like any bad value, one that is not text is an error unless the SDK is disabled.
+            Some(name) if !settings.disabled => {
+                Err(InvalidSetting::hidden(&name, "UTF-8 text (the value has bytes that are not UTF-8)"))
+            }
+            _ => Ok(settings),
+        }
     }
 
     /// Reads settings from a map of variables: the pure core of [`Settings::from_env`].
@@ -357,19 +365,30 @@ impl Default for Settings {
     }
 }
 
-/// The process's `OTEL_*` and `TRACED_*` variables (others are never read).
-fn env_vars() -> HashMap<String, String> {
-    std::env::vars_os()
-        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
-        .filter(|(name, _)| name.starts_with("OTEL_") || name.starts_with("TRACED_"))
-        .collect()
+/// The process's `OTEL_*` and `TRACED_*` variables (others are never read), and the name of one whose
+/// value is not UTF-8 (left out of the map; its value is never shown, it may be a credential).
+fn env_vars() -> (HashMap<String, String>, Option<String>) {
+    let mut vars = HashMap::new();
+    let mut not_utf8 = None;
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str().filter(|name| name.starts_with("OTEL_") || name.starts_with("TRACED_")) else {
+            continue;
+        };
+        match value.into_string() {
+            Ok(value) => {
+                vars.insert(name.to_owned(), value);
+            }
+            Err(_) => not_utf8 = Some(name.to_owned()),
+        }
+    }
+    (vars, not_utf8)
 }
 
 /// The HTTP instrumentation's settings of the process environment, for a layer or client built
 /// before `traced::init()` (which installs its own).
 #[cfg_attr(not(any(feature = "axum", feature = "reqwest")), allow(dead_code))]
 pub(crate) fn http_from_env() -> Result<HttpSettings, InvalidSetting> {
-    http(&Vars(&env_vars()))
+    http(&Vars(&env_vars().0))
 }
 
 /// Lookup in the variable map; empty values count as unset.
