@@ -386,6 +386,25 @@ mod tests {
     }
 
     #[test]
+    fn a_sampler_ratio_in_code_outside_zero_to_one_is_an_error() {
+        // The SDK took NaN as 0 (every trace dropped) and 1.5 as 1, without a word.
+        for ratio in [f64::NAN, 1.5, -0.1, f64::INFINITY] {
+            for kind in [SamplerKind::TraceIdRatio(ratio), SamplerKind::ParentBasedTraceIdRatio(ratio)] {
+                let mut builder = Telemetry::builder().ignore_environment().sampler(kind);
+                match builder.settings() {
+                    Err(InitError::InvalidSetting(error)) => {
+                        assert_eq!(error.variable, "Telemetry::builder().sampler", "{kind:?}");
+                        assert!(error.to_string().contains("between 0.0 and 1.0"), "{error}");
+                    }
+                    other => panic!("{kind:?}: expected an invalid setting, got {other:?}"),
+                }
+            }
+        }
+        let valid = settings(Telemetry::builder().sampler(SamplerKind::ParentBasedTraceIdRatio(0.0)));
+        assert_eq!(valid.sampler, SamplerKind::ParentBasedTraceIdRatio(0.0));
+    }
+
+    #[test]
     fn a_bad_endpoint_in_code_is_an_error_naming_the_method() {
         let mut builder = Telemetry::builder().ignore_environment().otlp_endpoint("collector:4317");
         match builder.settings() {

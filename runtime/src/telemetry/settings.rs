@@ -716,14 +716,18 @@ fn header_problem(entry: usize, key: &str, value: &str) -> Option<String> {
     None
 }
 
+/// The ratios of the `traceidratio` samplers (NaN is not in it).
+const PROBABILITY: std::ops::RangeInclusive<f64> = 0.0..=1.0;
+const PROBABILITY_EXPECTED: &str = "a probability between 0.0 and 1.0";
+
 fn sampler(vars: &Vars<'_>) -> Result<SamplerKind, InvalidSetting> {
     const NAME: &str = "OTEL_TRACES_SAMPLER";
     let ratio = || -> Result<f64, InvalidSetting> {
         const ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
         let Some(value) = vars.get(ARG) else { return Ok(1.0) };
         match value.parse::<f64>() {
-            Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
-            _ => Err(InvalidSetting::new(ARG, value, "a probability between 0.0 and 1.0")),
+            Ok(ratio) if PROBABILITY.contains(&ratio) => Ok(ratio),
+            _ => Err(InvalidSetting::new(ARG, value, PROBABILITY_EXPECTED)),
         }
     };
     let Some(value) = vars.get(NAME) else { return Ok(SamplerKind::ParentBasedAlwaysOn) };
@@ -810,6 +814,16 @@ impl Settings {
             batch.check_batch_size(&size, &queue)?;
             check_millis(&delay, batch.schedule_delay, &Range::SCHEDULE_DELAY)?;
             check_millis(&timeout, batch.export_timeout, &Range::TIMEOUT)?;
+        }
+        if let SamplerKind::TraceIdRatio(ratio) | SamplerKind::ParentBasedTraceIdRatio(ratio) = self.sampler {
+            if !PROBABILITY.contains(&ratio) {
+                let expected = format!("a ratio that is {PROBABILITY_EXPECTED}");
+                return Err(InvalidSetting::new(
+                    "Telemetry::builder().sampler",
+                    &format!("{:?}", self.sampler),
+                    expected,
+                ));
+            }
         }
         // The environment's headers were checked as they were read, so a bad one came from code; the
         // exporters would leave it out, and the collector would see requests without it.
