@@ -268,6 +268,40 @@ async fn a_final_refusal_is_rejected_without_retry() {
     }
 }
 
+/// A collector whose refusal quotes the API key it was sent (`unknown key <value>`): the warning on
+/// stderr says the status and the message, never the key. The partial success's message, likewise.
+#[tokio::test]
+async fn a_collector_quoting_the_api_key_back_never_gets_it_printed() {
+    let secret = "K3Y-5ECRET-VALUE";
+    let headers = [("OTEL_EXPORTER_OTLP_HEADERS", "x-ingest-key=K3Y-5ECRET-VALUE,x-tenant=acme")];
+    for (transport, protocol, code, status) in [
+        (Transport::Grpc, "grpc", 16, "gRPC Unauthenticated"),
+        (Transport::Http, "http/protobuf", 401, "HTTP 401 Unauthorized"),
+        (Transport::Http, "http/json", 403, "HTTP 403 Forbidden"),
+    ] {
+        let faults =
+            FaultOptions { refuse_with: Some(code), refusal_quotes_header: Some("x-ingest-key"), ..Default::default() };
+        let receiver = faulty(transport, faults);
+        let probe = probe(&receiver.endpoint(), protocol, &headers);
+        let delivery = probe.export_spans(spans(5, 1000, 0), Duration::from_secs(10)).await;
+        assert_eq!(delivery, ProbeDelivery { rejected: 5, ..Default::default() }, "{protocol}");
+        let warnings = probe.warnings();
+        assert_eq!(warnings.len(), 1, "{protocol}: {warnings:#?}");
+        assert!(warnings[0].contains(status) && warnings[0].contains("refuses the key"), "{warnings:?}");
+        assert!(!warnings[0].contains(secret), "{protocol}: {warnings:?}");
+    }
+    let echo = format!(r#"{{"partialSuccess":{{"rejectedSpans":"1","errorMessage":"key {secret} over quota"}}}}"#);
+    let collector = ScriptedCollector::start(move |_| {
+        Scripted::response("200 OK", &["content-type: application/json"], echo.as_bytes())
+    });
+    let probe = probe(&collector.endpoint(), "http/json", &headers);
+    let delivery = probe.export_spans(spans(5, 1000, 0), Duration::from_secs(10)).await;
+    assert_eq!(delivery, ProbeDelivery { exported: 4, rejected: 1, ..Default::default() });
+    let warnings = probe.warnings();
+    assert!(warnings.len() == 1 && warnings[0].contains("over quota"), "{warnings:#?}");
+    assert!(!warnings[0].contains(secret), "{warnings:?}");
+}
+
 /// Nothing listens: failed, by the deadline, and the warning shows the endpoint without its password.
 #[tokio::test]
 async fn a_dead_collector_fails_the_batch_by_the_deadline_without_printing_secrets() {

@@ -21,6 +21,9 @@ pub struct FaultOptions {
     pub reject_per_request: Option<i64>,
     /// Answer every request with this final refusal: a gRPC code (`tonic::Code as i32`) or an HTTP status.
     pub refuse_with: Option<u16>,
+    /// With `refuse_with`: the refusal's message quotes the value of this request header, as a
+    /// collector naming the API key it does not know.
+    pub refusal_quotes_header: Option<&'static str>,
 }
 
 /// The verdict on one request.
@@ -50,6 +53,15 @@ impl Faults {
 
     pub(super) fn retry_after(&self) -> Option<Duration> {
         self.options.retry_after
+    }
+
+    /// The message of a final refusal of a request carrying `headers`.
+    pub(super) fn refusal_message(&self, headers: &http::HeaderMap) -> String {
+        let quoted = self.options.refusal_quotes_header.and_then(|name| headers.get(name));
+        match quoted.and_then(|value| value.to_str().ok()) {
+            Some(value) => format!("test receiver refuses the key {value}"),
+            None => "test receiver refuses".to_owned(),
+        }
     }
 
     /// What to answer to a request of `bytes` encoded bytes carrying `items` items.

@@ -70,7 +70,8 @@ impl Sink {
             }
             Answer::Refuse(code) => {
                 self.store.refuse(signal, export.items());
-                return Err(Status::new(tonic::Code::from(i32::from(code)), "test receiver refuses"));
+                let message = self.faults.refusal_message(&headers);
+                return Err(Status::new(tonic::Code::from(i32::from(code)), message));
             }
         };
         let received = ReceivedRequest {

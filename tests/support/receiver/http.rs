@@ -126,7 +126,7 @@ async fn export(State(sink): State<Sink>, Path(signal): Path<String>, headers: H
         Answer::Accept { rejected } => rejected,
         refusal => {
             sink.store.refuse(signal, export.items());
-            return refused(refusal, sink.faults.retry_after());
+            return refused(refusal, sink.faults.retry_after(), sink.faults.refusal_message(&headers));
         }
     };
     let received = ReceivedRequest {
@@ -175,7 +175,7 @@ fn answer<T: Message + serde::Serialize>(response: T, json: bool) -> Response {
     }
 }
 
-fn refused(answer: Answer, retry_after: Option<std::time::Duration>) -> Response {
+fn refused(answer: Answer, retry_after: Option<std::time::Duration>, refusal: String) -> Response {
     match answer {
         Answer::Unavailable => {
             let mut response = (StatusCode::SERVICE_UNAVAILABLE, "test receiver is unavailable").into_response();
@@ -188,7 +188,7 @@ fn refused(answer: Answer, retry_after: Option<std::time::Duration>) -> Response
         Answer::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request entity too large").into_response(),
         Answer::Refuse(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
-            let mut response = (status, "test receiver refuses").into_response();
+            let mut response = (status, refusal).into_response();
             if status.is_redirection() {
                 // Back to itself: a client that follows redirects comes again.
                 response.headers_mut().insert(header::LOCATION, header::HeaderValue::from_static("/v1/traces"));

@@ -316,7 +316,7 @@ mod tests {
     fn scripted(script: Vec<Option<Attempt>>) -> (Exporter<Traces>, Arc<Mutex<Vec<String>>>) {
         let transport = Scripted { script: Mutex::new(script.into()), sent: Mutex::default() };
         let (sink, lines) = captured();
-        let warnings = Warnings::new("traces", "http://collector:4318/v1/traces", sink);
+        let warnings = Warnings::new("traces", "http://collector:4318/v1/traces", &[], sink);
         let resource = opentelemetry_sdk::Resource::builder_empty().build();
         (Exporter::new(Box::new(transport), 1 << 20, Duration::from_secs(60), warnings, &resource), lines)
     }
@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn only_items_too_large_alone_are_rejected_whatever_the_mix() {
         let (sink, lines) = captured();
-        let warnings = Warnings::new("traces", "http://collector:4317", sink);
+        let warnings = Warnings::new("traces", "http://collector:4317", &[], sink);
         let resource = opentelemetry_sdk::Resource::builder_empty().build();
         let transport = SizeLimited { limit: 200 * 1024, requests: Mutex::new(0) };
         let exporter = Exporter::new(Box::new(transport), 4 << 20, Duration::from_secs(60), warnings, &resource);

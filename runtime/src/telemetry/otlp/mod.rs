@@ -93,7 +93,7 @@ where
     Transports: Make<S>,
 {
     let transport = Transports::make(settings)?;
-    let warnings = warnings::Warnings::new(S::NAME, &settings.endpoint, sink);
+    let warnings = warnings::Warnings::new(S::NAME, &settings.endpoint, &settings.headers, sink);
     Ok(export::Exporter::new(transport, settings.max_request_bytes, settings.timeout, warnings, resource))
 }
 

@@ -3,7 +3,8 @@
 //! A collector that is down must not flood the output, and a dashboard that stays empty must have a
 //! reason somewhere: each exporter says once, per kind of problem, what it saw and how the data is
 //! counted. Endpoints are printed without userinfo and collector text goes through redaction, with
-//! control characters removed and its length capped (a hostile collector writes to our stderr).
+//! control characters removed, the values of the headers we send taken out (a collector may quote the
+//! API key it refuses) and its length capped (a hostile collector writes to our stderr).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -13,6 +14,13 @@ use crate::privacy::{redact_text, redact_url};
 
 /// Collector text longer than this is cut.
 const MAX_TEXT: usize = 300;
+
+/// A header value shorter than this is not looked for in collector text (it would be a word of prose,
+/// not a credential).
+const MIN_SECRET: usize = 4;
+
+/// What replaces a header value quoted in collector text.
+const REDACTED: &str = "REDACTED";
 
 /// What went wrong, as far as "say it once" cares.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -44,6 +52,8 @@ pub(crate) fn stderr() -> Sink {
 pub(super) struct Warnings {
     signal: &'static str,
     endpoint: String,
+    /// The values of the headers every request carries (API keys), never printed.
+    secrets: Vec<String>,
     said: Mutex<HashSet<Problem>>,
     sink: Sink,
 }
@@ -55,8 +65,18 @@ impl fmt::Debug for Warnings {
 }
 
 impl Warnings {
-    pub(super) fn new(signal: &'static str, endpoint: &str, sink: Sink) -> Self {
-        Self { signal, endpoint: redact_url(endpoint).into_owned(), said: Mutex::new(HashSet::new()), sink }
+    /// The warnings of the exporter of `signal` to `endpoint`, whose requests carry `headers`.
+    pub(super) fn new(signal: &'static str, endpoint: &str, headers: &[(String, String)], sink: Sink) -> Self {
+        let mut secrets: Vec<String> = headers.iter().flat_map(|(_, value)| secrets_of(value)).collect();
+        // The longest first: a value containing another goes whole.
+        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+        let endpoint = redact_url(endpoint).into_owned();
+        Self { signal, endpoint, secrets, said: Mutex::new(HashSet::new()), sink }
+    }
+
+    /// Collector or transport text made safe to print (see [`clean`]).
+    fn clean(&self, text: &str) -> String {
+        clean(text, &self.secrets)
     }
 
     /// Prints `message()` unless this problem was already reported.
@@ -88,7 +108,7 @@ impl Warnings {
     /// `rejected` counts `unit`s (data points for metrics) of a request of `sent` `item`s.
     pub(super) fn partial_success(&self, rejected: u64, sent: usize, item: &str, unit: &str, message: &str) {
         let (signal, endpoint) = (self.signal, &self.endpoint);
-        let message = clean(message);
+        let message = self.clean(message);
         self.once(Problem::PartialSuccess, || {
             if rejected == 0 {
                 format!("the collector at {endpoint} accepted {signal} with a warning: {message}")
@@ -103,7 +123,7 @@ impl Warnings {
 
     pub(super) fn unreachable(&self, error: &str) {
         let (signal, endpoint) = (self.signal, &self.endpoint);
-        let error = clean(error);
+        let error = self.clean(error);
         self.once(Problem::Unreachable, || {
             format!(
                 "cannot connect to the OTLP collector at {endpoint} ({error}); {signal} are dropped and counted as \
@@ -124,7 +144,7 @@ impl Warnings {
 
     pub(super) fn broken(&self, error: &str) {
         let (signal, endpoint) = (self.signal, &self.endpoint);
-        let error = clean(error);
+        let error = self.clean(error);
         self.once(Problem::Broken, || {
             format!(
                 "the connection to the OTLP collector at {endpoint} broke after {signal} were sent ({error}); \
@@ -135,7 +155,7 @@ impl Warnings {
 
     pub(super) fn failing(&self, status: &str, message: &str) {
         let (signal, endpoint) = (self.signal, &self.endpoint);
-        let message = clean(message);
+        let message = self.clean(message);
         self.once(Problem::Failing(status.to_owned()), || {
             format!(
                 "the OTLP collector at {endpoint} kept refusing {signal} with {status} ({message}) until the retries \
@@ -146,7 +166,7 @@ impl Warnings {
 
     pub(super) fn rejected(&self, status: &str, message: &str) {
         let (signal, endpoint) = (self.signal, &self.endpoint);
-        let message = clean(message);
+        let message = self.clean(message);
         self.once(Problem::Rejected(status.to_owned()), || {
             format!(
                 "the OTLP collector at {endpoint} rejected {signal} with {status} ({message}); they are counted as \
@@ -156,11 +176,26 @@ impl Warnings {
     }
 }
 
-/// Collector or transport text made safe to print: URLs redacted, control characters dropped, cut.
-pub(super) fn clean(text: &str) -> String {
-    let redacted = redact_text(text);
-    let mut cleaned: String = redacted.chars().filter(|c| !c.is_control()).take(MAX_TEXT).collect();
-    if redacted.chars().filter(|c| !c.is_control()).nth(MAX_TEXT).is_some() {
+/// A header value as the texts to keep out of warnings: the value, and the credentials after an
+/// `Authorization` scheme (`Bearer <token>`), which a collector may quote alone.
+fn secrets_of(value: &str) -> impl Iterator<Item = String> + '_ {
+    let value = value.trim();
+    let token = value.rsplit_once(' ').map(|(_, token)| token);
+    std::iter::once(value).chain(token).filter(|secret| secret.chars().count() >= MIN_SECRET).map(str::to_owned)
+}
+
+/// Collector or transport text made safe to print: control characters dropped, `secrets` (the
+/// values of the headers we send) and URL credentials redacted, cut.
+pub(super) fn clean(text: &str, secrets: &[String]) -> String {
+    let mut printable: String = text.chars().filter(|c| !c.is_control()).collect();
+    for secret in secrets {
+        if printable.contains(secret.as_str()) {
+            printable = printable.replace(secret.as_str(), REDACTED);
+        }
+    }
+    let redacted = redact_text(&printable);
+    let mut cleaned: String = redacted.chars().take(MAX_TEXT).collect();
+    if redacted.chars().nth(MAX_TEXT).is_some() {
         cleaned.push_str("...");
     }
     if cleaned.is_empty() {
@@ -184,7 +219,7 @@ pub(super) mod tests {
     #[test]
     fn each_kind_of_problem_is_said_once_per_exporter() {
         let (sink, lines) = captured();
-        let warnings = Warnings::new("traces", "http://user:PWSECRET@127.0.0.1:9/v1/traces", sink);
+        let warnings = Warnings::new("traces", "http://user:PWSECRET@127.0.0.1:9/v1/traces", &[], sink);
         for _ in 0..3 {
             warnings.unreachable("tcp connect error: Connection refused (os error 111)");
             warnings.no_answer();
@@ -203,12 +238,26 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn header_values_never_print_even_split_by_control_characters() {
+        let headers = [
+            ("x-api-key".to_owned(), "K3Y-5ECRET".to_owned()),
+            ("authorization".to_owned(), "Token T0KEN-S3CRET".to_owned()),
+            ("x-n".to_owned(), "1".to_owned()),
+        ];
+        let (sink, lines) = captured();
+        let warnings = Warnings::new("logs", "http://127.0.0.1:9", &headers, sink);
+        warnings.rejected("HTTP 401 Unauthorized", "unknown key K3Y-\u{7}5ECRET; token 'T0KEN-S3CRET' expired in 1 s");
+        let line = lines.lock().expect("lock")[0].clone();
+        assert!(line.contains("(unknown key REDACTED; token 'REDACTED' expired in 1 s)"), "{line}");
+    }
+
+    #[test]
     fn collector_text_is_redacted_stripped_and_cut() {
         let hostile = format!("see http://admin:S3CRET@evil.example/x \u{1b}[2J{}", "A".repeat(1000));
-        let cleaned = clean(&hostile);
+        let cleaned = clean(&hostile, &[]);
         assert!(!cleaned.contains("S3CRET") && !cleaned.contains('\u{1b}'), "{cleaned}");
         assert!(cleaned.starts_with("see http://evil.example/x [2J"));
         assert_eq!(cleaned.chars().count(), MAX_TEXT + 3);
-        assert_eq!(clean(""), "no message");
+        assert_eq!(clean("", &[]), "no message");
     }
 }
