@@ -18,7 +18,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 #[traced(name = "checkout", attributes(user.email = "a@example.com", cart.size = 3, high_priority = true))]
 fn checkout() {
-    tracing::info!("checked out");
+    tracing::info!(user.email = "a@example.com", "checked out");
 }
 
 #[traced(name = "important", attributes(high_priority = true))]
@@ -278,6 +278,17 @@ fn code_wins_over_the_environment() {
     let logs = receiver.logs();
     let log = logs.iter().find(|log| log.body().as_deref() == Some("checked out")).expect("the log arrived");
     assert_eq!(log.span_id(), checkout.span_id());
+}
+
+#[test]
+fn a_key_redaction_hides_it_in_log_records_too() {
+    // `tracing` events become span events with logs off (redacted), log records with logs on.
+    let receiver = Receiver::start_blocking(Transport::Grpc, ReceiverOptions::default());
+    let output = child::run("child_scenario", "builder", &vars_for(&receiver, &[("OTEL_TRACES_SAMPLER", "always_on")]));
+    child::assert_success(&output);
+    let logs = receiver.logs();
+    let log = logs.iter().find(|log| log.body().as_deref() == Some("checked out")).expect("the log arrived");
+    assert_eq!(log.attribute("user.email").as_deref(), Some("[REDACTED]"));
 }
 
 #[test]

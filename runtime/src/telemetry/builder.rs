@@ -262,6 +262,7 @@ impl TelemetryBuilder {
         let claim = guard::claim()?;
         crate::privacy::keys::install(crate::privacy::keys::SensitiveKeys::with_extra(&settings.redacted_query_keys));
         limits::set_log_value_length(settings.log_attribute_value_length);
+        limits::set_log_redaction(&self.redaction);
         crate::http::settings::install(settings.http.clone());
         crate::set_span_level(settings.span_level);
         crate::set_code_attributes(settings.code_attributes);

@@ -6,10 +6,13 @@
 //! * Log records: every record `tracing` events become is built through [`CappedLoggerProvider`],
 //!   which cuts the body and each string attribute to [`caps::LOG_BODY`] bytes and to
 //!   `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` / `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` characters
-//!   as they are copied in, before any processor or queue holds them.
+//!   as they are copied in, before any processor or queue holds them; the attribute keys
+//!   `Telemetry::builder().redact(..)` hides get `[REDACTED]` there too (an SDK log record cannot be
+//!   changed once built, so no processor can do it later).
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::RwLock;
 use std::time::SystemTime;
 
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
@@ -18,6 +21,7 @@ use opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Val
 use opentelemetry_sdk::logs::{SdkLogRecord, SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::trace::SpanData;
 
+use super::processors::{Redaction, REDACTED};
 use crate::privacy::{self, caps};
 
 /// Cuts string attribute values to `max_chars` on a span, its events and its links.
@@ -83,6 +87,24 @@ static LOG_VALUE_LENGTH: AtomicUsize = AtomicUsize::new(usize::MAX);
 /// Sets the log record value length limit (`init()` calls it before routing events).
 pub(crate) fn set_log_value_length(max_chars: Option<usize>) {
     LOG_VALUE_LENGTH.store(max_chars.unwrap_or(usize::MAX), Ordering::Relaxed);
+}
+
+/// The redaction of the installed telemetry, for log record attributes; `LOG_KEYS_REDACTED` says
+/// whether it has keys, so records skip the lock when none are configured.
+static LOG_REDACTION: RwLock<Option<Redaction>> = RwLock::new(None);
+static LOG_KEYS_REDACTED: AtomicBool = AtomicBool::new(false);
+
+/// Sets the keys redacted in log records (`init()` calls it before routing events).
+pub(crate) fn set_log_redaction(redaction: &Redaction) {
+    if let Ok(mut installed) = LOG_REDACTION.write() {
+        *installed = Some(redaction.clone());
+        LOG_KEYS_REDACTED.store(!redaction.is_empty(), Ordering::Release);
+    }
+}
+
+fn redacted_in_logs(key: &Key) -> bool {
+    LOG_KEYS_REDACTED.load(Ordering::Acquire)
+        && LOG_REDACTION.read().map_or(true, |installed| installed.as_ref().is_some_and(|r| r.redacts_key(key)))
 }
 
 /// The SDK logger provider, building records that cut what is copied into them.
@@ -208,6 +230,11 @@ impl LogRecord for CappedLogRecord {
         K: Into<Key>,
         V: Into<AnyValue>,
     {
+        let key = key.into();
+        if redacted_in_logs(&key) {
+            self.record.add_attribute(key, AnyValue::from(REDACTED));
+            return;
+        }
         let value = self.capped(value.into());
         self.record.add_attribute(key, value);
     }

@@ -63,7 +63,8 @@ impl Redaction {
         Self::default()
     }
 
-    /// Redacts these attribute keys on every span and span event.
+    /// Redacts these attribute keys on every span and span event (and, through
+    /// `Telemetry::builder().redact(..)`, on every log record `tracing` events become).
     pub fn keys<K: Into<Key>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
         self.keys.extend(keys.into_iter().map(Into::into));
         self
@@ -73,6 +74,11 @@ impl Redaction {
     pub fn span_names<N: Into<String>>(mut self, names: impl IntoIterator<Item = N>) -> Self {
         self.span_names.extend(names.into_iter().map(Into::into));
         self
+    }
+
+    /// Whether `key` is one of the redacted keys.
+    pub(crate) fn redacts_key(&self, key: &Key) -> bool {
+        self.keys.contains(key)
     }
 
     /// Whether nothing is configured.
