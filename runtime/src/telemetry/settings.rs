@@ -544,7 +544,7 @@ fn exporters(vars: &Vars<'_>, name: &str) -> Result<Vec<ExporterKind>, InvalidSe
     let Some(list) = vars.get(name) else { return Ok(vec![ExporterKind::Otlp]) };
     let mut kinds = Vec::new();
     let mut none = false;
-    for item in list.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+    for item in entries(name, list, ACCEPTED)? {
         let kind = match item.to_ascii_lowercase().as_str() {
             "otlp" => ExporterKind::Otlp,
             "console" => ExporterKind::Console,
@@ -562,6 +562,16 @@ fn exporters(vars: &Vars<'_>, name: &str) -> Result<Vec<ExporterKind>, InvalidSe
         return Err(InvalidSetting::new(name, list, ACCEPTED));
     }
     Ok(kinds)
+}
+
+/// The entries of a comma-separated list, trimmed, blank ones skipped; a list of nothing but commas
+/// is an error rather than an empty list (which would switch the feature off without a word).
+fn entries<'v>(name: &str, list: &'v str, expected: &str) -> Result<Vec<&'v str>, InvalidSetting> {
+    let entries: Vec<&str> = list.split(',').map(str::trim).filter(|entry| !entry.is_empty()).collect();
+    if entries.is_empty() {
+        return Err(InvalidSetting::new(name, list, expected));
+    }
+    Ok(entries)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -844,21 +854,16 @@ impl Settings {
 fn propagators(vars: &Vars<'_>) -> Result<Vec<PropagatorKind>, InvalidSetting> {
     const NAME: &str = "OTEL_PROPAGATORS";
     let Some(list) = vars.get(NAME) else { return Ok(vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]) };
+    const ACCEPTED: &str = "a comma-separated list of `tracecontext`, `baggage`, `b3`, `b3multi`, `none`";
     let mut kinds = Vec::new();
-    for item in list.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+    for item in entries(NAME, list, ACCEPTED)? {
         let kind = match item {
             "tracecontext" => PropagatorKind::TraceContext,
             "baggage" => PropagatorKind::Baggage,
             "b3" => PropagatorKind::B3,
             "b3multi" => PropagatorKind::B3Multi,
             "none" => continue,
-            _ => {
-                return Err(InvalidSetting::new(
-                    NAME,
-                    list,
-                    "a comma-separated list of `tracecontext`, `baggage`, `b3`, `b3multi`, `none`",
-                ))
-            }
+            _ => return Err(InvalidSetting::new(NAME, list, ACCEPTED)),
         };
         if !kinds.contains(&kind) {
             kinds.push(kind);
@@ -962,7 +967,7 @@ fn known_methods(vars: &Vars<'_>) -> Result<Option<Vec<String>>, InvalidSetting>
     const NAME: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
     let Some(list) = vars.get(NAME) else { return Ok(None) };
     let mut methods: Vec<String> = Vec::new();
-    for method in list.split(',').map(str::trim).filter(|method| !method.is_empty()) {
+    for method in entries(NAME, list, "a comma-separated list of HTTP method names")? {
         if http::Method::from_bytes(method.as_bytes()).is_err() {
             return Err(InvalidSetting::new(
                 NAME,

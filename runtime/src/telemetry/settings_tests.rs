@@ -630,3 +630,15 @@ fn values_set_in_code_are_checked_too() {
     let s = Settings { shutdown_timeout: Duration::MAX, ..Settings::default() };
     assert_eq!(s.check_code_values().map_err(|e| e.variable), Err("Telemetry::builder().shutdown_timeout".to_owned()));
 }
+
+#[test]
+fn a_list_of_nothing_but_commas_is_an_error_not_an_empty_list() {
+    // `,` used to mean no exporter, no propagator, or no known method (every method `_OTHER`), silently;
+    // `none` says the first two on purpose.
+    for name in
+        ["OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_PROPAGATORS", "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"]
+    {
+        let e = error(&[(name, " , ,")]);
+        assert_eq!((e.variable.as_str(), e.value.as_str()), (name, ", ,"), "{e}");
+    }
+}
