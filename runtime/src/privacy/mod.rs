@@ -82,7 +82,8 @@ pub(crate) fn url_value(url: &str, max_bytes: usize) -> String {
 
 /// Error text as recorded: `Display` formatted within `max_bytes`, then redacted (see [`redact_text`]).
 /// A cut can land inside a URL's userinfo (`http://user:pa`), where nothing says it is one: a last
-/// word that looks like part of a URL, or follows `Bearer` / `Basic`, is dropped whole.
+/// word that looks like part of a URL (plain or percent-encoded), or follows `Bearer` / `Basic`, is
+/// dropped whole.
 pub(crate) fn text_value(text: &(impl fmt::Display + ?Sized), max_bytes: usize) -> String {
     let (mut text, cut) = cap_display_cut(text, max_bytes);
     if cut {
@@ -92,7 +93,10 @@ pub(crate) fn text_value(text: &(impl fmt::Display + ?Sized), max_bytes: usize) 
         let word_len = before.len() - before.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len();
         let previous_word = &before[before.len() - word_len..];
         let after_scheme = text::SCHEMES.iter().any(|scheme| previous_word.eq_ignore_ascii_case(scheme));
-        if text[last_word..].contains("//") || (after_scheme && last_word > 0) {
+        // A URL's start, plain or percent-encoded (`http%3A%2F%2Fuser%3Apw`, as a redirect target is).
+        let word = &text[last_word..];
+        let url = word.contains("//") || word.as_bytes().windows(6).any(|six| six.eq_ignore_ascii_case(b"%2f%2f"));
+        if url || (after_scheme && last_word > 0) {
             text.truncate(last_word);
         }
     }
@@ -168,6 +172,17 @@ mod tests {
             let redacted = redact_text(&text);
             assert!(!redacted.contains(SECRET), "{text:?} -> {redacted:?}");
         }
+    }
+
+    #[test]
+    fn a_cut_inside_the_userinfo_of_an_encoded_url_in_text_leaves_no_piece_of_it() {
+        let text = "invalid redirect target: http%3A%2F%2Fuser%3APWSECRET%40h%2Fcb";
+        for max in 0..=text.len() {
+            let recorded = text_value(text, max);
+            assert!(!recorded.contains("PW"), "{max}: {recorded:?}");
+        }
+        assert_eq!(text_value(text, 40), "invalid redirect target: ");
+        assert_eq!(text_value(text, text.len()), "invalid redirect target: http%3A%2F%2Fh%2Fcb");
     }
 
     #[test]
