@@ -398,6 +398,22 @@ async fn a_json_partial_success_counts_its_rejected_items_written_as_a_string_or
     }
 }
 
+/// A grpc-go collector (the OpenTelemetry Collector) answers a gzip request gzip-compressed, even to
+/// a client that did not say it accepts gzip (the test receiver does the same): the answer is read,
+/// and the export counted exported, with or without compression.
+#[tokio::test]
+async fn a_grpc_answer_compressed_like_the_request_is_read() {
+    let receiver = faulty(Transport::Grpc, FaultOptions { reject_per_request: Some(2), ..Default::default() });
+    for compression in ["gzip", "none"] {
+        let probe = probe(&receiver.endpoint(), "grpc", &[("OTEL_EXPORTER_OTLP_COMPRESSION", compression)]);
+        let delivery = probe.export_spans(spans(10, 1000, 0), Duration::from_secs(10)).await;
+        assert_eq!(delivery, ProbeDelivery { exported: 8, rejected: 2, ..Default::default() }, "{compression}");
+        let warnings = probe.warnings();
+        assert!(warnings.len() == 1 && warnings[0].contains("rejected 2 spans"), "{compression}: {warnings:#?}");
+    }
+    assert_eq!(receiver.spans().len(), 20);
+}
+
 /// Log records: the same accounting, a too-large one rejected alone.
 #[tokio::test]
 async fn log_records_are_accounted_like_spans() {

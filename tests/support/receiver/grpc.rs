@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
 use super::faults::{Answer, Faults};
@@ -150,6 +151,16 @@ impl LogsService for Sink {
     }
 }
 
+/// Answers a compressed request compressed the same way, whatever the client said it accepts: what
+/// grpc-go servers (the OpenTelemetry Collector) do. (tonic compresses an answer only for a client that
+/// accepts it: the request is made to say so.)
+fn answer_as_requested(mut request: Request<()>) -> Result<Request<()>, Status> {
+    if let Some(encoding) = request.metadata().get("grpc-encoding").cloned() {
+        request.metadata_mut().insert("grpc-accept-encoding", encoding);
+    }
+    Ok(request)
+}
+
 pub(super) async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<Store>,
@@ -165,21 +176,27 @@ pub(super) async fn serve(
         server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).expect("server TLS");
     }
     let result = server
-        .add_service(
+        .add_service(InterceptedService::new(
             TraceServiceServer::new(sink.clone())
                 .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(DECODING_LIMIT),
-        )
-        .add_service(
+            answer_as_requested,
+        ))
+        .add_service(InterceptedService::new(
             MetricsServiceServer::new(sink.clone())
                 .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(DECODING_LIMIT),
-        )
-        .add_service(
+            answer_as_requested,
+        ))
+        .add_service(InterceptedService::new(
             LogsServiceServer::new(sink)
                 .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(DECODING_LIMIT),
-        )
+            answer_as_requested,
+        ))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), stopped)
         .await;
     if let Err(error) = result {

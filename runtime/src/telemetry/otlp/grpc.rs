@@ -49,7 +49,9 @@ impl Grpc {
     }
 
     async fn call(&self, body: Bytes, path: &'static str) -> Attempt {
-        let mut client = tonic::client::Grpc::new(self.channel());
+        // A grpc-go server (the OpenTelemetry Collector) answers a gzip request gzip-compressed, whatever
+        // the client says it accepts; refusing that answer would turn an accepted export into a refusal.
+        let mut client = tonic::client::Grpc::new(self.channel()).accept_compressed(CompressionEncoding::Gzip);
         if self.gzip {
             client = client.send_compressed(CompressionEncoding::Gzip);
         }
