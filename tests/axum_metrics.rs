@@ -94,28 +94,34 @@ async fn the_duration_recorded_is_the_server_span_length() {
     assert!((recorded - length.as_secs_f64()).abs() < 1e-6, "metric {recorded} s, span {length:?}");
 }
 
+/// A `/slow` route whose first request waits in its handler: the receiver hears when it got there,
+/// the sender lets it answer.
+fn slow_route() -> (Router, tokio::sync::oneshot::Receiver<()>, tokio::sync::oneshot::Sender<()>) {
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let gate = std::sync::Arc::new(std::sync::Mutex::new(Some((entered_tx, release_rx))));
+    let router = Router::new().route(
+        "/slow",
+        get(move || {
+            let gate = gate.lock().expect("gate").take();
+            async move {
+                if let Some((entered, release)) = gate {
+                    let _ = entered.send(());
+                    let _ = release.await;
+                }
+                "done"
+            }
+        }),
+    );
+    (router, entered_rx, release_tx)
+}
+
 #[tokio::test]
 async fn active_requests_count_requests_in_flight() {
     let spans = capture();
     let metrics = MetricsCapture::new();
-    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
-    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
-    let gate = std::sync::Arc::new(std::sync::Mutex::new(Some((entered_tx, release_rx))));
-    let router = Router::new()
-        .route(
-            "/slow",
-            get(move || {
-                let gate = gate.lock().expect("gate").take();
-                async move {
-                    if let Some((entered, release)) = gate {
-                        let _ = entered.send(());
-                        let _ = release.await;
-                    }
-                    "done"
-                }
-            }),
-        )
-        .layer(TracedLayer::new().meter(&metrics.meter()));
+    let (router, entered_rx, release_tx) = slow_route();
+    let router = router.layer(TracedLayer::new().meter(&metrics.meter()));
     let address = serve(router).await;
     let request = tokio::spawn(reqwest::get(format!("http://{address}/slow")));
     entered_rx.await.expect("the handler started");
@@ -128,5 +134,31 @@ async fn active_requests_count_requests_in_flight() {
     release_tx.send(()).expect("release the handler");
     request.await.expect("task").expect("request");
     server_spans(&spans, 1).await;
+    assert_eq!(metrics.sum("http.server.active_requests")[0].1, 0, "back to zero once the response was sent");
+}
+
+#[tokio::test]
+async fn active_requests_add_up_over_every_layer_of_the_process() {
+    // An app and its admin server, each with its own layer: the series they share (GET, http) counts both.
+    let spans = capture();
+    let metrics = MetricsCapture::new();
+    let (app, entered_rx, release_tx) = slow_route();
+    let app = app.layer(TracedLayer::new().meter(&metrics.meter()));
+    let admin =
+        Router::new().route("/health", get(|| async { "ok" })).layer(TracedLayer::new().meter(&metrics.meter()));
+    let app_address = serve(app).await;
+    let admin_address = serve(admin).await;
+    reqwest::get(format!("http://{admin_address}/health")).await.expect("admin request");
+    server_spans(&spans, 1).await;
+    let request = tokio::spawn(reqwest::get(format!("http://{app_address}/slow")));
+    entered_rx.await.expect("the handler started");
+
+    let active = metrics.sum("http.server.active_requests");
+    assert_eq!(active.len(), 1, "{active:?}");
+    assert_eq!(active[0].1, 1, "the app's request in flight, the admin server's done");
+
+    release_tx.send(()).expect("release the handler");
+    request.await.expect("task").expect("request");
+    server_spans(&spans, 2).await;
     assert_eq!(metrics.sum("http.server.active_requests")[0].1, 0, "back to zero once the response was sent");
 }

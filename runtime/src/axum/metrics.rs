@@ -1,15 +1,15 @@
 //! The RED metrics of the HTTP semantic conventions: `http.server.request.duration` and
 //! `http.server.active_requests`. Instruments are created once per layer, never per request.
 //!
-//! Active requests are counted in atomics, one per (method, scheme), and reported by an observable
-//! up-down counter when the metrics are collected: per request that is two atomic adds instead of two
-//! SDK measurements (each hashes its attributes and takes the SDK's locks). Guarded by the
-//! `http_overhead` benchmark.
+//! Active requests are counted by an up-down counter bound once per (method, scheme), on the
+//! series' first request: per request that is two adds to a bound series instead of two SDK
+//! measurements (each hashes its attributes and takes the SDK's locks). Every layer of the process
+//! adds to the same series of its meter, so an app and its admin server count together. Guarded by
+//! the `http_overhead` benchmark.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use opentelemetry::metrics::{Histogram, Meter, ObservableUpDownCounter};
+use opentelemetry::metrics::{BoundUpDownCounter, Histogram, Meter, UpDownCounter};
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{HTTP_REQUEST_METHOD, URL_SCHEME};
 use opentelemetry_semantic_conventions::metric::{HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION};
@@ -27,8 +27,6 @@ const SCHEMES: [&str; 2] = ["http", "https"];
 pub(crate) struct Instruments {
     duration: Histogram<f64>,
     active: Arc<ActiveRequests>,
-    // Kept so the callback's registration visibly belongs to this layer.
-    _active_instrument: ObservableUpDownCounter<i64>,
 }
 
 impl Instruments {
@@ -40,15 +38,12 @@ impl Instruments {
             .with_description("Duration of HTTP server requests.")
             .with_boundaries(DURATION_BOUNDARIES.to_vec())
             .build();
-        let active = Arc::new(ActiveRequests::new(known_methods.names()));
-        let observed = active.clone();
-        let active_instrument = meter
-            .i64_observable_up_down_counter(HTTP_SERVER_ACTIVE_REQUESTS)
+        let counter = meter
+            .i64_up_down_counter(HTTP_SERVER_ACTIVE_REQUESTS)
             .with_unit("{request}")
             .with_description("Number of active HTTP server requests.")
-            .with_callback(move |observer| observed.report(|value, attributes| observer.observe(value, attributes)))
             .build();
-        Self { duration, active, _active_instrument: active_instrument }
+        Self { duration, active: Arc::new(ActiveRequests::new(counter, known_methods.names())) }
     }
 
     /// The default: instruments from the global meter provider, under the `traced` scope.
@@ -69,91 +64,108 @@ impl Instruments {
     }
 }
 
-/// Which (method, scheme) counter a request incremented.
+/// Which (method, scheme) series a request incremented.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ActiveSlot(usize);
 
-/// In-flight requests per (method, scheme); `seen` keeps reporting a series (at 0) once it existed.
+/// In-flight requests per (method, scheme): a series exists (and is reported, at 0 when idle) once it
+/// had a request.
 #[derive(Debug)]
 struct ActiveRequests {
+    counter: UpDownCounter<i64>,
     /// Every value `http.request.method` takes: the known methods, then `_OTHER`.
     methods: Vec<StringValue>,
-    counts: Vec<AtomicI64>,
-    seen: Vec<AtomicBool>,
+    series: Vec<OnceLock<BoundUpDownCounter<i64>>>,
 }
 
 impl ActiveRequests {
-    fn new(known_methods: &[StringValue]) -> Self {
+    fn new(counter: UpDownCounter<i64>, known_methods: &[StringValue]) -> Self {
         let mut methods = known_methods.to_vec();
         methods.push(StringValue::from(OTHER_METHOD));
         let slots = methods.len() * SCHEMES.len();
-        Self {
-            methods,
-            counts: (0..slots).map(|_| AtomicI64::new(0)).collect(),
-            seen: (0..slots).map(|_| AtomicBool::new(false)).collect(),
-        }
+        Self { counter, methods, series: (0..slots).map(|_| OnceLock::new()).collect() }
     }
 
     fn start(&self, method_index: usize, scheme: &'static str) -> ActiveSlot {
         let method = method_index.min(self.methods.len() - 1);
         let scheme = usize::from(scheme == SCHEMES[1]);
-        let slot = method * SCHEMES.len() + scheme;
-        self.counts[slot].fetch_add(1, Ordering::Relaxed);
-        if !self.seen[slot].load(Ordering::Relaxed) {
-            self.seen[slot].store(true, Ordering::Relaxed);
-        }
-        ActiveSlot(slot)
+        let slot = ActiveSlot(method * SCHEMES.len() + scheme);
+        self.series(slot).add(1);
+        slot
     }
 
     fn end(&self, slot: ActiveSlot) {
-        self.counts[slot.0].fetch_sub(1, Ordering::Relaxed);
+        self.series(slot).add(-1);
     }
 
-    /// Calls `observe` once per series that ever had a request.
-    fn report(&self, mut observe: impl FnMut(i64, &[KeyValue])) {
-        for (slot, count) in self.counts.iter().enumerate() {
-            if self.seen[slot].load(Ordering::Relaxed) {
-                let attributes = [
-                    KeyValue::new(HTTP_REQUEST_METHOD, self.methods[slot / SCHEMES.len()].clone()),
-                    KeyValue::new(URL_SCHEME, SCHEMES[slot % SCHEMES.len()]),
-                ];
-                observe(count.load(Ordering::Relaxed), &attributes);
-            }
-        }
+    fn series(&self, slot: ActiveSlot) -> &BoundUpDownCounter<i64> {
+        self.series[slot.0].get_or_init(|| {
+            self.counter.bind(&[
+                KeyValue::new(HTTP_REQUEST_METHOD, self.methods[slot.0 / SCHEMES.len()].clone()),
+                KeyValue::new(URL_SCHEME, SCHEMES[slot.0 % SCHEMES.len()]),
+            ])
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+
     use super::*;
 
-    fn reported(active: &ActiveRequests) -> Vec<(i64, String, String)> {
+    /// The `http.server.active_requests` points: (value, method, scheme), sorted.
+    fn reported(provider: &SdkMeterProvider, memory: &InMemoryMetricExporter) -> Vec<(i64, String, String)> {
+        memory.reset();
+        provider.force_flush().expect("flush");
+        let exported = memory.get_finished_metrics().expect("metrics");
         let mut series = Vec::new();
-        active.report(|value, attributes| {
-            series.push((value, attributes[0].value.to_string(), attributes[1].value.to_string()));
-        });
+        for metric in exported.iter().flat_map(|resource| resource.scope_metrics()).flat_map(|scope| scope.metrics()) {
+            if let AggregatedMetrics::I64(MetricData::Sum(sum)) = metric.data() {
+                for point in sum.data_points() {
+                    let value =
+                        |key: &str| point.attributes().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.to_string());
+                    series.push((
+                        point.value(),
+                        value(HTTP_REQUEST_METHOD).unwrap_or_default(),
+                        value(URL_SCHEME).unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        series.sort();
         series
     }
 
     #[test]
-    fn counts_per_method_and_scheme_and_keeps_reporting_zero() {
-        let active = ActiveRequests::new(KnownMethods::default().names());
-        assert!(reported(&active).is_empty());
+    fn counts_per_method_and_scheme_over_every_layer_and_keeps_reporting_zero() {
+        let memory = InMemoryMetricExporter::default();
+        let provider = SdkMeterProvider::builder().with_reader(PeriodicReader::builder(memory.clone()).build()).build();
         let known = KnownMethods::default();
+        let layer = Instruments::new(&provider.meter("test"), &known);
+        let other_layer = Instruments::new(&provider.meter("test"), &known);
+        assert!(reported(&provider, &memory).is_empty());
         let index = |method: &[u8]| known.classify(&http::Method::from_bytes(method).expect("valid method")).index;
-        let get = active.start(index(b"GET"), "http");
-        let post = active.start(index(b"POST"), "https");
-        let _other = active.start(index(b"PURGE"), "http");
+        let get = layer.request_started(index(b"GET"), "http");
+        let post = layer.request_started(index(b"POST"), "https");
+        let _other = layer.request_started(index(b"PURGE"), "http");
+        let other_get = other_layer.request_started(index(b"GET"), "http");
         assert_eq!(
-            reported(&active),
+            reported(&provider, &memory),
             vec![
-                (1, "GET".into(), "http".into()),
                 (1, "POST".into(), "https".into()),
-                (1, "_OTHER".into(), "http".into())
+                (1, "_OTHER".into(), "http".into()),
+                (2, "GET".into(), "http".into())
             ]
         );
-        active.end(get);
-        active.end(post);
-        assert_eq!(reported(&active)[0], (0, "GET".into(), "http".into()));
+        layer.request_ended(get, |_| {});
+        layer.request_ended(post, |_| {});
+        other_layer.request_ended(other_get, |_| {});
+        assert_eq!(
+            reported(&provider, &memory)[..2],
+            [(0, "GET".into(), "http".into()), (0, "POST".into(), "https".into())]
+        );
     }
 }
