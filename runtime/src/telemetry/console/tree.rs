@@ -1,7 +1,7 @@
 //! One trace as an indented tree: the trace id on top, each span under its parent, siblings in start
 //! order, each span with its kind, duration, status, attributes and events.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use opentelemetry::trace::SpanId;
@@ -23,7 +23,7 @@ pub(super) fn tree(spans: &[SpanData], incomplete: Option<Incomplete>, continued
         let _ = write!(out, " ({note})");
     }
     out.push('\n');
-    let present: Vec<SpanId> = spans.iter().map(|span| span.span_context.span_id()).collect();
+    let present: HashSet<SpanId> = spans.iter().map(|span| span.span_context.span_id()).collect();
     let mut children: HashMap<SpanId, Vec<&SpanData>> = HashMap::new();
     let mut roots = Vec::new();
     for span in spans {
@@ -113,5 +113,18 @@ mod tests {
             .expect("printing does not overflow the stack");
         assert_eq!(printed.lines().count(), DEPTH as usize + 1, "every span on a line of its own");
         assert!(printed.len() < 200 * DEPTH as usize, "{} bytes for {DEPTH} spans", printed.len());
+    }
+
+    /// One batch can hold a whole trace of `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans (up to a million):
+    /// finding each span's parent takes time linear in them. The bound only catches a hang.
+    #[test]
+    fn a_trace_of_two_hundred_thousand_spans_prints_in_linear_time() {
+        const SPANS: u64 = 200_000;
+        // Spans arrive as they end: the children first, the root last.
+        let spans: Vec<SpanData> = (1..=SPANS).map(|id| span(1, id, if id == SPANS { 0 } else { SPANS })).collect();
+        let started = std::time::Instant::now();
+        let printed = tree(&spans, None, false);
+        assert_eq!(printed.lines().count(), SPANS as usize + 1);
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
     }
 }
