@@ -302,6 +302,29 @@ async fn a_collector_quoting_the_api_key_back_never_gets_it_printed() {
     assert!(!warnings[0].contains(secret), "{warnings:?}");
 }
 
+/// An OTLP/HTTP collector's refusal carries a `google.rpc.Status` in the request's encoding (protobuf
+/// for http/protobuf, JSON for http/json): the warning quotes its message, not the encoded bytes.
+#[tokio::test]
+async fn an_http_refusal_is_quoted_by_the_message_of_its_status() {
+    let message = format!("the request is invalid: {}", "x".repeat(110));
+    let mut protobuf = vec![0x08, 0x03, 0x12, message.len() as u8, 0x01];
+    protobuf.extend_from_slice(message.as_bytes());
+    let json = format!(r#"{{"code":3,"message":"{message}","details":[]}}"#).into_bytes();
+    for (protocol, content_type, body) in [
+        ("http/protobuf", "content-type: application/x-protobuf", protobuf),
+        ("http/json", "content-type: application/json", json),
+    ] {
+        let collector =
+            ScriptedCollector::start(move |_| Scripted::response("400 Bad Request", &[content_type], &body));
+        let probe = probe(&collector.endpoint(), protocol, &[]);
+        let delivery = probe.export_spans(spans(5, 1000, 0), Duration::from_secs(10)).await;
+        assert_eq!(delivery, ProbeDelivery { rejected: 5, ..Default::default() }, "{protocol}");
+        let warnings = probe.warnings();
+        assert_eq!(warnings.len(), 1, "{protocol}: {warnings:#?}");
+        assert!(warnings[0].contains(&format!("with HTTP 400 Bad Request ({message});")), "{warnings:#?}");
+    }
+}
+
 /// Nothing listens: failed, by the deadline, and the warning shows the endpoint without its password.
 #[tokio::test]
 async fn a_dead_collector_fails_the_batch_by_the_deadline_without_printing_secrets() {

@@ -66,11 +66,9 @@ impl Http {
         };
         let status = response.status();
         let retry_after = classify::retry_after(response.headers().get(RETRY_AFTER));
-        let json = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.starts_with("application/json"));
+        let content_type = response.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok());
+        let json = content_type.is_some_and(|value| value.starts_with("application/json"));
+        let protobuf = content_type.is_some_and(|value| value.starts_with("application/x-protobuf"));
         let mut answer = Vec::new();
         while answer.len() < MAX_ANSWER {
             match response.chunk().await {
@@ -82,9 +80,32 @@ impl Http {
         if status.is_success() {
             Attempt::Answered { body: Bytes::from(answer), json }
         } else {
-            let message = String::from_utf8_lossy(&answer).into_owned();
-            Attempt::Refused { verdict: classify::http(status, retry_after), message }
+            Attempt::Refused { verdict: classify::http(status, retry_after), message: refusal(&answer, json, protobuf) }
         }
+    }
+}
+
+/// The message of a `google.rpc.Status`, what an OTLP/HTTP collector's refusal carries.
+#[derive(Clone, PartialEq, prost::Message, serde::Deserialize)]
+struct RpcStatus {
+    #[prost(string, tag = "2")]
+    #[serde(default)]
+    message: String,
+}
+
+/// The text of a refusal: the message of its `google.rpc.Status` (protobuf or JSON, as its content
+/// type says), else the body as text (a proxy's page).
+fn refusal(answer: &[u8], json: bool, protobuf: bool) -> String {
+    let status = if json {
+        serde_json::from_slice::<RpcStatus>(answer).ok()
+    } else if protobuf {
+        RpcStatus::decode(answer).ok()
+    } else {
+        None
+    };
+    match status {
+        Some(status) if !status.message.is_empty() => status.message,
+        _ => String::from_utf8_lossy(answer).into_owned(),
     }
 }
 
