@@ -108,7 +108,7 @@ impl fmt::Debug for OtlpSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("OtlpSettings")
-            .field("endpoint", &crate::privacy::redact_url(&self.endpoint))
+            .field("endpoint", &shown_endpoint(&self.endpoint))
             .field("protocol", &self.protocol)
             .field("header_names", &header_names)
             .field("timeout", &self.timeout)
@@ -682,7 +682,7 @@ fn validate_url(name: &str, value: &str) -> Result<(), InvalidSetting> {
     let invalid = || {
         InvalidSetting::new(
             name,
-            &crate::privacy::redact_url(value),
+            &shown_endpoint(value),
             "an absolute `http://` or `https://` URL, e.g. `http://localhost:4317`",
         )
     };
@@ -691,7 +691,26 @@ fn validate_url(name: &str, value: &str) -> Result<(), InvalidSetting> {
     if !scheme_ok || uri.host().is_none_or(str::is_empty) {
         return Err(invalid());
     }
+    // `http::Uri` takes any port text; the exporters' URL parser would refuse it later, without
+    // naming the variable. A `#` or `?` in a password also ends the authority at a "port".
+    let authority = uri.authority().map_or("", |authority| authority.as_str());
+    let host_and_port = authority.rsplit('@').next().unwrap_or_default();
+    let after_host = host_and_port.rsplit_once(']').map_or(host_and_port, |(_, rest)| rest);
+    if after_host.split_once(':').is_some_and(|(_, port)| !port.is_empty() && port.parse::<u16>().is_err()) {
+        return Err(invalid());
+    }
     Ok(())
+}
+
+/// An endpoint as errors and `Debug` show it: without userinfo and sensitive query values, also when
+/// it is written so wrong that no URL parser finds the userinfo (`http:\\user:pw@host`, a `#` in
+/// the password): whatever lies between the scheme and the last `@` is left out.
+fn shown_endpoint(value: &str) -> String {
+    let redacted = crate::privacy::redact_url(value);
+    let Some(at) = redacted.rfind('@') else { return redacted.into_owned() };
+    let start = redacted.find("://").map(|end| end + 3).or_else(|| redacted.find(':').map(|end| end + 1));
+    let start = start.filter(|start| *start <= at).unwrap_or(0);
+    format!("{}{}", &redacted[..start], &redacted[at + 1..])
 }
 
 /// Header values are credentials (`authorization=Bearer ...`, ingestion keys): an error names the

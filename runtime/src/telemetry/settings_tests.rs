@@ -642,3 +642,27 @@ fn a_list_of_nothing_but_commas_is_an_error_not_an_empty_list() {
         assert_eq!((e.variable.as_str(), e.value.as_str()), (name, ", ,"), "{e}");
     }
 }
+
+#[test]
+fn an_endpoint_written_wrong_is_an_error_naming_it_and_quoting_no_password() {
+    // Accepted before, then refused by the exporter without naming the variable (a port typo, a
+    // password's `#` or `?` ending the authority early), or refused quoting the password (`\` for `/`).
+    for value in [
+        "http://collector:43l7",
+        "http://collector:99999",
+        "http://user:SECRET@host:abc",
+        "http://user:SE#CRET@host:4318",
+        "http://user:SE?CRET@host:4318",
+        "http://user:SECRET@@host:x",
+        "http:/\\user:SECRET@host",
+        "http:\\\\user:SECRET@host:4318",
+    ] {
+        let e = error(&[("OTEL_EXPORTER_OTLP_ENDPOINT", value)]);
+        assert_eq!(e.variable, "OTEL_EXPORTER_OTLP_ENDPOINT", "{value}");
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("SE") && !text.contains("CRET"), "{value}: {text}");
+    }
+    for fine in ["http://[::1]:4317", "http://collector:4318/", "https://collector", "http://user:pw@collector:4318"] {
+        settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", fine)]);
+    }
+}
