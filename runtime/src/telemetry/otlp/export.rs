@@ -184,6 +184,9 @@ impl<S: Signal> Exporter<S> {
     async fn send(&self, body: Bytes, deadline: Instant) -> Sent<S::Response> {
         let mut backoff = Backoff::new(deadline);
         let mut unreachable = None;
+        // Set once an attempt broke after the request went out: the collector may have it, so no later
+        // failure makes it "never delivered".
+        let mut broken = None;
         loop {
             let attempt = tokio::select! {
                 biased;
@@ -193,7 +196,7 @@ impl<S: Signal> Exporter<S> {
             let (asked, failure) = match attempt {
                 // An attempt cut by the deadline right after one that could not connect is most likely
                 // connecting again (a TLS handshake, a slow refusal): not sent, like the one before.
-                Err(_elapsed) => return unreachable.map_or(Sent::NoAnswer, Sent::Unreachable),
+                Err(_elapsed) => return maybe_sent(unreachable.map_or(Sent::NoAnswer, Sent::Unreachable), broken),
                 Ok(Attempt::Answered { body, json }) => return Sent::Accepted(self.transport.decode(&body, json)),
                 Ok(Attempt::Refused { verdict, message }) => match verdict {
                     Verdict::TooLarge { status } => return Sent::TooLarge(status),
@@ -204,7 +207,10 @@ impl<S: Signal> Exporter<S> {
                     unreachable = Some(error.clone());
                     (None, Sent::Unreachable(error))
                 }
-                Ok(Attempt::Broken(error)) => (None, Sent::Broken(error)),
+                Ok(Attempt::Broken(error)) => {
+                    broken = Some(error.clone());
+                    (None, Sent::Broken(error))
+                }
             };
             if !matches!(failure, Sent::Unreachable(_)) {
                 unreachable = None;
@@ -212,11 +218,21 @@ impl<S: Signal> Exporter<S> {
             match backoff.next(asked, Instant::now()) {
                 Some(at) => tokio::select! {
                     () = tokio::time::sleep_until(at.into()) => {}
-                    () = deadline::reached(deadline) => return failure,
+                    () = deadline::reached(deadline) => return maybe_sent(failure, broken),
                 },
-                None => return failure,
+                None => return maybe_sent(failure, broken),
             }
         }
+    }
+}
+
+/// The end of a request's retries, given the error of an earlier attempt that broke after the request
+/// went out, if any: then a failure that says "not delivered" (unreachable, refused for now) is
+/// unconfirmed instead, as that earlier attempt may have arrived.
+fn maybe_sent<R>(failure: Sent<R>, broken: Option<String>) -> Sent<R> {
+    match (failure, broken) {
+        (Sent::Unreachable(_) | Sent::Failing { .. }, Some(error)) => Sent::Broken(error),
+        (failure, _) => failure,
     }
 }
 
@@ -436,6 +452,23 @@ mod tests {
         let (exporter, lines) = scripted(vec![]);
         assert_eq!(run(&exporter, 5, Duration::ZERO), Delivery::failed(5));
         assert!(lines.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn a_request_that_may_have_arrived_is_never_counted_failed_by_a_later_refusal() {
+        let broken = || Some(Attempt::Broken("connection reset after the request went out".into()));
+        let unavailable = || {
+            let verdict = Verdict::Retry { after: None, status: "HTTP 503 Service Unavailable".into() };
+            Some(Attempt::Refused { verdict, message: "restarting".into() })
+        };
+        let refused = || Some(Attempt::Unreachable("tcp connect error: Connection refused".into()));
+        for (then, name) in [(unavailable as fn() -> Option<Attempt>, "unavailable"), (refused, "refused")] {
+            let script = std::iter::once(broken()).chain((0..20).map(|_| then())).collect();
+            let (exporter, lines) = scripted(script);
+            assert_eq!(run(&exporter, 4, Duration::from_millis(600)), Delivery::unconfirmed(4), "{name}");
+            let lines = lines.lock().expect("lock").clone();
+            assert!(lines.len() == 1 && lines[0].contains("broke"), "{name}: {lines:#?}");
+        }
     }
 
     #[test]
