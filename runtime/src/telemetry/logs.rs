@@ -24,11 +24,14 @@ use tracing_subscriber::Registry;
 use super::limits::CappedLoggerProvider;
 use crate::privacy::{self, caps};
 
-/// Targets whose events would be about exporting telemetry.
-const INTERNAL_TARGETS: [&str; 6] = ["opentelemetry", "tonic", "h2", "hyper", "reqwest", "tower::buffer"];
+/// Crates whose events would be about exporting telemetry (with every `opentelemetry*` crate, and
+/// `tower::buffer`).
+const INTERNAL_CRATES: [&str; 5] = ["tonic", "h2", "hyper", "hyper_util", "reqwest"];
 
+/// Matched by whole crate name: `hyperswitch` or `h2o` events are the application's.
 fn is_internal(target: &str) -> bool {
-    INTERNAL_TARGETS.iter().any(|prefix| target.starts_with(prefix))
+    let krate = target.split("::").next().unwrap_or(target);
+    krate.starts_with("opentelemetry") || INTERNAL_CRATES.contains(&krate) || target.starts_with("tower::buffer")
 }
 
 /// The layer that carries `tracing` events into OpenTelemetry: logs if `logger` is given, span
@@ -209,19 +212,22 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn events_become_span_events_when_logs_are_off() {
+    /// The span `work` as exported, with the `tracing` events `emit` sends inside it (logs off).
+    fn span_with_events(emit: impl FnOnce()) -> opentelemetry_sdk::trace::SpanData {
         let spans = InMemorySpanExporter::default();
         let provider = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
         let subscriber = Registry::default().with(layer(None));
-        tracing::subscriber::with_default(subscriber, || {
-            provider.tracer("test").in_span("checkout", |_| {
-                tracing::info!(item.id = 7, "added item");
-                tracing::warn!(target: "opentelemetry_sdk", "internal, not recorded");
-            });
+        tracing::subscriber::with_default(subscriber, || provider.tracer("test").in_span("work", |_| emit()));
+        spans.get_finished_spans().expect("spans").remove(0)
+    }
+
+    #[test]
+    fn events_become_span_events_when_logs_are_off() {
+        let span = span_with_events(|| {
+            tracing::info!(item.id = 7, "added item");
+            tracing::warn!(target: "opentelemetry_sdk", "internal, not recorded");
         });
-        let finished = spans.get_finished_spans().expect("spans");
-        let events: Vec<_> = finished[0].events.iter().collect();
+        let events: Vec<_> = span.events.iter().collect();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].name, "added item");
         assert!(events[0].attributes.contains(&KeyValue::new("item.id", 7)));
@@ -229,18 +235,24 @@ mod tests {
     }
 
     #[test]
-    fn span_event_texts_are_capped() {
-        let spans = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
-        let subscriber = Registry::default().with(layer(None));
-        let fat = "x".repeat(300 * 1024);
-        tracing::subscriber::with_default(subscriber, || {
-            provider.tracer("test").in_span("checkout", |_| {
-                tracing::info!(agent = fat.as_str(), debug = ?fat, "{fat}");
-            });
+    fn events_of_crates_named_like_the_exporting_stack_are_kept() {
+        let span = span_with_events(|| {
+            tracing::info!(target: "hyperswitch::payments", "authorised");
+            tracing::info!(target: "h2o_pipeline", "loaded");
+            tracing::info!(target: "reqwest_middleware_app", "retried");
+            tracing::info!(target: "hyper_util::client", "internal");
+            tracing::info!(target: "opentelemetry-otlp", "internal");
+            tracing::info!(target: "tonic::transport", "internal");
         });
-        let finished = spans.get_finished_spans().expect("spans");
-        let event = finished[0].events.iter().next().expect("the event");
+        let names: Vec<&str> = span.events.iter().map(|event| event.name.as_ref()).collect();
+        assert_eq!(names, ["authorised", "loaded", "retried"]);
+    }
+
+    #[test]
+    fn span_event_texts_are_capped() {
+        let fat = "x".repeat(300 * 1024);
+        let span = span_with_events(|| tracing::info!(agent = fat.as_str(), debug = ?fat, "{fat}"));
+        let event = span.events.iter().next().expect("the event");
         assert_eq!(event.name.len(), caps::LOG_BODY);
         for key in ["agent", "debug"] {
             let value = event.attributes.iter().find(|kv| kv.key.as_str() == key).expect(key);
