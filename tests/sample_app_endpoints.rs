@@ -166,7 +166,7 @@ async fn a_bad_external_url_is_refused_at_start() {
     let _capture = traced::testing::capture();
     let config = AppConfig { external_url: Some("not a url".to_owned()), ..quick() };
     let error = SampleApp::start(config).await.expect_err("invalid URL");
-    assert!(error.to_string().contains("external URL `not a url`"), "{error}");
+    assert!(error.to_string().contains("`SAMPLE_APP_EXTERNAL_URL`) is not an absolute URL"), "{error}");
 }
 
 #[tokio::test]

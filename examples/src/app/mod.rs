@@ -137,10 +137,14 @@ impl SampleApp {
     }
 }
 
-/// A user-given external URL, counted under its host name.
+/// A user-given external URL, counted under its host name. A bad one is not quoted: it may carry a
+/// password or a token, and the error goes to stderr.
 fn external_api(url: String) -> io::Result<ExternalApi> {
-    let parsed = reqwest::Url::parse(&url)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("external URL `{url}`: {e}")))?;
+    let parsed = reqwest::Url::parse(&url).map_err(|e| {
+        let message =
+            format!("the external URL (`--external-url`, `SAMPLE_APP_EXTERNAL_URL`) is not an absolute URL: {e}");
+        io::Error::new(io::ErrorKind::InvalidInput, message)
+    })?;
     let service = parsed.host_str().unwrap_or("unknown").to_owned();
     Ok(ExternalApi { url, service })
 }
@@ -155,6 +159,17 @@ mod tests {
         assert_eq!(api.service, "api.internal");
         let error = external_api("not a url".to_owned()).expect_err("must be refused");
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
-        assert!(error.to_string().contains("not a url"));
+        assert!(error.to_string().contains("SAMPLE_APP_EXTERNAL_URL"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_external_url_is_refused_without_quoting_its_credentials() {
+        // The error goes to stderr: a URL carrying a password or a token must not.
+        for url in ["http://user:SECRET@api.internal:80x/todos", "http://api.internal:99999/?token=SECRET"] {
+            let error = external_api(url.to_owned()).expect_err("must be refused");
+            let text = format!("{error} {error:?}");
+            assert!(!text.contains("SECRET"), "{text}");
+            assert!(text.contains("--external-url") && text.contains("port"), "{text}");
+        }
     }
 }
