@@ -99,19 +99,19 @@ impl TelemetryBuilder {
 
     /// Span exporters (`OTEL_TRACES_EXPORTER`); empty means none.
     pub fn traces_exporters(self, kinds: impl IntoIterator<Item = ExporterKind>) -> Self {
-        let kinds: Vec<_> = kinds.into_iter().collect();
+        let kinds = distinct(kinds);
         self.set(move |s| s.traces_exporters = kinds)
     }
 
     /// Metric exporters (`OTEL_METRICS_EXPORTER`); empty means none.
     pub fn metrics_exporters(self, kinds: impl IntoIterator<Item = ExporterKind>) -> Self {
-        let kinds: Vec<_> = kinds.into_iter().collect();
+        let kinds = distinct(kinds);
         self.set(move |s| s.metrics_exporters = kinds)
     }
 
     /// Log exporters (`OTEL_LOGS_EXPORTER`); empty means none.
     pub fn logs_exporters(self, kinds: impl IntoIterator<Item = ExporterKind>) -> Self {
-        let kinds: Vec<_> = kinds.into_iter().collect();
+        let kinds = distinct(kinds);
         self.set(move |s| s.logs_exporters = kinds)
     }
 
@@ -173,7 +173,7 @@ impl TelemetryBuilder {
 
     /// Propagators (`OTEL_PROPAGATORS`).
     pub fn propagators(self, kinds: impl IntoIterator<Item = PropagatorKind>) -> Self {
-        let kinds: Vec<_> = kinds.into_iter().collect();
+        let kinds = distinct(kinds);
         self.set(move |s| s.propagators = kinds)
     }
 
@@ -291,6 +291,18 @@ impl TelemetryBuilder {
     }
 }
 
+/// `items` in their order, each once: an exporter named twice would get every item twice, as the
+/// environment's lists (`console,console`) never do.
+fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut kept = Vec::new();
+    for item in items {
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +415,22 @@ mod tests {
         }
         let valid = settings(Telemetry::builder().sampler(SamplerKind::ParentBasedTraceIdRatio(0.0)));
         assert_eq!(valid.sampler, SamplerKind::ParentBasedTraceIdRatio(0.0));
+    }
+
+    #[test]
+    fn exporters_and_propagators_named_twice_in_code_count_once() {
+        // As `OTEL_TRACES_EXPORTER=otlp,otlp` does: twice would send every span to the collector twice.
+        let s = settings(
+            Telemetry::builder()
+                .traces_exporters([ExporterKind::Otlp, ExporterKind::Console, ExporterKind::Otlp])
+                .metrics_exporters([ExporterKind::Console, ExporterKind::Console])
+                .logs_exporters([ExporterKind::Otlp, ExporterKind::Otlp])
+                .propagators([PropagatorKind::B3, PropagatorKind::TraceContext, PropagatorKind::B3]),
+        );
+        assert_eq!(s.traces_exporters, [ExporterKind::Otlp, ExporterKind::Console]);
+        assert_eq!(s.metrics_exporters, [ExporterKind::Console]);
+        assert_eq!(s.logs_exporters, [ExporterKind::Otlp]);
+        assert_eq!(s.propagators, [PropagatorKind::B3, PropagatorKind::TraceContext]);
     }
 
     #[test]
