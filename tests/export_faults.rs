@@ -325,6 +325,22 @@ async fn an_http_refusal_is_quoted_by_the_message_of_its_status() {
     }
 }
 
+/// A refusal whose body never ends (a proxy's 503 that stalls after its headers): the status decides,
+/// the body is not waited for until the deadline, and the retry delivers the batch.
+#[tokio::test]
+async fn a_refusal_whose_body_stalls_is_retried_without_waiting_for_its_body() {
+    let stalled = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 1000\r\n\r\nupstream is resta".to_vec();
+    let collector = ScriptedCollector::start(move |request| match request {
+        0 => Scripted::Stall(stalled.clone()),
+        _ => Scripted::response("200 OK", &["content-type: application/x-protobuf"], b""),
+    });
+    let probe = probe(&collector.endpoint(), "http/protobuf", &[]);
+    let delivery = probe.export_spans(spans(5, 1000, 0), Duration::from_secs(5)).await;
+    assert_eq!(delivery, ProbeDelivery { exported: 5, ..Default::default() });
+    assert_eq!(collector.requests(), 2);
+    assert_eq!(probe.warnings(), Vec::<String>::new());
+}
+
 /// Nothing listens: failed, by the deadline, and the warning shows the endpoint without its password.
 #[tokio::test]
 async fn a_dead_collector_fails_the_batch_by_the_deadline_without_printing_secrets() {

@@ -19,6 +19,9 @@ use super::USER_AGENT;
 /// does not make us buffer more).
 const MAX_ANSWER: usize = 64 * 1024;
 
+/// How long the body of a refusal (a status other than 2xx) is read at most.
+const REFUSAL_READ: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// An HTTP client of one signal's endpoint.
 #[derive(Debug)]
 pub(super) struct Http {
@@ -70,16 +73,21 @@ impl Http {
         let json = content_type.is_some_and(|value| value.starts_with("application/json"));
         let protobuf = content_type.is_some_and(|value| value.starts_with("application/x-protobuf"));
         let mut answer = Vec::new();
-        while answer.len() < MAX_ANSWER {
-            match response.chunk().await {
-                Ok(Some(chunk)) => answer.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER - answer.len())]),
-                // The status is what counts; a body cut short only loses the partial-success detail.
-                Ok(None) | Err(_) => break,
+        let read = async {
+            while answer.len() < MAX_ANSWER {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => answer.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER - answer.len())]),
+                    // The status is what counts; a body cut short only loses the partial-success detail.
+                    Ok(None) | Err(_) => break,
+                }
             }
-        }
+        };
         if status.is_success() {
+            read.await;
             Attempt::Answered { body: Bytes::from(answer), json }
         } else {
+            // A refusal's body only explains it: a stalled one must not hold the retry until the deadline.
+            let _ = tokio::time::timeout(REFUSAL_READ, read).await;
             Attempt::Refused { verdict: classify::http(status, retry_after), message: refusal(&answer, json, protobuf) }
         }
     }
