@@ -96,3 +96,38 @@ async fn a_panic_inside_a_streaming_body_marks_the_span_failed() {
         event.attributes.iter().find(|kv| kv.key.as_str() == "exception.message").map(|kv| kv.value.to_string());
     assert_eq!(message.as_deref(), Some("the stream broke: token=REDACTED"));
 }
+
+/// An error whose `Debug` (what `unwrap()` panics with) shows optional credentials, as `Url`'s does.
+#[derive(Debug)]
+#[allow(dead_code)] // read through `Debug` only
+struct ConnectFailed {
+    database: reqwest::Url,
+    password: Option<String>,
+}
+
+// The panic under test is the one `unwrap()` makes of an `Err`: its message is the error's `Debug`.
+#[allow(clippy::unwrap_used, clippy::unnecessary_literal_unwrap)]
+async fn unwrapping() -> &'static str {
+    let database = reqwest::Url::parse("postgres://app:URLPWSECRET@db:5432/app").expect("valid URL");
+    let failed: Result<(), ConnectFailed> = Err(ConnectFailed { database, password: Some("FIELDPWSECRET".to_owned()) });
+    failed.unwrap();
+    "unreachable"
+}
+
+#[tokio::test]
+async fn a_panic_quoting_optional_credentials_in_debug_output_records_neither() {
+    let capture = capture();
+    let address = serve(Router::new().route("/connect", get(unwrapping)).layer(TracedLayer::new())).await;
+    let response = reqwest::get(format!("http://{address}/connect")).await.expect("request");
+    assert_eq!(response.status(), 500);
+
+    let span = server_span(&capture).await;
+    let Status::Error { description } = &span.status else { panic!("status {:?}", span.status) };
+    let event = span.events.iter().find(|event| event.name == "exception").expect("an exception event");
+    let message =
+        event.attributes.iter().find(|kv| kv.key.as_str() == "exception.message").map(|kv| kv.value.to_string());
+    for recorded in [description.to_string(), message.unwrap_or_default()] {
+        assert_eq!(recorded.matches("password: Some(\"REDACTED\")").count(), 2, "{recorded}");
+        assert!(!recorded.contains("URLPWSECRET") && !recorded.contains("FIELDPWSECRET"), "{recorded}");
+    }
+}

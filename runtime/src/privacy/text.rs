@@ -93,7 +93,7 @@ fn scheme_start(before_colon: &str) -> usize {
 
 /// Credential pairs anywhere in `text` whose key is sensitive: `key=value` (the value up to whitespace, a
 /// quote, `&`, `;`, `,` or a closing bracket, or a whole quoted string), and the `Debug` / JSON forms
-/// `key: "value"` and `"key": "value"` (quoted values only: `code: 404` is prose). The value becomes
+/// `key: "value"`, `key: Some("value")` and `"key": "value"` (quoted values only: `code: 404` is prose). The value becomes
 /// `REDACTED`.
 fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
     let mut redacted: Option<String> = None;
@@ -152,11 +152,16 @@ fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
     finish(text, redacted, copied)
 }
 
-/// The byte range of the value starting at `start`: inside its quotes when quoted, else up to a
-/// delimiter; `None` for an unquoted value when `quoted_only`. A quoted value closes at an unescaped
+/// The byte range of the value starting at `start`: inside its quotes when quoted (also in `Some(..)`),
+/// else up to a delimiter; `None` for an unquoted value when `quoted_only`. A quoted value closes at an unescaped
 /// quote followed by a delimiter or the end (`'it's', ...` is one value), else at the first unescaped
 /// quote, else at the end of the word.
 fn value_span(text: &str, start: usize, quoted_only: bool, unclosed: &mut Unclosed) -> Option<(usize, usize)> {
+    // `Debug` of an optional field, `password: Some("..")` (what `unwrap()` panics with; `Url`'s too).
+    let start = match text[start..].strip_prefix("Some(") {
+        Some(inner) if inner.starts_with(['"', '\'']) => start + "Some(".len(),
+        _ => start,
+    };
     let rest = &text[start..];
     match rest.chars().next() {
         Some(quote @ ('"' | '\'')) => {
