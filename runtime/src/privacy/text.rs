@@ -157,9 +157,10 @@ fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
 /// quote followed by a delimiter or the end (`'it's', ...` is one value), else at the first unescaped
 /// quote, else at the end of the word.
 fn value_span(text: &str, start: usize, quoted_only: bool, unclosed: &mut Unclosed) -> Option<(usize, usize)> {
-    // `Debug` of an optional field, `password: Some("..")` (what `unwrap()` panics with; `Url`'s too).
-    let start = match text[start..].strip_prefix("Some(") {
-        Some(inner) if inner.starts_with(['"', '\'']) => start + "Some(".len(),
+    // `Debug` of an optional field, `password: Some("..")` (what `unwrap()` panics with; `Url`'s too),
+    // pretty (`{:#?}`) or not.
+    let start = match text[start..].strip_prefix("Some(").map(str::trim_start) {
+        Some(inner) if inner.starts_with(['"', '\'']) => text.len() - inner.len(),
         _ => start,
     };
     let rest = &text[start..];
@@ -316,6 +317,17 @@ mod tests {
         assert_eq!(
             redact("via http://proxy/?url=http://user:PW@internal/x&token=http://a:B@c/"),
             "via http://proxy/?url=http://internal/x&token=REDACTED"
+        );
+    }
+
+    #[test]
+    fn optional_credentials_in_pretty_debug_output() {
+        // `{:#?}` puts the value of `Some` on a line of its own.
+        let pretty =
+            "Config {\n    password: Some(\n        \"hunter2\",\n    ),\n    port: Some(\n        5432,\n    ),\n}";
+        assert_eq!(
+            redact(pretty),
+            "Config {\n    password: Some(\n        \"REDACTED\",\n    ),\n    port: Some(\n        5432,\n    ),\n}"
         );
     }
 
