@@ -117,7 +117,9 @@ fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
             .last()
             .map_or(key_end, |(at, _)| at);
         // The key first: scanning values of keys that do not matter would make `a=a=a=...` quadratic.
-        if key_start == key_end || !keys.matches(&text[key_start..key_end]) {
+        if key_start == key_end
+            || !(keys.matches(&text[key_start..key_end]) || is_url_username(text, key_start, key_end))
+        {
             continue;
         }
         let after = separator + 1;
@@ -150,6 +152,16 @@ fn redact_key_values<'a>(text: &'a str, keys: &SensitiveKeys) -> Cow<'a, str> {
         }
     }
     finish(text, redacted, copied)
+}
+
+/// Whether the key at `key_start..key_end` is the `username` of a `Url`'s `Debug` (`Url { scheme: ..,
+/// cannot_be_a_base: false, username: ".."`): userinfo, which a token often fills
+/// (`https://<token>@github.com/..`), while a `username` anywhere else is no secret.
+fn is_url_username(text: &str, key_start: usize, key_end: usize) -> bool {
+    &text[key_start..key_end] == "username"
+        && ["cannot_be_a_base: false, ", "cannot_be_a_base: true, "]
+            .iter()
+            .any(|field| text[..key_start].ends_with(field))
 }
 
 /// The byte range of the value starting at `start`: inside its quotes when quoted (also in `Some(..)`),
@@ -317,6 +329,17 @@ mod tests {
         assert_eq!(
             redact("via http://proxy/?url=http://user:PW@internal/x&token=http://a:B@c/"),
             "via http://proxy/?url=http://internal/x&token=REDACTED"
+        );
+    }
+
+    #[test]
+    fn the_userinfo_of_a_url_in_debug_output_goes_username_included() {
+        // `format!("{:?}", Url::parse("https://ghp_T0KEN:x-oauth@github.com/o/r?token=T"))`, then a
+        // `username` of anything else, which stays.
+        let debug = r#"Url { scheme: "https", cannot_be_a_base: false, username: "ghp_T0KEN", password: Some("x-oauth"), host: Some(Domain("github.com")), port: None, path: "/o/r", query: Some("token=T"), fragment: None } User { username: "bob" }"#;
+        assert_eq!(
+            redact(debug),
+            r#"Url { scheme: "https", cannot_be_a_base: false, username: "REDACTED", password: Some("REDACTED"), host: Some(Domain("github.com")), port: None, path: "/o/r", query: Some("token=REDACTED"), fragment: None } User { username: "bob" }"#
         );
     }
 
