@@ -437,16 +437,20 @@ pub fn parse_trace_id(text: &str) -> Option<TraceId> {
     Some(id)
 }
 
-fn cap(mut text: String) -> String {
-    if text.len() > MAX_STRING_BYTES {
-        let mut end = MAX_STRING_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
+/// A copy of at most [`MAX_STRING_BYTES`] (and `…`) in an allocation of its own size: truncating in place would
+/// keep the whole received buffer allocated behind a short string, unseen by the store's weights.
+fn cap(text: String) -> String {
+    if text.len() <= MAX_STRING_BYTES {
+        return text;
     }
-    text
+    let mut end = MAX_STRING_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut short = String::with_capacity(end + '…'.len_utf8());
+    short.push_str(&text[..end]);
+    short.push('…');
+    short
 }
 
 #[cfg(test)]
@@ -496,6 +500,27 @@ mod tests {
         assert_eq!((span.attributes.len(), span.dropped_attributes), (MAX_LIST_ITEMS, 5));
         let text = span.attributes[0].1.as_str().expect("a string");
         assert!(text.len() <= MAX_STRING_BYTES + '…'.len_utf8() && text.ends_with('…'));
+    }
+
+    #[test]
+    fn a_capped_string_does_not_keep_the_received_buffer() {
+        let name = "n".repeat(1 << 20);
+        let span = ProtoSpan {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: name.clone(),
+            attributes: vec![string("big", &name)],
+            ..Default::default()
+        };
+        let batch = spans(request(vec![span]));
+        let span = &batch.items[0];
+        let value = match &span.attributes[0].1 {
+            Value::String(text) => text,
+            other => panic!("a string, not {other:?}"),
+        };
+        let largest = MAX_STRING_BYTES + '…'.len_utf8();
+        assert!(span.name.capacity() <= largest, "the name holds {} bytes", span.name.capacity());
+        assert!(value.capacity() <= largest, "the attribute holds {} bytes", value.capacity());
     }
 
     #[test]
