@@ -95,12 +95,20 @@ async fn visit(viewer: &RunningViewer, page: &str, name: &str, profile: &Path) -
     .expect("chromium ran")
 }
 
+/// True (and said) when there is no browser to run, which fails instead under `TRACED_REQUIRE_BROWSER=1`.
+fn skipped_without_browser() -> bool {
+    if browser_available() {
+        return false;
+    }
+    let required = std::env::var("TRACED_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    assert!(!required, "TRACED_REQUIRE_BROWSER=1 but `{BROWSER}` is not installed (apt-get install -y chromium)");
+    eprintln!("viewer_browser: `{BROWSER}` not installed; skipping the browser test");
+    true
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_page_shows_what_was_received() {
-    if !browser_available() {
-        let required = std::env::var("TRACED_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(!required, "TRACED_REQUIRE_BROWSER=1 but `{BROWSER}` is not installed (apt-get install -y chromium)");
-        eprintln!("viewer_browser: `{BROWSER}` not installed; skipping the browser test");
+    if skipped_without_browser() {
         return;
     }
     let viewer = viewer::start(ViewerConfig::ephemeral()).await.expect("the viewer starts");
@@ -149,4 +157,29 @@ async fn each_page_shows_what_was_received() {
     assert!(missing.contains(r#"id="missing""#), "an unknown trace says so");
     let _ = std::fs::remove_dir_all(&profile);
     viewer.stop().await;
+}
+
+/// A histogram point with a minimum and no maximum (each is optional in OTLP) next to a regular metric.
+fn lopsided_histogram_json(time: u64) -> String {
+    format!(
+        r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"payments"}}}}]}},
+        "scopeMetrics":[{{"metrics":[{{"name":"lopsided","histogram":{{"aggregationTemporality":2,
+        "dataPoints":[{{"timeUnixNano":"{time}","count":"1","sum":0.5,"min":0.5,"bucketCounts":["1"]}}]}}}},
+        {{"name":"queue.depth","gauge":{{"dataPoints":[{{"timeUnixNano":"{time}","asInt":"7"}}]}}}}]}}]}}]}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_histogram_with_a_minimum_and_no_maximum_leaves_the_metrics_page_whole() {
+    if skipped_without_browser() {
+        return;
+    }
+    let viewer = viewer::start(ViewerConfig::ephemeral()).await.expect("the viewer starts");
+    post(&viewer, "metrics", lopsided_histogram_json(now())).await;
+    let profile = std::env::temp_dir().join(format!("traced-viewer-chromium-lopsided-{}", std::process::id()));
+    let metrics = visit(&viewer, "#/metrics", "lopsided", &profile).await;
+    let _ = std::fs::remove_dir_all(&profile);
+    viewer.stop().await;
+    assert!(metrics.contains(r#"data-metric="lopsided""#) && metrics.contains("min 0.5000"), "{metrics}");
+    assert!(metrics.contains(r#"data-metric="queue.depth""#), "the other metric is shown too: {metrics}");
 }

@@ -233,7 +233,8 @@ function histogram(value) {
   });
   const mean = value.count ? (value.sum ?? 0) / value.count : 0;
   return el("span", { class: "hist" }, chart, ` count ${value.count} · sum ${(value.sum ?? 0).toPrecision(6)} · mean ${mean.toPrecision(4)}`,
-    value.min !== undefined && value.min !== null ? ` · min ${value.min.toPrecision(4)} · max ${value.max.toPrecision(4)}` : "");
+    // Each is optional on the wire, apart from the other.
+    value.min != null ? ` · min ${value.min.toPrecision(4)}` : "", value.max != null ? ` · max ${value.max.toPrecision(4)}` : "");
 }
 
 function metricValue(value) {
