@@ -144,6 +144,35 @@ async fn async_children_keep_their_parent_across_await_points() {
     assert!(outer.end_time >= inners[1].end_time, "the parent ends after its children");
 }
 
+#[traced(attributes(n))]
+fn returns_a_future(n: u32, fail: bool) -> impl std::future::Future<Output = Result<u32, NotFound>> + Send {
+    async move {
+        let first = inner_async(n).await;
+        tokio::task::yield_now().await;
+        let second = may_fail(fail)?;
+        Ok(first + u32::from(second))
+    }
+}
+
+#[tokio::test]
+async fn a_function_returning_an_async_block_is_traced_while_its_future_runs() {
+    let capture = capture();
+    let future = returns_a_future(1, false);
+    assert!(capture.spans().is_empty(), "nothing has run before the first poll");
+    assert_eq!(future.await.ok(), Some(3));
+    let parent = capture.span("returns_a_future");
+    assert_eq!(attr(&parent, "n"), Some(Value::I64(1)));
+    let children = [capture.span("inner_async"), capture.span("may_fail")];
+    for child in &children {
+        assert_eq!(child.parent_span_id, parent.span_context.span_id(), "{}", child.name);
+        assert!(parent.end_time >= child.end_time, "the span ends after the future's work");
+    }
+    assert_eq!(parent.status, Status::Unset);
+    capture.clear();
+    assert!(returns_a_future(1, true).await.is_err());
+    assert!(matches!(capture.span("returns_a_future").status, Status::Error { .. }), "the `Err` is seen");
+}
+
 #[traced]
 async fn spawned_child() -> String {
     traced::current_trace_id()

@@ -18,7 +18,11 @@ pub(crate) fn expand(args: &RecordErrorsArgs, item: &FnItem, function: &ItemFn, 
         Body::Async(block) => {
             quote_spanned!(result.span()=> ::traced::__private::errors::with_output::<#result, _>(async move #block).await)
         }
-        Body::BoxedFuture { pin, future } => return boxed_future(item, pin, future),
+        Body::BoxedFuture { pin, future } => {
+            let recorded = recorded_future(future);
+            return item.with_body(quote!(#pin(#recorded)));
+        }
+        Body::AsyncBlock(future) => return item.with_body(recorded_future(future)),
     };
     if args.responds() {
         let respond = respond(args, result);
@@ -54,17 +58,18 @@ fn observe(result: &impl Spanned) -> TokenStream {
     quote_spanned!(result.span()=> ::traced::__private::errors::observe(&#ret, #describe);)
 }
 
-/// `#[async_trait]`'s `Box::pin(async move { .. })`: the error is recorded inside the boxed future.
-fn boxed_future(item: &FnItem, pin: &Expr, future: &ExprAsync) -> TokenStream {
+/// A body that is a future (`#[async_trait]`'s `Box::pin(async move { .. })`, an `async` block): the
+/// error is recorded inside the future.
+fn recorded_future(future: &ExprAsync) -> TokenStream {
     let ret = ret_at(future);
     let observe = observe(future);
-    item.with_body(quote! {
-        #pin(async move {
+    quote! {
+        async move {
             let #ret = #future.await;
             #observe
             #ret
-        })
-    })
+        }
+    }
 }
 
 /// The handler's `Err` becomes the configured JSON error response.

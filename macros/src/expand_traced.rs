@@ -7,7 +7,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Block, Expr, ExprAsync, Ident, Type};
+use syn::{Block, ExprAsync, Ident, Type};
 
 use crate::args::TracedArgs;
 use crate::item::{Body, FnItem, Output};
@@ -18,7 +18,18 @@ pub(crate) fn expand(args: &TracedArgs, item: &FnItem) -> TokenStream {
     let caller = if args.metrics.is_some() { Caller::Metrics } else { Caller::Gated(gate(args)) };
     let run = match item.body() {
         // The boxed future starts its span itself, at its first poll.
-        Body::BoxedFuture { pin, future } => return item.with_body(boxed_future_body(start, pin, future, &caller)),
+        Body::BoxedFuture { pin, future } => {
+            let body = future_body(start, quote!(#future), &caller);
+            return item.with_body(quote!(#pin(#body)));
+        }
+        // Its work runs after the function returned: the span goes with the future, as for an `async fn`.
+        Body::AsyncBlock(future) => {
+            let ExprAsync { attrs, capture, block, .. } = future;
+            let statements = &block.stmts;
+            let output = item.future_output().map(|ty| pin_future_output(&ty));
+            let future = quote!(#(#attrs)* async #capture { #output #(#statements)* });
+            return item.with_body(future_body(start, future, &caller));
+        }
         // Nothing may come between a `#[track_caller]` body and its caller, so no closure: the span
         // still ends on return and panic, but an `Err` is not seen.
         Body::Sync(block) if item.tracks_caller() => sync_body(block, &Output::Unit, &caller),
@@ -217,21 +228,21 @@ fn async_body(block: &Block, output: &Output, caller: &Caller) -> TokenStream {
     }
 }
 
-/// `#[async_trait]`'s `Box::pin(async move { .. })`: as for an `async fn`, the span starts at the first
-/// poll (where `self` still has its name: async-trait renames it inside its own block only), and the
-/// inner future runs inside it.
-fn boxed_future_body(start: TokenStream, pin: &Expr, future: &ExprAsync, caller: &Caller) -> TokenStream {
+/// A body that is a future (`#[async_trait]`'s `Box::pin(async move { .. })`, an `async` block returned
+/// as `impl Future`): as for an `async fn`, the span starts at the first poll (where `self` still has
+/// its name: async-trait renames it inside its own block only), and `future` runs inside it.
+fn future_body(start: TokenStream, future: TokenStream, caller: &Caller) -> TokenStream {
     let span = local("__traced_span");
     let ret = local("__traced_ret");
     let observe = observe(caller.metrics());
-    let future = caller.scope(quote!(#future));
+    let future = caller.scope(future);
     quote! {
-        #pin(async move {
+        async move {
             #start
             let #ret = ::traced::__private::span_instrument(&#span, #future).await;
             #observe
             #ret
-        })
+        }
     }
 }
 

@@ -8,8 +8,8 @@ use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::visit_mut::{self, VisitMut};
 use syn::{
-    AttrStyle, Block, Expr, ExprAsync, ExprCall, FnArg, Ident, Item, ItemFn, PatIdent, ReturnType, Stmt, TraitItemFn,
-    Type, TypeInfer,
+    AttrStyle, Block, Expr, ExprAsync, ExprCall, FnArg, GenericArgument, Ident, Item, ItemFn, PatIdent, PathArguments,
+    ReturnType, Stmt, TraitItemFn, Type, TypeInfer, TypeParamBound,
 };
 
 /// A function with a body, accepted by a macro.
@@ -26,6 +26,9 @@ pub(crate) enum Body<'a> {
     /// `Box::pin(async move { .. })`, the body `#[async_trait]` generates: `pin` is the call, `future`
     /// the async block inside it.
     BoxedFuture { pin: &'a Expr, future: &'a ExprAsync },
+    /// An `async` block as the whole body of a function returning `impl Future`: a future too, whose
+    /// work runs after the function returned.
+    AsyncBlock(&'a ExprAsync),
 }
 
 /// What the function returns, as generated code may spell it.
@@ -107,10 +110,31 @@ impl FnItem {
         if self.item.sig.asyncness.is_some() {
             return Body::Async(block);
         }
-        match boxed_future(block) {
-            Some((pin, future)) => Body::BoxedFuture { pin, future },
-            None => Body::Sync(block),
+        if let Some((pin, future)) = boxed_future(block) {
+            return Body::BoxedFuture { pin, future };
         }
+        match (self.output(), lone_async_block(block)) {
+            (Output::Opaque, Some(future)) => Body::AsyncBlock(future),
+            _ => Body::Sync(block),
+        }
+    }
+
+    /// `T` of `-> impl Future<Output = T>` (an `impl Trait` inside it replaced by `_`), so an `async`
+    /// block moved away from the return position still knows what its `?` and `return` produce.
+    pub(crate) fn future_output(&self) -> Option<Type> {
+        let ReturnType::Type(_, ty) = &self.item.sig.output else { return None };
+        let Type::ImplTrait(opaque) = &**ty else { return None };
+        let mut output = opaque.bounds.iter().find_map(|bound| {
+            let TypeParamBound::Trait(bound) = bound else { return None };
+            let future = bound.path.segments.last().filter(|segment| segment.ident == "Future")?;
+            let PathArguments::AngleBracketed(arguments) = &future.arguments else { return None };
+            arguments.args.iter().find_map(|argument| match argument {
+                GenericArgument::AssocType(assoc) if assoc.ident == "Output" => Some(assoc.ty.clone()),
+                _ => None,
+            })
+        })?;
+        EraseImplTrait.visit_type_mut(&mut output);
+        Some(output)
     }
 
     pub(crate) fn output(&self) -> Output {
@@ -162,6 +186,14 @@ fn boxed_future(block: &Block) -> Option<(&Expr, &ExprAsync)> {
     }
     match args.first() {
         Some(Expr::Async(future)) => Some((func, future)),
+        _ => None,
+    }
+}
+
+/// An `async` block as the whole body.
+fn lone_async_block(block: &Block) -> Option<&ExprAsync> {
+    match block.stmts.as_slice() {
+        [Stmt::Expr(Expr::Async(future), None)] => Some(future),
         _ => None,
     }
 }
@@ -255,6 +287,7 @@ mod tests {
             Body::Sync(_) => "sync",
             Body::Async(_) => "async",
             Body::BoxedFuture { .. } => "boxed future",
+            Body::AsyncBlock(_) => "async block",
         };
         assert_eq!(
             shape(quote!(
@@ -275,6 +308,14 @@ mod tests {
                 }
             )),
             "boxed future"
+        );
+        assert_eq!(
+            shape(quote!(
+                fn f(n: u8) -> impl Future<Output = u8> {
+                    async move { n }
+                }
+            )),
+            "async block"
         );
         assert_eq!(
             shape(quote!(

@@ -39,7 +39,10 @@ use crate::item::FnItem;
 ///
 /// Works on free functions, `async fn`, methods (`self`, `&self`, `&mut self`), associated functions,
 /// trait implementations (native `async fn` and `#[async_trait]` alike), generics, lifetimes,
-/// `impl Trait` arguments and return types, and `unsafe fn`; `?` and `return` keep working. A
+/// `impl Trait` arguments and return types, and `unsafe fn`; `?` and `return` keep working. A function
+/// returning `impl Future` whose body is an `async` block is traced as an `async fn` is: the span starts
+/// at the first poll and ends when the future completes (a body of any other shape is spanned over the
+/// call that builds the future, not over the future's work). A
 /// `#[track_caller]` function keeps reporting its caller's location; its body then runs unwrapped, so
 /// its `Err` is not seen (the span still ends, and a panic still marks it ERROR).
 ///

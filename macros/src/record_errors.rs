@@ -52,7 +52,7 @@ fn can_be_a_handler(item: &FnItem, function: &ItemFn) -> syn::Result<()> {
             &function.sig.ident,
             "`#[record_errors(response)]` makes an axum handler, which cannot be an `#[async_trait]` method",
         )),
-        Body::Sync(_) | Body::Async(_) => Ok(()),
+        Body::Sync(_) | Body::Async(_) | Body::AsyncBlock(_) => Ok(()),
     }
 }
 
