@@ -24,11 +24,12 @@ pub type TraceId = [u8; 16];
 pub type SpanId = [u8; 8];
 pub type Attributes = Vec<(String, Value)>;
 
-/// The resource (and scope) a batch of items came from, shared by its items.
+/// The resource (and scope) a batch of items came from, shared by its items; the resource's service name and
+/// attributes are read once and shared by the origins of all its scopes.
 #[derive(Debug)]
 pub struct Origin {
-    pub service: String,
-    pub resource: Attributes,
+    pub service: Arc<str>,
+    pub resource: Arc<Attributes>,
     pub scope: String,
 }
 
@@ -172,8 +173,9 @@ pub struct Batch<T> {
 pub fn spans(request: ExportTraceServiceRequest) -> Batch<Span> {
     let mut batch = Batch { items: Vec::new(), rejected: 0 };
     for resource_spans in request.resource_spans {
+        let resource = Origin::of(resource_spans.resource);
         for scope_spans in resource_spans.scope_spans {
-            let origin = origin(resource_spans.resource.as_ref(), scope_spans.scope.as_ref());
+            let origin = resource.with_scope(scope_spans.scope.as_ref());
             for span in scope_spans.spans {
                 let (Some(trace_id), Some(span_id)) = (trace_id(&span.trace_id), span_id(&span.span_id)) else {
                     batch.rejected += 1;
@@ -220,8 +222,9 @@ pub fn spans(request: ExportTraceServiceRequest) -> Batch<Span> {
 pub fn logs(request: ExportLogsServiceRequest) -> Batch<LogRecord> {
     let mut batch = Batch { items: Vec::new(), rejected: 0 };
     for resource_logs in request.resource_logs {
+        let resource = Origin::of(resource_logs.resource);
         for scope_logs in resource_logs.scope_logs {
-            let origin = origin(resource_logs.resource.as_ref(), scope_logs.scope.as_ref());
+            let origin = resource.with_scope(scope_logs.scope.as_ref());
             for record in scope_logs.log_records {
                 // Empty ids mean "not correlated"; ids of a wrong length are malformed.
                 let bad_trace = !record.trace_id.is_empty() && record.trace_id.len() != 16;
@@ -254,7 +257,7 @@ pub fn logs(request: ExportLogsServiceRequest) -> Batch<LogRecord> {
 pub fn metrics(request: ExportMetricsServiceRequest) -> Batch<MetricPoint> {
     let mut batch = Batch { items: Vec::new(), rejected: 0 };
     for resource_metrics in request.resource_metrics {
-        let service = origin(resource_metrics.resource.as_ref(), None).service.clone();
+        let service = Origin::of(resource_metrics.resource).service.to_string();
         for scope_metrics in resource_metrics.scope_metrics {
             for metric in scope_metrics.metrics {
                 let point = |attributes: Vec<KeyValue>, time: u64, value: PointValue| MetricPoint {
@@ -321,15 +324,27 @@ pub fn metrics(request: ExportMetricsServiceRequest) -> Batch<MetricPoint> {
     batch
 }
 
-fn origin(resource: Option<&ProtoResource>, scope: Option<&InstrumentationScope>) -> Arc<Origin> {
-    let resource = resource.map(|r| attributes_of(r.attributes.clone())).unwrap_or_default();
-    let service = resource
-        .iter()
-        .find(|(key, _)| key == "service.name")
-        .and_then(|(_, value)| value.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "unknown_service".to_owned());
-    let scope = scope.map(|s| cap(s.name.clone())).unwrap_or_default();
-    Arc::new(Origin { service, resource, scope })
+impl Origin {
+    /// A resource's origin, without a scope yet.
+    fn of(resource: Option<ProtoResource>) -> Origin {
+        let resource = resource.map(|r| attributes_of(r.attributes)).unwrap_or_default();
+        let service = resource
+            .iter()
+            .find(|(key, _)| key == "service.name")
+            .and_then(|(_, value)| value.as_str())
+            .unwrap_or("unknown_service")
+            .into();
+        Origin { service, resource: Arc::new(resource), scope: String::new() }
+    }
+
+    /// The origin of one scope of this resource, sharing its service name and attributes.
+    fn with_scope(&self, scope: Option<&InstrumentationScope>) -> Arc<Origin> {
+        Arc::new(Origin {
+            service: Arc::clone(&self.service),
+            resource: Arc::clone(&self.resource),
+            scope: scope.map(|s| cap(s.name.clone())).unwrap_or_default(),
+        })
+    }
 }
 
 fn excess(len: usize) -> u32 {
@@ -487,7 +502,7 @@ mod tests {
         let short = ProtoSpan { trace_id: vec![1; 15], span_id: vec![2; 8], ..Default::default() };
         let batch = spans(request(vec![good, zero, short]));
         assert_eq!((batch.items.len(), batch.rejected), (1, 2));
-        assert_eq!(batch.items[0].origin.service, "shop");
+        assert_eq!(&*batch.items[0].origin.service, "shop");
         assert_eq!(batch.items[0].parent, None, "an empty parent id means a root");
     }
 
@@ -521,6 +536,25 @@ mod tests {
         let largest = MAX_STRING_BYTES + '…'.len_utf8();
         assert!(span.name.capacity() <= largest, "the name holds {} bytes", span.name.capacity());
         assert!(value.capacity() <= largest, "the attribute holds {} bytes", value.capacity());
+    }
+
+    #[test]
+    fn the_scopes_of_a_resource_share_its_attributes() {
+        let mut request = request(Vec::new());
+        let resource = &mut request.resource_spans[0];
+        resource.resource.as_mut().expect("a resource").attributes.push(string("host.name", &"h".repeat(1000)));
+        resource.scope_spans = (1..=3u8)
+            .map(|scope| ScopeSpans {
+                spans: vec![ProtoSpan { trace_id: vec![scope; 16], span_id: vec![scope; 8], ..Default::default() }],
+                ..Default::default()
+            })
+            .collect();
+        let batch = spans(request);
+        assert_eq!(batch.items.len(), 3);
+        for span in &batch.items[1..] {
+            assert_eq!(span.origin.resource.as_ptr(), batch.items[0].origin.resource.as_ptr(), "copied per scope");
+            assert_eq!(span.origin.service.as_ptr(), batch.items[0].origin.service.as_ptr(), "copied per scope");
+        }
     }
 
     #[test]

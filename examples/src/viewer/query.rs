@@ -114,7 +114,7 @@ pub fn services(data: &Data, query: ServicesQuery) -> ServicesView {
     let mut per_service: HashMap<&str, Samples> = HashMap::new();
     let mut per_bucket: HashMap<&str, Vec<Samples>> = HashMap::new();
     for span in data.traces.values().flat_map(|trace| trace.spans.iter()) {
-        let service = span.origin.service.as_str();
+        let service = &*span.origin.service;
         if !(query.all_kinds || span.kind == SERVER) || span.end < from || span.end > query.now {
             continue;
         }
@@ -212,7 +212,7 @@ impl TraceFilter {
     fn matches(&self, span: &Span) -> bool {
         let blank =
             |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
-        if blank(&self.service).is_some_and(|service| span.origin.service != service) {
+        if blank(&self.service).is_some_and(|service| *span.origin.service != *service) {
             return false;
         }
         if blank(&self.name).is_some_and(|name| span.name != name) {
@@ -269,12 +269,12 @@ fn summary(spans: &[std::sync::Arc<Span>]) -> TraceSummary {
         .chain(spans.iter().filter(|s| s.parent.is_some_and(|p| !ids.contains(&p))))
         .min_by_key(|s| (s.parent.is_some(), s.start))
         .or_else(|| spans.iter().min_by_key(|s| s.start));
-    let mut services: Vec<String> = spans.iter().map(|s| s.origin.service.clone()).collect();
+    let mut services: Vec<String> = spans.iter().map(|s| s.origin.service.to_string()).collect();
     services.sort_unstable();
     services.dedup();
     TraceSummary {
         trace_id: spans.first().map(|s| hex(&s.trace_id)).unwrap_or_default(),
-        root_service: root.map(|s| s.origin.service.clone()).unwrap_or_default(),
+        root_service: root.map(|s| s.origin.service.to_string()).unwrap_or_default(),
         root_name: root.map(|s| s.name.clone()).unwrap_or_default(),
         start_unix_nano: start,
         duration_ms: end.saturating_sub(start) as f64 / NANOS_PER_MS,
@@ -393,7 +393,7 @@ pub fn trace(data: &Data, id: &str) -> Option<TraceView> {
             missing_parent: span.parent.is_some_and(|p| !ids.contains(&p)),
             depth,
             name: span.name.clone(),
-            service: span.origin.service.clone(),
+            service: span.origin.service.to_string(),
             scope: span.origin.scope.clone(),
             kind: kind_name(span.kind),
             offset_ms: offset(span.start),
@@ -426,7 +426,7 @@ pub fn trace(data: &Data, id: &str) -> Option<TraceView> {
             offset_ms: log.time.saturating_sub(origin) as f64 / NANOS_PER_MS,
             severity: log.severity.clone(),
             body: log.body.clone(),
-            service: log.origin.service.clone(),
+            service: log.origin.service.to_string(),
             span_id: log.span_id.map(|id| hex(&id)),
             attributes: map(&log.attributes),
         })

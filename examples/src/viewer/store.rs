@@ -106,10 +106,10 @@ impl Store {
             let arrival = data.next_arrival;
             let trace_id = span.trace_id;
             data.span_bytes += span.weight();
-            match data.services.get_mut(&span.origin.service) {
+            match data.services.get_mut(&*span.origin.service) {
                 Some(count) => *count += 1,
                 None => {
-                    data.services.insert(span.origin.service.clone(), 1);
+                    data.services.insert(span.origin.service.to_string(), 1);
                 }
             }
             let trace = data.traces.entry(trace_id).or_insert_with(|| Trace { arrival, spans: Vec::new() });
@@ -128,10 +128,10 @@ impl Store {
                 data.span_count -= trace.spans.len();
                 for span in &trace.spans {
                     data.span_bytes -= span.weight();
-                    if let Some(count) = data.services.get_mut(&span.origin.service) {
+                    if let Some(count) = data.services.get_mut(&*span.origin.service) {
                         *count -= 1;
                         if *count == 0 {
-                            data.services.remove(&span.origin.service);
+                            data.services.remove(&*span.origin.service);
                         }
                     }
                 }
@@ -201,7 +201,7 @@ mod tests {
             dropped_links: 0,
             status_code: 0,
             status_message: String::new(),
-            origin: Arc::new(Origin { service: "svc".into(), resource: Vec::new(), scope: String::new() }),
+            origin: Arc::new(Origin { service: "svc".into(), resource: Arc::default(), scope: String::new() }),
         }
     }
 
@@ -255,7 +255,7 @@ mod tests {
     #[test]
     fn logs_and_series_are_bounded() {
         let store = Store::new(Limits { max_spans: 1, max_logs: 2, max_series: 1, ..Limits::default() });
-        let origin = Arc::new(Origin { service: "svc".into(), resource: Vec::new(), scope: String::new() });
+        let origin = Arc::new(Origin { service: "svc".into(), resource: Arc::default(), scope: String::new() });
         let log = |time| LogRecord {
             time,
             severity: "INFO".into(),
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn log_records_are_bounded_in_bytes_too() {
-        let origin = Arc::new(Origin { service: "svc".into(), resource: Vec::new(), scope: String::new() });
+        let origin = Arc::new(Origin { service: "svc".into(), resource: Arc::default(), scope: String::new() });
         let log = |time| LogRecord {
             time,
             severity: "INFO".into(),
