@@ -450,3 +450,25 @@ async fn the_span_store_is_bounded_in_bytes_too() {
 fn hex_id(trace: u16) -> String {
     format!("{trace:04x}{}", "07".repeat(14))
 }
+
+/// A resource is stored with the spans that come with it: requests of one span each with a resource of 512 KiB
+/// held 512 KiB per span while the byte bound counted a few hundred bytes, so 100,000 of them held 50 GB.
+#[tokio::test]
+async fn resources_count_toward_the_byte_bound() {
+    let max_bytes = 2 * 1024 * 1024;
+    let viewer = start(Limits { max_bytes, ..Limits::default() }).await;
+    let resource_bytes = 128 * 4096;
+    for trace in 1..=10u8 {
+        let mut request = checkout_trace(trace);
+        request.resource_spans.truncate(1);
+        request.resource_spans[0].scope_spans[0].spans.truncate(1);
+        let attributes = &mut request.resource_spans[0].resource.as_mut().expect("a resource").attributes;
+        attributes.extend((1..128).map(|key| string(&format!("k{key}"), &"r".repeat(4096))));
+        assert_eq!(post(&viewer, "traces", "application/x-protobuf", request.encode_to_vec()).await.status(), 200);
+    }
+    let stats = get(&viewer, "/api/stats").await;
+    let (kept, evicted) = (stats["spans"].as_u64().expect("spans"), stats["spans_evicted"].as_u64().expect("evicted"));
+    assert!(kept * resource_bytes <= max_bytes as u64, "{kept} resources of 512 KiB held: {stats}");
+    assert!(kept > 0 && kept + evicted == 10, "{stats}");
+    viewer.stop().await;
+}

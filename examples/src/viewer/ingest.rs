@@ -62,7 +62,7 @@ impl Span {
     pub fn is_error(&self) -> bool {
         self.status_code == 2
     }
-    /// The bytes this span holds, about: its struct, its text and its lists (the shared resource not counted).
+    /// The bytes this span holds, about: its struct, its text, its lists and its origin ([`Origin::weight`]).
     pub fn weight(&self) -> usize {
         let events: usize = self
             .events
@@ -81,6 +81,7 @@ impl Span {
             .sum();
         std::mem::size_of::<Span>()
             + std::mem::size_of::<std::sync::Arc<Span>>()
+            + self.origin.weight()
             + self.name.len()
             + self.status_message.len()
             + attributes_weight(&self.attributes)
@@ -131,9 +132,10 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// The bytes this record holds, about (the shared resource not counted).
+    /// The bytes this record holds, about, its origin included ([`Origin::weight`]).
     pub fn weight(&self) -> usize {
         std::mem::size_of::<LogRecord>()
+            + self.origin.weight()
             + std::mem::size_of::<Arc<LogRecord>>()
             + self.severity.len()
             + value_weight(&self.body)
@@ -325,6 +327,12 @@ pub fn metrics(request: ExportMetricsServiceRequest) -> Batch<MetricPoint> {
 }
 
 impl Origin {
+    /// The bytes of an origin, about. Each item charges its origin's in full: items share one only within a
+    /// request, so a request of one span can hold a resource of 2 MiB that the span alone would not account for.
+    pub fn weight(&self) -> usize {
+        std::mem::size_of::<Origin>() + self.service.len() + self.scope.len() + attributes_weight(&self.resource)
+    }
+
     /// A resource's origin, without a scope yet.
     fn of(resource: Option<ProtoResource>) -> Origin {
         let resource = resource.map(|r| attributes_of(r.attributes)).unwrap_or_default();
