@@ -154,12 +154,13 @@ pub enum PointValue {
     Summary { count: u64, sum: f64, quantiles: Vec<(f64, f64)> },
 }
 
+/// The metric's name, unit and description and the service are shared by all the points of one metric.
 #[derive(Debug, Clone)]
 pub struct MetricPoint {
-    pub name: String,
-    pub unit: String,
-    pub description: String,
-    pub service: String,
+    pub name: Arc<str>,
+    pub unit: Arc<str>,
+    pub description: Arc<str>,
+    pub service: Arc<str>,
     pub attributes: Attributes,
     pub time: u64,
     pub value: PointValue,
@@ -259,19 +260,21 @@ pub fn logs(request: ExportLogsServiceRequest) -> Batch<LogRecord> {
 pub fn metrics(request: ExportMetricsServiceRequest) -> Batch<MetricPoint> {
     let mut batch = Batch { items: Vec::new(), rejected: 0 };
     for resource_metrics in request.resource_metrics {
-        let service = Origin::of(resource_metrics.resource).service.to_string();
+        let service = Origin::of(resource_metrics.resource).service;
         for scope_metrics in resource_metrics.scope_metrics {
             for metric in scope_metrics.metrics {
+                let [name, unit, description]: [Arc<str>; 3] =
+                    [metric.name, metric.unit, metric.description].map(|text| cap(text).into());
                 let point = |attributes: Vec<KeyValue>, time: u64, value: PointValue| MetricPoint {
-                    name: cap(metric.name.clone()),
-                    unit: cap(metric.unit.clone()),
-                    description: cap(metric.description.clone()),
-                    service: service.clone(),
+                    name: Arc::clone(&name),
+                    unit: Arc::clone(&unit),
+                    description: Arc::clone(&description),
+                    service: Arc::clone(&service),
                     attributes: attributes_of(attributes),
                     time,
                     value,
                 };
-                match metric.data.clone() {
+                match metric.data {
                     Some(Data::Gauge(gauge)) => batch.items.extend(gauge.data_points.into_iter().map(|p| {
                         let value = number(p.value);
                         point(p.attributes, p.time_unix_nano, PointValue::Gauge { value })
@@ -562,6 +565,35 @@ mod tests {
         for span in &batch.items[1..] {
             assert_eq!(span.origin.resource.as_ptr(), batch.items[0].origin.resource.as_ptr(), "copied per scope");
             assert_eq!(span.origin.service.as_ptr(), batch.items[0].origin.service.as_ptr(), "copied per scope");
+        }
+    }
+
+    #[test]
+    fn the_points_of_a_metric_share_its_text() {
+        use opentelemetry_proto::tonic::metrics::v1::{Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics};
+        let long = "m".repeat(MAX_STRING_BYTES);
+        let metric = Metric {
+            name: long.clone(),
+            unit: long.clone(),
+            description: long.clone(),
+            data: Some(Data::Gauge(Gauge { data_points: vec![NumberDataPoint::default(); 3] })),
+            ..Default::default()
+        };
+        let request = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(ProtoResource { attributes: vec![string("service.name", &long)], ..Default::default() }),
+                scope_metrics: vec![ScopeMetrics { metrics: vec![metric], ..Default::default() }],
+                ..Default::default()
+            }],
+        };
+        let batch = metrics(request);
+        assert_eq!(batch.items.len(), 3);
+        let first = &batch.items[0];
+        for point in &batch.items[1..] {
+            assert_eq!(point.name.as_ptr(), first.name.as_ptr(), "the name copied per point");
+            assert_eq!(point.unit.as_ptr(), first.unit.as_ptr(), "the unit copied per point");
+            assert_eq!(point.description.as_ptr(), first.description.as_ptr(), "the description copied per point");
+            assert_eq!(point.service.as_ptr(), first.service.as_ptr(), "the service copied per point");
         }
     }
 

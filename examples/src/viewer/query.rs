@@ -455,17 +455,17 @@ pub fn metrics(data: &Data) -> Vec<MetricView> {
     let mut views: Vec<MetricView> = Vec::new();
     // The store's keys sort by metric name first: one view per run of equal names.
     for point in data.series.values() {
-        if views.last().is_none_or(|view| view.name != point.name) {
+        if views.last().is_none_or(|view| *view.name != *point.name) {
             views.push(MetricView {
-                name: point.name.clone(),
-                unit: point.unit.clone(),
-                description: point.description.clone(),
+                name: point.name.to_string(),
+                unit: point.unit.to_string(),
+                description: point.description.to_string(),
                 series: Vec::new(),
             });
         }
         if let Some(view) = views.last_mut() {
             view.series.push(SeriesView {
-                service: point.service.clone(),
+                service: point.service.to_string(),
                 attributes: map(&point.attributes),
                 time_unix_nano: point.time,
                 value: point.value.clone(),

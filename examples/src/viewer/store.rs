@@ -46,7 +46,7 @@ pub struct Counts {
 }
 
 /// The identity of a metric series: name, service and attribute set (rendered as sorted `key=value` text).
-pub type SeriesKey = (String, String, String);
+pub type SeriesKey = (Arc<str>, Arc<str>, String);
 
 #[derive(Debug, Default)]
 pub struct Data {
@@ -165,7 +165,7 @@ impl Store {
         for point in batch.items {
             let mut attributes: Vec<String> = point.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
             attributes.sort_unstable();
-            let key = (point.name.clone(), point.service.clone(), attributes.join(","));
+            let key = (Arc::clone(&point.name), Arc::clone(&point.service), attributes.join(","));
             let full = data.series.len() >= self.limits.max_series;
             match data.series.get_mut(&key) {
                 Some(latest) if latest.time <= point.time => *latest = point,
@@ -268,8 +268,8 @@ mod tests {
         store.add_logs(Batch { items: vec![log(1), log(2), log(3)], rejected: 0 });
         let point = |name: &str, time| MetricPoint {
             name: name.into(),
-            unit: String::new(),
-            description: String::new(),
+            unit: "".into(),
+            description: "".into(),
             service: "svc".into(),
             attributes: Vec::new(),
             time,
