@@ -338,6 +338,22 @@ fn methods_associated_functions_generics_and_trait_impls_are_traced() {
     assert_eq!(attr(&capture.span("store.lookup"), "key"), Some(Value::String("abc".into())));
 }
 
+struct Query;
+
+#[traced]
+impl Query {
+    fn r#match(&self) {}
+}
+
+#[test]
+fn impl_block_methods_named_with_raw_identifiers_are_named_as_the_language_names_them() {
+    let capture = capture();
+    Query.r#match();
+    let span = capture.span("Query::match");
+    let function = attr(&span, "code.function.name").map(|value| value.as_str().into_owned());
+    assert_eq!(function.as_deref(), Some("traced_behaviour::Query::match"));
+}
+
 #[traced(attributes(priority = "high"))]
 fn sampled_by_attribute() {}
 

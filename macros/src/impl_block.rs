@@ -7,6 +7,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
+use syn::ext::IdentExt;
 use syn::{Attribute, ImplItem, ImplItemFn, ItemImpl, Meta, Type};
 
 use crate::args::{self, TracedArgs};
@@ -63,7 +64,7 @@ fn trace_method(impl_args: &TracedArgs, type_name: Option<&str>, method: &mut Im
         }
         return Ok(());
     }
-    let merged = merge(impl_args, &own_args, type_name, &method.sig.ident.to_string());
+    let merged = merge(impl_args, &own_args, type_name, &method.sig.ident.unraw().to_string());
     let attribute: Attribute = syn::parse_quote!(#[::traced::traced(#(#merged),*)]);
     match own {
         Some(index) => method.attrs[index] = attribute,
@@ -101,10 +102,10 @@ fn is_traced(attribute: &Attribute) -> bool {
     matches!(segments.iter().map(String::as_str).collect::<Vec<_>>().as_slice(), ["traced"] | ["traced", "traced"])
 }
 
-/// The last path segment of the implementing type, without generics (`Store` for `&'a Store<T>`).
+/// The last path segment of the implementing type, without generics or `r#` (`Store` for `&'a Store<T>`).
 fn type_name(ty: &Type) -> Option<String> {
     match ty {
-        Type::Path(path) => path.path.segments.last().map(|segment| segment.ident.to_string()),
+        Type::Path(path) => path.path.segments.last().map(|segment| segment.ident.unraw().to_string()),
         Type::Reference(reference) => type_name(&reference.elem),
         Type::Paren(inner) => type_name(&inner.elem),
         Type::Group(inner) => type_name(&inner.elem),
