@@ -52,9 +52,11 @@ pub(crate) fn check_fn(args: TokenStream, item: TokenStream) -> syn::Result<Depe
     let mut errors = Errors::default();
     let args = dependency_args::parse(args, FUNCTION_OPTIONS, &mut errors);
     errors.take(crate::check::traced_args(&args.span));
-    let checked = errors
-        .take(FnItem::parse("traced_dependency", item))
-        .and_then(|function| errors.take(dependency_fn(args, function.into_item_fn())));
+    let checked = errors.take(FnItem::parse("traced_dependency", item)).and_then(|function| {
+        let parameters = function.parameter_names();
+        errors.take(crate::check::bare_names_are_parameters(&args.span, &function.name(), &parameters));
+        errors.take(dependency_fn(args, function.into_item_fn()))
+    });
     errors.result(checked)
 }
 
@@ -214,6 +216,30 @@ mod tests {
         let refs: Vec<&Type> = types.iter().collect();
         assert_eq!(inferred_state(&refs).to_string(), "Pool");
         assert_eq!(inferred_state(&refs[..1]).to_string(), "()");
+    }
+
+    fn messages<T>(checked: syn::Result<T>) -> Vec<String> {
+        match checked {
+            Ok(_) => Vec::new(),
+            Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_bare_attribute_name_must_be_a_parameter() {
+        let checked = check_fn(
+            quote!(attributes(user_id, pool.size = 1)),
+            quote!(
+                async fn current(State(pool): State<Pool>) -> u8 {
+                    1
+                }
+            ),
+        );
+        assert_eq!(
+            messages(checked),
+            ["`user_id` is not a parameter of `current` (its parameters are `pool`); \
+              record another value with `user_id = <expression>`"]
+        );
     }
 
     #[test]
