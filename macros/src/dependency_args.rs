@@ -26,34 +26,37 @@ pub(crate) struct DependencyArgs {
     pub(crate) field_spans: bool,
 }
 
-/// Parses the options in `tokens`, accepting those in `valid`; every problem goes to `errors`.
+/// Parses the options in `lists` (one per attribute: the derive's may be spread over several), accepting
+/// those in `valid`, each once in all; every problem goes to `errors`.
 pub(crate) fn parse(
-    tokens: proc_macro2::TokenStream,
+    lists: impl IntoIterator<Item = proc_macro2::TokenStream>,
     valid: &'static [&'static str],
     errors: &mut Errors,
 ) -> DependencyArgs {
     let mut options = OptionNames::new(valid);
     let mut args = DependencyArgs::default();
-    let parsed = (|input: ParseStream| {
-        options::each_option(input, &mut options, |option, input, errors| {
-            match option.name {
-                "state" => args.state = options::value(option, input, errors, "state = AppState", Type::parse)?,
-                "extractor" => {
-                    args.extractor = options::value(option, input, errors, "extractor = Db", Ident::parse)?;
+    for tokens in lists {
+        let parsed = (|input: ParseStream| {
+            options::each_option(input, &mut options, |option, input, errors| {
+                match option.name {
+                    "state" => args.state = options::value(option, input, errors, "state = AppState", Type::parse)?,
+                    "extractor" => {
+                        args.extractor = options::value(option, input, errors, "extractor = Db", Ident::parse)?;
+                    }
+                    "field_spans" => {
+                        options::flag(option, input, errors)?;
+                        args.field_spans = true;
+                    }
+                    // `name` and `attributes`, parsed and hinted as `#[traced]` does.
+                    _ => args::parse_span_option(option, input, errors, &mut args.span)?,
                 }
-                "field_spans" => {
-                    options::flag(option, input, errors)?;
-                    args.field_spans = true;
-                }
-                // `name` and `attributes`, parsed and hinted as `#[traced]` does.
-                _ => args::parse_span_option(option, input, errors, &mut args.span)?,
-            }
-            Ok(())
+                Ok(())
+            })
         })
-    })
-    .parse2(tokens);
+        .parse2(tokens);
+        options.errors.take(parsed);
+    }
     errors.extend(options.errors);
-    errors.take(parsed);
     args
 }
 
@@ -65,7 +68,7 @@ mod tests {
 
     fn parse_with(tokens: proc_macro2::TokenStream, valid: &'static [&'static str]) -> Result<DependencyArgs, String> {
         let mut errors = Errors::default();
-        let args = parse(tokens, valid, &mut errors);
+        let args = parse([tokens], valid, &mut errors);
         errors
             .finish(args)
             .map_err(|error| error.into_iter().map(|error| error.to_string()).collect::<Vec<_>>().join(" | "))

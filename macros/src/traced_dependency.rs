@@ -50,7 +50,7 @@ pub(crate) struct Common {
 /// The `#[traced_dependency]` function, checked; every problem of the options and the function at once.
 pub(crate) fn check_fn(args: TokenStream, item: TokenStream) -> syn::Result<DependencyFn> {
     let mut errors = Errors::default();
-    let args = dependency_args::parse(args, FUNCTION_OPTIONS, &mut errors);
+    let args = dependency_args::parse([args], FUNCTION_OPTIONS, &mut errors);
     errors.take(crate::check::traced_args(&args.span));
     let checked = errors.take(FnItem::parse("traced_dependency", item)).and_then(|function| {
         let parameters = function.parameter_names();
@@ -64,11 +64,14 @@ pub(crate) fn check_fn(args: TokenStream, item: TokenStream) -> syn::Result<Depe
 pub(crate) fn check_struct(item: TokenStream) -> syn::Result<DependencyStruct> {
     let input = syn::parse2::<DeriveInput>(item)?;
     let mut errors = Errors::default();
-    let mut args = DependencyArgs::default();
-    for attribute in input.attrs.iter().filter(|attribute| attribute.path().is_ident("dependency")) {
-        let tokens = errors.take(attribute.meta.require_list().map(|list| list.tokens.clone()));
-        args = dependency_args::parse(tokens.unwrap_or_default(), DERIVE_OPTIONS, &mut errors);
-    }
+    // Every `#[dependency(..)]` attribute: each option counts once, wherever it is written.
+    let lists: Vec<TokenStream> = input
+        .attrs
+        .iter()
+        .filter(|attribute| attribute.path().is_ident("dependency"))
+        .filter_map(|attribute| errors.take(attribute.meta.require_list().map(|list| list.tokens.clone())))
+        .collect();
+    let args = dependency_args::parse(lists, DERIVE_OPTIONS, &mut errors);
     let checked = errors.take(dependency_struct(args, input));
     errors.result(checked)
 }
@@ -240,6 +243,26 @@ mod tests {
             ["`user_id` is not a parameter of `current` (its parameters are `pool`); \
               record another value with `user_id = <expression>`"]
         );
+    }
+
+    #[test]
+    fn options_spread_over_several_dependency_attributes_all_apply_and_count_once() {
+        let checked = check_struct(quote!(
+            #[dependency(name = "context")]
+            #[derive(Debug)]
+            #[dependency(field_spans)]
+            struct Context {
+                user: User,
+            }
+        ));
+        let checked = checked.expect("valid options");
+        assert_eq!((checked.common.span_name.as_str(), checked.field_spans), ("context", true));
+        let repeated = check_struct(quote!(
+            #[dependency(name = "a")]
+            #[dependency(name = "b")]
+            struct Context;
+        ));
+        assert_eq!(messages(repeated), ["option `name` is given more than once"]);
     }
 
     #[test]
