@@ -180,11 +180,11 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::ingest::Origin;
     use super::*;
 
-    fn span(trace: u8, id: u8) -> Span {
+    pub(in super::super) fn span(trace: u8, id: u8) -> Span {
         Span {
             trace_id: [trace; 16],
             span_id: [id; 8],
