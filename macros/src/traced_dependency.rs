@@ -103,11 +103,15 @@ fn dependency_fn(args: DependencyArgs, function: ItemFn) -> syn::Result<Dependen
     }
     let returns = errors.take(returns(&sig.output));
     let name = sig.ident.unraw().to_string();
-    let extractor = args.extractor.clone().unwrap_or_else(|| Ident::new(&upper_camel_case(&name), sig.ident.span()));
+    let extractor = match &args.extractor {
+        Some(extractor) => Some(extractor.clone()),
+        None => errors.take(extractor_name(&sig.ident, &name)),
+    };
     let types: Vec<&Type> = parameters.iter().map(|(_, ty)| ty).collect();
     let common = common(args, name, function.vis.clone(), &types);
     let unit = Type::Tuple(syn::TypeTuple { paren_token: Default::default(), elems: Default::default() });
-    let returns = errors.finish(returns)?.flatten().unwrap_or(Returns::Value(unit));
+    let (returns, extractor) = errors.result(returns.zip(extractor))?;
+    let returns = returns.unwrap_or(Returns::Value(unit));
     Ok(DependencyFn { function, parameters, returns, extractor, common })
 }
 
@@ -178,6 +182,20 @@ fn inferred_state(types: &[&Type]) -> TokenStream {
         }
     });
     state.unwrap_or_else(|| quote!(()))
+}
+
+/// The extractor type named after the function `ident` (`name` unraw): a function whose name starts with
+/// a digit once its underscores are gone (`_2fa`) cannot give one, and must name it.
+fn extractor_name(ident: &Ident, name: &str) -> syn::Result<Ident> {
+    let camel = upper_camel_case(name);
+    if camel.starts_with(|c: char| c.is_ascii_digit()) {
+        let message = format!(
+            "the extractor type is named after the function in UpperCamelCase, and `{camel}` is no type name; \
+             name it with `#[traced_dependency(extractor = Name)]`"
+        );
+        return Err(syn::Error::new(ident.span(), message));
+    }
+    Ok(Ident::new(&camel, ident.span()))
 }
 
 /// `database_operation` -> `DatabaseOperation`; a name of underscores only gives `Dependency`.
@@ -263,6 +281,22 @@ mod tests {
             struct Context;
         ));
         assert_eq!(messages(repeated), ["option `name` is given more than once"]);
+    }
+
+    #[test]
+    fn a_name_that_gives_no_type_name_asks_for_one() {
+        let item = quote!(
+            async fn _2fa(headers: HeaderMap) -> bool {
+                true
+            }
+        );
+        assert_eq!(
+            messages(check_fn(TokenStream::new(), item.clone())),
+            ["the extractor type is named after the function in UpperCamelCase, and `2fa` is no type name; \
+              name it with `#[traced_dependency(extractor = Name)]`"]
+        );
+        let named = check_fn(quote!(extractor = TwoFactor), item).map(|dependency| dependency.extractor.to_string());
+        assert_eq!(named.ok().as_deref(), Some("TwoFactor"));
     }
 
     #[test]
