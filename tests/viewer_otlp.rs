@@ -472,3 +472,38 @@ async fn resources_count_toward_the_byte_bound() {
     assert!(kept > 0 && kept + evicted == 10, "{stats}");
     viewer.stop().await;
 }
+
+/// Metric series are bounded in bytes too: 10,000 series (the default count) of 128 attributes of 4 KiB took
+/// 10 GB, past any `--max-memory-mib`; a new series past the byte bound is dropped and counted.
+#[tokio::test]
+async fn metric_series_are_bounded_in_bytes_too() {
+    let max_bytes = 4 * 1024 * 1024;
+    let viewer = start(Limits { max_bytes, ..Limits::default() }).await;
+    let series_bytes = 128 * 4096;
+    let heavy = |series: i64, value: i64| {
+        let mut request = queue_metric(value);
+        let metric = &mut request.resource_metrics[0].scope_metrics[0].metrics[0];
+        let Some(metric::Data::Gauge(gauge)) = &mut metric.data else { panic!("a gauge") };
+        let attributes = &mut gauge.data_points[0].attributes;
+        attributes.push(string("series", &series.to_string()));
+        attributes.extend((2..128).map(|key| string(&format!("k{key}"), &"a".repeat(4096))));
+        request.encode_to_vec()
+    };
+    for series in 1..=20 {
+        assert_eq!(post(&viewer, "metrics", "application/x-protobuf", heavy(series, 1)).await.status(), 200);
+    }
+    let stats = get(&viewer, "/api/stats").await;
+    let (kept, dropped) =
+        (stats["series"].as_u64().expect("series"), stats["series_dropped"].as_u64().expect("dropped"));
+    assert!(kept * series_bytes <= max_bytes as u64, "{kept} series of 512 KiB held: {stats}");
+    assert!(kept > 0 && kept + dropped == 20, "{stats}");
+    assert!(stats["series_bytes"].as_u64().expect("series_bytes") <= max_bytes as u64, "{stats}");
+    // A series kept still takes its newer points.
+    assert_eq!(post(&viewer, "metrics", "application/x-protobuf", heavy(1, 2)).await.status(), 200);
+    let after = get(&viewer, "/api/stats").await;
+    assert_eq!((after["series"].as_u64(), after["series_dropped"].as_u64()), (Some(kept), Some(dropped)), "{after}");
+    let metrics = get(&viewer, "/api/metrics").await;
+    let first = metrics[0]["series"].as_array().expect("series").iter().find(|s| s["attributes"]["series"] == "1");
+    assert_eq!(first.map(|s| &s["value"]["value"]), Some(&Json::from(2.0)), "the newer point of series 1");
+    viewer.stop().await;
+}

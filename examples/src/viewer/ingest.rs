@@ -166,6 +166,25 @@ pub struct MetricPoint {
     pub value: PointValue,
 }
 
+impl MetricPoint {
+    /// The bytes this point holds, about: its struct, its texts (shared by the points of a metric, but a series
+    /// keeps one point), its attributes and its value's lists.
+    pub fn weight(&self) -> usize {
+        let lists = match &self.value {
+            PointValue::Histogram { bounds, counts, .. } => 8 * (bounds.len() + counts.len()),
+            PointValue::Summary { quantiles, .. } => 16 * quantiles.len(),
+            PointValue::Gauge { .. } | PointValue::Sum { .. } | PointValue::ExponentialHistogram { .. } => 0,
+        };
+        std::mem::size_of::<MetricPoint>()
+            + self.name.len()
+            + self.unit.len()
+            + self.description.len()
+            + self.service.len()
+            + attributes_weight(&self.attributes)
+            + lists
+    }
+}
+
 /// What one request held: the items to store and how many were refused.
 #[derive(Debug, Default)]
 pub struct Batch<T> {

@@ -489,6 +489,7 @@ pub struct Stats {
     pub max_series: usize,
     pub span_bytes: usize,
     pub log_bytes: usize,
+    pub series_bytes: usize,
     pub max_bytes: usize,
     /// Every service with spans in the store, by name.
     pub services: Vec<String>,
@@ -507,6 +508,7 @@ pub fn stats(data: &Data, limits: Limits) -> Stats {
         max_series: limits.max_series,
         span_bytes: data.span_bytes,
         log_bytes: data.log_bytes,
+        series_bytes: data.series_bytes,
         max_bytes: limits.max_bytes,
         services: data.services.keys().cloned().collect(),
         counts: data.counts,

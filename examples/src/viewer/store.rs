@@ -12,7 +12,7 @@ pub struct Limits {
     pub max_spans: usize,
     pub max_logs: usize,
     pub max_series: usize,
-    /// Bytes held by spans (and, apart, by log records), as [`Span::weight`] counts them.
+    /// Bytes held by spans (and, apart, by log records and by metric series), as [`Span::weight`] counts them.
     pub max_bytes: usize,
 }
 
@@ -59,6 +59,8 @@ pub struct Data {
     pub span_bytes: usize,
     /// What the stored log records weigh ([`LogRecord::weight`]).
     pub log_bytes: usize,
+    /// What the stored series weigh: their keys and latest points ([`MetricPoint::weight`]).
+    pub series_bytes: usize,
     /// Spans stored per service name, kept with the store (a service whose spans were all evicted is removed).
     pub services: BTreeMap<String, u64>,
     pub logs: VecDeque<Arc<LogRecord>>,
@@ -156,7 +158,8 @@ impl Store {
         }
     }
 
-    /// Keeps the latest point of each series (by point time; a later arrival wins a tie).
+    /// Keeps the latest point of each series (by point time; a later arrival wins a tie). A new series past the
+    /// series or byte limit is dropped, and so is a point that would take the series' bytes past the limit.
     pub fn add_metrics(&self, batch: Batch<MetricPoint>) {
         let mut guard = self.write();
         let data = &mut *guard;
@@ -166,15 +169,21 @@ impl Store {
             let mut attributes: Vec<String> = point.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
             attributes.sort_unstable();
             let key = (Arc::clone(&point.name), Arc::clone(&point.service), attributes.join(","));
-            let full = data.series.len() >= self.limits.max_series;
-            match data.series.get_mut(&key) {
-                Some(latest) if latest.time <= point.time => *latest = point,
-                Some(_) => {}
-                None if full => data.counts.series_dropped += 1,
-                None => {
-                    data.series.insert(key, point);
+            let weight = std::mem::size_of::<SeriesKey>() + key.2.len() + point.weight();
+            let (held, fits) = match data.series.get(&key) {
+                Some(latest) if latest.time > point.time => continue,
+                Some(latest) => {
+                    let held = data.series_bytes - (std::mem::size_of::<SeriesKey>() + key.2.len() + latest.weight());
+                    (held, true)
                 }
+                None => (data.series_bytes, data.series.len() < self.limits.max_series),
+            };
+            if !fits || held + weight > self.limits.max_bytes {
+                data.counts.series_dropped += 1;
+                continue;
             }
+            data.series_bytes = held + weight;
+            data.series.insert(key, point);
         }
     }
 }
