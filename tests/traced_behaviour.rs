@@ -595,6 +595,25 @@ fn root_is_decided_as_a_root_by_a_parent_based_sampler() {
     assert_eq!(root_sees_context_values(), Some("acme"), "the body keeps the context's other values");
 }
 
+#[test]
+fn an_explicit_parent_that_designates_no_span_starts_a_new_sampled_trace() {
+    // A message without trace headers gives an invalid span context: the span is a root, sampled by the
+    // root sampler, not dropped as the child of an unsampled parent under `parentbased_always_on`.
+    use opentelemetry::trace::SpanContext;
+    let capture = traced::testing::capture_with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+    parent_span_context(SpanContext::empty_context());
+    parent_optional_span_context(Some(SpanContext::empty_context()));
+    current_then(|| parent_span_context_reference(SpanContext::empty_context()));
+    let outer = capture.span("current_then");
+    for name in ["parent_span_context", "parent_optional_span_context", "parent_span_context_reference"] {
+        let span = capture.span(name);
+        assert!(span.span_context.is_sampled(), "{name}");
+        assert_eq!(span.parent_span_id, SpanId::INVALID, "{name}");
+        assert_ne!(span.span_context.trace_id(), outer.span_context.trace_id(), "{name}");
+        assert_eq!(capture.children(span.span_context.span_id()).len(), 1, "{name}: its child is sampled with it");
+    }
+}
+
 #[tokio::test]
 async fn an_async_fn_starts_under_its_explicit_parent() {
     let capture = capture();

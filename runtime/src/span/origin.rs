@@ -78,8 +78,15 @@ impl SpanParent for Context {
 }
 
 impl SpanParent for SpanContext {
+    /// An invalid one (a message that carried no trace) designates no span: a new trace, as for `root`.
+    /// On top of the current context it would be an unsampled parent, whose children `ParentBased`
+    /// samplers drop.
     fn parent(&self) -> Parent {
-        Parent::SpanContext(self.clone())
+        if self.is_valid() {
+            Parent::SpanContext(self.clone())
+        } else {
+            Parent::Root
+        }
     }
 }
 
