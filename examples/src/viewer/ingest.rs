@@ -212,8 +212,8 @@ pub fn spans(request: ExportTraceServiceRequest) -> Batch<Span> {
                 });
                 let dropped_links = span.dropped_links_count.saturating_add(excess(span.links.len()));
                 let links = span.links.into_iter().take(MAX_LIST_ITEMS).map(|link| Link {
-                    trace_id: hex(&link.trace_id),
-                    span_id: hex(&link.span_id),
+                    trace_id: capped_hex(&link.trace_id),
+                    span_id: capped_hex(&link.span_id),
                     attributes: attributes_of(link.attributes),
                 });
                 let status = span.status.unwrap_or_default();
@@ -405,7 +405,7 @@ fn value(any: AnyValue, depth: usize) -> Value {
         }
         // An index into a profile's string table: meaningless without the table.
         Some(ProtoValue::StringValueStrindex(index)) => Value::String(format!("<string #{index}>")),
-        Some(ProtoValue::BytesValue(bytes)) => Value::String(cap(hex(&bytes))),
+        Some(ProtoValue::BytesValue(bytes)) => Value::String(capped_hex(&bytes)),
         Some(_) if depth >= MAX_DEPTH => Value::String("…".to_owned()),
         Some(ProtoValue::ArrayValue(array)) => {
             Value::Array(array.values.into_iter().take(MAX_LIST_ITEMS).map(|v| value(v, depth + 1)).collect())
@@ -467,6 +467,11 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(text, "{byte:02x}");
         text
     })
+}
+
+/// Bytes as hex, cut as strings are (only the bytes that can show are read).
+fn capped_hex(bytes: &[u8]) -> String {
+    cap(hex(&bytes[..bytes.len().min(MAX_STRING_BYTES / 2 + 1)]))
 }
 
 /// Parses 32 hex digits (case-insensitive, surrounding spaces ignored) into a trace id.
@@ -614,6 +619,18 @@ mod tests {
             assert_eq!(point.description.as_ptr(), first.description.as_ptr(), "the description copied per point");
             assert_eq!(point.service.as_ptr(), first.service.as_ptr(), "the service copied per point");
         }
+    }
+
+    #[test]
+    fn the_ids_of_a_link_are_capped_as_strings_are() {
+        use opentelemetry_proto::tonic::trace::v1::span::Link as ProtoLink;
+        let link = ProtoLink { trace_id: vec![0xab; 1 << 20], span_id: vec![0xcd; 8], ..Default::default() };
+        let span = ProtoSpan { trace_id: vec![1; 16], span_id: vec![2; 8], links: vec![link], ..Default::default() };
+        let batch = spans(request(vec![span]));
+        let link = &batch.items[0].links[0];
+        assert!(link.trace_id.len() <= MAX_STRING_BYTES + '…'.len_utf8(), "{} bytes kept", link.trace_id.len());
+        assert!(link.trace_id.starts_with("abab") && link.trace_id.ends_with('…'));
+        assert_eq!(link.span_id, "cdcdcdcdcdcdcdcd");
     }
 
     #[test]
