@@ -251,3 +251,20 @@ async fn work_run_in_the_dependencys_span_is_its_child() {
     let spans = capture.spans();
     assert_eq!(named(&spans, "query").parent_span_id, named(&spans, "database_operation").span_context.span_id());
 }
+
+#[derive(TracedDependency)]
+#[dependency(field_spans)]
+struct Tagged {
+    r#type: HeaderMap,
+}
+
+#[tokio::test]
+async fn a_field_named_with_a_raw_identifier_names_its_span_as_the_language_names_it() {
+    use axum::extract::FromRequestParts as _;
+    let capture = capture();
+    let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+    let tagged = Depends::<Tagged>::from_request_parts(&mut parts, &()).await;
+    assert!(tagged.is_ok_and(|tagged| tagged.r#type.is_empty()));
+    let spans = capture.spans();
+    assert_eq!(named(&spans, "Tagged.type").parent_span_id, named(&spans, "Tagged").span_context.span_id());
+}

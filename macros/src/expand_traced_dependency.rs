@@ -5,6 +5,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Ident, Type};
 
@@ -66,7 +67,7 @@ pub(crate) fn expand_struct(dependency: &DependencyStruct) -> TokenStream {
     let initialize = fields.iter().map(|(member, ty)| {
         let extract = if *field_spans {
             let member_name = match member {
-                syn::Member::Named(name) => name.to_string(),
+                syn::Member::Named(name) => name.unraw().to_string(),
                 syn::Member::Unnamed(index) => index.index.to_string(),
             };
             let site = site(&format!("{}.{member_name}", common.span_name));
