@@ -31,6 +31,8 @@ pub struct Origin {
     pub service: Arc<str>,
     pub resource: Arc<Attributes>,
     pub scope: String,
+    /// [`Origin::weight`], reckoned once: every item of the origin charges it as it is stored and evicted.
+    weight: usize,
 }
 
 #[derive(Debug)]
@@ -349,10 +351,15 @@ pub fn metrics(request: ExportMetricsServiceRequest) -> Batch<MetricPoint> {
 }
 
 impl Origin {
+    pub fn new(service: Arc<str>, resource: Arc<Attributes>, scope: String) -> Origin {
+        let weight = std::mem::size_of::<Origin>() + service.len() + scope.len() + attributes_weight(&resource);
+        Origin { service, resource, scope, weight }
+    }
+
     /// The bytes of an origin, about. Each item charges its origin's in full: items share one only within a
     /// request, so a request of one span can hold a resource of 2 MiB that the span alone would not account for.
     pub fn weight(&self) -> usize {
-        std::mem::size_of::<Origin>() + self.service.len() + self.scope.len() + attributes_weight(&self.resource)
+        self.weight
     }
 
     /// A resource's origin, without a scope yet.
@@ -364,16 +371,14 @@ impl Origin {
             .and_then(|(_, value)| value.as_str())
             .unwrap_or("unknown_service")
             .into();
-        Origin { service, resource: Arc::new(resource), scope: String::new() }
+        Origin::new(service, Arc::new(resource), String::new())
     }
 
     /// The origin of one scope of this resource, sharing its service name and attributes.
     fn with_scope(&self, scope: Option<&InstrumentationScope>) -> Arc<Origin> {
-        Arc::new(Origin {
-            service: Arc::clone(&self.service),
-            resource: Arc::clone(&self.resource),
-            scope: scope.map(|s| cap(s.name.clone())).unwrap_or_default(),
-        })
+        let scope = scope.map(|s| cap(s.name.clone())).unwrap_or_default();
+        let weight = self.weight + scope.len();
+        Arc::new(Origin { service: Arc::clone(&self.service), resource: Arc::clone(&self.resource), scope, weight })
     }
 }
 

@@ -210,7 +210,7 @@ pub(super) mod tests {
             dropped_links: 0,
             status_code: 0,
             status_message: String::new(),
-            origin: Arc::new(Origin { service: "svc".into(), resource: Arc::default(), scope: String::new() }),
+            origin: Arc::new(Origin::new("svc".into(), Arc::default(), String::new())),
         }
     }
 
@@ -262,9 +262,48 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn spans_sharing_a_large_resource_are_stored_in_linear_work() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue};
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan};
+        let array =
+            |values: Vec<AnyValue>| AnyValue { value: Some(any_value::Value::ArrayValue(ArrayValue { values })) };
+        let leaf = AnyValue { value: Some(any_value::Value::BoolValue(true)) };
+        // 128 * 128 * 16 values in one resource attribute, shared by 20,000 spans: weighing the resource again for
+        // each span stored (and each evicted) walked 5 billion values with the store locked.
+        let nested = array(vec![array(vec![array(vec![leaf; 16]); 128]); 128]);
+        let attributes = vec![KeyValue { key: "nested".into(), value: Some(nested), ..Default::default() }];
+        let spans = (0..20_000u32)
+            .map(|n| {
+                let trace_id = [n.to_be_bytes().as_slice(), &[1; 12]].concat();
+                ProtoSpan { trace_id, span_id: vec![1; 8], ..Default::default() }
+            })
+            .collect();
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource { attributes, ..Default::default() }),
+                scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+                ..Default::default()
+            }],
+        };
+        let store = Arc::new(Store::new(Limits { max_spans: 10_000, ..Limits::default() }));
+        let (done, finished) = std::sync::mpsc::channel();
+        let stored = Arc::clone(&store);
+        std::thread::spawn(move || {
+            stored.add_spans(super::super::ingest::spans(request));
+            let _ = done.send(());
+        });
+        finished.recv_timeout(std::time::Duration::from_secs(20)).expect("20,000 spans stored within 20 s");
+        let data = store.read();
+        assert!(data.span_count > 0 && data.span_bytes <= store.limits().max_bytes);
+        assert_eq!(data.span_count as u64 + data.counts.spans_evicted, 20_000);
+    }
+
+    #[test]
     fn logs_and_series_are_bounded() {
         let store = Store::new(Limits { max_spans: 1, max_logs: 2, max_series: 1, ..Limits::default() });
-        let origin = Arc::new(Origin { service: "svc".into(), resource: Arc::default(), scope: String::new() });
+        let origin = Arc::new(Origin::new("svc".into(), Arc::default(), String::new()));
         let log = |time| LogRecord {
             time,
             severity: "INFO".into(),
@@ -295,7 +334,7 @@ pub(super) mod tests {
 
     #[test]
     fn log_records_are_bounded_in_bytes_too() {
-        let origin = Arc::new(Origin { service: "svc".into(), resource: Arc::default(), scope: String::new() });
+        let origin = Arc::new(Origin::new("svc".into(), Arc::default(), String::new()));
         let log = |time| LogRecord {
             time,
             severity: "INFO".into(),
