@@ -173,6 +173,34 @@ async fn a_function_returning_an_async_block_is_traced_while_its_future_runs() {
     assert!(matches!(capture.span("returns_a_future").status, Status::Error { .. }), "the `Err` is seen");
 }
 
+/// Notes the span current when it is dropped.
+struct NotesDropSpan(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl Drop for NotesDropSpan {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(traced::current_span_id());
+    }
+}
+
+#[traced]
+async fn cancelled_mid_way(seen: std::sync::Arc<std::sync::Mutex<Option<String>>>) -> u8 {
+    let _rollback = NotesDropSpan(seen);
+    std::future::pending::<()>().await;
+    1
+}
+
+#[tokio::test]
+async fn a_cancelled_async_fn_drops_its_locals_inside_its_span() {
+    let capture = capture();
+    let seen = std::sync::Arc::default();
+    let cancelled =
+        tokio::time::timeout(std::time::Duration::from_millis(1), cancelled_mid_way(std::sync::Arc::clone(&seen)));
+    assert!(cancelled.await.is_err(), "the call was cancelled");
+    let span = capture.span("cancelled_mid_way");
+    let seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    assert_eq!(seen, Some(span.span_context.span_id().to_string()), "a rollback logged on drop is correlated");
+}
+
 #[traced]
 async fn spawned_child() -> String {
     traced::current_trace_id()

@@ -382,7 +382,7 @@ impl SpanHandle {
     /// Makes this span current whenever `future` is polled (async functions).
     #[inline]
     pub fn instrument<F: Future>(&self, future: F) -> Instrumented<'_, F> {
-        Instrumented { span: Some(self), inner: future }
+        Instrumented::new(Some(self), future)
     }
 
     /// This handle with a dropped root's context built now, over the current context: for a handle
@@ -543,7 +543,7 @@ pub fn span_enter<S: SpanSlot>(slot: &S) -> Option<opentelemetry::ContextGuard> 
 /// [`SpanHandle::instrument`] for the span of `slot`, if any.
 #[inline]
 pub fn span_instrument<S: SpanSlot, F: Future>(slot: &S, future: F) -> Instrumented<'_, F> {
-    Instrumented { span: slot.span(), inner: future }
+    Instrumented::new(slot.span(), future)
 }
 
 /// Kept out of line: the allocation and the context stack stay off the paths with nothing to enter.
@@ -558,12 +558,33 @@ fn mark_panicked(span: &opentelemetry::trace::SpanRef<'_>) {
 }
 
 pin_project_lite::pin_project! {
-    /// A future polled with its span current; see [`SpanHandle::instrument`].
+    /// A future polled with its span current; see [`SpanHandle::instrument`]. Dropped before it
+    /// completed (cancelled), it drops the future with the span current too, so what the future's
+    /// locals do on drop (a rollback, a log line) belongs to the span.
     #[derive(Debug)]
     pub struct Instrumented<'a, F> {
         span: Option<&'a SpanHandle>,
+        // `None` only while dropping.
         #[pin]
-        inner: F,
+        inner: Option<F>,
+        done: bool,
+    }
+
+    impl<'a, F> PinnedDrop for Instrumented<'a, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if !*this.done {
+                let _guard = this.span.and_then(SpanHandle::enter);
+                this.inner.set(None);
+            }
+        }
+    }
+}
+
+impl<'a, F> Instrumented<'a, F> {
+    #[inline]
+    fn new(span: Option<&'a SpanHandle>, future: F) -> Self {
+        Self { span, inner: Some(future), done: false }
     }
 }
 
@@ -573,7 +594,10 @@ impl<F: Future> Future for Instrumented<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else { return Poll::Pending };
         let _guard = this.span.and_then(SpanHandle::enter);
-        this.inner.poll(cx)
+        let polled = inner.poll(cx);
+        *this.done = polled.is_ready();
+        polled
     }
 }
