@@ -507,3 +507,34 @@ async fn metric_series_are_bounded_in_bytes_too() {
     assert_eq!(first.map(|s| &s["value"]["value"]), Some(&Json::from(2.0)), "the newer point of series 1");
     viewer.stop().await;
 }
+
+/// The services view and `/api/stats` show the 100 busiest services and operations and count the rest: a sender
+/// making up 100,000 service names made each poll of the page hundreds of MB of JSON and as many page sections.
+#[tokio::test]
+async fn the_services_views_show_the_busiest_and_count_the_rest() {
+    let viewer = start(Limits::default()).await;
+    let mut request = checkout_trace(1);
+    let template = request.resource_spans[0].clone();
+    let span_of = |service: &str, name: &str, id: u16| {
+        let mut resource_spans = template.clone();
+        resource_spans.resource = resource(service);
+        let spans = &mut resource_spans.scope_spans[0].spans;
+        spans.truncate(1);
+        spans[0].name = name.to_owned();
+        spans[0].span_id = [id.to_be_bytes().as_slice(), &[9; 6]].concat();
+        resource_spans
+    };
+    let mut all: Vec<ResourceSpans> = (0..150).map(|n| span_of(&format!("made-up-{n:03}"), "GET /", n)).collect();
+    all.extend((0..150).map(|n| span_of("busy", &format!("GET /{n:03}"), 1000 + n)));
+    request.resource_spans = all;
+    assert_eq!(post(&viewer, "traces", "application/x-protobuf", request.encode_to_vec()).await.status(), 200);
+    let view = get(&viewer, "/api/services?window=60").await;
+    let services = view["services"].as_array().expect("services");
+    assert_eq!((services.len(), view["services_not_shown"].as_u64()), (100, Some(51)), "{view}");
+    let busy = services.iter().find(|s| s["name"] == "busy").expect("the busiest service is shown");
+    assert_eq!(busy["operations"].as_array().map(Vec::len), Some(100));
+    assert_eq!(busy["operations_not_shown"], 50);
+    let stats = get(&viewer, "/api/stats").await;
+    assert_eq!((stats["services"].as_array().map(Vec::len), stats["services_total"].as_u64()), (Some(100), Some(151)));
+    viewer.stop().await;
+}

@@ -11,6 +11,9 @@ use super::ingest::{hex, parse_trace_id, Attributes, Span, SpanId};
 use super::store::{Counts, Data, Limits};
 
 const SERVER: i32 = 2;
+/// Services on the services view and in `/api/stats`, and operations per service: past them a view would grow with
+/// the names a sender makes up (each a page section with its charts), so the busiest are shown and the rest counted.
+pub const MAX_SHOWN: usize = 100;
 const NANOS_PER_MS: f64 = 1e6;
 
 /// What the services page asks for.
@@ -57,6 +60,8 @@ pub struct Service {
     #[serde(flatten)]
     pub red: Red,
     pub operations: Vec<Operation>,
+    /// Operations past [`MAX_SHOWN`], the least busy.
+    pub operations_not_shown: usize,
     pub series: Vec<Bucket>,
 }
 
@@ -65,6 +70,8 @@ pub struct ServicesView {
     pub window_seconds: u64,
     pub bucket_seconds: f64,
     pub services: Vec<Service>,
+    /// Services past [`MAX_SHOWN`], the least busy.
+    pub services_not_shown: usize,
 }
 
 #[derive(Default)]
@@ -95,6 +102,17 @@ impl Samples {
     }
 }
 
+/// The [`MAX_SHOWN`] busiest of `names` (most requests, then most spans stored, then by name), and how many others.
+fn busiest<'a>(names: impl Iterator<Item = (&'a str, usize, u64)>) -> (std::collections::HashSet<&'a str>, usize) {
+    let mut ranked: Vec<(&str, usize, u64)> = names.collect();
+    let others = ranked.len().saturating_sub(MAX_SHOWN);
+    if others > 0 {
+        ranked.select_nth_unstable_by(MAX_SHOWN - 1, |a, b| (b.1, b.2).cmp(&(a.1, a.2)).then(a.0.cmp(b.0)));
+        ranked.truncate(MAX_SHOWN);
+    }
+    (ranked.into_iter().map(|(name, _, _)| name).collect(), others)
+}
+
 /// Nearest-rank percentile of sorted values; 0 for none.
 pub fn percentile(sorted: &[u64], quantile: f64) -> u64 {
     if sorted.is_empty() {
@@ -113,28 +131,42 @@ pub fn services(data: &Data, query: ServicesQuery) -> ServicesView {
     let mut per_operation: HashMap<(&str, &str), Samples> = HashMap::new();
     let mut per_service: HashMap<&str, Samples> = HashMap::new();
     let mut per_bucket: HashMap<&str, Vec<Samples>> = HashMap::new();
-    for span in data.traces.values().flat_map(|trace| trace.spans.iter()) {
-        let service = &*span.origin.service;
-        if !(query.all_kinds || span.kind == SERVER) || span.end < from || span.end > query.now {
-            continue;
-        }
-        per_operation.entry((service, span.name.as_str())).or_default().add(span);
-        per_service.entry(service).or_default().add(span);
-        let slots = per_bucket.entry(service).or_insert_with(|| (0..buckets).map(|_| Samples::default()).collect());
+    let in_window = |span: &Span| (query.all_kinds || span.kind == SERVER) && span.end >= from && span.end <= query.now;
+    let spans = || data.traces.values().flat_map(|trace| trace.spans.iter()).filter(|span| in_window(span));
+    for span in spans() {
+        per_operation.entry((&*span.origin.service, span.name.as_str())).or_default().add(span);
+        per_service.entry(&*span.origin.service).or_default().add(span);
+    }
+    let requests = |name: &str| per_service.get(name).map_or(0, |samples| samples.durations.len());
+    let (shown, services_not_shown) =
+        busiest(data.services.iter().map(|(name, stored)| (name.as_str(), requests(name), *stored)));
+    // Time series for the services shown only: they cost `buckets` slots each.
+    for span in spans().filter(|span| shown.contains(&*span.origin.service)) {
+        let slots = per_bucket
+            .entry(&*span.origin.service)
+            .or_insert_with(|| (0..buckets).map(|_| Samples::default()).collect());
         let slot = ((span.end - from) / bucket_nanos).min(buckets - 1);
         slots[slot as usize].add(span);
     }
     let seconds = query.window_seconds.max(1) as f64;
-    let mut operations: BTreeMap<&str, Vec<Operation>> = BTreeMap::new();
+    let mut operations: HashMap<&str, Vec<(&str, Samples)>> = HashMap::new();
     for ((service, name), samples) in per_operation {
-        operations.entry(service).or_default().push(Operation { name: name.to_owned(), red: samples.red(seconds) });
+        operations.entry(service).or_default().push((name, samples));
     }
     let services = data
         .services
         .iter()
+        .filter(|(name, _)| shown.contains(name.as_str()))
         .map(|(name, spans_stored)| {
             let name = name.as_str();
-            let mut operations = operations.remove(name).unwrap_or_default();
+            let mut all = operations.remove(name).unwrap_or_default();
+            let (busy, operations_not_shown) =
+                busiest(all.iter().map(|(operation, samples)| (*operation, samples.durations.len(), 0)));
+            all.retain(|(operation, _)| busy.contains(operation));
+            let mut operations: Vec<Operation> = all
+                .into_iter()
+                .map(|(name, samples)| Operation { name: name.to_owned(), red: samples.red(seconds) })
+                .collect();
             operations.sort_by(|a, b| a.name.cmp(&b.name));
             let series = per_bucket
                 .remove(name)
@@ -156,11 +188,17 @@ pub fn services(data: &Data, query: ServicesQuery) -> ServicesView {
                 spans_stored: *spans_stored,
                 red: per_service.remove(name).unwrap_or_default().red(seconds),
                 operations,
+                operations_not_shown,
                 series,
             }
         })
         .collect();
-    ServicesView { window_seconds: query.window_seconds, bucket_seconds: bucket_nanos as f64 / 1e9, services }
+    ServicesView {
+        window_seconds: query.window_seconds,
+        bucket_seconds: bucket_nanos as f64 / 1e9,
+        services,
+        services_not_shown,
+    }
 }
 
 /// The trace search; a trace matches when one of its spans matches every filter given.
@@ -491,8 +529,10 @@ pub struct Stats {
     pub log_bytes: usize,
     pub series_bytes: usize,
     pub max_bytes: usize,
-    /// Every service with spans in the store, by name.
+    /// Services with spans in the store, by name: the first [`MAX_SHOWN`].
     pub services: Vec<String>,
+    /// Services with spans in the store.
+    pub services_total: usize,
     #[serde(flatten)]
     pub counts: Counts,
 }
@@ -510,7 +550,8 @@ pub fn stats(data: &Data, limits: Limits) -> Stats {
         log_bytes: data.log_bytes,
         series_bytes: data.series_bytes,
         max_bytes: limits.max_bytes,
-        services: data.services.keys().cloned().collect(),
+        services: data.services.keys().take(MAX_SHOWN).cloned().collect(),
+        services_total: data.services.len(),
         counts: data.counts,
     }
 }

@@ -91,8 +91,10 @@ async function renderServices(params) {
           el("td", { class: "num" + (op.errors ? " error" : "") }, pct(op.error_rate)),
           el("td", { class: "num" }, ms(op.p50_ms)),
           el("td", { class: "num" }, ms(op.p95_ms)),
-          el("td", { class: "num" }, ms(op.p99_ms))))))));
+          el("td", { class: "num" }, ms(op.p99_ms)))))),
+      service.operations_not_shown ? el("p", { class: "muted" }, `${service.operations_not_shown} more, less busy, not shown`) : null));
   }
+  if (data.services_not_shown) parts.push(el("p", { class: "muted", id: "services-not-shown" }, `${data.services_not_shown} more services, less busy, not shown`));
   return parts;
 }
 
@@ -115,7 +117,8 @@ async function renderTraces(params) {
     setHash("/traces", values);
   } },
     el("label", {}, "service", el("select", { name: "service" }, el("option", { value: "" }, "any"),
-      stats.services.map((name) => el("option", { value: name, selected: name === params.get("service") }, name)))),
+      [...new Set([...stats.services, params.get("service") || ""])].filter(Boolean)
+        .map((name) => el("option", { value: name, selected: name === params.get("service") }, name)))),
     input("name", "span name", { placeholder: "GET /items/{item_id}" }),
     el("label", {}, "errors only", el("input", { type: "checkbox", name: "errors", checked: params.get("errors") === "true" })),
     input("min_ms", "min duration (ms)", { type: "number", min: "0", step: "any", size: 6 }),
