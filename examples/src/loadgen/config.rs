@@ -114,7 +114,7 @@ impl LoadConfig {
 }
 
 /// `localhost`, 127.0.0.0/8 or ::1; names other than `localhost` are not resolved, so they count as remote.
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else { return false };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     match host.parse::<IpAddr>() {

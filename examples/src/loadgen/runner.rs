@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{sleep, sleep_until, Instant};
 
-use super::config::{LoadConfig, LoadError, WaitTime};
+use super::config::{is_loopback, LoadConfig, LoadError, WaitTime};
 use super::progress::{Live, Progress};
 use super::stats::{Stats, Summary};
 
@@ -24,7 +24,8 @@ pub async fn run(config: LoadConfig) -> Result<Summary, LoadError> {
 /// Like [`run`], but also stops early when `stop` completes (e.g. on Ctrl-C).
 pub async fn run_until(config: LoadConfig, stop: impl Future<Output = ()>) -> Result<Summary, LoadError> {
     config.validate()?;
-    let client = reqwest::Client::builder().timeout(config.request_timeout).build()?;
+    let client =
+        reqwest::Client::builder().timeout(config.request_timeout).redirect(redirect_policy(&config.host)).build()?;
     let config = Arc::new(config);
     let budget = Arc::new(AtomicU64::new(config.max_requests));
     let live = Arc::new(Live::default());
@@ -114,6 +115,30 @@ impl User {
     }
 }
 
+/// reqwest's default (at most 10 hops), but a run against loopback stays on loopback: a redirect elsewhere
+/// fails the request instead of loading a host `--allow-remote` was never given for.
+fn redirect_policy(host: &reqwest::Url) -> reqwest::redirect::Policy {
+    if !is_loopback(host) {
+        return reqwest::redirect::Policy::default();
+    }
+    reqwest::redirect::Policy::custom(|attempt| {
+        if !is_loopback(attempt.url()) {
+            attempt.error(RemoteRedirect)
+        } else if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+const MAX_REDIRECTS: usize = 10;
+
+/// A run against loopback was redirected to another host.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to a remote host refused")]
+struct RemoteRedirect;
+
 /// `None` when the run stops before `work` completes.
 async fn until_stopped<T>(stop: &mut watch::Receiver<bool>, work: impl Future<Output = T>) -> Option<T> {
     tokio::select! {
@@ -153,6 +178,13 @@ fn describe(error: &reqwest::Error) -> String {
         "timeout".to_owned()
     } else if error.is_connect() {
         "connection error".to_owned()
+    } else if error.is_redirect() {
+        let remote = std::error::Error::source(error).is_some_and(|source| source.is::<RemoteRedirect>());
+        if remote {
+            RemoteRedirect.to_string()
+        } else {
+            "redirect error".to_owned()
+        }
     } else if error.is_body() || error.is_decode() {
         "broken response body".to_owned()
     } else {
@@ -211,6 +243,26 @@ mod tests {
         silent.abort();
         assert_eq!((summary.total.requests, summary.total.failures), (4, 4));
         assert!(summary.failures.iter().all(|f| f.reason == "timeout"), "{:?}", summary.failures);
+    }
+
+    #[tokio::test]
+    async fn a_loopback_run_does_not_follow_a_redirect_to_a_remote_host() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        // `.invalid` never resolves: a client that follows the redirect fails with a connection error.
+        let away =
+            axum::Router::new().fallback(|| async { axum::response::Redirect::temporary("http://load-me.invalid:9/") });
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, away).await;
+        });
+        let summary = run(config(address, 2)).await.expect("the run completes");
+        server.abort();
+        assert_eq!((summary.total.requests, summary.total.failures), (2, 2), "{summary}");
+        assert!(
+            summary.failures.iter().all(|f| f.reason == "redirect to a remote host refused"),
+            "{:?}",
+            summary.failures
+        );
     }
 
     #[tokio::test]
