@@ -162,6 +162,30 @@ async fn an_external_url_replaces_the_built_in_service() {
 }
 
 #[tokio::test]
+async fn an_oversized_external_answer_is_a_500_not_a_copy() {
+    let _capture = traced::testing::capture();
+    // 8 MiB of valid JSON, streamed without a length: the app must not read it all.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let huge = axum::Router::new().fallback(|| async {
+        let chunks = std::iter::once(String::from("[0"))
+            .chain(std::iter::repeat_n(",0".repeat(4096), 1024))
+            .chain(std::iter::once(String::from("]")))
+            .map(Ok::<_, std::io::Error>);
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+    });
+    let upstream = tokio::spawn(async move {
+        let _ = axum::serve(listener, huge).await;
+    });
+    let app = start(AppConfig { external_url: Some(format!("http://{address}/big")), ..quick() }).await;
+    let (status, error) = get(&app, "/external-api").await;
+    assert_eq!(status, 500, "the 8 MiB answer was passed through");
+    assert_eq!(error["message"], "something went wrong.");
+    app.stop().await.expect("graceful stop");
+    upstream.abort();
+}
+
+#[tokio::test]
 async fn a_bad_external_url_is_refused_at_start() {
     let _capture = traced::testing::capture();
     let config = AppConfig { external_url: Some("not a url".to_owned()), ..quick() };

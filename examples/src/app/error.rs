@@ -16,6 +16,12 @@ pub enum AppError {
     /// The service behind `/external-api` could not be reached or answered badly.
     #[error("the external API call failed")]
     Upstream(#[source] reqwest::Error),
+    /// The external API answered more than the app reads.
+    #[error("the external API's answer is larger than {0} bytes")]
+    UpstreamTooLarge(usize),
+    /// The external API's answer is not JSON.
+    #[error("the external API's answer is not JSON")]
+    UpstreamNotJson(#[source] serde_json::Error),
     /// No such row in the demo database.
     #[error("no user {0}")]
     UserNotFound(u64),

@@ -53,8 +53,28 @@ pub async fn external_api(State(state): State<AppState>) -> Result<Json<Value>, 
     let target = &state.external;
     state.metrics.inter_service_requests.add(1, &[KeyValue::new("target_service", target.service.clone())]);
     let response = state.http.get(target.url.as_str()).send().await.map_err(AppError::Upstream)?;
-    let body = response.error_for_status().map_err(AppError::Upstream)?.json().await.map_err(AppError::Upstream)?;
-    Ok(Json(body))
+    let response = response.error_for_status().map_err(AppError::Upstream)?;
+    let body = read_capped(response, MAX_UPSTREAM_BODY).await?;
+    Ok(Json(serde_json::from_slice(&body).map_err(AppError::UpstreamNotJson)?))
+}
+
+/// The most `/external-api` reads from the external API: a bigger answer fails the call rather than
+/// filling the app's memory (the outbound timeout bounds the time, not the bytes).
+const MAX_UPSTREAM_BODY: usize = 1 << 20;
+
+/// The response body, failing as soon as it grows past `limit` bytes.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, AppError> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(AppError::UpstreamTooLarge(limit));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(AppError::Upstream)? {
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::UpstreamTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 #[record_errors(response)]
