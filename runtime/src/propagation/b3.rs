@@ -5,7 +5,8 @@
 //! exact shape: lowercase hex ids of the right length (64-bit trace ids are left-padded), non-zero,
 //! a sampling state `0`, `1` or `d` (`true`/`false` from old multi-header clients), an optional
 //! 16-hex parent span id. Anything else starts a fresh trace. Injection writes a 128-bit trace id and
-//! an explicit sampling state.
+//! an explicit sampling state; a debug flag received (`d`, `X-B3-Flags: 1`) is passed on with its
+//! trace (OpenTelemetry B3 specification: "MUST preserve a debug trace flag").
 
 use opentelemetry::propagation::{text_map_propagator::FieldIter, Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
@@ -35,9 +36,13 @@ impl B3Propagator {
 
     /// The `X-B3-*` headers.
     pub(crate) fn multi() -> Self {
-        Self { multi: true, fields: [TRACE_ID, SPAN_ID, SAMPLED].map(str::to_owned).to_vec() }
+        Self { multi: true, fields: [TRACE_ID, SPAN_ID, SAMPLED, FLAGS].map(str::to_owned).to_vec() }
     }
 }
+
+/// The trace a B3 debug flag arrived with: spans of that trace pass it on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct DebugTrace(TraceId);
 
 impl TextMapPropagator for B3Propagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
@@ -46,11 +51,21 @@ impl TextMapPropagator for B3Propagator {
         if !context.is_valid() {
             return;
         }
-        let sampled = if context.is_sampled() { "1" } else { "0" };
+        let debug = context.is_sampled() && cx.get::<DebugTrace>() == Some(&DebugTrace(context.trace_id()));
+        let sampled = match (debug, context.is_sampled()) {
+            (true, _) => "d",
+            (false, true) => "1",
+            (false, false) => "0",
+        };
         if self.multi {
             injector.set(TRACE_ID, context.trace_id().to_string());
             injector.set(SPAN_ID, context.span_id().to_string());
-            injector.set(SAMPLED, sampled.to_owned());
+            // Debug implies sampled: `X-B3-Sampled` is not sent with it.
+            if debug {
+                injector.set(FLAGS, "1".to_owned());
+            } else {
+                injector.set(SAMPLED, sampled.to_owned());
+            }
         } else {
             injector.set(SINGLE, format!("{}-{}-{sampled}", context.trace_id(), context.span_id()));
         }
@@ -58,7 +73,11 @@ impl TextMapPropagator for B3Propagator {
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         match extract_single(extractor).or_else(|| extract_multi(extractor)) {
-            Some(context) => cx.with_remote_span_context(context),
+            Some((context, false)) => cx.with_remote_span_context(context),
+            Some((context, true)) => {
+                let debug = DebugTrace(context.trace_id());
+                cx.with_remote_span_context(context).with_value(debug)
+            }
             None => cx.clone(),
         }
     }
@@ -68,15 +87,15 @@ impl TextMapPropagator for B3Propagator {
     }
 }
 
-/// `{trace_id}-{span_id}[-{sampling state}[-{parent span id}]]`.
-fn extract_single(extractor: &dyn Extractor) -> Option<SpanContext> {
+/// `{trace_id}-{span_id}[-{sampling state}[-{parent span id}]]`, and whether it is a debug trace.
+fn extract_single(extractor: &dyn Extractor) -> Option<(SpanContext, bool)> {
     let mut parts = extractor.get(SINGLE)?.trim().split('-');
     let trace_id = trace_id(parts.next()?)?;
     let span_id = span_id(parts.next()?)?;
-    let sampled = match parts.next() {
-        None => false,
-        Some("1" | "d") => true,
-        Some("0") => false,
+    let (sampled, debug) = match parts.next() {
+        None | Some("0") => (false, false),
+        Some("1") => (true, false),
+        Some("d") => (true, true),
         Some(_) => return None,
     };
     if let Some(parent) = parts.next() {
@@ -85,10 +104,10 @@ fn extract_single(extractor: &dyn Extractor) -> Option<SpanContext> {
     if parts.next().is_some() {
         return None;
     }
-    Some(span_context(trace_id, span_id, sampled))
+    Some((span_context(trace_id, span_id, sampled), debug))
 }
 
-fn extract_multi(extractor: &dyn Extractor) -> Option<SpanContext> {
+fn extract_multi(extractor: &dyn Extractor) -> Option<(SpanContext, bool)> {
     let trace_id = trace_id(extractor.get(TRACE_ID)?.trim())?;
     let span_id = span_id(extractor.get(SPAN_ID)?.trim())?;
     let debug = extractor.get(FLAGS).is_some_and(|flags| flags.trim() == "1");
@@ -96,7 +115,7 @@ fn extract_multi(extractor: &dyn Extractor) -> Option<SpanContext> {
         None => false,
         Some(value) => multi_sampled(value)?,
     };
-    Some(span_context(trace_id, span_id, debug || sampled))
+    Some((span_context(trace_id, span_id, debug || sampled), debug))
 }
 
 fn span_context(trace_id: TraceId, span_id: SpanId, sampled: bool) -> SpanContext {
@@ -195,6 +214,52 @@ mod tests {
             format!("{}-{SPAN}-1", &TRACE[..20]),
         ] {
             assert!(!valid(&bad), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_debug_flag_received_is_passed_on_with_its_trace() {
+        for (propagator, received) in [
+            (B3Propagator::single(), HashMap::from([(SINGLE.to_owned(), format!("{TRACE}-{SPAN}-d"))])),
+            (
+                B3Propagator::multi(),
+                HashMap::from([
+                    (TRACE_ID.to_owned(), TRACE.to_owned()),
+                    (SPAN_ID.to_owned(), SPAN.to_owned()),
+                    (FLAGS.to_owned(), "1".to_owned()),
+                ]),
+            ),
+        ] {
+            let cx = propagator.extract(&received);
+            assert!(cx.span().span_context().is_sampled());
+            // A child span of the same trace (as the server span and the client's span are).
+            let child = SpanContext::new(
+                TraceId::from_hex(TRACE).expect("trace id"),
+                SpanId::from_hex("1111111111111111").expect("span id"),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            );
+            let mut sent = HashMap::new();
+            propagator.inject_context(&cx.with_remote_span_context(child.clone()), &mut sent);
+            if propagator.multi {
+                assert_eq!(sent.get(FLAGS).map(String::as_str), Some("1"), "{sent:?}");
+                assert_eq!(sent.get(SAMPLED), None, "debug implies sampled: {sent:?}");
+            } else {
+                assert_eq!(sent.get(SINGLE).map(String::as_str), Some(format!("{TRACE}-1111111111111111-d").as_str()));
+            }
+            // Another trace started in that context (`#[traced(root)]`) is not a debug trace.
+            let other = SpanContext::new(
+                TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").expect("trace id"),
+                child.span_id(),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            );
+            let mut sent = HashMap::new();
+            propagator.inject_context(&cx.with_remote_span_context(other), &mut sent);
+            assert_eq!(sent.get(FLAGS), None, "{sent:?}");
+            assert!(sent.get(SINGLE).or(sent.get(SAMPLED)).is_some_and(|value| value.ends_with('1')), "{sent:?}");
         }
     }
 
