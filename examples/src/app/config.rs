@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use clap::Parser;
+use std::ffi::OsString;
+
+use clap::error::{ContextKind, ContextValue};
+use clap::{CommandFactory, Parser};
 
 use super::serve::ServeOptions;
 use crate::duration::parse_duration;
@@ -85,6 +88,29 @@ impl AppArgs {
             },
         }
     }
+}
+
+impl AppArgs {
+    /// Parses `args` (the program name first) and the variables; a bad value read from a variable is
+    /// reported under the variable's name, which clap leaves out (it names only the flag).
+    pub fn try_parse_args(args: &[OsString]) -> Result<Self, clap::Error> {
+        Self::try_parse_from(args).map_err(|error| name_the_variable(error, args))
+    }
+}
+
+fn name_the_variable(mut error: clap::Error, args: &[OsString]) -> clap::Error {
+    let Some(ContextValue::String(invalid)) = error.get(ContextKind::InvalidArg) else { return error };
+    let Some(flag) = invalid.split_whitespace().next().map(str::to_owned) else { return error };
+    let command = AppArgs::command();
+    let variable = command
+        .get_arguments()
+        .find(|arg| arg.get_long().is_some_and(|long| flag.strip_prefix("--") == Some(long)))
+        .and_then(|arg| arg.get_env().map(|name| name.to_string_lossy().into_owned()));
+    let given = |arg: &OsString| arg.to_str().is_some_and(|arg| arg == flag || arg.starts_with(&format!("{flag}=")));
+    if let Some(variable) = variable.filter(|_| !args.iter().any(given)) {
+        error.insert(ContextKind::InvalidArg, ContextValue::String(format!("{variable} (for {flag})")));
+    }
+    error
 }
 
 fn parse_drain_timeout(text: &str) -> Result<Duration, String> {

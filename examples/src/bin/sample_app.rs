@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use traced_examples::app::{run, AppArgs};
 
 fn main() -> ExitCode {
-    ExitCode::from(run(&AppArgs::parse()))
+    let args: Vec<_> = std::env::args_os().collect();
+    ExitCode::from(run(&AppArgs::try_parse_args(&args).unwrap_or_else(|error| error.exit())))
 }
