@@ -12,16 +12,64 @@ pub struct Stats {
 
 #[derive(Debug, Default, Clone)]
 struct EndpointStats {
-    /// Latency of every completed request, in microseconds; bounded by the run's request budget.
-    latencies_us: Vec<u64>,
+    latencies: Histogram,
     failures: BTreeMap<String, u64>,
+}
+
+/// Latencies in microseconds, kept to three significant digits (0.1% apart, as precise as the table
+/// prints): a day-long run holds a few thousand counters per endpoint, not one entry per request.
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    /// Rounded latency -> how many requests took it.
+    counts: BTreeMap<u64, u64>,
+    total: u64,
+}
+
+impl Histogram {
+    fn record(&mut self, micros: u64, count: u64) {
+        *self.counts.entry(three_digits(micros)).or_default() += count;
+        self.total += count;
+    }
+
+    fn merge(&mut self, other: &Histogram) {
+        for (&micros, &count) in &other.counts {
+            self.record(micros, count);
+        }
+    }
+
+    /// Nearest rank: the smallest kept latency with at least `p`% of the requests at or below it.
+    fn percentile(&self, p: f64) -> Duration {
+        let rank = ((p / 100.0) * self.total as f64).ceil() as u64;
+        let rank = rank.clamp(1, self.total.max(1));
+        let mut seen = 0;
+        for (&micros, &count) in &self.counts {
+            seen += count;
+            if seen >= rank {
+                return Duration::from_micros(micros);
+            }
+        }
+        Duration::ZERO
+    }
+
+    fn max(&self) -> Duration {
+        Duration::from_micros(self.counts.keys().next_back().copied().unwrap_or(0))
+    }
+}
+
+/// `micros` with its digits after the third significant one zeroed (rounded down).
+fn three_digits(micros: u64) -> u64 {
+    let mut scale = 1;
+    while micros / scale >= 1000 {
+        scale *= 10;
+    }
+    micros / scale * scale
 }
 
 impl Stats {
     /// Records one completed request; `failure` is the reason when it failed.
     pub fn record(&mut self, endpoint: &'static str, latency: Duration, failure: Option<String>) {
         let stats = self.by_endpoint.entry(endpoint).or_default();
-        stats.latencies_us.push(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+        stats.latencies.record(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX), 1);
         if let Some(reason) = failure {
             *stats.failures.entry(reason).or_default() += 1;
         }
@@ -31,7 +79,7 @@ impl Stats {
     pub fn merge(&mut self, other: Stats) {
         for (endpoint, theirs) in other.by_endpoint {
             let ours = self.by_endpoint.entry(endpoint).or_default();
-            ours.latencies_us.extend(theirs.latencies_us);
+            ours.latencies.merge(&theirs.latencies);
             for (reason, count) in theirs.failures {
                 *ours.failures.entry(reason).or_default() += count;
             }
@@ -40,21 +88,19 @@ impl Stats {
 
     /// Turns the observations into the final report; rates are per second of `elapsed`.
     pub fn summarize(self, elapsed: Duration) -> Summary {
-        let mut all_latencies = Vec::new();
+        let mut all_latencies = Histogram::default();
         let mut endpoints = Vec::new();
         let mut failures = Vec::new();
-        for (name, mut stats) in self.by_endpoint {
-            stats.latencies_us.sort_unstable();
+        for (name, stats) in self.by_endpoint {
             let failed = stats.failures.values().sum();
-            endpoints.push(EndpointSummary::new(name, &stats.latencies_us, failed, elapsed));
-            all_latencies.extend_from_slice(&stats.latencies_us);
+            endpoints.push(EndpointSummary::new(name, &stats.latencies, failed, elapsed));
+            all_latencies.merge(&stats.latencies);
             failures.extend(stats.failures.into_iter().map(|(reason, count)| FailureCount {
                 endpoint: name.to_owned(),
                 reason,
                 count,
             }));
         }
-        all_latencies.sort_unstable();
         let total_failures = endpoints.iter().map(|e| e.failures).sum();
         let total = EndpointSummary::new("Total", &all_latencies, total_failures, elapsed);
         Summary { elapsed, endpoints, total, failures }
@@ -91,18 +137,18 @@ pub struct EndpointSummary {
 }
 
 impl EndpointSummary {
-    fn new(name: &str, sorted_us: &[u64], failures: u64, elapsed: Duration) -> Self {
-        let requests = sorted_us.len() as u64;
+    fn new(name: &str, latencies: &Histogram, failures: u64, elapsed: Duration) -> Self {
+        let requests = latencies.total;
         let seconds = elapsed.as_secs_f64();
         Self {
             name: name.to_owned(),
             requests,
             failures,
             requests_per_second: if seconds > 0.0 { requests as f64 / seconds } else { 0.0 },
-            p50: percentile(sorted_us, 50.0),
-            p95: percentile(sorted_us, 95.0),
-            p99: percentile(sorted_us, 99.0),
-            max: Duration::from_micros(sorted_us.last().copied().unwrap_or(0)),
+            p50: latencies.percentile(50.0),
+            p95: latencies.percentile(95.0),
+            p99: latencies.percentile(99.0),
+            max: latencies.max(),
         }
     }
 }
@@ -113,16 +159,6 @@ pub struct FailureCount {
     pub endpoint: String,
     pub reason: String,
     pub count: u64,
-}
-
-/// Nearest-rank percentile of sorted samples: the smallest sample with at least `p`% at or below it.
-fn percentile(sorted_us: &[u64], p: f64) -> Duration {
-    if sorted_us.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
-    let index = rank.clamp(1, sorted_us.len()) - 1;
-    Duration::from_micros(sorted_us[index])
 }
 
 fn millis(duration: Duration) -> f64 {
@@ -176,16 +212,41 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    fn histogram(samples: impl IntoIterator<Item = u64>) -> Histogram {
+        let mut histogram = Histogram::default();
+        samples.into_iter().for_each(|micros| histogram.record(micros, 1));
+        histogram
+    }
+
     #[test]
     fn nearest_rank_percentiles() {
-        let samples: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&samples, 50.0), Duration::from_micros(50));
-        assert_eq!(percentile(&samples, 95.0), Duration::from_micros(95));
-        assert_eq!(percentile(&samples, 99.0), Duration::from_micros(99));
-        assert_eq!(percentile(&samples, 100.0), Duration::from_micros(100));
-        assert_eq!(percentile(&[7], 50.0), Duration::from_micros(7));
-        assert_eq!(percentile(&[7], 0.0), Duration::from_micros(7));
-        assert_eq!(percentile(&[], 99.0), Duration::ZERO);
+        let samples = histogram(1..=100);
+        assert_eq!(samples.percentile(50.0), Duration::from_micros(50));
+        assert_eq!(samples.percentile(95.0), Duration::from_micros(95));
+        assert_eq!(samples.percentile(99.0), Duration::from_micros(99));
+        assert_eq!(samples.percentile(100.0), Duration::from_micros(100));
+        assert_eq!(histogram([7]).percentile(50.0), Duration::from_micros(7));
+        assert_eq!(histogram([7]).percentile(0.0), Duration::from_micros(7));
+        assert_eq!(histogram([]).percentile(99.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_long_run_keeps_a_bounded_number_of_latencies() {
+        // A million distinct latencies from 1 us to 1000 s: one counter each would be a million entries.
+        let mut stats = Stats::default();
+        for i in 1..=1_000_000_u64 {
+            stats.record("GET /", Duration::from_micros(i * i / 1000 + i), None);
+        }
+        let kept = stats.by_endpoint["GET /"].latencies.counts.len();
+        assert!(kept <= 9 * 1000, "{kept} latencies kept");
+        let summary = stats.summarize(Duration::from_secs(1));
+        assert_eq!(summary.total.requests, 1_000_000);
+        // The 990,000th latency, to three significant digits: within 0.1% below the exact value.
+        let exact = Duration::from_micros(990_000_u64 * 990_000 / 1000 + 990_000);
+        let reported = summary.total.p99;
+        assert!(reported <= exact && reported.as_secs_f64() >= exact.as_secs_f64() * 0.999, "{reported:?} {exact:?}");
+        assert_eq!(three_digits(123_456), 123_000);
+        assert_eq!(three_digits(999), 999);
     }
 
     #[test]
