@@ -162,13 +162,18 @@ fn wait_time(wait: WaitTime, rng: &mut SmallRng) -> Duration {
 
 /// Sends one GET and reads the whole body; the failure reason, or `None` on success (any status below 400).
 async fn call(client: &reqwest::Client, url: &str) -> Option<String> {
-    let response = match client.get(url).send().await {
+    let mut response = match client.get(url).send().await {
         Ok(response) => response,
         Err(error) => return Some(describe(&error)),
     };
     let status = response.status();
-    if let Err(error) = response.bytes().await {
-        return Some(describe(&error));
+    // Read to the end, a chunk at a time, keeping nothing: a huge answer costs time, not memory.
+    loop {
+        match response.chunk().await {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(error) => return Some(describe(&error)),
+        }
     }
     (status.is_client_error() || status.is_server_error()).then(|| format!("HTTP {}", status.as_u16()))
 }
