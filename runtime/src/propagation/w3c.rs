@@ -10,8 +10,8 @@
 //! dropped whole, as the SDK does; a valid one (W3C grammar, at most 180 list-members, percent-encoded
 //! UTF-8 values) is sent on unchanged, byte for byte, as long as the application did not change the
 //! baggage: the SDK keeps at most 64 entries in an unordered map, re-encodes them, and cuts values at
-//! an `=`. Baggage the application set is encoded by the SDK and cut to 8,192 bytes, dropping
-//! list-members from the end. An empty `baggage` is never sent.
+//! an `=`. Baggage the application set is encoded here (keys, values and properties percent-encoded:
+//! the SDK writes properties decoded) and cut to 8,192 bytes, dropping list-members from the end. An empty `baggage` is never sent.
 
 use std::borrow::Cow;
 
@@ -187,7 +187,15 @@ impl TextMapPropagator for Baggage {
                 return;
             }
         }
-        self.inner.inject_context(cx, &mut BaggageInjector(injector));
+        let baggage = cx.baggage();
+        if baggage.is_empty() {
+            return;
+        }
+        let members: Vec<String> = baggage
+            .iter()
+            .map(|(key, (value, metadata))| member(key.as_str(), value.as_str(), metadata.as_str()))
+            .collect();
+        set_within_limit(injector, members.join(","));
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
@@ -221,47 +229,37 @@ impl Extractor for OneField<'_> {
     }
 }
 
-/// Passes the SDK's `baggage` on as a valid header within 8,192 bytes (dropping list-members from the
-/// end), never empty. The SDK percent-encodes keys and values but writes properties decoded, so a
-/// byte no `baggage-octet` allows is encoded here.
-struct BaggageInjector<'a>(&'a mut dyn Injector);
+/// Bytes encoded in a baggage key, value or property: every byte that is no `baggage-octet`, and
+/// `=` and `%` (the SDK reads a value up to a second `=`; a literal `%` would decode as an escape).
+const ENCODED: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b',').add(b';').add(b'\\').add(b'=').add(b'%');
 
-impl Injector for BaggageInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if key != BAGGAGE {
-            self.0.set(key, value);
-            return;
-        }
-        let mut value = encode_outside_octets(value);
-        while value.len() > MAX_BAGGAGE_BYTES {
-            // Commas inside values are encoded, so a comma always separates members.
-            let cut = value.rfind(',').unwrap_or(0);
-            value.truncate(cut);
-        }
-        if !trim_ows(&value).is_empty() {
-            self.0.set(key, value);
+/// One list-member, `key=value;property...`, percent-encoded as the SDK does for the key and value, and
+/// for the properties too: the SDK writes them as it decoded them, so a `,` received encoded in a
+/// property would split the member and send a member the application never had.
+fn member(key: &str, value: &str, metadata: &str) -> String {
+    let encode = |text: &str| percent_encoding::utf8_percent_encode(text.trim(), ENCODED).to_string();
+    let mut member = format!("{}={}", encode(key), encode(value));
+    for property in metadata.split(';').map(str::trim).filter(|property| !property.is_empty()) {
+        member.push(';');
+        match property.split_once('=') {
+            Some((key, value)) => member.push_str(&format!("{}={}", encode(key), encode(value))),
+            None => member.push_str(&encode(property)),
         }
     }
+    member
 }
 
-fn is_baggage_octet(byte: u8) -> bool {
-    matches!(byte, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
-}
-
-/// `value` with every byte that is neither a `baggage-octet` nor `,` / `;` percent-encoded.
-fn encode_outside_octets(value: String) -> String {
-    if value.bytes().all(|b| is_baggage_octet(b) || b == b',' || b == b';') {
-        return value;
+/// Sets `baggage` cut to 8,192 bytes (dropping list-members from the end: every `,` separates
+/// members, the ones inside keys, values and properties being encoded), never empty.
+fn set_within_limit(injector: &mut dyn Injector, mut value: String) {
+    while value.len() > MAX_BAGGAGE_BYTES {
+        let cut = value.rfind(',').unwrap_or(0);
+        value.truncate(cut);
     }
-    let mut encoded = String::with_capacity(value.len() + 16);
-    for byte in value.bytes() {
-        if is_baggage_octet(byte) || byte == b',' || byte == b';' {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
+    if !trim_ows(&value).is_empty() {
+        injector.set(BAGGAGE, value);
     }
-    encoded
 }
 
 /// Whether `header` is a W3C `baggage-string` within the limits: at most 180 list-members
@@ -282,6 +280,10 @@ pub(crate) fn is_valid_baggage(header: &str) -> bool {
                 None => is_token(trim_ows(property)),
             })
     })
+}
+
+fn is_baggage_octet(byte: u8) -> bool {
+    matches!(byte, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
 fn is_token(text: &str) -> bool {
@@ -425,6 +427,31 @@ mod tests {
         let sent = output.get("baggage").expect("baggage is sent");
         assert!(sent.is_ascii() && !sent.contains(' '), "{sent}");
         assert!(is_valid_baggage(sent), "{sent}");
+    }
+
+    #[test]
+    fn a_comma_decoded_in_a_property_does_not_become_a_member_downstream() {
+        // Valid: the property's value is `,smuggled=1;q` percent-encoded.
+        let received = "a=1;p=%2Csmuggled%3D1%3Bq";
+        let cx = Baggage::new().extract(&headers(&[("baggage", received)]));
+        // The application adds an entry, so the baggage is encoded again.
+        let changed = cx.with_baggage(
+            cx.baggage()
+                .iter()
+                .map(|(key, (value, metadata))| {
+                    opentelemetry::baggage::KeyValueMetadata::new(key.clone(), value.clone(), metadata.clone())
+                })
+                .chain([opentelemetry::baggage::KeyValueMetadata::new("b", "2", "")])
+                .collect::<Vec<_>>(),
+        );
+        let mut sent = HashMap::new();
+        Baggage::new().inject_context(&changed, &mut sent);
+        let header = sent.get("baggage").expect("baggage is sent");
+        assert!(is_valid_baggage(header), "{header}");
+        let downstream = Baggage::new().extract(&sent);
+        let mut keys: Vec<String> = downstream.baggage().iter().map(|(key, _)| key.to_string()).collect();
+        keys.sort();
+        assert_eq!(keys, ["a", "b"], "{header}");
     }
 
     #[test]
