@@ -11,6 +11,8 @@ use super::scenario::Scenario;
 pub const MAX_USERS: u32 = 1_000;
 /// The longest run accepted.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// The slowest spawn rate accepted: one user per [`MAX_DURATION`].
+const MIN_SPAWN_RATE: f64 = 1.0 / (24.0 * 3600.0);
 
 /// A validated load run. Build it with [`LoadConfig::new`] and adjust the public fields.
 #[derive(Debug, Clone)]
@@ -89,8 +91,12 @@ impl LoadConfig {
         if self.users == 0 || self.users > MAX_USERS {
             return invalid(format!("users must be between 1 and {MAX_USERS}, got {}", self.users));
         }
-        if !(self.spawn_rate.is_finite() && self.spawn_rate > 0.0) {
-            return invalid(format!("spawn rate must be a positive number, got {}", self.spawn_rate));
+        // Slower than one user per longest run would be an interval no clock can hold.
+        if !(self.spawn_rate.is_finite() && self.spawn_rate >= MIN_SPAWN_RATE) {
+            return invalid(format!(
+                "spawn rate must be a number of users per second from {MIN_SPAWN_RATE:e} (one a day) up, got {}",
+                self.spawn_rate
+            ));
         }
         if self.duration.is_zero() || self.duration > MAX_DURATION {
             return invalid(format!("duration must be above zero and at most 24h, got {:?}", self.duration));
@@ -167,6 +173,8 @@ mod tests {
             (LoadConfig { users: MAX_USERS + 1, ..base.clone() }, "users"),
             (LoadConfig { spawn_rate: 0.0, ..base.clone() }, "spawn rate"),
             (LoadConfig { spawn_rate: f64::NAN, ..base.clone() }, "spawn rate"),
+            // One user per 10^20 s: an interval a `Duration` cannot hold.
+            (LoadConfig { spawn_rate: 1e-20, ..base.clone() }, "spawn rate"),
             (LoadConfig { duration: Duration::ZERO, ..base.clone() }, "duration"),
             (LoadConfig { duration: MAX_DURATION * 2, ..base.clone() }, "duration"),
             (LoadConfig { max_requests: 0, ..base.clone() }, "max requests"),
