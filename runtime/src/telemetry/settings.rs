@@ -876,7 +876,8 @@ fn propagators(vars: &Vars<'_>) -> Result<Vec<PropagatorKind>, InvalidSetting> {
     const ACCEPTED: &str = "a comma-separated list of `tracecontext`, `baggage`, `b3`, `b3multi`, `none`";
     let mut kinds = Vec::new();
     for item in entries(NAME, list, ACCEPTED)? {
-        let kind = match item {
+        // Case-insensitive, as the exporters' lists (OpenTelemetry: enum values case-insensitive).
+        let kind = match item.to_ascii_lowercase().as_str() {
             "tracecontext" => PropagatorKind::TraceContext,
             "baggage" => PropagatorKind::Baggage,
             "b3" => PropagatorKind::B3,

@@ -315,6 +315,13 @@ fn propagators() {
 }
 
 #[test]
+fn propagators_are_named_in_any_case_as_exporters_are() {
+    let s = settings(&[("OTEL_PROPAGATORS", "TraceContext, Baggage,B3Multi"), ("OTEL_TRACES_EXPORTER", "Console")]);
+    assert_eq!(s.propagators, vec![PropagatorKind::TraceContext, PropagatorKind::Baggage, PropagatorKind::B3Multi]);
+    assert!(settings(&[("OTEL_PROPAGATORS", "NONE")]).propagators.is_empty());
+}
+
+#[test]
 fn span_limits_prefer_the_span_specific_variable() {
     let s = settings(&[
         ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
