@@ -49,6 +49,8 @@ use crate::telemetry::settings::PropagatorKind;
 mod b3;
 mod w3c;
 
+pub(crate) use w3c::with_received_baggage;
+
 type SharedPropagator = Arc<dyn TextMapPropagator + Send + Sync>;
 
 const TRACEPARENT: &str = "traceparent";

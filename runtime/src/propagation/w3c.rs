@@ -162,10 +162,19 @@ impl Baggage {
 }
 
 /// The `baggage` header a context was extracted from, with the baggage the SDK read from it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Received {
     header: String,
     entries: Vec<(String, String, String)>,
+}
+
+/// `to` with the `baggage` header `from` was extracted from, when it has one: a context that copies
+/// `from`'s baggage (a new root's) sends that header on as `from` would.
+pub(crate) fn with_received_baggage(from: &Context, to: Context) -> Context {
+    match from.get::<Received>() {
+        Some(received) => to.with_value(received.clone()),
+        None => to,
+    }
 }
 
 /// The context's baggage, sorted (the SDK keeps it in a map whose order differs between maps).

@@ -50,7 +50,7 @@ fn without_span(current: &Context) -> Context {
     } else {
         let copied: Baggage =
             baggage.iter().map(|(key, (value, metadata))| (key.clone(), (value.clone(), metadata.clone()))).collect();
-        Context::new().with_baggage(copied)
+        crate::propagation::with_received_baggage(current, Context::new().with_baggage(copied))
     };
     if current.is_telemetry_suppressed() {
         root.with_telemetry_suppressed()
@@ -190,6 +190,18 @@ mod tests {
     use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
 
     use super::*;
+
+    #[test]
+    fn a_new_root_sends_the_received_baggage_on_unchanged() {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        let propagator = crate::propagation::propagator(&[crate::telemetry::PropagatorKind::Baggage]);
+        // Valid, and more members than the SDK keeps (64): sent on byte for byte by its own context.
+        let received = (0..100).map(|i| format!("k{i}=v{i}")).collect::<Vec<_>>().join(",");
+        let cx = propagator.extract(&std::collections::HashMap::from([("baggage".to_owned(), received.clone())]));
+        let mut sent = std::collections::HashMap::new();
+        propagator.inject_context(&without_span(&cx), &mut sent);
+        assert_eq!(sent.get("baggage"), Some(&received), "every member, in its order, from a new root");
+    }
 
     fn span_context(id: u8) -> SpanContext {
         SpanContext::new(
