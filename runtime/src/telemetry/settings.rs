@@ -611,7 +611,7 @@ fn otlp(vars: &Vars<'_>, signal: Signal) -> Result<OtlpSettings, InvalidSetting>
 
     let protocol = match lookup("PROTOCOL") {
         None => Protocol::HttpProtobuf,
-        Some((_, name, value)) => match value {
+        Some((_, name, value)) => match value.to_ascii_lowercase().as_str() {
             "grpc" => Protocol::Grpc,
             "http/protobuf" => Protocol::HttpProtobuf,
             "http/json" => Protocol::HttpJson,
@@ -760,7 +760,8 @@ fn sampler(vars: &Vars<'_>) -> Result<SamplerKind, InvalidSetting> {
         }
     };
     let Some(value) = vars.get(NAME) else { return Ok(SamplerKind::ParentBasedAlwaysOn) };
-    Ok(match value {
+    // Case-insensitive, as the exporters' and propagators' lists (OpenTelemetry: enum values case-insensitive).
+    Ok(match value.to_ascii_lowercase().as_str() {
         "always_on" => SamplerKind::AlwaysOn,
         "always_off" => SamplerKind::AlwaysOff,
         "traceidratio" => SamplerKind::TraceIdRatio(ratio()?),

@@ -322,6 +322,16 @@ fn propagators_are_named_in_any_case_as_exporters_are() {
 }
 
 #[test]
+fn samplers_and_protocols_are_named_in_any_case() {
+    let s = settings(&[("OTEL_TRACES_SAMPLER", "ParentBased_TraceIdRatio"), ("OTEL_TRACES_SAMPLER_ARG", "0.25")]);
+    assert_eq!(s.sampler, SamplerKind::ParentBasedTraceIdRatio(0.25));
+    assert_eq!(settings(&[("OTEL_TRACES_SAMPLER", "ALWAYS_OFF")]).sampler, SamplerKind::AlwaysOff);
+    let s = settings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "GRPC"), ("OTEL_TRACES_EXPORTER", "otlp")]);
+    assert_eq!(s.otlp_traces.protocol, Protocol::Grpc);
+    assert_eq!(error(&[("OTEL_TRACES_SAMPLER", "Always")]).variable, "OTEL_TRACES_SAMPLER");
+}
+
+#[test]
 fn span_limits_prefer_the_span_specific_variable() {
     let s = settings(&[
         ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
